@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# pyleak build: BPF objects -> skeletons -> userspace binary; unit and integration tests.
+#
+#   make            build .output/pyleak
+#   make test       unit tests (cmocka) + integration tests (root, BPF)
+#   make demo       install deps if missing, build, run the leaky demo service under `pyleak top`
+#   make bench      overhead and speed figures (tools/bench/)
+#   make deps       apt-get install whatever is missing
+#   make install PREFIX=/usr/local DESTDIR=
+#   V=1 for full commands, SANITIZE=1 for ASan+UBSan
+
+OUTPUT   ?= .output
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing
+CPPFLAGS += -I$(OUTPUT) -Iuserspace -Ibpf -DPYLEAK_VERSION='"$(VERSION)"'
+LDLIBS   += -lbpf -lelf -lz -lncursesw -ltinfo -lsqlite3 -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+OUTPUT  := .output-san
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ibpf -I$(OUTPUT)
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(wildcard userspace/*.c)
+LIB_SRCS  := $(filter-out userspace/main.c,$(USER_SRCS))
+LIB_OBJS  := $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+MAIN_OBJ  := $(OUTPUT)/main.o
+LIB       := $(OUTPUT)/libpyleak.a
+BIN       := $(OUTPUT)/pyleak
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all clean test unit integration demo bench deps install fuzz soak check-deps
+
+all: $(BIN)
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# BPF: clang -> .bpf.o (CO-RE against the checked-in bpf/vmlinux.h) -> bpftool skeleton.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Userspace objects wait for every skeleton (any of them may include one).
+$(OUTPUT)/%.o: userspace/%.c $(BPF_SKELS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+# Integration tests need root and BPF; PYLEAK_REQUIRE_BPF=1 turns any skip into a failure.
+integration: $(BIN)
+	$(PYTHON) -m pytest -ra -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+test: check-deps $(BIN) $(UNIT_BINS)
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+check-deps:
+	@tools/deps.sh --check || tools/deps.sh
+
+deps:
+	tools/deps.sh
+
+demo: check-deps $(BIN)
+	tools/demo.sh $(BIN)
+
+bench: check-deps $(BIN)
+	$(PYTHON) tools/bench/bench.py --pyleak $(BIN) $(BENCH_ARGS)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pyleak
+	install -m 0644 docs/pyleak.8 $(DESTDIR)$(PREFIX)/share/man/man8/pyleak.8
+
+clean:
+	rm -rf .output .output-san
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Shared helpers: messages, exit codes, number parsing, clocks, signals, a growable string buffer. */
+#ifndef PYLEAK_COMMON_H
+#define PYLEAK_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <signal.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Exit status: 0 ok, 1 runtime failure, 2 usage (STYLE.md). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+extern int verbosity; /* 0 quiet, 1 normal, 2 -v debug */
+
+void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parsing: 0 or -EINVAL/-ERANGE; never accept trailing junk. */
+int parse_long(const char *s, long min, long max, long *out);
+int parse_double(const char *s, double min, double max, double *out);
+/* "90", "90s", "15m", "8h" -> seconds */
+int parse_duration(const char *s, double *seconds);
+/* "100M", "2G", "4096" -> bytes */
+int parse_size(const char *s, uint64_t *bytes);
+/* "1,2,3" -> pids; returns count or -errno */
+int parse_pid_list(const char *s, int *pids, int max);
+
+uint64_t now_mono_ns(void);
+double now_wall(void); /* seconds since the epoch */
+
+/* Ctrl-C / SIGTERM set this; long loops check it. SIGPIPE is ignored so writes fail with EPIPE. */
+extern volatile sig_atomic_t exiting;
+void signals__install(void);
+/* Sleep up to ms, returning early when `exiting` is set. */
+void sleep_interruptible_ms(long ms);
+
+/* Do we have what attaching and reading other processes needs? Prints a message naming what is missing. */
+int privileges__check(bool need_bpf);
+
+/* Growable string buffer: one implementation of appending formatted text for all renderers. */
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+void sb_init(struct strbuf *sb);
+void sb_free(struct strbuf *sb);
+void sb_reset(struct strbuf *sb);
+void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+void sb_putc(struct strbuf *sb, char c);
+void sb_puts(struct strbuf *sb, const char *s);
+void sb_json_str(struct strbuf *sb, const char *s); /* quoted, escaped JSON string ("null" for NULL) */
+
+/* Copy with truncation report: returns -ENAMETOOLONG if it did not fit (dst is still terminated). */
+int copy_str(char *dst, size_t dstsz, const char *src);
+/* Read a whole small file (e.g. /proc/PID/cmdline) into buf; returns bytes or -errno. */
+long read_file(const char *path, char *buf, size_t bufsz);
+
+#endif /* PYLEAK_COMMON_H */

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Per-minor-version CPython struct layouts (x86_64, GIL builds): the one definition of offsets. */
+#ifndef PYLEAK_LAYOUT_H
+#define PYLEAK_LAYOUT_H
+
+#include <stdint.h>
+
+/*
+ * Every field is a byte offset (or a size) taken from DWARF of a local build by
+ * tools/gen_layouts.py, written to userspace/layouts_gen.c.  LAYOUT_NONE marks a
+ * field that does not exist in that version (e.g. co_qualname before 3.11).
+ * 3.13+ targets additionally carry _Py_DebugOffsets, which python.c reads at run
+ * time and checks against (or uses instead of) these numbers.
+ */
+#define LAYOUT_NONE (-1)
+
+struct py_layout {
+	int major, minor;	/* the minor version this table describes */
+	const char *built_from; /* e.g. "dwarf 3.12.1" */
+
+	/* _PyRuntimeState */
+	int32_t runtime_size;
+	int32_t runtime_interpreters_head;
+	int32_t runtime_interpreters_main;
+	int32_t runtime_gc;		/* 3.7/3.8: gc state lives in the runtime; else NONE */
+	int32_t runtime_tstate_current; /* gilstate.tstate_current (<=3.11); NONE from 3.12 */
+	int32_t runtime_allocators_obj; /* allocators.standard.obj (3.12+), NONE before */
+
+	/* PyInterpreterState */
+	int32_t interp_next;
+	int32_t interp_threads_head;
+	int32_t interp_gc;	    /* 3.9+; NONE when runtime_gc is used */
+	int32_t interp_modules;	    /* interp->modules (<=3.11) or interp->imports.modules */
+	int32_t interp_sysdict;
+	int32_t interp_obmalloc;    /* 3.12: embedded state; 3.13+: pointer; NONE before */
+	int32_t interp_gil_last_holder; /* 3.12+ interp->_gil.last_holder / ceval.gil */
+
+	/* struct _gc_runtime_state */
+	int32_t gc_size;
+	int32_t gc_enabled;
+	int32_t gc_debug;
+	int32_t gc_generations;	     /* generations[0] */
+	int32_t gc_generation_size;  /* sizeof(struct gc_generation) */
+	int32_t gc_gen_head;	     /* offset of head inside gc_generation (0) */
+	int32_t gc_gen_threshold;    /* offset inside gc_generation */
+	int32_t gc_gen_count;	     /* offset inside gc_generation */
+	int32_t gc_generation0;	     /* PyGC_Head *generation0 */
+	int32_t gc_permanent_generation;
+	int32_t gc_generation_stats; /* generation_stats[0] */
+	int32_t gc_stats_size;	     /* sizeof(struct gc_generation_stats) = 24 */
+	int32_t gc_stats_collections;
+	int32_t gc_stats_collected;
+	int32_t gc_stats_uncollectable;
+	int32_t gc_collecting;
+	int32_t gc_garbage;
+	int32_t gc_callbacks;
+	int32_t gc_long_lived_total;
+	int32_t gc_long_lived_pending;
+	int32_t gc_head_size;	     /* sizeof(PyGC_Head): 32 in 3.6/3.7, 16 after */
+	int32_t gc_head_next;
+	int32_t gc_head_prev;
+
+	/* PyThreadState */
+	int32_t tstate_prev;
+	int32_t tstate_next;
+	int32_t tstate_interp;
+	int32_t tstate_frame;	       /* <=3.10 frame, 3.11/3.12 cframe, 3.13+ current_frame */
+	int32_t cframe_current_frame;  /* 3.11/3.12: offset inside _PyCFrame; NONE otherwise */
+	int32_t tstate_thread_id;
+	int32_t tstate_native_thread_id;
+
+	/* Frames: PyFrameObject (<=3.10) or _PyInterpreterFrame (3.11+) */
+	int32_t frame_previous;	 /* f_back / previous */
+	int32_t frame_code;	 /* f_code / f_executable */
+	int32_t frame_lasti;	 /* f_lasti (<=3.10), prev_instr/instr_ptr (3.11+) */
+	int32_t frame_lineno;	 /* f_lineno (<=3.10) */
+	int32_t frame_owner;	 /* 3.11+ */
+	int32_t frame_localsplus;
+
+	/* PyCodeObject */
+	int32_t code_size; /* tp_basicsize-independent sizeof(PyCodeObject) */
+	int32_t code_argcount;
+	int32_t code_flags;
+	int32_t code_firstlineno;
+	int32_t code_filename;
+	int32_t code_name;
+	int32_t code_qualname;	/* 3.11+ */
+	int32_t code_linetable; /* co_lnotab (<=3.9) or co_linetable */
+	int32_t code_code_adaptive; /* 3.11+ */
+	int32_t code_firsttraceable; /* 3.11/3.12 _co_firsttraceable */
+
+	/* PyObject / PyVarObject / PyTypeObject / PyHeapTypeObject */
+	int32_t object_refcnt;
+	int32_t object_type;
+	int32_t varobject_size;
+	int32_t type_name;
+	int32_t type_basicsize;
+	int32_t type_itemsize;
+	int32_t type_flags;
+	int32_t type_base;
+	int32_t type_dict;
+	int32_t type_mro;
+	int32_t heaptype_name;
+	int32_t heaptype_qualname;
+	int32_t heaptype_module;
+
+	/* containers */
+	int32_t list_item;	  /* ob_item */
+	int32_t list_allocated;
+	int32_t tuple_item;	  /* ob_item[0] */
+	int32_t dict_used;	  /* ma_used */
+	int32_t dict_keys;	  /* ma_keys */
+	int32_t dict_values;	  /* ma_values */
+	int32_t dictkeys_size;	  /* dk_size (<=3.10) */
+	int32_t dictkeys_log2_size; /* dk_log2_size (3.11+) */
+	int32_t dictkeys_log2_index_bytes; /* 3.11+ */
+	int32_t dictkeys_kind;	  /* 3.11+ dk_kind */
+	int32_t dictkeys_nentries;
+	int32_t dictkeys_indices; /* dk_indices */
+	int32_t dictkeys_header_size; /* sizeof(PyDictKeysObject) */
+	int32_t set_used;	  /* PySetObject.used */
+	int32_t set_fill;
+	int32_t set_mask;
+	int32_t set_table;
+	int32_t module_dict;	  /* PyModuleObject.md_dict */
+	int32_t unicode_state;	  /* PyASCIIObject.state */
+	int32_t unicode_length;
+	int32_t unicode_ascii_size;   /* sizeof(PyASCIIObject) */
+	int32_t unicode_compact_size; /* sizeof(PyCompactUnicodeObject) */
+	int32_t bytes_sval;	  /* PyBytesObject.ob_sval */
+
+	/* pymalloc: struct arena_object / pool_header (stable 3.6+), arena geometry */
+	int32_t arena_size;	  /* 256 KiB (<=3.9) or 1 MiB */
+	int32_t pool_size;	  /* 4 KiB (<=3.9) or 16 KiB */
+	int32_t obmalloc_arenas;	  /* 3.12+: offset of mgmt.arenas in _obmalloc_state */
+	int32_t obmalloc_maxarenas;
+	int32_t obmalloc_narenas_allocated; /* narenas_currently_allocated */
+};
+
+/* Tables generated from DWARF (userspace/layouts_gen.c); NULL-terminated. */
+extern const struct py_layout *const py_layouts[];
+
+/* The table for major.minor, or NULL when pyleak has none (caller refuses the target). */
+const struct py_layout *layout__find(int major, int minor);
+
+#endif /* PYLEAK_LAYOUT_H */

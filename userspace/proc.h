@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* /proc parsing: pids, memory maps, command lines, namespaces, cgroups, RSS. */
+#ifndef PYLEAK_PROC_H
+#define PYLEAK_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROC_PATH_MAX 512
+
+struct proc_map {
+	uint64_t start, end, pgoff;
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	char perms[5];
+	char path[PROC_PATH_MAX]; /* as the target's mount namespace names it; "" if anonymous */
+	bool deleted;		  /* "(deleted)" was stripped from path */
+};
+
+struct proc_status {
+	char state;	     /* R S D Z T ... */
+	pid_t tgid, ppid;
+	pid_t ns_pid;	     /* innermost namespace pid (NSpid's last field) */
+	int ns_depth;	     /* number of NSpid fields - 1 */
+	bool kernel_thread;  /* no VmSize: kernel threads have no mm */
+	uint64_t vm_rss;     /* bytes */
+	char name[32];
+};
+
+/* Numeric entries of /proc (tgids); *pids is malloc'ed; returns count or -errno. */
+int proc__list_pids(pid_t **pids);
+/* Parse /proc/PID/maps into a malloc'ed array; returns count or -errno (-ESRCH if gone). */
+int proc__read_maps(pid_t pid, struct proc_map **maps);
+int proc__parse_maps_line(const char *line, struct proc_map *m); /* 0 or -EINVAL */
+int proc__read_status(pid_t pid, struct proc_status *st);
+int proc__parse_status(const char *text, struct proc_status *st);
+/* NULs become spaces, trailing whitespace trimmed; "[comm]" for an empty cmdline. */
+int proc__cmdline(pid_t pid, char *buf, size_t size);
+/* Start time in clock ticks after boot (field 22 of stat): with the pid it identifies a process. */
+int proc__start_time(pid_t pid, uint64_t *ticks);
+int proc__parse_stat_start_time(const char *stat, uint64_t *ticks);
+int proc__rss_bytes(pid_t pid, uint64_t *bytes);
+/* True if pid lives in another mount namespace than pyleak (paths need /proc/PID/root). */
+bool proc__other_mnt_ns(pid_t pid);
+/* Container identity from /proc/PID/cgroup: the cgroup path and, for docker/containerd/podman/
+ * kubepods layouts, the 64-hex container id ("" if none). */
+int proc__cgroup(pid_t pid, char *path, size_t pathsz, char *id, size_t idsz);
+int proc__container_id_from_cgroup(const char *cgroup_path, char *id, size_t idsz);
+
+#endif /* PYLEAK_PROC_H */
