@@ -198,7 +198,12 @@ static __always_inline int on_done(__s64 n, __u32 source)
 	__sync_fetch_and_add(&ps->gc_ns_total, dur);
 	if (gen >= 0 && gen < GC_NGEN) {
 		struct gc_pause *pz = &ps->pause[gen];
-		__u32 slot = gc_hist_slot(dur / 1000) & (GC_HIST_SLOTS - 1);
+		__u32 slot = gc_hist_slot(dur / 1000);
+
+		/* clang drops a mask it can prove redundant and the verifier then loses the
+		 * bound (it cannot relate dur / 1000 to dur): re-bound after a barrier. */
+		barrier_var(slot);
+		slot &= GC_HIST_SLOTS - 1;
 
 		__sync_fetch_and_add(&pz->count, 1);
 		__sync_fetch_and_add(&pz->sum_ns, dur);

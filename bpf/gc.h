@@ -16,7 +16,7 @@
 
 /*
  * Map sizes.  Every map is preallocated (uprobes run in atomic context), so these bound the
- * kernel memory: pid_stats ~1.8 KiB × GC_MAX_PIDS ≈ 7.4 MiB.  When a map is full the BPF side
+ * kernel memory: pid_stats 1744 B × GC_MAX_PIDS ≈ 7 MiB.  When a map is full the BPF side
  * bumps GC_CNT_PID_FULL / GC_CNT_START_FULL instead of failing silently.
  */
 #define GC_MAX_PIDS	4096	/* targets and pid_stats (key: tgid) */
@@ -32,8 +32,8 @@
  *             slot = 4 * (e - 1) + ((us >> (e - 2)) & 3)
  *             covers [ (4 + s) << (e - 2), (5 + s) << (e - 2) ) with s = slot % 4, e = slot / 4 + 1
  *
- * Slot 4 = [4,5) µs, slot 8 = [8,10), slot 40 = [1024,1280) µs, slot 80 ≈ [1.05 s, 1.31 s).
- * The last slot (127, from 2^32 µs ≈ 71 min) also takes everything larger.
+ * Slot 4 = [4,5) µs, slot 8 = [8,10), slot 36 = [1024,1280) µs, slot 76 ≈ [1.05 s, 1.31 s).
+ * The last slot, 127 = [7·2^30, 8·2^30) µs (from ≈ 2.1 h), also takes everything larger.
  */
 #define GC_HIST_SLOTS 128
 

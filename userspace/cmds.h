@@ -12,6 +12,7 @@ struct cmd {
 };
 
 int cmd_list(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Print a subcommand's help text (summary, USAGE, options, EXAMPLES) to f. */
 void cmd_usage(FILE *f, const char *text);

@@ -210,6 +210,7 @@ static int scan_symtab(const struct elf_file *elf, uint32_t type, const char *na
 			out[count].size = sym->st_size;
 			out[count].type = ELF64_ST_TYPE(sym->st_info);
 			out[count].dynamic = type == SHT_DYNSYM;
+			copy_str(out[count].name, sizeof(out[count].name), nm);
 		}
 		count++;
 		if (!allow_clone)

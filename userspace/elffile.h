@@ -14,6 +14,7 @@ struct elf_sym {
 	uint64_t size;
 	int type;	/* STT_* */
 	bool dynamic;	/* found in .dynsym (exported) rather than .symtab */
+	char name[64];	/* the symbol's own name (a clone's full name, e.g. "collect.constprop.1") */
 };
 
 struct elf_section {

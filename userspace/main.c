@@ -9,6 +9,7 @@
 
 static const struct cmd commands[] = {
 	{ "list", "list every CPython process on the host with its version, build facts and probe tier", cmd_list },
+	{ "top", "live view of GC rates, pauses and memory per process (-b: text or JSON lines)", cmd_top },
 };
 
 static void usage(FILE *f)

@@ -501,6 +501,25 @@ int gc_probes__read(struct gc_probes *p, pid_t pid, struct gc_kstats *out)
 	return 0;
 }
 
+int gc_probes__list_pids(struct gc_probes *p, pid_t *out, int max)
+{
+	__u32 key, next;
+	int fd, n = 0, guard = 0;
+	void *prev = NULL;
+
+	if (!p || !out || max < 0)
+		return -EINVAL;
+	fd = bpf_map__fd(p->skel->maps.pid_stats);
+	/* bounded: the map holds at most GC_MAX_PIDS keys (a concurrent delete may restart
+	 * the walk, hence the guard rather than a plain count) */
+	while (n < max && guard++ < 4 * GC_MAX_PIDS && !bpf_map_get_next_key(fd, prev, &next)) {
+		out[n++] = (pid_t)next;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
 int gc_probes__poll_events(struct gc_probes *p, int timeout_ms, gc_event_fn cb, void *ctx)
 {
 	int err;

@@ -49,7 +49,8 @@ struct gc_kstats {
 	uint64_t unknown_gen;		/* pauses whose generation could not be told */
 	uint64_t read_errors;		/* generation_stats reads that failed */
 	uint64_t poll_samples;		/* on-CPU samples of the pid (poll tier) */
-	uint64_t poll_collecting;	/* ... with gcstate->collecting set */
+	uint64_t poll_collecting;	/* ... with gcstate->collecting set; GC CPU time ≈
+					 * poll_collecting × 1e9 / GC_PROBES_POLL_HZ ns */
 	uint64_t poll_errors;		/* ... where `collecting` could not be read */
 	uint32_t sources;		/* GC_SRC_* bits of bpf/gc.h: 1 usdt, 2 uprobe, 4 poll */
 };
@@ -125,6 +126,11 @@ int gc_probes__forget(struct gc_probes *p, pid_t pid);
 
 /* Read one pid's statistics.  -ENOENT if the kernel has seen nothing for it yet. */
 int gc_probes__read(struct gc_probes *p, pid_t pid, struct gc_kstats *out);
+
+/* pids the kernel holds statistics for (registered or not: USDT/uprobes attached with pid -1
+ * see every process of a binary).  Fills up to max, returns the number found or -errno.  The
+ * caller forgets exited ones, or pid_stats fills up (GC_CNT_PID_FULL). */
+int gc_probes__list_pids(struct gc_probes *p, pid_t *out, int max);
 
 /* Consume ring-buffer events for up to timeout_ms (0 = no wait).  Returns the number of events
  * handled or -errno (-EINTR is returned as 0). */

@@ -83,6 +83,7 @@ struct bin_facts {
 	bool has_usdt, has_symtab, has_debuginfo;
 	int ncollectors;
 	uint64_t collector_offsets[PY_MAX_COLLECTORS];
+	char collector_syms[PY_MAX_COLLECTORS][64];
 	char collector_sym[64];
 	/* 3.6: the GC state is module statics, found through .symtab */
 	uint64_t v36_generations, v36_stats, v36_collecting, v36_enabled, v36_garbage;
@@ -122,6 +123,7 @@ static void read_collectors(struct elf_file *elf, struct bin_facts *f)
 
 			if (syms[i].dynamic || elf__vaddr_to_offset(elf, syms[i].value, &off))
 				continue; /* an exported `collect` would be someone else's */
+			copy_str(f->collector_syms[f->ncollectors], sizeof(f->collector_syms[0]), syms[i].name);
 			f->collector_offsets[f->ncollectors++] = off;
 		}
 		if (f->ncollectors) {
@@ -446,6 +448,7 @@ int python__inspect(pid_t pid, struct py_target *t)
 	t->runtime_addr = f->has_runtime ? f->runtime_vaddr + t->load_bias : 0;
 	t->ncollectors = f->ncollectors;
 	memcpy(t->collector_offsets, f->collector_offsets, sizeof(t->collector_offsets));
+	memcpy(t->collector_syms, f->collector_syms, sizeof(t->collector_syms));
 	copy_str(t->collector_sym, sizeof(t->collector_sym), f->collector_sym);
 	if (f->has_usdt)
 		t->tier = GC_TIER_USDT;

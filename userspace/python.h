@@ -49,6 +49,7 @@ struct py_target {
 	uint64_t runtime_addr;	 /* &_PyRuntime in the target (0 for 3.6) */
 	int ncollectors;	 /* collector functions (with compiler clones) for the uprobe tier */
 	uint64_t collector_offsets[PY_MAX_COLLECTORS]; /* file offsets in runtime_path */
+	char collector_syms[PY_MAX_COLLECTORS][64];	/* their .symtab names (clones differ) */
 	char collector_sym[64];
 
 	/* Tier 0 addresses, resolved by python__resolve_gc() */

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* `pyleak top`: the live view (ncurses), or batch text / JSON lines with -b. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "collect.h"
+#include "common.h"
+#include "tui.h"
+#include "views.h"
+
+static const char top_usage[] =
+	"pyleak top: live view of GC and memory for every Python process on the host\n"
+	"\n"
+	"USAGE\n"
+	"    pyleak top [-b] [--json] [-d SECONDS] [-n ITERATIONS] [-p PID[,PID...]] [--container ID]\n"
+	"\n"
+	"Per process: collections, collected and uncollectable objects per generation (cumulative since\n"
+	"the process started, so they equal gc.get_stats() in the target, and per refresh), pause times\n"
+	"per generation (count, sum, max, p50, p99 from histograms kept in the kernel), the share of\n"
+	"wall time spent in GC, gc.garbage length, thresholds and counts, RSS and its growth, and the\n"
+	"tier that measured it: usdt (the interpreter's gc__start/gc__done probes), uprobe (a probe on\n"
+	"the collector function, for builds with .symtab) or poll (stripped builds without probes:\n"
+	"counters read from memory, pause times estimated by sampling).\n"
+	"\n"
+	"OPTIONS\n"
+	"    -b, --batch          plain text, one block per refresh (no terminal needed)\n"
+	"    -j, --json           with -b: one JSON object per line per refresh (docs/json.md)\n"
+	"    -d, --delay SECONDS  refresh interval (default 1; 0.1 to 3600)\n"
+	"    -n, --iterations N   quit after N refreshes\n"
+	"    -p, --pid PIDS       only these host pids (comma separated); default: all Python processes\n"
+	"        --container ID   only the Python processes of this container (id or its prefix)\n"
+	"        --no-bpf         no BPF: exact counters read from memory, no pause times\n"
+	"        --no-color       monochrome interactive view\n"
+	"    -h, --help           this text\n"
+	"\n"
+	"KEYS (interactive)\n"
+	"    arrows PgUp PgDn Home End move, Enter drill in, Esc/Backspace back, F6 or < > sort,\n"
+	"    / filter, p pause, + - interval, h ? help, q quit\n"
+	"\n"
+	"EXAMPLES\n"
+	"    sudo pyleak top\n"
+	"    sudo pyleak top -b -d 5 -n 12 -p 4242\n"
+	"    sudo pyleak top -b --json -n 1 | jq '.processes[] | {pid, gc: .gc.collections}'\n";
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "batch", no_argument, NULL, 'b' },	   { "json", no_argument, NULL, 'j' },
+		{ "delay", required_argument, NULL, 'd' }, { "iterations", required_argument, NULL, 'n' },
+		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
+		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+	};
+	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true };
+	struct collector *c = NULL;
+	struct snapshot snap;
+	struct strbuf sb;
+	pid_t pids[256];
+	int npids = 0, ch, err, ret = EXIT_FAIL;
+	long iterations = 0, it;
+	bool batch = false, json = false, no_color = false;
+	double d;
+
+	sb_init(&sb);
+	while ((ch = getopt_long(argc, argv, "bjd:n:p:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': batch = true; break;
+		case 'j': json = true; break;
+		case 'd':
+			if (parse_double(optarg, 0.1, 3600, &d)) {
+				pr_err("invalid interval '%s': give seconds between 0.1 and 3600", optarg);
+				return EXIT_USAGE;
+			}
+			co.interval_s = d;
+			break;
+		case 'n':
+			if (parse_long(optarg, 1, 1000000000L, &iterations)) {
+				pr_err("invalid iteration count '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			npids = parse_pid_list(optarg, pids, ARRAY_SIZE(pids));
+			if (npids < 0) {
+				pr_err("invalid pid list '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C': co.container = optarg; break;
+		case 'B': co.no_bpf = true; break;
+		case 'M': no_color = true; break;
+		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
+		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (json && !batch)
+		batch = true; /* JSON is only ever a stream */
+	if (privileges__check(!co.no_bpf))
+		return EXIT_FAIL;
+	co.pids = pids;
+	co.npids = npids;
+	err = collector__new(&co, &c);
+	if (err)
+		return EXIT_FAIL;
+	if (!batch && !isatty(STDOUT_FILENO)) {
+		batch = true;
+	}
+	if (!batch) {
+		struct tui_opts to = { .interval_s = co.interval_s, .iterations = iterations, .no_color = no_color };
+
+		ret = tui__run(c, &to) ? EXIT_FAIL : EXIT_OK;
+		goto cleanup;
+	}
+	for (it = 0; !exiting; it++) {
+		char missing[1024];
+
+		collector__refresh(c, &snap);
+		if (it == 0 && npids && collector__missing(c, missing, sizeof(missing))) {
+			pr_err("%s", missing);
+			if (!snap.nrows)
+				goto cleanup;
+		}
+		sb_reset(&sb);
+		if (json)
+			view_json__snapshot(&sb, &snap);
+		else
+			view_text__snapshot(&sb, &snap);
+		if (fputs(sb.buf ? sb.buf : "", stdout) == EOF || fflush(stdout)) {
+			/* EPIPE (`pyleak top -b | head`): the reader is gone, which is a normal way to stop. */
+			ret = errno == EPIPE ? EXIT_OK : EXIT_FAIL;
+			goto cleanup;
+		}
+		if (iterations && it + 1 >= iterations)
+			break;
+		if (npids && snap.nrows && !it) {
+			/* keep going */
+		}
+		collector__wait(c, (long)(co.interval_s * 1000));
+	}
+	ret = EXIT_OK;
+cleanup:
+	collector__free(c);
+	sb_free(&sb);
+	return ret;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The interactive ncurses view of `pyleak top`: renders snapshots, never reads targets itself. */
+#ifndef PYLEAK_TUI_H
+#define PYLEAK_TUI_H
+
+#include "collect.h"
+
+struct tui_opts {
+	double interval_s;
+	long iterations; /* quit after this many refreshes (0 = until 'q'): headless tests */
+	bool no_color;
+};
+
+/* Runs until 'q', Ctrl-C/SIGTERM or `iterations`; restores the terminal. 0 or -errno. */
+int tui__run(struct collector *c, const struct tui_opts *opts);
+
+#endif /* PYLEAK_TUI_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* JSON lines renderer of the model: stable field names (docs/json.md), raw units. */
+#include "views.h"
+
+#include <stdio.h>
+
+static void i64_array(struct strbuf *sb, const char *name, const int64_t *v, int n)
+{
+	int i;
+
+	sb_printf(sb, "\"%s\":[", name);
+	for (i = 0; i < n; i++)
+		sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
+	sb_putc(sb, ']');
+}
+
+static void num(struct strbuf *sb, double v)
+{
+	/* JSON has no NaN/inf; rates are finite by construction but be safe. */
+	if (v != v || v > 1e300 || v < -1e300)
+		sb_puts(sb, "null");
+	else
+		sb_printf(sb, "%.6g", v);
+}
+
+void view_json__process(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct py_target *t = &row->target;
+	int g;
+
+	sb_printf(sb, "{\"pid\":%d,\"ns_pid\":%d,\"comm\":", t->pid, t->ns_pid);
+	sb_json_str(sb, t->comm);
+	sb_puts(sb, ",\"cmdline\":");
+	sb_json_str(sb, t->cmdline);
+	sb_puts(sb, ",\"python\":");
+	sb_json_str(sb, t->version);
+	sb_puts(sb, ",\"exe\":");
+	sb_json_str(sb, t->exe);
+	sb_puts(sb, ",\"container_id\":");
+	sb_json_str(sb, t->container_id[0] ? t->container_id : NULL);
+	sb_printf(sb, ",\"gc_source\":\"%s\",\"exited\":%s,\"rss_bytes\":%llu,\"rss_bytes_per_min\":",
+		  gc_tier__name(t->tier), row->exited ? "true" : "false", (unsigned long long)row->rss);
+	num(sb, row->rss_per_min);
+	sb_puts(sb, ",\"note\":");
+	sb_json_str(sb, row->note[0] ? row->note : NULL);
+	if (!row->gc_valid) {
+		sb_puts(sb, ",\"gc\":null}");
+		return;
+	}
+	sb_puts(sb, ",\"gc\":{");
+	i64_array(sb, "collections", row->collections, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "collected", row->collected, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "uncollectable", row->uncollectable, MODEL_NGEN);
+	sb_printf(sb, ",\"garbage\":%lld,\"enabled\":%s,", (long long)row->garbage, row->enabled ? "true" : "false");
+	i64_array(sb, "thresholds", row->thresholds, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "counts", row->counts, MODEL_NGEN);
+	sb_puts(sb, ",\"interval\":{");
+	i64_array(sb, "collections", row->d_collections, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "collected", row->d_collected, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "uncollectable", row->d_uncollectable, MODEL_NGEN);
+	sb_puts(sb, "},\"per_s\":[");
+	for (g = 0; g < MODEL_NGEN; g++) {
+		if (g)
+			sb_putc(sb, ',');
+		num(sb, row->gc_per_s[g]);
+	}
+	sb_puts(sb, "],\"pause_us\":[");
+	for (g = 0; g < MODEL_NGEN; g++) {
+		const struct pause_summary *p = &row->pause[g];
+
+		if (row->pauses_estimated)
+			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":null,\"p50\":null,\"p99\":null}", g ? "," : "",
+				  (unsigned long long)p->count, (unsigned long long)p->sum_us);
+		else
+			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":%llu,\"p50\":%llu,\"p99\":%llu}", g ? "," : "",
+				  (unsigned long long)p->count, (unsigned long long)p->sum_us,
+				  (unsigned long long)p->max_us, (unsigned long long)p->p50_us,
+				  (unsigned long long)p->p99_us);
+	}
+	sb_printf(sb, "],\"pauses_estimated\":%s,\"gc_time_us\":%llu,\"time_pct\":", row->pauses_estimated ? "true" : "false",
+		  (unsigned long long)(row->gc_ns_total / 1000));
+	num(sb, row->gc_time_pct);
+	sb_puts(sb, "}}");
+}
+
+void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
+{
+	int i;
+
+	sb_printf(sb, "{\"time\":%.3f,\"interval_s\":", snap->time);
+	num(sb, snap->interval_s);
+	sb_puts(sb, ",\"host\":");
+	sb_json_str(sb, snap->host);
+	sb_printf(sb, ",\"dropped_events\":%llu,\"self_cpu_pct\":", (unsigned long long)snap->dropped_events);
+	num(sb, snap->self_cpu_pct);
+	sb_printf(sb, ",\"self_rss_bytes\":%llu,\"processes\":[", (unsigned long long)snap->self_rss);
+	for (i = 0; i < snap->nrows; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		view_json__process(sb, snap->rows[i]);
+	}
+	sb_puts(sb, "]}\n");
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Plain-text renderer of the model for `top -b`: one block per refresh. */
+#include "format.h"
+#include "views.h"
+
+#include <stdio.h>
+#include <time.h>
+
+void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
+{
+	char tbuf[32], a[16], b[16], c[16], d[16];
+	time_t tt = (time_t)snap->time;
+	struct tm tm;
+	int i, g;
+
+	localtime_r(&tt, &tm);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
+	sb_printf(sb, "pyleak top - %s  host %s  %d python processes  interval %.1fs  dropped %llu  cpu %.1f%%\n",
+		  tbuf, snap->host, snap->nrows, snap->interval_s, (unsigned long long)snap->dropped_events,
+		  snap->self_cpu_pct);
+	sb_printf(sb, "%7s %-16s %-7s %-6s %7s %8s %17s %6s %9s %9s %7s\n", "PID", "COMMAND", "PY", "SOURCE", "RSS",
+		  "dRSS/min", "GC/s g0/g1/g2", "GC%", "MAXPAUSE", "P99PAUSE", "GARBAGE");
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *r = snap->rows[i];
+		uint64_t maxp = 0, p99 = 0;
+		char rates[32];
+
+		for (g = 0; g < MODEL_NGEN; g++) {
+			if (r->pause[g].max_us > maxp)
+				maxp = r->pause[g].max_us;
+			if (r->pause[g].p99_us > p99)
+				p99 = r->pause[g].p99_us;
+		}
+		snprintf(rates, sizeof(rates), "%.1f/%.1f/%.2f", r->gc_per_s[0], r->gc_per_s[1], r->gc_per_s[2]);
+		sb_printf(sb, "%7d %-16.16s %-7s %-6s %7s %8s %17s %5.1f%s %9s %9s %7lld%s\n", r->target.pid, r->target.comm,
+			  r->target.version, gc_tier__name(r->target.tier), fmt_bytes(a, sizeof(a), r->rss),
+			  fmt_sbytes(b, sizeof(b), r->rss_per_min), rates, r->gc_time_pct,
+			  r->pauses_estimated ? "~" : " ", r->pauses_estimated ? "est." : fmt_us(c, sizeof(c), maxp),
+			  r->pauses_estimated ? "est." : fmt_us(d, sizeof(d), p99), (long long)r->garbage,
+			  r->exited ? "  (exited)" : "");
+		if (!r->gc_valid && r->note[0])
+			sb_printf(sb, "%7s %s\n", "", r->note);
+		else if (r->gc_valid)
+			sb_printf(sb, "%7s collections/collected/uncollectable: gen0 %lld/%lld/%lld gen1 %lld/%lld/%lld "
+				      "gen2 %lld/%lld/%lld  thresholds %lld/%lld/%lld counts %lld/%lld/%lld%s%s\n",
+				  "", (long long)r->collections[0], (long long)r->collected[0], (long long)r->uncollectable[0],
+				  (long long)r->collections[1], (long long)r->collected[1], (long long)r->uncollectable[1],
+				  (long long)r->collections[2], (long long)r->collected[2], (long long)r->uncollectable[2],
+				  (long long)r->thresholds[0], (long long)r->thresholds[1], (long long)r->thresholds[2],
+				  (long long)r->counts[0], (long long)r->counts[1], (long long)r->counts[2],
+				  r->enabled ? "" : " (gc disabled)", r->pauses_estimated ? " (pause times estimated: poll tier)" : "");
+	}
+	sb_putc(sb, '\n');
+}
