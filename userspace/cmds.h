@@ -13,6 +13,10 @@ struct cmd {
 
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_census(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print a subcommand's help text (summary, USAGE, options, EXAMPLES) to f. */
 void cmd_usage(FILE *f, const char *text);

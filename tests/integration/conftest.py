@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Shared fixtures of the root integration tests: the interpreter matrix, scenarios, pyleak runs.
+
+Every test here runs real Python programs under the real pyleak binary with real BPF. They need
+root; without it a test skips with the reason, unless PYLEAK_REQUIRE_BPF=1 (CI), where a skip
+would hide a broken feature, so it fails instead.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYLEAK = os.environ.get("PYLEAK", os.path.join(ROOT, ".output", "pyleak"))
+SCENARIOS = os.path.join(ROOT, "tests", "scenarios")
+PYENV_ROOT = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+REQUIRE = os.environ.get("PYLEAK_REQUIRE_BPF") == "1"
+
+
+def need(condition, reason):
+    """Skip with a printed reason, or fail when CI requires every integration test to run."""
+    if condition:
+        return
+    if REQUIRE:
+        pytest.fail("PYLEAK_REQUIRE_BPF=1 but: " + reason)
+    pytest.skip(reason)
+
+
+class Interp(object):
+    def __init__(self, name, path, minor, tier, env=None):
+        self.name = name      # "debian-3.11", "pyenv-3.12", "stripped-3.11"
+        self.path = path
+        self.minor = minor    # (3, 12)
+        self.tier = tier      # the gc_source pyleak must report
+        self.env = env or {}
+
+    def __repr__(self):
+        return self.name
+
+
+def _pyenv_interps(minors):
+    out = []
+    vers = os.path.join(PYENV_ROOT, "versions")
+    if not os.path.isdir(vers):
+        return out
+    for v in sorted(os.listdir(vers)):
+        parts = v.split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            continue
+        minor = (int(parts[0]), int(parts[1]))
+        if minor not in minors:
+            continue
+        exe = os.path.join(vers, v, "bin", "python%d.%d" % minor)
+        if os.path.exists(exe):
+            out.append(Interp("pyenv-%s" % v, exe, minor, "uprobe"))
+    return out
+
+
+_STRIPPED = {}
+
+
+def stripped_python():
+    """Debian's python3.11 without its USDT notes: stripped and probe-less, so the poll tier."""
+    if "path" in _STRIPPED:
+        return _STRIPPED["path"]
+    d = tempfile.mkdtemp(prefix="pyleak-stripped-")
+    dst = os.path.join(d, "python3.11")
+    subprocess.check_call(["objcopy", "--remove-section", ".note.stapsdt", "/usr/bin/python3.11", dst])
+    os.chmod(dst, 0o755)
+    _STRIPPED["path"] = dst
+    return dst
+
+
+def interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), debian=True, stripped=False,
+                 pyenv=True):
+    """The matrix: Debian's python3.11 (usdt), every pyenv build in `minors` (uprobe), and a
+    stripped probe-less copy (poll)."""
+    out = []
+    if debian and os.path.exists("/usr/bin/python3.11"):
+        out.append(Interp("debian-3.11", "/usr/bin/python3.11", (3, 11), "usdt"))
+    if pyenv:
+        out.extend(_pyenv_interps(set(minors)))
+    if stripped and os.path.exists("/usr/bin/python3.11") and shutil.which("objcopy"):
+        out.append(Interp("stripped-3.11", None, (3, 11), "poll"))
+    return out
+
+
+def resolve(interp):
+    if interp.path is None and interp.tier == "poll":
+        interp.path = stripped_python()
+    return interp.path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built():
+    need(os.path.exists(PYLEAK), "pyleak is not built at %s (run make)" % PYLEAK)
+
+
+@pytest.fixture
+def root():
+    need(os.geteuid() == 0, "integration tests need root (BPF, uprobes, process_vm_readv)")
+
+
+class Scenario(object):
+    """A running scenario program; killed (and reaped) when the test ends."""
+
+    def __init__(self, interp, script, args=(), env=None, tmpdir=None):
+        self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="pyleak-scn-")
+        self.truth_path = os.path.join(self.tmpdir, "truth-%s.json" % os.path.basename(script))
+        path = script if os.path.isabs(script) else os.path.join(SCENARIOS, script)
+        e = dict(os.environ)
+        e.pop("PYTHONPATH", None)
+        e.pop("PYTHONHOME", None)
+        e.update(interp.env)
+        e.update(env or {})
+        self.cmd = [resolve(interp), path, "--truth", self.truth_path] + list(args)
+        self.out = open(os.path.join(self.tmpdir, "stdout"), "w+")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.out, stderr=subprocess.STDOUT, env=e,
+                                     cwd=self.tmpdir)
+        self.pid = self.proc.pid
+
+    def truth(self, phase=None, timeout=120, newer_than=0.0):
+        """Wait for the truth file (optionally of one phase / written after a time) and load it."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None and not os.path.exists(self.truth_path):
+                raise AssertionError("scenario exited %s: %s" % (self.proc.returncode, self.output()))
+            try:
+                with open(self.truth_path) as f:
+                    t = json.load(f)
+                if (phase is None or t.get("phase") == phase) and t.get("time", 0) >= newer_than:
+                    return t
+            except (IOError, OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError("no truth (phase %s) from %s within %ss: %s" % (phase, self.cmd, timeout, self.output()))
+
+    def refresh_truth(self, timeout=30):
+        """Ask the scenario (SIGUSR1) for fresh ground truth and wait for it."""
+        t0 = time.time()
+        os.kill(self.pid, signal.SIGUSR1)
+        return self.truth(timeout=timeout, newer_than=t0)
+
+    def output(self):
+        self.out.flush()
+        self.out.seek(0)
+        return self.out.read()[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+@pytest.fixture
+def scenario(root, tmp_path):
+    started = []
+
+    def start(interp, script, *args, **kw):
+        s = Scenario(interp, script, args, env=kw.get("env"), tmpdir=str(tmp_path))
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def run_pyleak(*args, **kw):
+    """Run pyleak to completion; returns CompletedProcess (text)."""
+    timeout = kw.pop("timeout", 120)
+    check = kw.pop("check", True)
+    p = subprocess.run([PYLEAK] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("pyleak %s exited %d\nstdout: %s\nstderr: %s" % (
+            " ".join(map(str, args)), p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+    return p
+
+
+def pyleak_json_lines(*args, **kw):
+    p = run_pyleak(*args, **kw)
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+def proc_entry(snapshot, pid):
+    for p in snapshot["processes"]:
+        if p["pid"] == pid:
+            return p
+    return None
+
+
+def bpf_objects():
+    """pyleak's BPF programs and links currently loaded (names from bpftool)."""
+    out = {}
+    for kind in ("prog", "link"):
+        try:
+            p = subprocess.run(["bpftool", "-j", kind, "show"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30)
+            out[kind] = json.loads(p.stdout or "[]")
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            out[kind] = []
+    return out
