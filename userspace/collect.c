@@ -350,6 +350,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 			row->gc_ns_total = ks.poll_collecting * (1000000000ull / GC_PROBES_POLL_HZ);
 		} else {
 			row->gc_ns_total = ks.gc_ns_total;
+			row->pauses_unknown_gen = ks.unknown_gen;
 			for (g = 0; g < MODEL_NGEN; g++) {
 				memcpy(row->pause_hist[g], ks.pause[g].hist, sizeof(row->pause_hist[g]));
 				pause_summary__from_hist(&row->pause[g], ks.pause[g].hist, MODEL_HIST_SLOTS,

@@ -54,6 +54,7 @@ struct proc_row {
 	struct pause_summary pause[MODEL_NGEN];
 	uint32_t pause_hist[MODEL_NGEN][MODEL_HIST_SLOTS];
 	uint64_t gc_ns_total;
+	uint64_t pauses_unknown_gen; /* timed collections whose generation could not be told */
 	double gc_time_pct;	/* share of wall time in GC over the last refresh, 0-100 */
 	bool pauses_estimated;
 

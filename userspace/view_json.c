@@ -82,7 +82,8 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row)
 				  (unsigned long long)p->max_us, (unsigned long long)p->p50_us,
 				  (unsigned long long)p->p99_us);
 	}
-	sb_printf(sb, "],\"pauses_estimated\":%s,\"gc_time_us\":%llu,\"time_pct\":", row->pauses_estimated ? "true" : "false",
+	sb_printf(sb, "],\"pauses_estimated\":%s,\"pauses_unknown_gen\":%llu,\"gc_time_us\":%llu,\"time_pct\":",
+		  row->pauses_estimated ? "true" : "false", (unsigned long long)row->pauses_unknown_gen,
 		  (unsigned long long)(row->gc_ns_total / 1000));
 	num(sb, row->gc_time_pct);
 	sb_puts(sb, "}}");

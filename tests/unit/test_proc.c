@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of /proc parsing and CPython version/name detection (no root needed). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "proc.h"
+#include "python.h"
+
+static void test_maps_line(void **state)
+{
+	struct proc_map m;
+
+	(void)state;
+	assert_int_equal(proc__parse_maps_line("7f1c2a000000-7f1c2a1b4000 r--p 00000000 fe:01 1234567   "
+					       "/usr/lib/libpython3.12.so.1.0\n", &m), 0);
+	assert_int_equal(m.start, 0x7f1c2a000000ull);
+	assert_int_equal(m.end, 0x7f1c2a1b4000ull);
+	assert_int_equal(m.pgoff, 0);
+	assert_int_equal(m.inode, 1234567);
+	assert_string_equal(m.perms, "r--p");
+	assert_string_equal(m.path, "/usr/lib/libpython3.12.so.1.0");
+	assert_false(m.deleted);
+	assert_int_equal(proc__parse_maps_line("559a1000-559a2000 r-xp 00001000 08:01 42 /usr/bin/python3.11 (deleted)", &m), 0);
+	assert_true(m.deleted);
+	assert_string_equal(m.path, "/usr/bin/python3.11");
+	assert_int_equal(proc__parse_maps_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]", &m), 0);
+	assert_string_equal(m.path, "[stack]");
+	assert_int_equal(proc__parse_maps_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0", &m), 0);
+	assert_string_equal(m.path, "");
+	assert_int_equal(proc__parse_maps_line("garbage", &m), -EINVAL);
+	assert_int_equal(proc__parse_maps_line("2000-1000 rw-p 0 0:0 0 x", &m), -EINVAL);
+}
+
+static void test_status(void **state)
+{
+	struct proc_status st;
+
+	(void)state;
+	assert_int_equal(proc__parse_status("Name:\tpython3.11\nState:\tS (sleeping)\nTgid:\t4242\nPPid:\t1\n"
+					    "NSpid:\t4242\t17\nVmSize:\t  100 kB\nVmRSS:\t    2048 kB\n", &st), 0);
+	assert_string_equal(st.name, "python3.11");
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(st.tgid, 4242);
+	assert_int_equal(st.ns_pid, 17);
+	assert_int_equal(st.ns_depth, 1);
+	assert_false(st.kernel_thread);
+	assert_int_equal(st.vm_rss, 2048 * 1024);
+	/* kernel threads have no VmSize */
+	assert_int_equal(proc__parse_status("Name:\tkworker/0:1\nState:\tI (idle)\nTgid:\t12\nNSpid:\t12\n", &st), 0);
+	assert_true(st.kernel_thread);
+	assert_int_equal(proc__parse_status("nothing useful", &st), -EINVAL);
+}
+
+static void test_stat_start_time(void **state)
+{
+	uint64_t t;
+
+	(void)state;
+	/* comm with spaces and ')' must not shift the fields */
+	assert_int_equal(proc__parse_stat_start_time("42 (we ird) name)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 "
+						     "987654 1000 100", &t), 0);
+	assert_int_equal(t, 987654);
+	assert_int_equal(proc__parse_stat_start_time("42 (x) S 1", &t), -EINVAL);
+	assert_int_equal(proc__start_time(getpid(), &t), 0);
+	assert_true(t > 0);
+}
+
+static void test_container_ids(void **state)
+{
+	char id[80];
+	const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char cg[256];
+
+	(void)state;
+	snprintf(cg, sizeof(cg), "/system.slice/docker-%s.scope", hex);
+	assert_int_equal(proc__container_id_from_cgroup(cg, id, sizeof(id)), 0);
+	assert_string_equal(id, hex);
+	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod1234/%s", hex);
+	assert_int_equal(proc__container_id_from_cgroup(cg, id, sizeof(id)), 0);
+	assert_string_equal(id, hex);
+	snprintf(cg, sizeof(cg), "/machine.slice/libpod-%s.scope/container", hex);
+	assert_int_equal(proc__container_id_from_cgroup(cg, id, sizeof(id)), 0);
+	assert_int_equal(proc__container_id_from_cgroup("/user.slice/user-0.slice/session-1.scope", id, sizeof(id)), -ENOENT);
+	assert_string_equal(id, "");
+}
+
+static void test_versions_and_names(void **state)
+{
+	int a, b, c;
+
+	(void)state;
+	assert_int_equal(python__parse_version("3.11.2", &a, &b, &c), 0);
+	assert_int_equal(a * 10000 + b * 100 + c, 31102);
+	assert_int_equal(python__parse_version("3.13.0rc1", &a, &b, &c), 0);
+	assert_int_equal(b, 13);
+	assert_int_equal(python__parse_version("x", &a, &b, &c), -EINVAL);
+	assert_true(python__name_matches("/usr/bin/python3.11"));
+	assert_true(python__name_matches("/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"));
+	assert_false(python__name_matches("/usr/bin/perl"));
+	assert_string_equal(gc_tier__name(GC_TIER_USDT), "usdt");
+	assert_string_equal(gc_tier__name(GC_TIER_POLL), "poll");
+}
+
+static void test_parsers(void **state)
+{
+	double d;
+	uint64_t b;
+	long l;
+	int pids[4];
+
+	(void)state;
+	assert_int_equal(parse_duration("90", &d), 0);
+	assert_true(d == 90);
+	assert_int_equal(parse_duration("15m", &d), 0);
+	assert_true(d == 900);
+	assert_int_equal(parse_duration("8h", &d), 0);
+	assert_true(d == 28800);
+	assert_int_equal(parse_duration("8x", &d), -EINVAL);
+	assert_int_equal(parse_size("256M", &b), 0);
+	assert_int_equal(b, 256ull << 20);
+	assert_int_equal(parse_size("-1", &b), -EINVAL);
+	assert_int_equal(parse_long("12a", 0, 100, &l), -EINVAL);
+	assert_int_equal(parse_long("101", 0, 100, &l), -ERANGE);
+	assert_int_equal(parse_pid_list("1,2,3", pids, 4), 3);
+	assert_int_equal(parse_pid_list("1,,x", pids, 4), -EINVAL);
+	assert_int_equal(parse_pid_list("1,2,3,4,5", pids, 4), -E2BIG);
+}
+
+static void test_strbuf_json(void **state)
+{
+	struct strbuf sb;
+
+	(void)state;
+	sb_init(&sb);
+	sb_json_str(&sb, "a\"b\\c\n\x01\xff");
+	assert_string_equal(sb.buf, "\"a\\\"b\\\\c\\n\\u0001\\u00ff\"");
+	sb_reset(&sb);
+	sb_json_str(&sb, NULL);
+	assert_string_equal(sb.buf, "null");
+	sb_free(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_maps_line),     cmocka_unit_test(test_status),
+		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_container_ids),
+		cmocka_unit_test(test_versions_and_names), cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_strbuf_json),
+	};
+	return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
+}
