@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 const char *gc_tier__name(enum gc_tier tier)
@@ -237,15 +238,34 @@ static int bin_facts_get(const char *path, const struct bin_facts **out)
 	return 0;
 }
 
-/* Host path through which pyleak can open a file the target maps (containers: /proc/PID/root). */
-static void host_path(pid_t pid, const struct proc_map *m, bool other_ns, char *out, size_t sz)
+/*
+ * Host path through which pyleak can open a file the target maps. The path in /proc/PID/maps is
+ * printed relative to *our* root when the file is reachable from it and relative to the mount's
+ * own namespace otherwise, so try, in order, the path itself (same mount namespace), the path
+ * under /proc/PID/root (a container's own root), and /proc/PID/map_files/START-END (always the
+ * mapped file, whatever its name); accept only a candidate with the mapping's inode.
+ */
+static int host_path(pid_t pid, const struct proc_map *m, bool other_ns, char *out, size_t sz)
 {
-	if (m->deleted)
-		snprintf(out, sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start, m->end);
-	else if (other_ns)
-		snprintf(out, sz, "/proc/%d/root%s", pid, m->path);
-	else
-		snprintf(out, sz, "%s", m->path);
+	struct stat st;
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		if (k == 0 && (other_ns || m->deleted))
+			continue;
+		if (k == 1 && (!other_ns || m->deleted))
+			continue;
+		if (k == 0)
+			snprintf(out, sz, "%s", m->path);
+		else if (k == 1)
+			snprintf(out, sz, "/proc/%d/root%s", pid, m->path);
+		else
+			snprintf(out, sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start, m->end);
+		if (!stat(out, &st) && st.st_ino == m->inode && major(st.st_dev) == m->dev_major &&
+		    minor(st.st_dev) == m->dev_minor)
+			return 0;
+	}
+	return -ENOENT;
 }
 
 /* Positions inside _Py_DebugOffsets for the versions whose struct we know (reference §3). */
@@ -389,8 +409,7 @@ static int find_runtime_file(pid_t pid, struct proc_map *maps, int n, bool other
 				continue;
 			if (pass == 1 && strcmp(m->path, exe))
 				continue;
-			host_path(pid, m, other_ns, path, sizeof(path));
-			if (bin_facts_get(path, &f) || !f->is_python)
+			if (host_path(pid, m, other_ns, path, sizeof(path)) || bin_facts_get(path, &f) || !f->is_python)
 				continue;
 			if (pass == 0)
 				copy_str(t->libpython, sizeof(t->libpython), m->path);
