@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Leak statistics: robust growth trends over a sliding window, and the verdicts built on them. */
+#ifndef PYLEAK_LEAK_H
+#define PYLEAK_LEAK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Points kept per series: at a 1 s census period that is a 4-minute window. */
+#define LEAK_MAX_POINTS 240
+
+struct trend {
+	int n;		    /* points used */
+	double span_s;	    /* time covered */
+	double slope_per_min; /* Theil–Sen: median of pairwise slopes, units per minute */
+	double late_slope_per_min; /* the same over the newer half: growth that stopped is warm-up */
+	double mk_z;	    /* Mann–Kendall statistic, normalised */
+	double confidence;  /* 1 - p of "no monotonic trend" (one-sided, upward), 0..1 */
+	double first, last; /* values at both ends of the window */
+};
+
+/* Theil–Sen slope of y over x (units of y per unit of x); 0 for fewer than 2 points. */
+double theil_sen_slope(const double *x, const double *y, int n);
+/* Mann–Kendall S normalised to z (tie-corrected variance); 0 for fewer than 3 points. */
+double mann_kendall_z(const double *y, int n);
+/* One-sided upper-tail probability of the standard normal: P(Z > z). */
+double normal_sf(double z);
+
+/* Trend of one series (x in seconds). */
+void trend__compute(const double *t, const double *y, int n, struct trend *out);
+
+/* Thresholds of a growth verdict; defaults in leak__default_policy(). */
+struct leak_policy {
+	double min_span_s;	   /* watch at least this long before any verdict (e.g. 20 s) */
+	double min_confidence;	   /* Mann–Kendall confidence, e.g. 0.99 */
+	double min_slope_per_min;  /* absolute growth rate, e.g. 30 objects/min */
+	double min_rel_growth;	   /* growth over the window relative to the size, e.g. 0.05 */
+	double min_late_ratio;	   /* late slope / whole slope: below it the growth stopped (warm-up) */
+};
+void leak__default_policy(struct leak_policy *p);
+
+/* Is this trend a leak by the policy? Fills a confidence in [0,1] (0 when not). */
+bool leak__is_growing(const struct trend *tr, const struct leak_policy *p, double *confidence);
+
+/* A growing series keyed by name, with its points (a ring). */
+struct leak_series {
+	char name[160];
+	double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
+	int n, head;
+	double last_seen;
+};
+void leak_series__add(struct leak_series *s, double t, double v);
+/* Copy out in time order; returns the count. */
+int leak_series__points(const struct leak_series *s, double *t, double *v);
+
+#endif /* PYLEAK_LEAK_H */
