@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The `pyleak top` screen rendered from hand-built snapshots into a grid, at several sizes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "probes.h"
+#include "tui_render.h"
+
+#define NROWS_MAX 64
+
+struct fixture {
+	struct snapshot snap;
+	struct proc_row *rows[NROWS_MAX];
+	struct tui_state st;
+	struct tui_grid g;
+	char line[8192];
+};
+
+static struct proc_row *add_row(struct fixture *f, int pid, const char *comm, const char *cmdline, const char *ver,
+				enum gc_tier tier, uint64_t rss)
+{
+	struct proc_row *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->target.pid = pid;
+	r->target.ns_pid = pid;
+	snprintf(r->target.comm, sizeof(r->target.comm), "%s", comm);
+	snprintf(r->target.cmdline, sizeof(r->target.cmdline), "%s", cmdline);
+	snprintf(r->target.version, sizeof(r->target.version), "%s", ver);
+	sscanf(ver, "%d.%d.%d", &r->target.major, &r->target.minor, &r->target.micro);
+	r->target.tier = tier;
+	r->gc_valid = true;
+	r->gc_ready = true;
+	r->enabled = 1;
+	r->rss = rss;
+	r->garbage = 0;
+	r->live_objects = -1;
+	r->first_seen = 1000.0;
+	r->thresholds[0] = 700;
+	r->thresholds[1] = 10;
+	r->thresholds[2] = 10;
+	f->rows[f->snap.nrows++] = r;
+	f->snap.tiers |= 1u << tier;
+	return r;
+}
+
+/* Record a history of n refreshes with gen0 collections growing by step0 per refresh. */
+static void add_history(struct proc_row *r, int n, int step0, int every2)
+{
+	for (int i = 0; i < n; i++) {
+		struct proc_sample s = { .time = 1000.0 + i, .rss = r->rss, .live_objects = -1 };
+
+		s.collections[0] = (int64_t)i * step0;
+		s.collections[1] = i / 3;
+		s.collections[2] = every2 ? i / every2 : 0;
+		proc_row__push_sample(r, &s);
+	}
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct proc_row *r;
+
+	assert_non_null(f);
+	f->snap.time = 1100.0;
+	f->snap.interval_s = 1.0;
+	snprintf(f->snap.host, sizeof(f->snap.host), "testhost");
+	f->snap.dropped_events = 7;
+	f->snap.self_cpu_pct = 1.5;
+	f->snap.rows = f->rows;
+
+	/* the busy web worker: biggest RSS, exact counters and pauses */
+	r = add_row(f, 4242, "python3.11", "/usr/bin/python3.11 /srv/web.py --workers 4", "3.11.2", GC_TIER_USDT,
+		    300ull << 20);
+	r->collections[0] = 12345;
+	r->collections[1] = 1122;
+	r->collections[2] = 101;
+	r->collected[0] = 678901;
+	r->collected[1] = 23456;
+	r->collected[2] = 3456;
+	r->uncollectable[2] = 3;
+	r->counts[0] = 123;
+	r->counts[1] = 4;
+	r->counts[2] = 5;
+	r->gc_per_s[0] = 12.5;
+	r->gc_per_s[1] = 1.2;
+	r->gc_per_s[2] = 0.1;
+	r->gc_time_pct = 2.5;
+	r->garbage = 1234;
+	r->rss_per_min = 1.5 * 1048576;
+	r->pause[0] = (struct pause_summary){ .count = 500, .sum_us = 50000, .max_us = 900, .p50_us = 80, .p99_us = 400 };
+	r->pause[2] = (struct pause_summary){ .count = 10, .sum_us = 120000, .max_us = 31000, .p50_us = 11000,
+					      .p99_us = 30000 };
+	r->pause_hist[0][pause_hist__slot(80)] = 400;
+	r->pause_hist[0][pause_hist__slot(400)] = 100;
+	r->pause_hist[2][pause_hist__slot(11000)] = 10;
+	add_history(r, 30, 12, 10);
+
+	/* a stripped interpreter: poll tier, estimated pauses */
+	r = add_row(f, 777, "worker", "/opt/py/bin/python3 -m celery worker", "3.12.1", GC_TIER_POLL, 80ull << 20);
+	r->gc_per_s[0] = 40;
+	r->pauses_estimated = true;
+	r->pause[0] = (struct pause_summary){ .count = 3, .sum_us = 300, .max_us = 100, .estimated = true };
+	r->garbage = 5;
+	r->live_objects = 98765;
+	add_history(r, 3, 2, 0);
+
+	/* an idle script */
+	r = add_row(f, 31337, "python3.9", "python3.9 batch.py", "3.9.18", GC_TIER_UPROBE, 20ull << 20);
+	r->gc_per_s[0] = 0.5;
+	r->garbage = 99;
+
+	tui_state__init(&f->st, 1.0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < f->snap.nrows; i++)
+		free(f->rows[i]);
+	tui_state__free(&f->st);
+	tui_grid__free(&f->g);
+	free(f);
+	return 0;
+}
+
+static void render(struct fixture *f, int w, int h)
+{
+	if (f->g.w != w || f->g.h != h)
+		assert_int_equal(tui_grid__init(&f->g, w, h, false), 0);
+	assert_int_equal(tui_render(&f->g, &f->snap, &f->st), 0);
+	if (getenv("TUI_DUMP")) /* TUI_DUMP=1 .output/tests/test_tui shows every screen */
+		for (int y = 0; y < h; y++)
+			fprintf(stderr, "|%s\n", tui_grid__line(&f->g, y, f->line, sizeof(f->line)));
+	/* the bottom-right cell is never written: curses would scroll the screen */
+	assert_int_equal(f->g.cells[(size_t)h * w - 1].ch, ' ');
+}
+
+static const char *line(struct fixture *f, int y)
+{
+	return tui_grid__line(&f->g, y, f->line, sizeof(f->line));
+}
+
+/* The line showing pid as the first column of the table, or -1. */
+static int pid_line(struct fixture *f, int pid)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "%7d ", pid);
+	for (int y = 0; y < f->g.h; y++)
+		if (!strncmp(line(f, y), want, strlen(want)))
+			return y;
+	return -1;
+}
+
+/* Whitespace-separated field i of a line (0-based), copied. */
+static const char *field(const char *s, int i, char *out, size_t sz)
+{
+	int n = 0;
+
+	out[0] = '\0';
+	while (*s) {
+		size_t len;
+
+		while (*s == ' ')
+			s++;
+		len = strcspn(s, " ");
+		if (!len)
+			break;
+		if (n++ == i) {
+			snprintf(out, sz, "%.*s", (int)len, s);
+			return out;
+		}
+		s += len;
+	}
+	return out;
+}
+
+static void test_header(void **state)
+{
+	struct fixture *f = *state;
+
+	render(f, 80, 24);
+	assert_non_null(strstr(line(f, 0), "pyleak top"));
+	assert_non_null(strstr(line(f, 0), "testhost"));
+	assert_non_null(strstr(line(f, 0), "3 python processes"));
+	assert_non_null(strstr(line(f, 0), "every 1s"));
+	assert_null(strstr(line(f, 0), "PAUSED"));
+	assert_non_null(strstr(line(f, 1), "usdt:1"));
+	assert_non_null(strstr(line(f, 1), "uprobe:1"));
+	assert_non_null(strstr(line(f, 1), "poll:1"));
+	assert_non_null(strstr(line(f, 1), "dropped 7"));
+	assert_non_null(strstr(line(f, 1), "pyleak cpu 1.5%"));
+	assert_non_null(strstr(line(f, 23), "Quit"));
+}
+
+static void test_row_numbers_80(void **state)
+{
+	struct fixture *f = *state;
+	char fld[64];
+	int y;
+
+	render(f, 80, 24);
+	y = tui_grid__find(&f->g, "COMMAND");
+	assert_true(y >= 0);
+	/* 80 columns: the essentials, not the extras */
+	assert_non_null(strstr(line(f, y), "GARBAGE"));
+	assert_non_null(strstr(line(f, y), "MAXP"));
+	assert_non_null(strstr(line(f, y), "\u0394RSS/m"));
+	assert_null(strstr(line(f, y), "SUSPECT"));
+	assert_null(strstr(line(f, y), "ALLOC/s"));
+	y = pid_line(f, 4242);
+	assert_true(y >= 0);
+	assert_int_equal((int)strlen(line(f, y)) <= 80 * 3, 1);
+	assert_string_equal(field(line(f, y), 2, fld, sizeof(fld)), "3.11.2");
+	assert_string_equal(field(line(f, y), 3, fld, sizeof(fld)), "300M");
+	assert_string_equal(field(line(f, y), 4, fld, sizeof(fld)), "+1.5M");
+	assert_string_equal(field(line(f, y), 5, fld, sizeof(fld)), "12"); /* 12.5/s: >= 10 shown whole */
+	assert_string_equal(field(line(f, y), 6, fld, sizeof(fld)), "1.2");
+	assert_string_equal(field(line(f, y), 7, fld, sizeof(fld)), "0.1");
+	assert_string_equal(field(line(f, y), 8, fld, sizeof(fld)), "2.5");
+	assert_string_equal(field(line(f, y), 9, fld, sizeof(fld)), "31.0ms");
+	assert_string_equal(field(line(f, y), 10, fld, sizeof(fld)), "1234");
+	/* poll tier: estimated pauses say so, and the GC share carries a ~ */
+	y = pid_line(f, 777);
+	assert_non_null(strstr(line(f, y), "est."));
+	assert_non_null(strstr(line(f, y), "~0.0"));
+	/* never-timed process: '-' for pauses, ΔRSS unknown with < 2 samples */
+	y = pid_line(f, 31337);
+	assert_string_equal(field(line(f, y), 9, fld, sizeof(fld)), "-");
+	assert_string_equal(field(line(f, y), 4, fld, sizeof(fld)), "-");
+}
+
+static void test_wide_200(void **state)
+{
+	struct fixture *f = *state;
+	char fld[64];
+	int y;
+
+	render(f, 200, 50);
+	y = tui_grid__find(&f->g, "COMMAND");
+	for (int c = 0; c < TUI_COL__COUNT; c++)
+		if (c != TUI_COL_DRSS)
+			assert_non_null(strstr(line(f, y), tui_col__name((enum tui_col)c)));
+	/* full command line, the live objects (or '-'), ALLOC/s and SUSPECT are '-' until the model has them */
+	y = pid_line(f, 4242);
+	assert_non_null(strstr(line(f, y), " python3.11 web.py --workers 4 ")); /* basenames of exe and script */
+	assert_null(strstr(line(f, y), "/usr/bin"));
+	/* fields 1-4 are the command's words */
+	assert_string_equal(field(line(f, y), 5, fld, sizeof(fld)), "3.11.2");
+	assert_string_equal(field(line(f, y), 6, fld, sizeof(fld)), "usdt");
+	assert_string_equal(field(line(f, y), 13, fld, sizeof(fld)), "31.0ms"); /* MAXP */
+	assert_string_equal(field(line(f, y), 14, fld, sizeof(fld)), "30.0ms"); /* P99P */
+	assert_string_equal(field(line(f, y), 15, fld, sizeof(fld)), "-");	  /* ALLOC/s */
+	assert_string_equal(field(line(f, y), 16, fld, sizeof(fld)), "-");	  /* LIVE */
+	assert_string_equal(field(line(f, y), 17, fld, sizeof(fld)), "1234");   /* GARBAGE */
+	assert_string_equal(field(line(f, y), 18, fld, sizeof(fld)), "-");	  /* SUSPECT */
+	/* "python3 -m celery": nothing to shorten after the interpreter */
+	assert_non_null(strstr(line(f, pid_line(f, 777)), " python3 -m celery worker "));
+	y = pid_line(f, 777);
+	assert_non_null(strstr(line(f, y), "98765"));
+	assert_non_null(strstr(line(f, y), "poll"));
+}
+
+static void test_sort_order(void **state)
+{
+	struct fixture *f = *state;
+
+	/* default: RSS, biggest first */
+	render(f, 80, 24);
+	assert_true(pid_line(f, 4242) < pid_line(f, 777));
+	assert_true(pid_line(f, 777) < pid_line(f, 31337));
+	assert_non_null(strstr(line(f, 2), "sort RSS"));
+	/* F6 / '>' step to the next shown column: dRSS/m */
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_F6), TUI_ACT_REDRAW);
+	assert_int_equal(f->st.sort_col, TUI_COL_DRSS);
+	render(f, 80, 24);
+	assert_non_null(strstr(line(f, 2), "sort dRSS/m"));
+	assert_true(pid_line(f, 4242) < pid_line(f, 777)); /* +1.5M first; unknowns last */
+	assert_true(pid_line(f, 777) < pid_line(f, 31337));
+	/* '<' twice: back over RSS to PY (TIER is hidden at 80 columns) */
+	tui_state__key(&f->st, '<');
+	tui_state__key(&f->st, '<');
+	assert_int_equal(f->st.sort_col, TUI_COL_PY);
+	/* garbage, high first, then reversed */
+	f->st.sort_col = TUI_COL_GARBAGE;
+	render(f, 80, 24);
+	assert_true(pid_line(f, 4242) < pid_line(f, 31337));
+	assert_true(pid_line(f, 31337) < pid_line(f, 777));
+	tui_state__key(&f->st, 'I');
+	render(f, 80, 24);
+	assert_true(pid_line(f, 777) < pid_line(f, 31337));
+	assert_true(pid_line(f, 31337) < pid_line(f, 4242));
+	assert_non_null(strstr(line(f, 2), "reversed"));
+	/* pids ascending */
+	f->st.sort_col = TUI_COL_PID;
+	f->st.sort_reverse = false;
+	render(f, 80, 24);
+	assert_true(pid_line(f, 777) < pid_line(f, 4242));
+	assert_true(pid_line(f, 4242) < pid_line(f, 31337));
+}
+
+static void test_filter(void **state)
+{
+	struct fixture *f = *state;
+
+	render(f, 80, 24);
+	assert_int_equal(tui_state__key(&f->st, '/'), TUI_ACT_REDRAW);
+	assert_true(f->st.editing_filter);
+	tui_state__key(&f->st, 'C');
+	tui_state__key(&f->st, 'e');
+	tui_state__key(&f->st, 'l');
+	render(f, 80, 24);
+	/* live while typing; keys are text now ('q' does not quit) */
+	assert_non_null(strstr(line(f, 23), "Filter: Cel_"));
+	assert_int_equal(pid_line(f, 4242), -1);
+	assert_true(pid_line(f, 777) >= 0);
+	assert_int_equal(tui_state__key(&f->st, 'q'), TUI_ACT_REDRAW);
+	tui_state__key(&f->st, TUI_KEY_BACKSPACE);
+	tui_state__key(&f->st, TUI_KEY_ENTER);
+	assert_false(f->st.editing_filter);
+	assert_string_equal(f->st.filter, "Cel");
+	render(f, 80, 24);
+	assert_non_null(strstr(line(f, 2), "filter 'Cel' 1/3"));
+	assert_int_equal(pid_line(f, 31337), -1);
+	/* by pid */
+	tui_state__key(&f->st, '/');
+	for (int i = 0; i < 3; i++)
+		tui_state__key(&f->st, TUI_KEY_BACKSPACE);
+	tui_state__key(&f->st, '3');
+	tui_state__key(&f->st, '1');
+	tui_state__key(&f->st, '3');
+	tui_state__key(&f->st, TUI_KEY_ENTER);
+	render(f, 80, 24);
+	assert_true(pid_line(f, 31337) >= 0);
+	assert_int_equal(pid_line(f, 777), -1);
+	assert_int_equal(pid_line(f, 4242), -1);
+	/* nothing matches */
+	snprintf(f->st.filter, sizeof(f->st.filter), "nomatch");
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "no process matches 'nomatch'") >= 0);
+	/* Esc in the list clears the filter */
+	tui_state__key(&f->st, TUI_KEY_ESC);
+	render(f, 80, 24);
+	assert_true(pid_line(f, 777) >= 0 && pid_line(f, 4242) >= 0 && pid_line(f, 31337) >= 0);
+}
+
+static void test_drill_in(void **state)
+{
+	struct fixture *f = *state;
+	char buf[256];
+	int y;
+
+	render(f, 80, 24);
+	assert_int_equal(f->st.sel_pid, 4242); /* first line selected */
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_ENTER), TUI_ACT_REDRAW);
+	assert_int_equal(f->st.view, TUI_VIEW_DETAIL);
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "PID 4242") >= 0);
+	assert_true(tui_grid__find(&f->g, "Python 3.11.2") >= 0);
+	assert_true(tui_grid__find(&f->g, "1 GC") >= 0);
+	assert_true(tui_grid__find(&f->g, "5 Suspects") >= 0);
+	/* exact cumulative counters per generation, as in gc.get_stats() */
+	y = tui_grid__find(&f->g, "COLLECTIONS");
+	assert_true(y >= 0);
+	snprintf(buf, sizeof(buf), "%s", line(f, y + 1));
+	assert_non_null(strstr(buf, "gen0        12345       678901             0       700     123"));
+	assert_non_null(strstr(line(f, y + 3), "gen2          101         3456             3        10       5"));
+	/* pauses: count sum max p50 p99 (stacked below at 80 columns) */
+	y = tui_grid__find(&f->g, "PAUSES");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y + 1), "gen0       500   50.0ms    900us     80us    400us"));
+	assert_non_null(strstr(line(f, y + 2), "gen1         0        -"));
+	assert_non_null(strstr(line(f, y + 3), "gen2        10  120.0ms   31.0ms   11.0ms   30.0ms"));
+	assert_true(tui_grid__find(&f->g, "garbage 1234") >= 0);
+	/* timeline: 12 gen0 collections each refresh; gen2 one every 10 refreshes */
+	y = tui_grid__find(&f->g, "GC timeline");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y + 1), "gen0 last   12 max   12"));
+	assert_non_null(strstr(line(f, y + 1), "\u2588\u2588\u2588"));
+	assert_non_null(strstr(line(f, y + 3), "gen2 last    0 max    1"));
+	/* 24 lines: histograms as one strip per generation, a cell pair per power of two from 64us */
+	y = tui_grid__find(&f->g, "Pause histograms 64us .. 16.4ms");
+	assert_true(y >= 0);
+	assert_string_equal(line(f, y + 1), "gen0 \u2588\u2588\u00b7\u00b7\u2582\u2582\u00b7\u00b7\u00b7\u00b7\u00b7\u00b7"
+					     "\u00b7\u00b7\u00b7\u00b7 500");
+	assert_non_null(strstr(line(f, y + 3), "\u00b7\u2588\u2588 10"));
+	/* tabs others fill: "no data yet" for now */
+	tui_state__key(&f->st, TUI_KEY_RIGHT);
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "Types: no data yet") >= 0);
+	tui_state__key(&f->st, '5');
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "Suspects: no data yet") >= 0);
+	tui_state__key(&f->st, TUI_KEY_TAB);
+	assert_int_equal(f->st.tab, TUI_TAB_GC);
+	/* Down flips to the next process of the list without leaving */
+	tui_state__key(&f->st, TUI_KEY_DOWN);
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "PID 777") >= 0);
+	assert_true(tui_grid__find(&f->g, "poll tier: pauses estimated") >= 0);
+	/* Esc / Backspace back */
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_ESC), TUI_ACT_REDRAW);
+	assert_int_equal(f->st.view, TUI_VIEW_LIST);
+	tui_state__key(&f->st, TUI_KEY_ENTER);
+	tui_state__key(&f->st, TUI_KEY_BACKSPACE);
+	assert_int_equal(f->st.view, TUI_VIEW_LIST);
+	/* a process that went away while drilled in */
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = 99999;
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "process 99999 is gone") >= 0);
+}
+
+static void test_drill_in_wide(void **state)
+{
+	struct fixture *f = *state;
+	int y;
+
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = 4242;
+	render(f, 200, 50);
+	/* counters and pauses side by side */
+	y = tui_grid__find(&f->g, "COLLECTIONS");
+	assert_non_null(strstr(line(f, y), "PAUSES"));
+	assert_non_null(strstr(line(f, y + 1), "678901"));
+	assert_non_null(strstr(line(f, y + 1), "50.0ms"));
+	/* room for bars: one line per power of two, bar length by count */
+	y = tui_grid__find(&f->g, "Pause histograms");
+	assert_true(y > 0);
+	assert_non_null(strstr(line(f, y + 1), "gen0"));
+	assert_non_null(strstr(line(f, y + 2), "  64us \u2588\u2588\u2588"));
+	assert_non_null(strstr(line(f, y + 2), "400"));
+	assert_non_null(strstr(line(f, y + 4), " 256us \u2588"));
+	assert_non_null(strstr(line(f, y + 4), "100"));
+	assert_true(tui_grid__find(&f->g, "8.19ms") > y);
+}
+
+static void test_narrow(void **state)
+{
+	struct fixture *f = *state;
+	char fld[64];
+	int y;
+
+	/* 50 columns: fewer columns, still PID, COMMAND, RSS and GARBAGE */
+	render(f, 50, 12);
+	y = tui_grid__find(&f->g, "COMMAND");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), "RSS"));
+	assert_non_null(strstr(line(f, y), "GARBAGE"));
+	assert_null(strstr(line(f, y), "P99P"));
+	y = pid_line(f, 4242);
+	assert_true(y >= 0);
+	assert_string_equal(field(line(f, y), 0, fld, sizeof(fld)), "4242");
+	assert_non_null(strstr(line(f, y), "1234"));
+	/* detail view at the minimum size stays inside the grid */
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = 4242;
+	render(f, TUI_MIN_W, TUI_MIN_H);
+	assert_true(tui_grid__find(&f->g, "PID 4242") >= 0);
+	assert_int_equal(strncmp(line(f, TUI_MIN_H - 1), "Esc Back", 8), 0); /* nothing drew over the footer */
+	render(f, 80, 12);
+	assert_true(tui_grid__find(&f->g, "gen2          101") >= 0);
+	assert_int_equal(strncmp(line(f, 11), "Esc Back", 8), 0);
+	/* too small: one line saying so */
+	f->st.view = TUI_VIEW_LIST;
+	render(f, 30, 5);
+	assert_non_null(strstr(line(f, 0), "terminal too small"));
+	assert_int_equal(pid_line(f, 4242), -1);
+	render(f, 1, 1);
+	render(f, 120, 3);
+	assert_non_null(strstr(line(f, 0), "terminal too small (120x3"));
+}
+
+static void test_long_command_and_exited(void **state)
+{
+	struct fixture *f = *state;
+	struct proc_row *r;
+	char big[600], fld[64];
+	int y;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "python3 \x1b[31mred\t", 18); /* escape sequences must never reach the terminal */
+	r = add_row(f, 5, "python3", big, "3.10.13", GC_TIER_UPROBE, 1ull << 30);
+	r->exited = true;
+	render(f, 80, 24);
+	y = pid_line(f, 5);
+	assert_true(y >= 0);
+	assert_null(strchr(line(f, y), '\x1b'));
+	assert_non_null(strstr(line(f, y), "[exited]"));
+	/* the command is cut at its column: the version still follows */
+	assert_string_equal(field(line(f, y), 3, fld, sizeof(fld)), "3.10.1"); /* PY is 6 wide */
+	assert_string_equal(field(line(f, y), 4, fld, sizeof(fld)), "1.0G");
+	for (int x = 0; x < f->g.w * f->g.h; x++)
+		assert_true(f->g.cells[x].ch >= 0x20 && f->g.cells[x].ch != 0x7f);
+}
+
+static void test_empty_and_waiting(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot empty = f->snap;
+
+	empty.nrows = 0;
+	empty.tiers = 0;
+	assert_int_equal(tui_grid__init(&f->g, 80, 24, false), 0);
+	assert_int_equal(tui_render(&f->g, &empty, &f->st), 0);
+	assert_true(tui_grid__find(&f->g, "0 python processes") >= 0);
+	assert_true(tui_grid__find(&f->g, "no Python processes found") >= 0);
+	assert_true(tui_grid__find(&f->g, "probes none") >= 0);
+	/* keys with nothing to select do nothing harmful */
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_ENTER), TUI_ACT_NONE);
+	tui_state__key(&f->st, TUI_KEY_END);
+	tui_state__key(&f->st, TUI_KEY_PGDN);
+	assert_int_equal(f->st.view, TUI_VIEW_LIST);
+	assert_int_equal(tui_render(&f->g, NULL, &f->st), 0);
+	assert_true(tui_grid__find(&f->g, "reading processes") >= 0);
+}
+
+static void test_navigation_scrolls(void **state)
+{
+	struct fixture *f = *state;
+	int i, y;
+
+	for (i = 0; i < 40; i++)
+		add_row(f, 10000 + i, "python3", "python3 many.py", "3.12.1", GC_TIER_UPROBE, (uint64_t)(40 - i) << 10);
+	f->st.sort_col = TUI_COL_PID;
+	render(f, 80, 24);
+	assert_int_equal(f->st.sel_pid, 777);
+	tui_state__key(&f->st, TUI_KEY_DOWN);
+	assert_int_equal(f->st.sel_pid, 4242);
+	tui_state__key(&f->st, TUI_KEY_END);
+	assert_int_equal(f->st.sel_pid, 31337);
+	render(f, 80, 24);
+	y = pid_line(f, 31337);
+	assert_true(y > 0 && y < 23);
+	assert_int_equal(pid_line(f, 777), -1); /* scrolled off */
+	tui_state__key(&f->st, TUI_KEY_HOME);
+	render(f, 80, 24);
+	assert_true(pid_line(f, 777) >= 0);
+	tui_state__key(&f->st, TUI_KEY_PGDN);
+	assert_int_equal(f->st.sel_idx, f->st.page_rows);
+	tui_state__key(&f->st, TUI_KEY_PGUP);
+	assert_int_equal(f->st.sel_idx, 0);
+	tui_state__key(&f->st, TUI_KEY_UP); /* clamps at the top */
+	assert_int_equal(f->st.sel_idx, 0);
+	/* the selection follows its process when the order changes */
+	tui_state__key(&f->st, TUI_KEY_DOWN);
+	assert_int_equal(f->st.sel_pid, 4242);
+	f->st.sort_col = TUI_COL_RSS;
+	render(f, 80, 24);
+	assert_int_equal(f->st.sel_pid, 4242);
+	assert_int_equal(f->st.sel_idx, 0);
+}
+
+static void test_keys_misc(void **state)
+{
+	struct fixture *f = *state;
+
+	render(f, 80, 24);
+	assert_int_equal(tui_state__key(&f->st, 'q'), TUI_ACT_QUIT);
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_F10), TUI_ACT_QUIT);
+	assert_int_equal(tui_state__key(&f->st, 'p'), TUI_ACT_PAUSE);
+	assert_true(f->st.paused);
+	render(f, 80, 24);
+	assert_non_null(strstr(line(f, 0), "PAUSED"));
+	tui_state__key(&f->st, 'p');
+	assert_false(f->st.paused);
+	assert_int_equal(tui_state__key(&f->st, '+'), TUI_ACT_INTERVAL);
+	assert_true(f->st.interval_s == 2.0);
+	render(f, 80, 24);
+	assert_non_null(strstr(line(f, 0), "every 2s"));
+	tui_state__key(&f->st, '-');
+	tui_state__key(&f->st, '-');
+	assert_true(f->st.interval_s == 0.5);
+	assert_true(tui_interval__step(0.1, -1) == 0.1);
+	assert_true(tui_interval__step(3600, 1) == 3600);
+	assert_true(tui_interval__step(1.5, 1) == 2);
+	assert_int_equal(tui_state__key(&f->st, '?'), TUI_ACT_REDRAW);
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "filter by command or pid") >= 0);
+	tui_state__key(&f->st, 'x'); /* any key back */
+	assert_int_equal(f->st.view, TUI_VIEW_LIST);
+}
+
+static void test_ascii_terminal(void **state)
+{
+	struct fixture *f = *state;
+
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = 4242;
+	assert_int_equal(tui_grid__init(&f->g, 120, 40, true), 0);
+	assert_int_equal(tui_render(&f->g, &f->snap, &f->st), 0);
+	for (int x = 0; x < f->g.w * f->g.h; x++)
+		assert_true(f->g.cells[x].ch < 0x7f);
+	assert_true(tui_grid__find(&f->g, "#") >= 0);
+	f->st.view = TUI_VIEW_LIST;
+	assert_int_equal(tui_render(&f->g, &f->snap, &f->st), 0);
+	assert_true(tui_grid__find(&f->g, "dRSS/m") >= 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_row_numbers_80, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wide_200, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sort_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_in, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_in_wide, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_narrow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_command_and_exited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_and_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_navigation_scrolls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_misc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ascii_terminal, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
