@@ -51,7 +51,7 @@ _S.announce_idle = True
 # --------------------------------------------------------------------------------------------
 # command line
 
-def parser(doc, duration=10.0, idle_default=True):
+def parser(doc, duration=10.0, idle_default=True, duration_help=None):
     """Return an ArgumentParser with the common options; the scenario adds its own."""
     p = argparse.ArgumentParser(description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,7 +59,8 @@ def parser(doc, duration=10.0, idle_default=True):
     g.add_argument("--truth", metavar="PATH",
                    help="write the ground truth JSON here (atomically: tmp file + os.replace)")
     g.add_argument("--duration", type=float, default=duration, metavar="SECONDS",
-                   help="length of the active phase; 0 or less = forever (default %(default)s)")
+                   help=duration_help or
+                   "length of the active phase; 0 or less = forever (default %(default)s)")
     g.add_argument("--truth-every", type=float, default=0.0, metavar="SECONDS",
                    help="also write the truth every SECONDS during the active phase (0 = off)")
     g.add_argument("--typestats", action="store_true",
@@ -369,7 +370,7 @@ def idle():
 
 
 def finish(result):
-    """Benchmarks: print the result JSON line, write the truth, then exit 0 (or idle with --idle)."""
+    """Benchmarks: print the result JSON line, write the truth, exit 0 (idle with --idle)."""
     sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     sys.stdout.flush()
     _S.announce_idle = False

@@ -39,7 +39,8 @@ def work(n):
 
 
 def main():
-    p = _truth.parser(__doc__, duration=0.0, idle_default=False)
+    p = _truth.parser(__doc__, duration=0.0, idle_default=False,
+                         duration_help="unused (fixed amount of work)")
     p.add_argument("--ops", type=int, default=2000000, help="loop iterations (default %(default)s)")
     args = p.parse_args()
     _truth.setup(args, lambda: {"scenario": "alloc_heavy", "ops": args.ops})

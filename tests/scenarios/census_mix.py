@@ -109,7 +109,9 @@ def add_users(n):
 
 
 def main():
-    p = _truth.parser(__doc__, duration=0.0)
+    p = _truth.parser(__doc__, duration=0.0,
+                         duration_help="extra active time after building, before "
+                         "idling (default %(default)s)")
     p.add_argument("--objects", type=int, default=0,
                    help="top the process up to about N tracked objects with __main__.Filler "
                         "(default 0: no filler)")

@@ -31,7 +31,8 @@ def work(n):
 
 
 def main():
-    p = _truth.parser(__doc__, duration=0.0, idle_default=False)
+    p = _truth.parser(__doc__, duration=0.0, idle_default=False,
+                         duration_help="unused (fixed amount of work)")
     p.add_argument("--iterations", type=int, default=10000000,
                    help="loop iterations (default %(default)s)")
     args = p.parse_args()

@@ -33,10 +33,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-try:
-    from urllib.request import urlopen
-except ImportError:  # pragma: no cover
-    raise
+from urllib.request import urlopen
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402

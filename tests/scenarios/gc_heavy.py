@@ -41,7 +41,8 @@ def work(n, keep_every, ring):
 
 
 def main():
-    p = _truth.parser(__doc__, duration=0.0, idle_default=False)
+    p = _truth.parser(__doc__, duration=0.0, idle_default=False,
+                         duration_help="unused (fixed amount of work)")
     p.add_argument("--cycles", type=int, default=1000000,
                    help="cycles to make (default %(default)s)")
     p.add_argument("--keep-every", type=int, default=50,

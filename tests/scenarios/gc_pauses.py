@@ -76,7 +76,9 @@ def build(n):
 
 
 def main():
-    p = _truth.parser(__doc__, duration=0.0)
+    p = _truth.parser(__doc__, duration=0.0,
+                         duration_help="extra active time after the collections, "
+                         "before idling (default %(default)s)")
     p.add_argument("--objects", type=int, default=1000000,
                    help="tracked objects in the graph (default %(default)s)")
     p.add_argument("--collections", type=int, default=10,
