@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The trace reader: validates a trace file and loads it into memory for report (and replay). */
+#ifndef PYLEAK_TRACE_H
+#define PYLEAK_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TRACE_NGEN 3
+#define TRACE_HIST_SLOTS 128
+
+/* Hard caps on what one file may make us load: a trace is untrusted input. Past a cap the rest
+ * is skipped and trace->truncated says which table was cut. */
+#define TRACE_MAX_PROCS	    4096
+#define TRACE_MAX_SAMPLES   2000000
+#define TRACE_MAX_EVENTS    4000000
+#define TRACE_MAX_AUX_ROWS  1000000 /* types, containers, suspects, sites: each */
+
+struct trace_meta {
+	int schema_version;
+	char host[256];
+	char kernel[512];
+	char pyleak_version[64];
+	char command_line[1024];
+	double start_time, end_time, interval_s;
+	uint64_t max_size;
+	uint64_t dropped_gc_events;	/* not written because of --max-size */
+	uint64_t ringbuf_dropped_events; /* lost in the kernel ring buffer */
+	bool complete;			/* the recorder closed the file (not killed) */
+};
+
+struct trace_sample {
+	double time;
+	uint64_t rss;
+	bool gc_valid;
+	int64_t collections[TRACE_NGEN], collected[TRACE_NGEN], uncollectable[TRACE_NGEN];
+	int64_t garbage; /* -1 unknown */
+	int enabled;
+	int64_t thresholds[TRACE_NGEN], counts[TRACE_NGEN];
+	double gc_time_pct;
+	uint64_t gc_time_us;
+	bool pauses_estimated;
+	uint64_t pause_count[TRACE_NGEN], pause_sum_us[TRACE_NGEN];
+	int64_t pause_max_us[TRACE_NGEN]; /* -1 unknown (estimated) */
+	int64_t live_objects;		  /* -1 none */
+};
+
+struct trace_event {
+	double time; /* wall clock seconds */
+	uint64_t mono_ns;
+	uint32_t tid;
+	int generation; /* -1 unknown */
+	double duration_us;
+	int64_t collected, uncollectable; /* -1 unknown */
+};
+
+struct trace_proc {
+	int64_t id;
+	int pid, ns_pid;
+	uint64_t start_ticks;
+	char comm[32], python[32], gc_source[16], container_id[72];
+	char cmdline[512], exe[512], note[160];
+	double first_seen, last_seen;
+	bool exited;
+	int nsamples;
+	struct trace_sample *samples; /* by time */
+	int nevents;
+	struct trace_event *events; /* by mono_ns */
+	uint64_t hist[TRACE_NGEN][TRACE_HIST_SLOTS]; /* cumulative since attach */
+};
+
+/* One row of types / containers / suspects / sites. */
+struct trace_aux {
+	int proc; /* index into trace->procs */
+	double time;
+	char *name;  /* type name, container name, suspect name, stack */
+	char *kind;  /* container type name, suspect kind; NULL otherwise */
+	char *text;  /* suspect evidence */
+	int64_t count; /* count, container length; -1 unknown */
+	int64_t bytes; /* -1 unknown */
+	double per_min, confidence;
+};
+
+enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_NAUX };
+
+struct trace {
+	char path[4096];
+	struct trace_meta meta;
+	int nprocs;
+	struct trace_proc *procs;
+	int naux[TRACE_NAUX];
+	struct trace_aux *aux[TRACE_NAUX];
+	char truncated[128]; /* "" or which tables hit their caps */
+};
+
+/*
+ * Open read-only, check the SQLite header, PRAGMA quick_check, the meta table, the format name
+ * and schema_version, then load everything (bounded). Prints a one-line reason with pr_err and
+ * returns -EINVAL (not a trace / foreign), -EPROTONOSUPPORT (newer schema), -EIO (corrupt) or
+ * -errno from open.
+ */
+int trace__load(const char *path, struct trace **out);
+void trace__free(struct trace *t);
+const char *trace__aux_name(enum trace_aux_kind k);
+
+#endif /* PYLEAK_TRACE_H */
