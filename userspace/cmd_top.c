@@ -35,6 +35,8 @@ static const char top_usage[] =
 	"    -p, --pid PIDS       only these host pids (comma separated); default: all Python processes\n"
 	"        --container ID   only the Python processes of this container (id or its prefix)\n"
 	"        --no-bpf         no BPF: exact counters read from memory, no pause times\n"
+	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
+	"                         (censuses adapt their period to stay under 2%% of one core)\n"
 	"        --no-color       monochrome interactive view\n"
 	"    -h, --help           this text\n"
 	"\n"
@@ -55,6 +57,7 @@ int cmd_top(int argc, char **argv)
 		{ "delay", required_argument, NULL, 'd' }, { "iterations", required_argument, NULL, 'n' },
 		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
+		{ "no-census", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true };
@@ -94,6 +97,7 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'C': co.container = optarg; break;
 		case 'B': co.no_bpf = true; break;
+		case 'N': co.no_analysis = true; break;
 		case 'M': no_color = true; break;
 		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
 		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;

@@ -60,6 +60,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	c->opts = *opts;
 	if (c->opts.interval_s <= 0)
 		c->opts.interval_s = 1.0;
+	if (!c->opts.analysis.cpu_budget)
+		analysis__default_opts(&c->opts.analysis);
 	if (opts->npids) {
 		c->pids = malloc(opts->npids * sizeof(pid_t));
 		if (!c->pids) {
@@ -105,7 +107,7 @@ static void row_free(struct proc_row *row)
 {
 	if (!row)
 		return;
-	free(row->ext);
+	analysis__free(row);
 	free(row);
 }
 
@@ -374,6 +376,9 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 			row->pause[g].sum_us = total ? row->gc_ns_total / 1000 * row->pause[g].count / total : 0;
 		}
 	}
+
+	if (!c->opts.no_analysis && !row->exited)
+		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
 
 	memset(&s, 0, sizeof(s));
 	s.time = now;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "analysis.h"
 #include "model.h"
 #include "probes.h"
 
@@ -18,6 +19,8 @@ struct collector_opts {
 	double interval_s;
 	bool no_bpf;	     /* tier 0 only: exact counters, no pauses (for hosts without BPF) */
 	bool strict_pids;    /* an explicit pid that is not observable is an error, not a note */
+	bool no_analysis;    /* GC only: no censuses, no verdicts */
+	struct analysis_opts analysis; /* zeroed: analysis__default_opts() */
 	/* Every individual collection seen by the probes (for recording and the GC timeline). */
 	gc_event_fn on_gc_event;
 	void *ctx;

@@ -4,6 +4,17 @@
 
 #include <string.h>
 
+const char *suspect_kind__name(enum suspect_kind k)
+{
+	switch (k) {
+	case SUSPECT_TYPE: return "type";
+	case SUSPECT_CONTAINER: return "container";
+	case SUSPECT_GARBAGE: return "garbage";
+	case SUSPECT_RSS: return "rss";
+	}
+	return "unknown";
+}
+
 const struct proc_sample *proc_row__sample(const struct proc_row *row, int age)
 {
 	int idx;

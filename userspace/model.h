@@ -31,7 +31,44 @@ struct proc_sample {
 	int64_t live_objects; /* GC-tracked objects from the last census, -1 if none */
 };
 
-struct type_row; /* census.h: per-type counts, when a census ran */
+#define MODEL_NAME_MAX 160
+#define MODEL_MAX_TYPES 64	/* rows kept per process: the largest and the fastest growing */
+#define MODEL_MAX_CONTAINERS 32
+#define MODEL_MAX_SUSPECTS 16
+#define MODEL_SPARK 24		/* census points kept per type for the sparkline */
+
+/* Live objects of one type, from the last census, and its trend. */
+struct type_row {
+	char name[MODEL_NAME_MAX];
+	int64_t count, bytes;
+	double per_min;	      /* Theil–Sen slope of count over the window, objects/minute */
+	double bytes_per_min;
+	int64_t delta;	      /* change since the previous census */
+	int nspark;
+	int64_t spark[MODEL_SPARK]; /* oldest first */
+};
+
+/* A dict/list/set/deque among the largest seen, named by what holds it when known. */
+struct container_row {
+	char name[MODEL_NAME_MAX]; /* "__main__.cache", or "dict@0x7f..." when no holder was found */
+	char type[64];
+	uint64_t addr;
+	int64_t len;
+	double per_min;
+	bool named;
+};
+
+enum suspect_kind { SUSPECT_TYPE = 0, SUSPECT_CONTAINER, SUSPECT_GARBAGE, SUSPECT_RSS };
+const char *suspect_kind__name(enum suspect_kind k);
+
+/* A leak verdict with its evidence. */
+struct suspect {
+	enum suspect_kind kind;
+	char name[MODEL_NAME_MAX];
+	double per_min;	   /* growth: objects, items or bytes per minute */
+	double confidence; /* 0..1 */
+	char evidence[320];
+};
 
 struct proc_row {
 	struct py_target target; /* identity, version, tier, addresses */
@@ -62,6 +99,18 @@ struct proc_row {
 	double rss_per_min; /* bytes per minute, least-squares over the history window */
 
 	int64_t live_objects; /* tracked objects from the last census; -1 none */
+
+	/* Census-derived (filled by analysis.c when a census ran) */
+	double census_time;   /* wall clock of the last census, 0 never */
+	double census_ms;     /* its walk time */
+	double census_period; /* seconds between censuses, adapted to the CPU budget */
+	int64_t census_inconsistencies;
+	int ntypes;
+	struct type_row types[MODEL_MAX_TYPES]; /* by count, largest first */
+	int ncontainers;
+	struct container_row containers[MODEL_MAX_CONTAINERS]; /* by len */
+	int nsuspects;
+	struct suspect suspects[MODEL_MAX_SUSPECTS]; /* by confidence, then rate */
 
 	struct proc_sample history[MODEL_HISTORY];
 	int nhistory, history_head; /* ring: newest at (history_head - 1) */

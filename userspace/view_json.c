@@ -23,6 +23,65 @@ static void num(struct strbuf *sb, double v)
 		sb_printf(sb, "%.6g", v);
 }
 
+/* Census-derived facts: live objects, types, containers, suspects (null/[] before a census). */
+static void analysis_json(struct strbuf *sb, const struct proc_row *row)
+{
+	int i;
+
+	if (row->live_objects >= 0)
+		sb_printf(sb, ",\"live_objects\":%lld", (long long)row->live_objects);
+	else
+		sb_puts(sb, ",\"live_objects\":null");
+	if (row->census_time > 0) {
+		sb_printf(sb, ",\"census\":{\"time\":%.3f,\"walk_ms\":", row->census_time);
+		num(sb, row->census_ms);
+		sb_puts(sb, ",\"period_s\":");
+		num(sb, row->census_period);
+		sb_printf(sb, ",\"inconsistencies\":%lld}", (long long)row->census_inconsistencies);
+	} else {
+		sb_puts(sb, ",\"census\":null");
+	}
+	sb_puts(sb, ",\"types\":[");
+	for (i = 0; i < row->ntypes && i < 20; i++) {
+		const struct type_row *t = &row->types[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, t->name);
+		sb_printf(sb, ",\"count\":%lld,\"bytes\":%lld,\"per_min\":", (long long)t->count, (long long)t->bytes);
+		num(sb, t->per_min);
+		sb_puts(sb, ",\"bytes_per_min\":");
+		num(sb, t->bytes_per_min);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"containers\":[");
+	for (i = 0; i < row->ncontainers && i < 20; i++) {
+		const struct container_row *k = &row->containers[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, k->name);
+		sb_puts(sb, ",\"type\":");
+		sb_json_str(sb, k->type);
+		sb_printf(sb, ",\"named\":%s,\"len\":%lld,\"per_min\":", k->named ? "true" : "false", (long long)k->len);
+		num(sb, k->per_min);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"suspects\":[");
+	for (i = 0; i < row->nsuspects; i++) {
+		const struct suspect *s = &row->suspects[i];
+
+		sb_printf(sb, "%s{\"kind\":\"%s\",\"name\":", i ? "," : "", suspect_kind__name(s->kind));
+		sb_json_str(sb, s->name);
+		sb_puts(sb, ",\"per_min\":");
+		num(sb, s->per_min);
+		sb_puts(sb, ",\"confidence\":");
+		num(sb, s->confidence);
+		sb_puts(sb, ",\"evidence\":");
+		sb_json_str(sb, s->evidence);
+		sb_putc(sb, '}');
+	}
+	sb_putc(sb, ']');
+}
+
 void view_json__process(struct strbuf *sb, const struct proc_row *row)
 {
 	const struct py_target *t = &row->target;
@@ -43,6 +102,7 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row)
 	num(sb, row->rss_per_min);
 	sb_puts(sb, ",\"note\":");
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
+	analysis_json(sb, row);
 	if (!row->gc_valid) {
 		sb_puts(sb, ",\"gc\":null}");
 		return;

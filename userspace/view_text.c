@@ -49,6 +49,20 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  (long long)r->thresholds[0], (long long)r->thresholds[1], (long long)r->thresholds[2],
 				  (long long)r->counts[0], (long long)r->counts[1], (long long)r->counts[2],
 				  r->enabled ? "" : " (gc disabled)", r->pauses_estimated ? " (pause times estimated: poll tier)" : "");
+		if (r->census_time > 0) {
+			int k;
+
+			sb_printf(sb, "%7s live objects %lld (census %.0f ms, every %.0f s); top types:", "",
+				  (long long)r->live_objects, r->census_ms, r->census_period);
+			for (k = 0; k < r->ntypes && k < 5; k++)
+				sb_printf(sb, " %s %lld%s", r->types[k].name, (long long)r->types[k].count,
+					  r->types[k].per_min >= 1 ? "+" : "");
+			sb_putc(sb, '\n');
+		}
+		for (g = 0; g < r->nsuspects && g < 3; g++)
+			sb_printf(sb, "%7s SUSPECT %s %s %+.0f/min (confidence %.3f): %s\n", "",
+				  suspect_kind__name(r->suspects[g].kind), r->suspects[g].name, r->suspects[g].per_min,
+				  r->suspects[g].confidence, r->suspects[g].evidence);
 	}
 	sb_putc(sb, '\n');
 }
