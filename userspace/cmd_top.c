@@ -35,6 +35,11 @@ static const char top_usage[] =
 	"    -p, --pid PIDS       only these host pids (comma separated); default: all Python processes\n"
 	"        --container ID   only the Python processes of this container (id or its prefix)\n"
 	"        --no-bpf         no BPF: exact counters read from memory, no pause times\n"
+	"        --alloc MODE     allocation rates per type: young (default: sample the young GC list at\n"
+	"                         each collection, free), exact (allocator uprobes: exact, costly:\n"
+	"                         2-15 us per allocation), off\n"
+	"        --alloc-budget PCT  exact probes duty-cycled to slow the target by at most PCT%%;\n"
+	"                         rates scaled and labelled estimated\n"
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2%% of one core)\n"
 	"        --no-color       monochrome interactive view\n"
@@ -57,10 +62,11 @@ int cmd_top(int argc, char **argv)
 		{ "delay", required_argument, NULL, 'd' }, { "iterations", required_argument, NULL, 'n' },
 		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
-		{ "no-census", no_argument, NULL, 'N' },
+		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
+		{ "alloc-budget", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
-	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true };
+	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
 	struct collector *c = NULL;
 	struct snapshot snap;
 	struct strbuf sb;
@@ -98,6 +104,20 @@ int cmd_top(int argc, char **argv)
 		case 'C': co.container = optarg; break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
+		case 'A':
+			if (alloc_mode__parse(optarg, &co.alloc.mode)) {
+				pr_err("invalid --alloc '%s': give young, exact or off", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'G':
+			if (parse_double(optarg, 0.1, 100, &d)) {
+				pr_err("invalid --alloc-budget '%s': give a slowdown percentage between 0.1 and 100", optarg);
+				return EXIT_USAGE;
+			}
+			co.alloc.mode = ALLOC_MODE_BUDGET;
+			co.alloc.budget_pct = d;
+			break;
 		case 'M': no_color = true; break;
 		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
 		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;

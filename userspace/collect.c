@@ -28,6 +28,7 @@ struct collector {
 	struct collector_opts opts;
 	pid_t *pids;
 	struct gc_probes *probes;
+	struct alloc_probes *alloc; /* NULL: no allocation rates */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -88,6 +89,13 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 			       strerror(-err), err == -EPERM ? "no permission" : "BPF unavailable");
 			goto fail;
 		}
+		if (opts->alloc.mode != ALLOC_MODE_OFF) {
+			err = alloc_probes__open(&c->alloc, &opts->alloc);
+			if (err) {
+				pr_err("cannot load the allocation probes: %s", strerror(-err));
+				goto fail;
+			}
+		}
 	}
 	getrusage(RUSAGE_SELF, &c->last_ru);
 	c->last_ru_time = now_wall();
@@ -117,6 +125,7 @@ void collector__free(struct collector *c)
 
 	if (!c)
 		return;
+	alloc_probes__destroy(c->alloc);
 	gc_probes__destroy(c->probes);
 	for (i = 0; i < c->nrows; i++)
 		row_free(c->rows[i]);
@@ -148,6 +157,9 @@ static void attach_probes(struct collector *c, struct proc_row *row)
 	case GC_TIER_USDT:
 		err = gc_probes__attach_usdt(c->probes, t->runtime_path);
 		attached = !err;
+		/* The young-list sample rides on the same gc__start probe. */
+		if (!err && c->alloc)
+			alloc_probes__attach_usdt(c->alloc, t->runtime_path);
 		break;
 	case GC_TIER_UPROBE:
 		for (i = 0; i < t->ncollectors; i++) {
@@ -157,6 +169,8 @@ static void attach_probes(struct collector *c, struct proc_row *row)
 			err = gc_probes__attach_collector(c->probes, t->runtime_path, t->collector_offsets[i], spec);
 			if (err)
 				break;
+			if (c->alloc)
+				alloc_probes__attach_collector(c->alloc, t->runtime_path, t->collector_offsets[i], spec);
 			attached++;
 		}
 		break;
@@ -187,6 +201,8 @@ static void register_target(struct collector *c, struct proc_row *row)
 	err = gc_probes__set_target(c->probes, t->pid, &cfg);
 	if (err)
 		snprintf(row->note, sizeof(row->note), "cannot register with the probes: %s", strerror(-err));
+	if (c->alloc && (err = alloc_probes__set_target(c->alloc, t)))
+		snprintf(row->note, sizeof(row->note), "no allocation rates: %s", strerror(-err));
 }
 
 static bool wanted(struct collector *c, pid_t pid)
@@ -377,6 +393,8 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		}
 	}
 
+	if (c->alloc && !row->exited)
+		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, &row->alloc);
 	if (!c->opts.no_analysis && !row->exited)
 		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
 
@@ -422,8 +440,11 @@ static void forget_strangers(struct collector *c)
 		return;
 	n = gc_probes__list_pids(c->probes, pids, GC_PROBES_MAX_LIST);
 	for (i = 0; i < n && i < GC_PROBES_MAX_LIST; i++)
-		if (!find_row(c, pids[i]))
+		if (!find_row(c, pids[i])) {
 			gc_probes__forget(c->probes, pids[i]);
+			if (c->alloc)
+				alloc_probes__forget(c->alloc, pids[i]);
+		}
 }
 
 int collector__refresh(struct collector *c, struct snapshot *snap)
@@ -438,6 +459,8 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 		if (row->exited) {
 			if (c->probes)
 				gc_probes__forget(c->probes, row->target.pid);
+			if (c->alloc)
+				alloc_probes__forget(c->alloc, row->target.pid);
 			row_free(row);
 			continue;
 		}
@@ -494,6 +517,9 @@ void collector__wait(struct collector *c, long ms)
 		left = (long)((end - t) / 1000000ull);
 		if (left > 100)
 			left = 100;
+		/* The allocation budget scheduler needs a tick at least every 100 ms. */
+		if (c->alloc)
+			alloc_probes__tick(c->alloc);
 		if (c->probes && c->opts.on_gc_event)
 			gc_probes__poll_events(c->probes, (int)left, c->opts.on_gc_event, c->opts.ctx);
 		else

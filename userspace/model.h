@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "alloc.h"
 #include "probes.h"
 #include "python.h"
 
@@ -99,6 +100,10 @@ struct proc_row {
 	double rss_per_min; /* bytes per minute, least-squares over the history window */
 
 	int64_t live_objects; /* tracked objects from the last census; -1 none */
+
+	/* Allocation rates over the last refresh (alloc.h), when an allocation source runs */
+	bool alloc_valid;
+	struct alloc_report alloc;
 
 	/* Census-derived (filled by analysis.c when a census ran) */
 	double census_time;   /* wall clock of the last census, 0 never */

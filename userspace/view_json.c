@@ -23,6 +23,60 @@ static void num(struct strbuf *sb, double v)
 		sb_printf(sb, "%.6g", v);
 }
 
+static void num_or_null(struct strbuf *sb, double v)
+{
+	if (v < 0)
+		sb_puts(sb, "null");
+	else
+		num(sb, v);
+}
+
+/* Allocation rates (alloc.h); null when no source ran or the first window is still open. */
+static void alloc_json(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct alloc_report *a = &row->alloc;
+	int i;
+
+	if (!row->alloc_valid) {
+		sb_puts(sb, ",\"alloc\":null");
+		return;
+	}
+	sb_puts(sb, ",\"alloc\":{\"source\":");
+	sb_json_str(sb, a->source);
+	sb_printf(sb, ",\"estimated\":%s,\"incomplete\":%s,\"per_s\":", a->estimated ? "true" : "false",
+		  a->incomplete ? "true" : "false");
+	/* Exact totals from exported symbols miss LTO-inlined call sites: never print them as exact. */
+	if (a->incomplete)
+		sb_puts(sb, "null");
+	else
+		num(sb, a->per_s);
+	sb_puts(sb, ",\"bytes_per_s\":");
+	num(sb, a->bytes_per_s);
+	sb_puts(sb, ",\"free_per_s\":");
+	num_or_null(sb, a->free_per_s);
+	sb_puts(sb, ",\"duty\":");
+	num(sb, a->duty);
+	sb_puts(sb, ",\"completeness\":");
+	num_or_null(sb, a->completeness);
+	sb_puts(sb, ",\"note\":");
+	sb_json_str(sb, a->incomplete ? "incomplete: LTO-inlined allocation sites not probed" : NULL);
+	sb_puts(sb, ",\"types\":[");
+	for (i = 0; i < a->ntypes; i++) {
+		const struct alloc_type_rate *t = &a->types[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, t->name);
+		sb_puts(sb, ",\"alloc_per_s\":");
+		num(sb, t->alloc_per_s);
+		sb_puts(sb, ",\"free_per_s\":");
+		num_or_null(sb, t->free_per_s);
+		sb_puts(sb, ",\"net_per_s\":");
+		num(sb, t->net_per_s);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "]}");
+}
+
 /* Census-derived facts: live objects, types, containers, suspects (null/[] before a census). */
 static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 {
@@ -103,6 +157,7 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row)
 	sb_puts(sb, ",\"note\":");
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
 	analysis_json(sb, row);
+	alloc_json(sb, row);
 	if (!row->gc_valid) {
 		sb_puts(sb, ",\"gc\":null}");
 		return;

@@ -49,6 +49,19 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  (long long)r->thresholds[0], (long long)r->thresholds[1], (long long)r->thresholds[2],
 				  (long long)r->counts[0], (long long)r->counts[1], (long long)r->counts[2],
 				  r->enabled ? "" : " (gc disabled)", r->pauses_estimated ? " (pause times estimated: poll tier)" : "");
+		if (r->alloc_valid) {
+			int k;
+
+			if (r->alloc.incomplete)
+				sb_printf(sb, "%7s alloc (%s): incomplete: LTO-inlined allocation sites not probed;", "",
+					  r->alloc.source);
+			else
+				sb_printf(sb, "%7s alloc (%s%s): %.0f/s;", "", r->alloc.source,
+					  r->alloc.estimated ? ", estimated" : "", r->alloc.per_s);
+			for (k = 0; k < r->alloc.ntypes && k < 5; k++)
+				sb_printf(sb, " %s %+.0f/s", r->alloc.types[k].name, r->alloc.types[k].net_per_s);
+			sb_putc(sb, '\n');
+		}
 		if (r->census_time > 0) {
 			int k;
 
