@@ -147,7 +147,9 @@ def test_pause_times_match_gc_callbacks(interp, top, scenario):
         # Estimated from 997 Hz samples of `collecting`: all GC time, any generation, counted from
         # the refresh that registered the process (the sampler watches registered pids only).
         allgc = sum(p["duration_us"] for p in truth["callback_pauses"] if p["time"] > seen + 0.05)
-        assert abs(got - allgc) <= max(0.25 * allgc, 20000), (got, allgc)
+        # cpu-clock samples count GC *CPU* time; callbacks measure wall time (equal on an idle host,
+        # lower when the target is preempted mid-collection), hence the wider margin.
+        assert abs(got - allgc) <= max(0.35 * allgc, 20000), (got, allgc)
         return
     assert gc_["pause_us"][2]["count"] == truth["callback_count"]["2"]
     assert abs(got - want) <= max(0.10 * want, 50), (got, want)
@@ -179,11 +181,15 @@ def test_detach_leaves_no_probes(root, top, scenario):
     s = scenario(interp, "gc_mix.py", "--duration", "2")
     run.wait_for(lambda snap: proc_entry(snap, s.pid))
     during = bpf_objects()
-    assert len(during["prog"]) > len(before["prog"]), "pyleak loaded no BPF programs"
+    # Ours are the ones that appeared while pyleak ran (other tools may load their own meanwhile).
+    ours = {k: set(o["id"] for o in during[k]) - set(o["id"] for o in before[k]) for k in ("prog", "link")}
+    assert ours["prog"], "pyleak loaded no BPF programs"
+    assert ours["link"], "pyleak attached no BPF links"
     assert run.stop() == 0
     after = bpf_objects()
-    assert sorted(p["id"] for p in after["prog"]) == sorted(p["id"] for p in before["prog"])
-    assert sorted(l["id"] for l in after["link"]) == sorted(l["id"] for l in before["link"])
+    for k in ("prog", "link"):
+        left = ours[k] & set(o["id"] for o in after[k])
+        assert not left, "pyleak left %s %s behind" % (k, sorted(left))
 
 
 def test_exited_process_marked_then_dropped(root, top, scenario):
