@@ -53,6 +53,8 @@ struct census_stats {
 	int64_t unknown_types;	/* objects whose ob_type does not read as a type object */
 	int64_t repairs;	/* broken links bridged by re-reading the two nodes */
 	int64_t retries;	/* generation walks started again */
+	int64_t collections_during_walk; /* a collection touched the list being walked */
+	int64_t partial_generations; /* generations kept partial after the last retry */
 	bool truncated;		/* max_nodes reached */
 	bool timed_out;		/* budget_s reached */
 	bool interrupted;	/* `exiting` was set (Ctrl-C) */

@@ -80,11 +80,12 @@ static void json_stats(struct strbuf *sb, const struct census_stats *s)
 {
 	sb_printf(sb,
 		  "\"inconsistencies\":{\"broken_links\":%lld,\"unreadable\":%lld,\"bad_pointers\":%lld,"
-		  "\"unknown_types\":%lld,\"repairs\":%lld,\"retries\":%lld,\"truncated\":%s,\"timed_out\":%s,\"interrupted\":%s},"
+		  "\"unknown_types\":%lld,\"repairs\":%lld,\"retries\":%lld,\"partial_generations\":%lld,\"collections_during_walk\":%lld,\"truncated\":%s,\"timed_out\":%s,\"interrupted\":%s},"
 		  "\"nodes\":%lld,\"reads\":%lld,\"bytes_read\":%lld,\"paused\":%s",
 		  (long long)s->broken_links, (long long)s->unreadable, (long long)s->bad_pointers,
 		  (long long)s->unknown_types, (long long)s->repairs, (long long)s->retries,
-		  s->truncated ? "true" : "false",
+		  (long long)s->partial_generations,
+		  (long long)s->collections_during_walk, s->truncated ? "true" : "false",
 		  s->timed_out ? "true" : "false", s->interrupted ? "true" : "false", (long long)s->nodes,
 		  (long long)s->reads, (long long)s->bytes_read, s->paused ? "true" : "false");
 }
@@ -192,6 +193,9 @@ static void print_text(struct strbuf *sb, const struct census_cli *cli, const st
 			  (long long)s->unknown_types, (long long)s->repairs, (long long)s->retries,
 			  s->truncated ? ", truncated" : "",
 			  s->timed_out ? ", timed out" : "", s->interrupted ? ", interrupted" : "");
+	if (s->partial_generations)
+		sb_printf(sb, "warning: %lld generation(s) changed faster than they could be read and are counted "
+			      "partially; --pause gives an exact census\n", (long long)s->partial_generations);
 }
 
 static int run_one(const struct py_target *t, struct remote *r, const struct census_opts *o, struct census **c)
