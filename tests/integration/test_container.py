@@ -100,7 +100,7 @@ def read_truth(path, phase, timeout=90):
 def test_container_list_top(container, interp):
     path = stripped_python() if interp == "stripped" else interp
     tier = "poll" if interp == "stripped" else "usdt"
-    c = container(path, "/scenarios/gc_mix.py", "--duration", "3")
+    c = container(path, "/scenarios/gc_mix.py", "--duration", "3", "--typestats")
     assert not os.path.exists("/opt/ctrpy"), "the interpreter path must not exist on the host"
     assert c["ns_pid"] != c["pid"]
     # list: both pids, right version and tier, the container id
@@ -126,6 +126,14 @@ def test_container_list_top(container, interp):
     for g in range(3):
         assert p["gc"]["collections"][g] == truth["gc_stats"][g]["collections"]
         assert p["gc"]["collected"][g] == truth["gc_stats"][g]["collected"]
+    # the census reads its memory like any other process: it counts what gc.get_objects() sees
+    cen = json.loads(run_pyleak("census", "-p", c["pid"], "--json").stdout)
+    assert cen["pid"] == c["pid"] and cen["python"] == truth["python"]
+    assert cen["total_objects"] > 1000
+    got = {t["name"]: t["count"] for t in cen["types"]}
+    want = truth["typestats_pyleak"]
+    for name in ("function", "dict", "tuple"):
+        assert abs(got[name] - want[name]) <= max(0.01 * want[name], 2), (name, got[name], want[name])
     # text list shows the namespace pid
     txt = run_pyleak("list", "-p", c["pid"]).stdout
     assert " %d " % c["ns_pid"] in txt
