@@ -10,6 +10,8 @@
 #include "cmds.h"
 #include "collect.h"
 #include "common.h"
+#include "replay.h"
+#include "trace.h"
 #include "tui.h"
 #include "views.h"
 
@@ -43,6 +45,9 @@ static const char top_usage[] =
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2%% of one core)\n"
 	"        --no-color       monochrome interactive view\n"
+	"        --replay FILE    play a recording (pyleak record) back instead of watching live; needs\n"
+	"                         no privilege; with -b it prints every recorded interval at once\n"
+	"        --speed X        replay speed: recorded seconds per second (default 1)\n"
 	"    -h, --help           this text\n"
 	"\n"
 	"KEYS (interactive)\n"
@@ -53,7 +58,8 @@ static const char top_usage[] =
 	"EXAMPLES\n"
 	"    sudo pyleak top\n"
 	"    sudo pyleak top -b -d 5 -n 12 -p 4242\n"
-	"    sudo pyleak top -b --json -n 1 | jq '.processes[] | {pid, gc: .gc.collections}'\n";
+	"    sudo pyleak top -b --json -n 1 | jq '.processes[] | {pid, gc: .gc.collections}'\n"
+	"    pyleak top --replay night.db --speed 60\n";
 
 int cmd_top(int argc, char **argv)
 {
@@ -63,11 +69,17 @@ int cmd_top(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
 		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
-		{ "alloc-budget", required_argument, NULL, 'G' },
+		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
+		{ "speed", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
 	struct collector *c = NULL;
+	struct trace *trace = NULL;
+	struct replay *replay = NULL;
+	struct snapshot_source src;
+	const char *replay_path = NULL;
+	double speed = 1.0;
 	struct snapshot snap;
 	struct strbuf sb;
 	pid_t pids[256];
@@ -104,6 +116,13 @@ int cmd_top(int argc, char **argv)
 		case 'C': co.container = optarg; break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
+		case 'R': replay_path = optarg; break;
+		case 'S':
+			if (parse_double(optarg, 0.01, 10000, &speed)) {
+				pr_err("invalid --speed '%s': recorded seconds per second, 0.01 to 10000", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'A':
 			if (alloc_mode__parse(optarg, &co.alloc.mode)) {
 				pr_err("invalid --alloc '%s': give young, exact or off", optarg);
@@ -129,27 +148,43 @@ int cmd_top(int argc, char **argv)
 	}
 	if (json && !batch)
 		batch = true; /* JSON is only ever a stream */
-	if (privileges__check(!co.no_bpf))
-		return EXIT_FAIL;
-	co.pids = pids;
-	co.npids = npids;
-	err = collector__new(&co, &c);
-	if (err)
-		return EXIT_FAIL;
-	if (!batch && !isatty(STDOUT_FILENO)) {
-		batch = true;
+	if (replay_path) {
+		/* A recording needs no privilege and touches no process. */
+		err = trace__load(replay_path, &trace);
+		if (err)
+			return EXIT_FAIL; /* trace__load said why */
+		err = replay__new(trace, speed, &replay);
+		if (err) {
+			pr_err("cannot replay '%s': %s", replay_path, err == -ENODATA ? "it recorded no process" : strerror(-err));
+			goto cleanup;
+		}
+		replay__source(&src, replay);
+		if (co.interval_s == 1.0)
+			co.interval_s = trace->meta.interval_s > 0 ? trace->meta.interval_s / speed : 1.0;
+	} else {
+		if (privileges__check(!co.no_bpf))
+			return EXIT_FAIL;
+		co.pids = pids;
+		co.npids = npids;
+		err = collector__new(&co, &c);
+		if (err)
+			return EXIT_FAIL;
+		source__from_collector(&src, c);
 	}
+	if (!batch && !isatty(STDOUT_FILENO))
+		batch = true;
 	if (!batch) {
-		struct tui_opts to = { .interval_s = co.interval_s, .iterations = iterations, .no_color = no_color };
+		struct tui_opts to = { .interval_s = co.interval_s, .iterations = iterations, .no_color = no_color,
+				       .replay = replay != NULL };
 
-		ret = tui__run(c, &to) ? EXIT_FAIL : EXIT_OK;
+		ret = tui__run(&src, &to) ? EXIT_FAIL : EXIT_OK;
 		goto cleanup;
 	}
 	for (it = 0; !exiting; it++) {
 		char missing[1024];
 
-		collector__refresh(c, &snap);
-		if (it == 0 && npids && collector__missing(c, missing, sizeof(missing))) {
+		src.next_snapshot(src.ctx, &snap);
+		if (it == 0 && c && npids && collector__missing(c, missing, sizeof(missing))) {
 			pr_err("%s", missing);
 			if (!snap.nrows)
 				goto cleanup;
@@ -164,16 +199,17 @@ int cmd_top(int argc, char **argv)
 			ret = errno == EPIPE ? EXIT_OK : EXIT_FAIL;
 			goto cleanup;
 		}
-		if (iterations && it + 1 >= iterations)
+		if ((iterations && it + 1 >= iterations) || src.done(src.ctx))
 			break;
-		if (npids && snap.nrows && !it) {
-			/* keep going */
-		}
-		collector__wait(c, (long)(co.interval_s * 1000));
+		/* A batch replay runs as fast as it can print; live refreshes wait for the interval. */
+		if (!replay)
+			src.wait(src.ctx, (long)(co.interval_s * 1000));
 	}
 	ret = EXIT_OK;
 cleanup:
 	collector__free(c);
+	replay__free(replay);
+	trace__free(trace);
 	sb_free(&sb);
 	return ret;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The collector: finds Python processes, attaches probes, reads maps and memory into the model. */
 #include "collect.h"
+#include "source.h"
 #include "common.h"
 #include "proc.h"
 
@@ -533,4 +534,34 @@ int collector__missing(const struct collector *c, char *buf, size_t sz)
 		return 0;
 	copy_str(buf, sz, c->missing);
 	return 1;
+}
+
+static int src_refresh(void *ctx, struct snapshot *snap)
+{
+	return collector__refresh(ctx, snap);
+}
+
+static void src_wait(void *ctx, long ms)
+{
+	collector__wait(ctx, ms);
+}
+
+static void src_set_interval(void *ctx, double interval_s)
+{
+	collector__set_interval(ctx, interval_s);
+}
+
+static bool src_done(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+void source__from_collector(struct snapshot_source *s, struct collector *c)
+{
+	s->next_snapshot = src_refresh;
+	s->wait = src_wait;
+	s->set_interval = src_set_interval;
+	s->done = src_done;
+	s->ctx = c;
 }

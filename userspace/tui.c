@@ -175,7 +175,7 @@ static void screen_close(struct tui *t)
 	fflush(stdout);
 }
 
-int tui__run(struct collector *c, const struct tui_opts *opts)
+int tui__run(const struct snapshot_source *src, const struct tui_opts *opts)
 {
 	struct tui t;
 	struct snapshot snap;
@@ -194,7 +194,7 @@ int tui__run(struct collector *c, const struct tui_opts *opts)
 	while (!exiting) {
 		now = now_mono_ns();
 		if (!have_snap || (!t.st.paused && now >= next_refresh)) {
-			err = collector__refresh(c, &snap);
+			err = src->next_snapshot(src->ctx, &snap);
 			if (err)
 				snprintf(t.st.status, sizeof(t.st.status), "pyleak: refresh failed: %s", strerror(-err));
 			have_snap = true;
@@ -230,7 +230,7 @@ int tui__run(struct collector *c, const struct tui_opts *opts)
 			if (act == TUI_ACT_QUIT)
 				goto done;
 			if (act == TUI_ACT_INTERVAL) {
-				collector__set_interval(c, t.st.interval_s);
+				src->set_interval(src->ctx, t.st.interval_s);
 				next_refresh = now_mono_ns() + (uint64_t)(t.st.interval_s * 1e9);
 			}
 			if (act == TUI_ACT_PAUSE && !t.st.paused)
@@ -242,9 +242,9 @@ int tui__run(struct collector *c, const struct tui_opts *opts)
 			continue;
 		now = now_mono_ns();
 		if (!t.st.paused && next_refresh > now)
-			collector__wait(c, MIN((long)((next_refresh - now) / 1000000ull) + 1, TUI_SLICE_MS));
+			src->wait(src->ctx, MIN((long)((next_refresh - now) / 1000000ull) + 1, TUI_SLICE_MS));
 		else if (t.st.paused)
-			collector__wait(c, TUI_SLICE_MS); /* keep draining probe events while frozen */
+			src->wait(src->ctx, TUI_SLICE_MS); /* keep draining probe events while frozen */
 	}
 done:
 	err = 0;

@@ -3,15 +3,17 @@
 #ifndef PYLEAK_TUI_H
 #define PYLEAK_TUI_H
 
-#include "collect.h"
+#include "source.h"
 
 struct tui_opts {
 	double interval_s;
 	long iterations; /* quit after this many refreshes (0 = until 'q'): headless tests */
 	bool no_color;
+	bool replay; /* the header says so; '+'/'-' change the playback speed */
 };
 
-/* Runs until 'q', Ctrl-C/SIGTERM or `iterations`; restores the terminal. 0 or -errno. */
-int tui__run(struct collector *c, const struct tui_opts *opts);
+/* Runs until 'q', Ctrl-C/SIGTERM or `iterations`; restores the terminal. 0 or -errno.
+ * The source is the live collector or a replayed trace (source.h). */
+int tui__run(const struct snapshot_source *src, const struct tui_opts *opts);
 
 #endif /* PYLEAK_TUI_H */
