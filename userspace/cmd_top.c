@@ -42,6 +42,11 @@ static const char top_usage[] =
 	"                         2-15 us per allocation), off\n"
 	"        --alloc-budget PCT  exact probes duty-cycled to slow the target by at most PCT%%;\n"
 	"                         rates scaled and labelled estimated\n"
+	"        --sites          sample allocation sites (the default): the Python stack of the thread\n"
+	"                         that triggered each young collection, captured in the kernel\n"
+	"        --no-sites       do not sample allocation sites\n"
+	"        --format FMT     with -b: text (default), json, or collapsed (the sampled stacks after\n"
+	"                         the last refresh, for flamegraph.pl / speedscope / inferno)\n"
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2%% of one core)\n"
 	"        --no-color       monochrome interactive view\n"
@@ -59,7 +64,8 @@ static const char top_usage[] =
 	"    sudo pyleak top\n"
 	"    sudo pyleak top -b -d 5 -n 12 -p 4242\n"
 	"    sudo pyleak top -b --json -n 1 | jq '.processes[] | {pid, gc: .gc.collections}'\n"
-	"    pyleak top --replay night.db --speed 60\n";
+	"    pyleak top --replay night.db --speed 60\n"
+	"    sudo pyleak top -b -p 4242 -d 10 -n 6 --sites --format collapsed | flamegraph.pl > sites.svg\n";
 
 int cmd_top(int argc, char **argv)
 {
@@ -70,7 +76,8 @@ int cmd_top(int argc, char **argv)
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
 		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
-		{ "speed", required_argument, NULL, 'S' },
+		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
+		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
@@ -80,6 +87,7 @@ int cmd_top(int argc, char **argv)
 	struct snapshot_source src;
 	const char *replay_path = NULL;
 	double speed = 1.0;
+	bool collapsed = false;
 	struct snapshot snap;
 	struct strbuf sb;
 	pid_t pids[256];
@@ -117,6 +125,18 @@ int cmd_top(int argc, char **argv)
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
 		case 'R': replay_path = optarg; break;
+		case 'T': co.no_sites = false; break;
+		case 'U': co.no_sites = true; break;
+		case 'F':
+			if (!strcmp(optarg, "collapsed")) {
+				collapsed = true;
+			} else if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				pr_err("invalid --format '%s': give text, json or collapsed", optarg);
+				return EXIT_USAGE;
+			} else if (!strcmp(optarg, "json")) {
+				json = true;
+			}
+			break;
 		case 'S':
 			if (parse_double(optarg, 0.01, 10000, &speed)) {
 				pr_err("invalid --speed '%s': recorded seconds per second, 0.01 to 10000", optarg);
@@ -146,8 +166,12 @@ int cmd_top(int argc, char **argv)
 		pr_err("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (json && !batch)
-		batch = true; /* JSON is only ever a stream */
+	if ((json || collapsed) && !batch)
+		batch = true; /* JSON and collapsed stacks are only ever streams */
+	if (collapsed && co.no_sites) {
+		pr_err("--format collapsed needs allocation sites (drop --no-sites)");
+		return EXIT_USAGE;
+	}
 	if (replay_path) {
 		/* A recording needs no privilege and touches no process. */
 		err = trace__load(replay_path, &trace);
@@ -190,7 +214,24 @@ int cmd_top(int argc, char **argv)
 				goto cleanup;
 		}
 		sb_reset(&sb);
-		if (json)
+		if (collapsed) {
+			/* Counts are cumulative: only the last refresh is printed, as collapsed stacks. */
+			bool last = (iterations && it + 1 >= iterations) || src.done(src.ctx) || exiting;
+			int k;
+
+			for (k = 0; last && k < snap.nrows; k++) {
+				char root[64];
+
+				snprintf(root, sizeof(root), "%s (%d)", snap.rows[k]->target.comm, snap.rows[k]->target.pid);
+				if (snap.rows[k]->sites_valid)
+					sites__format_collapsed(&snap.rows[k]->sites, snap.nrows > 1 ? root : NULL, &sb);
+			}
+			if (!last) {
+				if (!replay)
+					src.wait(src.ctx, (long)(co.interval_s * 1000));
+				continue;
+			}
+		} else if (json)
 			view_json__snapshot(&sb, &snap);
 		else
 			view_text__snapshot(&sb, &snap);

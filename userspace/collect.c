@@ -30,6 +30,7 @@ struct collector {
 	pid_t *pids;
 	struct gc_probes *probes;
 	struct alloc_probes *alloc; /* NULL: no allocation rates */
+	struct sites *sites;	    /* NULL: no allocation sites */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -90,6 +91,13 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 			       strerror(-err), err == -EPERM ? "no permission" : "BPF unavailable");
 			goto fail;
 		}
+		if (!opts->no_sites) {
+			err = sites__open(&c->sites, NULL);
+			if (err) {
+				pr_err("cannot load the allocation-site probes: %s", strerror(-err));
+				goto fail;
+			}
+		}
 		if (opts->alloc.mode != ALLOC_MODE_OFF) {
 			err = alloc_probes__open(&c->alloc, &opts->alloc);
 			if (err) {
@@ -116,6 +124,7 @@ static void row_free(struct proc_row *row)
 {
 	if (!row)
 		return;
+	sites_report__free(&row->sites);
 	analysis__free(row);
 	free(row);
 }
@@ -126,6 +135,7 @@ void collector__free(struct collector *c)
 
 	if (!c)
 		return;
+	sites__destroy(c->sites);
 	alloc_probes__destroy(c->alloc);
 	gc_probes__destroy(c->probes);
 	for (i = 0; i < c->nrows; i++)
@@ -204,6 +214,9 @@ static void register_target(struct collector *c, struct proc_row *row)
 		snprintf(row->note, sizeof(row->note), "cannot register with the probes: %s", strerror(-err));
 	if (c->alloc && (err = alloc_probes__set_target(c->alloc, t)))
 		snprintf(row->note, sizeof(row->note), "no allocation rates: %s", strerror(-err));
+	/* Sites ride on the collection-start probe: the poll tier has none. */
+	if (c->sites && t->tier != GC_TIER_POLL && (err = sites__add_target(c->sites, t)))
+		snprintf(row->note, sizeof(row->note), "no allocation sites: %s", strerror(-err));
 }
 
 static bool wanted(struct collector *c, pid_t pid)
@@ -396,6 +409,10 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 
 	if (c->alloc && !row->exited)
 		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, &row->alloc);
+	if (c->sites && !row->exited && t->tier != GC_TIER_POLL) {
+		sites_report__free(&row->sites);
+		row->sites_valid = !sites__read(c->sites, t->pid, &row->sites);
+	}
 	if (!c->opts.no_analysis && !row->exited)
 		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
 
@@ -462,6 +479,8 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 				gc_probes__forget(c->probes, row->target.pid);
 			if (c->alloc)
 				alloc_probes__forget(c->alloc, row->target.pid);
+			if (c->sites)
+				sites__forget(c->sites, row->target.pid);
 			row_free(row);
 			continue;
 		}

@@ -21,6 +21,7 @@ struct collector_opts {
 	bool strict_pids;    /* an explicit pid that is not observable is an error, not a note */
 	bool no_analysis;    /* GC only: no censuses, no verdicts */
 	struct alloc_probes_opts alloc; /* mode OFF (zeroed) = no allocation rates */
+	bool no_sites;	     /* do not sample allocation sites (Python stacks at young collections) */
 	struct analysis_opts analysis; /* zeroed: analysis__default_opts() */
 	/* Every individual collection seen by the probes (for recording and the GC timeline). */
 	gc_event_fn on_gc_event;

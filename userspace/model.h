@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "alloc.h"
+#include "sites.h"
 #include "probes.h"
 #include "python.h"
 
@@ -100,6 +101,10 @@ struct proc_row {
 	double rss_per_min; /* bytes per minute, least-squares over the history window */
 
 	int64_t live_objects; /* tracked objects from the last census; -1 none */
+
+	/* Allocation sites sampled at young collections (sites.h), cumulative since attach */
+	bool sites_valid;
+	struct sites_report sites;
 
 	/* Allocation rates over the last refresh (alloc.h), when an allocation source runs */
 	bool alloc_valid;

@@ -77,6 +77,40 @@ static void alloc_json(struct strbuf *sb, const struct proc_row *row)
 	sb_puts(sb, "]}");
 }
 
+/* Allocation sites: the most sampled Python stacks, leaf first (null when not sampled). */
+static void sites_json(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct sites_report *s = &row->sites;
+	int i, f;
+
+	if (!row->sites_valid) {
+		sb_puts(sb, ",\"sites\":null");
+		return;
+	}
+	sb_printf(sb, ",\"sites\":{\"samples\":%llu,\"captured\":%llu,\"truncated\":%llu,\"walk_errors\":%llu,"
+		      "\"ns_per_sample\":%llu,\"stacks\":[",
+		  (unsigned long long)s->counters.samples, (unsigned long long)s->counters.captured,
+		  (unsigned long long)s->counters.truncated, (unsigned long long)s->counters.walk_errors,
+		  (unsigned long long)(s->counters.samples ? s->counters.walk_ns / s->counters.samples : 0));
+	for (i = 0; i < s->nstacks && i < 20; i++) {
+		const struct site_stack *st = &s->stacks[i];
+
+		sb_printf(sb, "%s{\"count\":%llu,\"truncated\":%s,\"frames\":[", i ? "," : "",
+			  (unsigned long long)st->count, st->truncated ? "true" : "false");
+		for (f = 0; f < st->nframes; f++) {
+			const struct site_frame *fr = &st->frames[f];
+
+			sb_puts(sb, f ? ",{\"file\":" : "{\"file\":");
+			sb_json_str(sb, fr->code ? fr->code->file : "?");
+			sb_printf(sb, ",\"line\":%d,\"function\":", fr->line);
+			sb_json_str(sb, fr->code ? fr->code->func : "?");
+			sb_putc(sb, '}');
+		}
+		sb_puts(sb, "]}");
+	}
+	sb_puts(sb, "]}");
+}
+
 /* Census-derived facts: live objects, types, containers, suspects (null/[] before a census). */
 static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 {
@@ -158,6 +192,7 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row)
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
 	analysis_json(sb, row);
 	alloc_json(sb, row);
+	sites_json(sb, row);
 	if (!row->gc_valid) {
 		sb_puts(sb, ",\"gc\":null}");
 		return;

@@ -62,6 +62,14 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				sb_printf(sb, " %s %+.0f/s", r->alloc.types[k].name, r->alloc.types[k].net_per_s);
 			sb_putc(sb, '\n');
 		}
+		if (r->sites_valid && r->sites.nstacks) {
+			char frame[400];
+
+			site_frame__format(&r->sites.stacks[0].frames[0], frame, sizeof(frame));
+			sb_printf(sb, "%7s top allocation site: %s (%.0f%% of %llu samples%s)\n", "", frame,
+				  100.0 * r->sites.stacks[0].count / (r->sites.total ? r->sites.total : 1),
+				  (unsigned long long)r->sites.total, r->sites.counters.walk_errors ? ", some walks failed" : "");
+		}
 		if (r->census_time > 0) {
 			int k;
 
