@@ -57,7 +57,9 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all clean test unit integration demo bench deps install fuzz soak check-deps
+# Skeletons and BPF objects are products, not intermediates: never delete them after a build.
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+.PHONY: all clean test unit integration demo bench deps install fuzz soak check-deps san-bin
 
 all: $(BIN)
 
@@ -97,8 +99,21 @@ unit: $(UNIT_BINS)
 	done; exit $$fail
 
 # Integration tests need root and BPF; PYLEAK_REQUIRE_BPF=1 turns any skip into a failure.
-integration: $(BIN)
-	$(PYTHON) -m pytest -ra -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+# SANITIZE=1 runs the interactive view headless under ASan+UBSan (the whole suite would be slow
+# and timing-bound under ASan); the plain run also checks the sanitizer build's TUI.
+ifeq ($(SANITIZE),1)
+INTEGRATION_SELECT := tests/integration/test_tui.py tests/integration/test_reliability.py::test_tui_headless_under_asan
+else
+INTEGRATION_SELECT := tests/integration
+endif
+SAN_BIN := .output-san/pyleak
+
+integration: $(BIN) san-bin
+	PYLEAK=$(abspath $(BIN)) PYLEAK_SAN=$(abspath $(SAN_BIN)) \
+		$(PYTHON) -m pytest -ra -p no:cacheprovider $(INTEGRATION_SELECT) $(PYTEST_ARGS)
+
+san-bin:
+	@$(MAKE) --no-print-directory SANITIZE=1 $(SAN_BIN)
 
 test: check-deps $(BIN) $(UNIT_BINS)
 	$(MAKE) --no-print-directory unit
@@ -115,6 +130,16 @@ demo: check-deps $(BIN)
 
 bench: check-deps $(BIN)
 	$(PYTHON) tools/bench/bench.py --pyleak $(BIN) $(BENCH_ARGS)
+
+# libFuzzer harnesses (trace reader, remote-memory parsers, ELF, /proc), bounded in time.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Churn soak: short-lived Python processes under top and record --all for SOAK_SECONDS.
+SOAK_SECONDS ?= 3600
+soak: $(BIN)
+	PYLEAK=$(abspath $(BIN)) tools/soak.sh $(SOAK_SECONDS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8

@@ -34,6 +34,7 @@ static const struct {
 
 #define MIN_EXPECTED 1000	 /* completeness needs this many bookkept GC allocations */
 #define DUMP_MAX_AGE_NS 50000000 /* reads within 50 ms share one dump of alloc_counts */
+#define MAX_SLICE_S 0.05
 #define MIN_SLICE_S 0.02	 /* shortest attached slice: attach/detach costs ~ms */
 #define MAX_PERIOD_S 60.0
 /*
@@ -345,6 +346,8 @@ static void exact_set(struct alloc_probes *p, bool on)
 
 	if (on == p->attached)
 		return;
+	pr_debug("alloc budget: exact probes %s for %d pids (duty %.4f, slice %.3f s)", on ? "on" : "off", p->npids,
+		 p->duty, p->slice_s);
 	if (on) {
 		for (i = 0; i < p->npids; i++) {
 			pid_attach(p, p->pids[i]);
@@ -539,6 +542,10 @@ int alloc_probes__tick(struct alloc_probes *p)
 		p->slice_s = p->opts.period_s * p->duty;
 		if (p->slice_s < MIN_SLICE_S)
 			p->slice_s = MIN_SLICE_S;
+		/* A slice is a measurement, not a stay: an idle target (rate 0 → duty 1) must not leave
+		 * the probes attached for whole periods when it turns busy. Short slices, long gaps. */
+		if (p->slice_s > MAX_SLICE_S)
+			p->slice_s = MAX_SLICE_S;
 		off_s = p->duty > 0 ? p->slice_s / p->duty - p->slice_s : MAX_PERIOD_S;
 		if (off_s > MAX_PERIOD_S)
 			off_s = MAX_PERIOD_S;

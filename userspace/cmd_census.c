@@ -293,7 +293,7 @@ int cmd_census(int argc, char **argv)
 		if (err == -ESRCH)
 			pr_err("pid %d: no such process", (int)cli.pid);
 		else if (err == -ENOENT)
-			pr_err("pid %d: not a CPython process", (int)cli.pid);
+			pr_err("pid %d: %s", (int)cli.pid, t->why[0] ? t->why : "not a CPython process");
 		else
 			pr_err("pid %d: cannot inspect: %s", (int)cli.pid, strerror(-err));
 		goto cleanup;

@@ -137,7 +137,7 @@ int cmd_list(int argc, char **argv)
 				if (err == -ESRCH)
 					pr_err("pid %d: no such process", pids[i]);
 				else if (err == -ENOENT)
-					pr_err("pid %d: not a CPython process", pids[i]);
+					pr_err("pid %d: %s", pids[i], t->why[0] ? t->why : "not a CPython process");
 				else
 					pr_err("pid %d: cannot inspect: %s", pids[i], strerror(-err));
 				ret = EXIT_FAIL;

@@ -6,6 +6,8 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +24,32 @@
 struct neg_entry {
 	pid_t pid;
 	uint64_t start_time;
+	uint64_t exe_ino; /* execve() keeps pid and start time: the executable tells programs apart */
 	double seen;
 };
+
+static uint64_t exe_ino(pid_t pid)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat(path, &sb) ? 0 : (uint64_t)sb.st_ino;
+}
+
+/*
+ * A process caught between fork and exec, or while ld.so is still mapping libpython, is not
+ * Python *yet*; exec keeps its pid and start time, so no verdict on a young process may stick.
+ */
+static bool young(uint64_t start_ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec ts;
+
+	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts))
+		return false;
+	return ts.tv_sec + ts.tv_nsec / 1e9 - (double)start_ticks / hz < 3.0;
+}
 
 struct collector {
 	struct collector_opts opts;
@@ -255,25 +281,32 @@ static void add_process(struct collector *c, pid_t pid, double now)
 			if (err == -ESRCH)
 				note_missing(c, pid, "no such process");
 			else if (err == -ENOENT)
-				note_missing(c, pid, "not a CPython process");
+				note_missing(c, pid, row->target.why[0] ? row->target.why : "not a CPython process");
 			else if (err)
 				note_missing(c, pid, strerror(-err));
 			else if (!row->target.supported)
 				note_missing(c, pid, row->target.why);
 		}
 		if (err == -ENOENT || (!err && !row->target.supported) || (!err && c->opts.container)) {
-			k = neg_find(c, pid);
-			if (k < 0 && c->nneg < NEG_CACHE_MAX)
+			uint64_t st = 0;
+
+			proc__start_time(pid, &st);
+			k = young(st) ? -1 : neg_find(c, pid);
+			if (k < 0 && !young(st) && c->nneg < NEG_CACHE_MAX)
 				k = c->nneg++;
 			if (k >= 0) {
 				c->neg[k].pid = pid;
-				proc__start_time(pid, &c->neg[k].start_time);
+				c->neg[k].start_time = st;
+				c->neg[k].exe_ino = exe_ino(pid);
 				c->neg[k].seen = now;
 			}
 		}
 		free(row);
 		return;
 	}
+	/* --no-bpf: nothing measures pauses, so no tier may claim to (gc_source "none"). */
+	if (!c->probes)
+		row->target.tier = GC_TIER_NONE;
 	row->first_seen = now;
 	row->garbage = -1;
 	row->live_objects = -1;
@@ -292,6 +325,11 @@ static void scan(struct collector *c, double now)
 				add_process(c, c->opts.pids[i], now);
 		return;
 	}
+	/* Verdicts expire: drop old ones so the cache stays small and dead pids do not linger. */
+	for (i = k = 0; i < c->nneg; i++)
+		if (now - c->neg[i].seen < NEG_CACHE_TTL_S)
+			c->neg[k++] = c->neg[i];
+	c->nneg = k;
 	n = proc__list_pids(&pids);
 	if (n < 0)
 		return;
@@ -304,7 +342,7 @@ static void scan(struct collector *c, double now)
 		if (k >= 0) {
 			/* Same process, recently judged: skip. A reused pid or an old verdict: look again. */
 			if (now - c->neg[k].seen < NEG_CACHE_TTL_S && !proc__start_time(pids[i], &st) &&
-			    st == c->neg[k].start_time)
+			    st == c->neg[k].start_time && exe_ino(pids[i]) == c->neg[k].exe_ino)
 				continue;
 			c->neg[k] = c->neg[--c->nneg];
 		}
@@ -537,9 +575,13 @@ void collector__wait(struct collector *c, long ms)
 		left = (long)((end - t) / 1000000ull);
 		if (left > 100)
 			left = 100;
-		/* The allocation budget scheduler needs a tick at least every 100 ms. */
-		if (c->alloc)
-			alloc_probes__tick(c->alloc);
+		/* The allocation budget scheduler ends its slices on time: wake when it needs to. */
+		if (c->alloc) {
+			long need = alloc_probes__tick(c->alloc);
+
+			if (need > 0 && need < left)
+				left = need;
+		}
 		if (c->probes && c->opts.on_gc_event)
 			gc_probes__poll_events(c->probes, (int)left, c->opts.on_gc_event, c->opts.ctx);
 		else

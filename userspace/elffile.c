@@ -43,10 +43,11 @@ static int elf_parse(struct elf_file *elf)
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64)
 		return -ENOEXEC;
 	elf->eh = eh;
-	if (eh->e_phnum && eh->e_phentsize == sizeof(Elf64_Phdr) &&
+	/* Real linkers align the tables; an unaligned one is hostile and would be misaligned access. */
+	if (eh->e_phnum && eh->e_phentsize == sizeof(Elf64_Phdr) && !(eh->e_phoff & 7) &&
 	    in_range(elf, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)))
 		elf->ph = (const Elf64_Phdr *)(elf->data + eh->e_phoff);
-	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+	if (eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) && !(eh->e_shoff & 7) &&
 	    in_range(elf, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))) {
 		elf->sh = (const Elf64_Shdr *)(elf->data + eh->e_shoff);
 		if (eh->e_shstrndx < eh->e_shnum) {
@@ -180,7 +181,7 @@ static int scan_symtab(const struct elf_file *elf, uint32_t type, const char *na
 	const char *strtab;
 	size_t n, i, namelen = strlen(name);
 
-	if (!s || s->sh_entsize != sizeof(Elf64_Sym) || s->sh_link >= elf->eh->e_shnum)
+	if (!s || s->sh_entsize != sizeof(Elf64_Sym) || s->sh_link >= elf->eh->e_shnum || (s->sh_offset & 7))
 		return count;
 	strs = &elf->sh[s->sh_link];
 	if (!in_range(elf, s->sh_offset, s->sh_size) || !in_range(elf, strs->sh_offset, strs->sh_size))
@@ -330,7 +331,7 @@ int elf__usdt_notes(const struct elf_file *elf, struct usdt_note *notes, int max
 
 	if (!s || s->sh_type != SHT_NOTE)
 		return 0;
-	if (!in_range(elf, s->sh_offset, s->sh_size))
+	if (!in_range(elf, s->sh_offset, s->sh_size) || (s->sh_offset & 3))
 		return -ENOEXEC;
 	p = elf->data + s->sh_offset;
 	end = p + s->sh_size;

@@ -220,6 +220,12 @@ static int dict_geometry(const struct py_layout *l, struct remote *r, uint64_t d
 	uint64_t keys;
 	int err;
 
+	/* 3.14 tables carry no dict offsets (LAYOUT_NONE) until _Py_DebugOffsets supplies them. */
+	if (l->dict_keys < 0 || l->dict_keys + 8 > (int)sizeof(dhdr) || l->dict_values < 0 ||
+	    l->dict_values + 8 > (int)sizeof(dhdr) || l->dictkeys_header_size <= 0 ||
+	    l->dictkeys_header_size > (int)sizeof(khdr) || l->dictkeys_nentries < 0 ||
+	    l->dictkeys_nentries + 8 > l->dictkeys_header_size)
+		return -ENOTSUP;
 	if (!remote__valid_ptr(dict, 8))
 		return -EFAULT;
 	err = remote__read(r, dict, dhdr, sizeof(dhdr));

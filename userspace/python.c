@@ -438,8 +438,15 @@ int python__inspect(pid_t pid, struct py_target *t)
 	err = proc__read_status(pid, &st);
 	if (err)
 		return err;
-	if (st.kernel_thread || st.state == 'Z' || st.state == 'X')
+	/* Say why in t->why: "not a CPython process" alone leaves the user guessing. */
+	if (st.kernel_thread) {
+		copy_str(t->why, sizeof(t->why), "a kernel thread, not a CPython process");
 		return -ENOENT;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		copy_str(t->why, sizeof(t->why), "a zombie (it exited and its parent has not reaped it)");
+		return -ENOENT;
+	}
 	t->ns_pid = st.ns_pid ? st.ns_pid : pid;
 	copy_str(t->comm, sizeof(t->comm), st.name);
 	if (proc__start_time(pid, &t->start_time))
@@ -603,7 +610,20 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 
 bool python__alive(const struct py_target *t)
 {
+	char link[64], exe[PROC_PATH_MAX];
 	uint64_t st;
+	ssize_t len;
 
-	return !proc__start_time(t->pid, &st) && st == t->start_time;
+	if (proc__start_time(t->pid, &st) || st != t->start_time)
+		return false;
+	/* execve() keeps the pid and the start time: a new executable is a new program. A zombie
+	 * (exited, not yet reaped) keeps them too, but has no exe link any more. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", t->pid);
+	len = readlink(link, exe, sizeof(exe) - 1);
+	if (len < 0)
+		return errno != ENOENT && errno != ESRCH;
+	exe[len] = '\0';
+	if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
+		exe[len - 10] = '\0';
+	return !strcmp(exe, t->exe);
 }
