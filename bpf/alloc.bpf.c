@@ -208,6 +208,18 @@ static __always_inline int young_sample(__s32 gen)
 	max = t->young_max;
 	if (!max)
 		return 0;
+	/* Every collection counts towards the net new objects; only some are walked. */
+	if (cnt > 0)
+		__sync_fetch_and_add(&ps->young_count_sum, cnt);
+	{
+		__u64 now = bpf_ktime_get_ns();
+
+		if (now - ps->last_walk_ns < ALLOC_WALK_MIN_NS) {
+			__sync_fetch_and_add(&ps->rate_limited, 1);
+			return 0;
+		}
+		ps->last_walk_ns = now;
+	}
 	if (max > ALLOC_YOUNG_HARD)
 		max = ALLOC_YOUNG_HARD;
 	w = bpf_map_lookup_elem(&walk_state, &zero);
@@ -231,8 +243,6 @@ static __always_inline int young_sample(__s32 gen)
 
 	__sync_fetch_and_add(&ps->walks, 1);
 	__sync_fetch_and_add(&ps->nodes, w->nodes);
-	if (cnt > 0)
-		__sync_fetch_and_add(&ps->young_count_sum, cnt);
 	if (w->error)
 		__sync_fetch_and_add(&ps->walk_errors, 1);
 	else if (!w->done)

@@ -1,0 +1,854 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""pyleak's benchmark harness: what watching a process costs it, side by side with the alternatives.
+
+    sudo tools/bench/bench.py --pyleak .output/pyleak [--quick] [--pairs N] [--json FILE]
+                              [--markdown] [--python PATH ...] [--workloads a,b] [--modes a,b]
+
+Measures (docs/PERFORMANCE.md explains each and shows one full run):
+  1. slowdown: every workload of tests/scenarios (alloc_heavy, gc_heavy, http_workload, compute)
+     runs without and with an observer in alternating pairs (A B A B ..., --pairs, default 5),
+     on each interpreter (Debian /usr/bin/python3.11: USDT tier; a pyenv build: uprobe tier).
+     Ratio = workload time with / without (for the HTTP workload: requests/s without / with, so
+     every ratio reads "times slower"); reported as median [min-max] over the pairs.
+     Observers (MODES, data-driven: one line per mode): pyleak top -b --json -d 1 -p PID and
+     its later options (run only when `pyleak top --help` mentions them), a bpftrace one-liner on
+     the GC USDT probes (USDT interpreters only), tracemalloc in the target (-X tracemalloc),
+     objgraph.show_growth() every second in the target.
+  2. census speed: `pyleak census -p PID --json` vs objgraph.typestats() inside the same target
+     holding --census-objects (1 000 000) tracked objects.
+  3. attach latency: start of `pyleak top -b --json -n 1 -p PID` to its first line, and to the
+     first line with a non-null "gc" (-d 0.1).
+  4. self cost: pyleak's CPU (% of one core) and RSS watching --idle-procs (50) idle Python
+     processes at -d 1 for --idle-seconds (20), read from /proc/PID/stat and /proc/PID/status.
+
+How the observer gets the pid first: each workload starts through tools/bench/launch.py --gate,
+which blocks on stdin in the very process that will run the workload (runpy, no exec).  The
+harness attaches the observer to that pid, waits until the observer is attached (pyleak: its
+first JSON line, printed after the probes are attached; bpftrace: its "Attaching" line and then
+the gc__start USDT semaphore in the target becoming non-zero), then releases the gate.  Without
+-p, `pyleak top` would also watch every other Python process on the host and cost them (and be
+slowed by them); -p keeps each measurement about one process.  The workloads time their own
+loop, so observer start-up and interpreter start-up are not in the figures.
+
+Standard library only (Python 3.11).  Must run as root.  Progress goes to stderr; the Markdown
+report to stdout (--markdown, or when no --json file is given).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SCENARIOS = os.path.join(ROOT, "tests", "scenarios")
+LAUNCH = os.path.join(HERE, "launch.py")
+CENSUS_TARGET = os.path.join(HERE, "workloads", "census_target.py")
+IDLE = os.path.join(HERE, "workloads", "idle.py")
+
+DEFAULT_PYTHONS = ["/usr/bin/python3.11", "/root/.pyenv/versions/3.12.1/bin/python3.12"]
+
+# Workloads: the scenario engineer's benchmarks in tests/scenarios (fallback: tools/bench/workloads
+# /<file>, for a scenario that does not exist yet).  size(scale) -> arguments; sizes make the
+# baseline about 0.6-1 s on the 2-vCPU reference machine (Debian 3.11) at scale 1.  "metric" is the key of the
+# workload's JSON result; "higher" marks a rate (ratio = without / with).
+WORKLOADS = [
+    dict(name="alloc_heavy", file="alloc_heavy.py", metric="elapsed_s", higher=False,
+         size=lambda s: ["--ops", str(max(1000, int(1500000 * s)))]),
+    dict(name="gc_heavy", file="gc_heavy.py", metric="elapsed_s", higher=False,
+         size=lambda s: ["--cycles", str(max(1000, int(800000 * s)))]),
+    # --client-process: only the server is the observed target, the load generator runs in a
+    # child process; --nodelay: see launch.py (http.server + Nagle = 22 requests/s otherwise).
+    dict(name="http_workload", file="http_workload.py", metric="requests_per_s", higher=True,
+         size=lambda s: ["--requests", str(max(200, int(2500 * s))), "--client-process"],
+         launcher=["--nodelay"]),
+    dict(name="compute", file="compute.py", metric="elapsed_s", higher=False,
+         size=lambda s: ["--iterations", str(max(10000, int(5000000 * s)))]),
+]
+
+BPFTRACE_GC = ("usdt:{exe}:python:gc__start {{ @s[tid] = nsecs; }} "
+               "usdt:{exe}:python:gc__done /@s[tid]/ {{ @h = hist(nsecs - @s[tid]); "
+               "delete(@s[tid]); }}")
+
+# Observer modes.  kind: pyleak (args appended to `pyleak top -b --json -d 1 -p PID`), bpftrace
+# (USDT interpreters only), pyflags (interpreter options of the target), launcher (launch.py
+# options).  requires: an option `pyleak top --help` must mention, else the mode is skipped
+# (so later features are picked up by adding one line here).  scale: workload size factor for
+# both runs of this mode's pairs (the costly modes run smaller workloads to keep the total time
+# bounded; objgraph runs longer ones so that its once-a-second call happens at all).
+MODES = [
+    dict(name="pyleak", kind="pyleak", args=[]),
+    # GC probes only (the issues' "under 1%" target): no young-list type sampling, no censuses.
+    dict(name="pyleak GC only", kind="pyleak", args=["--alloc", "off", "--no-census"],
+         requires="--no-census"),
+    # Attribution of the default's cost: each of its two extras alone.
+    dict(name="pyleak --alloc off", kind="pyleak", args=["--alloc", "off"], requires="--alloc",
+         diagnostic=True),
+    dict(name="pyleak --no-census", kind="pyleak", args=["--no-census"], requires="--no-census",
+         diagnostic=True),
+    dict(name="pyleak --alloc-budget 1", kind="pyleak", args=["--alloc-budget", "1"],
+         requires="--alloc-budget", scale=0.3),
+    dict(name="pyleak --alloc-budget 5", kind="pyleak", args=["--alloc-budget", "5"],
+         requires="--alloc-budget", scale=0.3),
+    dict(name="pyleak --alloc exact", kind="pyleak", args=["--alloc", "exact"],
+         requires="--alloc", scale=0.05),
+    dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
+    dict(name="bpftrace gc", kind="bpftrace", usdt_only=True),
+    dict(name="tracemalloc", kind="pyflags", pyflags=["-X", "tracemalloc"], scale=0.2),
+    dict(name="objgraph 1s", kind="launcher", launcher=["--objgraph", "1"], scale=2.0),
+]
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------------
+# machine, interpreters, help texts
+
+def machine_info():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "nproc_usable": len(os.sched_getaffinity(0)),
+            "cpu_model": model, "kernel": platform.release(),
+            "harness_python": platform.python_version(), "hostname": platform.node(),
+            "loadavg_start": os.getloadavg()}
+
+
+def tool_version(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (r.stdout or r.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def usdt_semaphore(exe, probe="gc__start"):
+    """Address of the USDT semaphore of python:PROBE in EXE (None: no USDT, or a PIE binary)."""
+    try:
+        hdr = subprocess.run(["readelf", "-h", exe], capture_output=True, text=True).stdout
+        notes = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    m = re.search(r"Name: %s\s*\n\s*Location: \S+, Base: \S+, Semaphore: (0x[0-9a-f]+)" % probe,
+                  notes)
+    if not m:
+        return None
+    if "EXEC" not in hdr:
+        return None  # PIE: would need the load base; the caller falls back to a fixed wait
+    return int(m.group(1), 16)
+
+
+def has_usdt(exe):
+    try:
+        notes = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True).stdout
+    except OSError:
+        return False
+    return "gc__start" in notes
+
+
+def read_u16(pid, addr):
+    try:
+        with open("/proc/%d/mem" % pid, "rb") as f:
+            f.seek(addr)
+            b = f.read(2)
+        return int.from_bytes(b, "little")
+    except OSError:
+        return None
+
+
+def option_supported(help_text, opt):
+    return re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(opt), help_text) is not None
+
+
+# ------------------------------------------------------------------------------------------------
+# processes
+
+class Observer:
+    """A pyleak or bpftrace process whose stdout lines are collected by a thread."""
+
+    def __init__(self, cmd, ready):
+        self.cmd = cmd
+        self.lines = []
+        self.ready_event = threading.Event()
+        self.ready = ready
+        self.t_start = time.monotonic()
+        self.t_ready = None
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.err = []
+        self.t_out = threading.Thread(target=self._read, daemon=True)
+        self.t_err = threading.Thread(target=self._read_err, daemon=True)
+        self.t_out.start()
+        self.t_err.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line))
+            if not self.ready_event.is_set() and self.ready(line):
+                self.t_ready = time.monotonic()
+                self.ready_event.set()
+        self.ready_event.set()
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self.err.append(line)
+
+    def wait_ready(self, timeout):
+        self.ready_event.wait(timeout)
+        if self.t_ready is None:
+            self.stop()
+            raise RuntimeError("observer not ready after %.0fs: %s: %s"
+                               % (timeout, shlex.join(self.cmd), "".join(self.err[-5:]).strip()))
+        return self.t_ready - self.t_start
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.t_out.join(5)
+        self.t_err.join(5)
+        return self.proc.returncode
+
+
+def kill_proc(p):
+    if p.poll() is None:
+        p.kill()
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def last_json(text, key):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if key in d:
+                return d
+    return None
+
+
+def pyleak_proc_entry(line, pid):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        return None
+    for p in d.get("processes") or []:
+        if p.get("pid") == pid:
+            return p
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. slowdown
+
+def start_observer(env, mode, py, pid):
+    if mode["kind"] == "pyleak":
+        cmd = [env.pyleak, "top", "-b", "--json", "-d", "1", "-p", str(pid)] + mode["args"]
+        obs = Observer(cmd, lambda line: line.startswith("{"))
+        obs.wait_ready(60)
+        return obs
+    if mode["kind"] == "bpftrace":
+        cmd = ["bpftrace", "-p", str(pid), "-e", BPFTRACE_GC.format(exe=py)]
+        obs = Observer(cmd, lambda line: line.startswith("Attaching"))
+        obs.wait_ready(60)
+        # "Attaching N probes..." is printed before the probes are attached: wait until the
+        # gc__start semaphore in the target says a tracer is on.
+        sem = env.semaphores.get(py)
+        deadline = time.monotonic() + 15
+        if sem is None:
+            time.sleep(1.0)
+        else:
+            while time.monotonic() < deadline and not read_u16(pid, sem):
+                time.sleep(0.01)
+        return obs
+    return None
+
+
+def run_once(env, py, wl, mode):
+    """One run of workload wl on py, with observer mode (None = without).  Returns a dict."""
+    pyflags = mode.get("pyflags", []) if mode else []
+    launcher = list(wl.get("launcher", [])) + (mode.get("launcher", []) if mode else [])
+    # Both runs of a pair use the mode's size (env.pair_scale is set per pair).
+    scale = env.scale * env.pair_scale
+    cmd = [py] + pyflags + [LAUNCH, "--gate"] + launcher + [wl["path"]] + wl["size"](scale)
+    target = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, cwd=ROOT)
+    obs = None
+    res = {"observer": mode["name"] if mode else None}
+    try:
+        if mode and mode["kind"] in ("pyleak", "bpftrace"):
+            obs = start_observer(env, mode, py, target.pid)
+            res["attach_s"] = round(obs.t_ready - obs.t_start, 4)
+        target.stdin.write(b"go\n")
+        target.stdin.close()
+        target.stdin = None  # communicate() would flush it
+        out, err = target.communicate(timeout=env.run_timeout)
+        if target.returncode != 0:
+            raise RuntimeError("workload exited %d: %s" % (target.returncode,
+                                                           err.decode(errors="replace")[-500:]))
+        d = last_json(out.decode(errors="replace"), wl["metric"])
+        if d is None:
+            raise RuntimeError("no result line from %s" % shlex.join(cmd))
+        res["value"] = d[wl["metric"]]
+        res["python"] = d.get("python")
+        c = last_json(out.decode(errors="replace"), "launcher_cpu_s")
+        res["cpu_s"] = c["launcher_cpu_s"] if c else None
+        res["uprobes_hit"] = c.get("launcher_uprobes_hit") if c else None
+    finally:
+        if obs is not None:
+            obs.stop()
+            if mode["kind"] == "pyleak":
+                # Which tier pyleak actually used on this target, from its last line that has
+                # the target (proves it was attached, not merely running).
+                for _, line in reversed(obs.lines):
+                    e = pyleak_proc_entry(line, target.pid)
+                    if e is not None:
+                        res["tier"] = e.get("gc_source")
+                        gc = e.get("gc") or {}
+                        res["pyleak_collections"] = gc.get("collections")
+                        break
+        kill_proc(target)
+    return res
+
+
+def summarize(ratios):
+    if not ratios:
+        return None
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+            "n": len(ratios)}
+
+
+def bench_slowdown(env):
+    results = []
+    for py in env.pythons:
+        for wl in env.workloads:
+            modes = [m for m in env.modes
+                     if not (m.get("usdt_only") and not env.usdt.get(py))]
+            per_mode = {m["name"]: {"pairs": [], "errors": []} for m in modes}
+            log("%s %s: %d modes x %d pairs" % (py, wl["name"], len(modes), env.pairs))
+            for i in range(env.pairs):
+                for m in modes:
+                    rec = per_mode[m["name"]]
+                    env.pair_scale = m.get("scale", 1.0)  # the baseline runs the same size
+                    try:
+                        a = run_once(env, py, wl, None)
+                        b = run_once(env, py, wl, m)
+                    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+                        rec["errors"].append(str(e))
+                        log("  %s pair %d: error: %s" % (m["name"], i, e))
+                        continue
+                    if wl["higher"]:
+                        ratio = a["value"] / b["value"]
+                    else:
+                        ratio = b["value"] / a["value"]
+                    cpu_ratio = (b["cpu_s"] / a["cpu_s"]) if a.get("cpu_s") and \
+                        b.get("cpu_s") else None
+                    rec["pairs"].append({"without": a["value"], "with": b["value"],
+                                         "ratio": ratio, "cpu_without": a.get("cpu_s"),
+                                         "cpu_with": b.get("cpu_s"), "cpu_ratio": cpu_ratio,
+                                         "without_uprobes_hit": a.get("uprobes_hit"),
+                                         "with_uprobes_hit": b.get("uprobes_hit"),
+                                         "scale": env.scale * m.get("scale", 1.0), "attach_s": b.get("attach_s"),
+                                         "tier": b.get("tier"),
+                                         "pyleak_collections": b.get("pyleak_collections"),
+                                         "loadavg": os.getloadavg()[0]})
+                    rec["python"] = a.get("python")
+                    if a.get("uprobes_hit"):
+                        log("  warning: the run without an observer was hit by uprobes: "
+                            "another tool is probing %s system-wide" % py)
+                    log("  %-24s pair %d: without %.4g with %.4g ratio %.3f cpu %s%s"
+                        % (m["name"], i, a["value"], b["value"], ratio,
+                           "%.3f" % cpu_ratio if cpu_ratio else "n/a",
+                           (" tier " + str(b["tier"])) if b.get("tier") else ""))
+            for m in modes:
+                rec = per_mode[m["name"]]
+                pairs = rec["pairs"]
+                tiers = sorted({p["tier"] for p in pairs if p.get("tier")})
+                results.append({
+                    "python": py, "python_version": rec.get("python"),
+                    "workload": wl["name"], "metric": wl["metric"],
+                    "mode": m["name"], "pairs": pairs, "errors": rec["errors"],
+                    "ratio": summarize([p["ratio"] for p in pairs]),
+                    "cpu_ratio": summarize([p["cpu_ratio"] for p in pairs if p["cpu_ratio"]]),
+                    "scale": env.scale * m.get("scale", 1.0),
+                    "baseline_median": statistics.median([p["without"] for p in pairs])
+                    if pairs else None,
+                    "tier": tiers[0] if len(tiers) == 1 else (tiers or None),
+                })
+    return results
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. census speed
+
+def bench_census(env, py):
+    res = {"python": py, "objects": env.census_objects, "status": "ok"}
+    target = subprocess.Popen([py, CENSUS_TARGET, "--objects", str(env.census_objects)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    try:
+        ready = json.loads(target.stdout.readline())
+        res["tracked_in_target"] = ready["tracked"]
+        walls, walks, stats, totals = [], [], [], []
+        for _ in range(env.census_reps):
+            t0 = time.monotonic()
+            r = subprocess.run([env.pyleak, "census", "-p", str(target.pid), "--json"],
+                               capture_output=True, text=True, timeout=120)
+            wall = time.monotonic() - t0
+            if r.returncode != 0 or not r.stdout.strip():
+                msg = (r.stderr or r.stdout).strip()
+                res["status"] = "pending" if "not built yet" in msg else "error"
+                res["error"] = msg[-300:]
+                break
+            d = json.loads(r.stdout)
+            walls.append(wall)
+            walks.append(d.get("walk_ms", 0) / 1000.0)
+            totals.append(d.get("total_objects"))
+            target.stdin.write("typestats\n")
+            target.stdin.flush()
+            t = json.loads(target.stdout.readline())
+            stats.append(t["seconds"])
+        if walls:
+            res.update({
+                "pyleak_wall_s": statistics.median(walls), "pyleak_walk_s": statistics.median(walks),
+                "pyleak_total_objects": totals[-1], "typestats_s": statistics.median(stats),
+                "ratio_typestats_over_pyleak_wall": statistics.median(stats) /
+                statistics.median(walls),
+                "reps": len(walls), "samples": {"pyleak_wall_s": walls, "pyleak_walk_s": walks,
+                                                "typestats_s": stats}})
+        if "pyleak" in res.get("error", "") and res["status"] == "error":
+            log("census on %s: %s" % (py, res["error"]))
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+        res["status"] = "error"
+        res["error"] = str(e)
+    finally:
+        try:
+            target.stdin.write("quit\n")
+            target.stdin.close()
+        except OSError:
+            pass
+        kill_proc(target)
+    log("census %s: %s" % (py, {k: v for k, v in res.items() if k != "samples"}))
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. attach latency
+
+def bench_attach(env, py):
+    target = subprocess.Popen([py, IDLE], cwd=ROOT)
+    res = {"python": py}
+    try:
+        time.sleep(0.5)
+        first, first_gc, tiers = [], [], set()
+        for _ in range(env.attach_reps):
+            obs = Observer([env.pyleak, "top", "-b", "--json", "-n", "1", "-p", str(target.pid)],
+                           lambda line: line.startswith("{"))
+            first.append(obs.wait_ready(60))
+            obs.stop()
+            e = pyleak_proc_entry(obs.lines[0][1], target.pid) if obs.lines else None
+            res["n1_gc_non_null"] = bool(e and e.get("gc"))
+            # First line whose gc is non-null, refreshing every 0.1 s.
+            obs = Observer([env.pyleak, "top", "-b", "--json", "-d", "0.1", "-p",
+                            str(target.pid)],
+                           lambda line: bool((pyleak_proc_entry(line, target.pid) or {})
+                                             .get("gc")))
+            try:
+                first_gc.append(obs.wait_ready(30))
+                e = pyleak_proc_entry(obs.lines[-1][1], target.pid)
+                tiers.add(e.get("gc_source"))
+            except RuntimeError as err:
+                res["error"] = str(err)
+            obs.stop()
+        res.update({"first_line_s": summarize(first), "first_gc_line_s": summarize(first_gc),
+                    "tier": sorted(t for t in tiers if t), "samples_first": first,
+                    "samples_first_gc": first_gc})
+    finally:
+        kill_proc(target)
+    log("attach %s: first line %s, first gc line %s" % (py, res.get("first_line_s"),
+                                                        res.get("first_gc_line_s")))
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. pyleak's own cost watching many idle processes
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def proc_status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def bench_self_cost(env):
+    procs = []
+    res = {"processes": env.idle_procs, "seconds": env.idle_seconds, "interval_s": 1}
+    try:
+        for i in range(env.idle_procs):
+            py = env.pythons[i % len(env.pythons)]
+            procs.append(subprocess.Popen([py, IDLE], cwd=ROOT))
+        res["interpreters"] = {py: sum(1 for i in range(env.idle_procs)
+                                       if env.pythons[i % len(env.pythons)] == py)
+                               for py in env.pythons}
+        time.sleep(2.0)  # let them all finish starting
+        pids = ",".join(str(p.pid) for p in procs)
+        t0 = time.monotonic()
+        obs = Observer([env.pyleak, "top", "-b", "--json", "-d", "1", "-p", pids],
+                       lambda line: line.startswith("{"))
+        try:
+            res["startup_s"] = obs.wait_ready(120)
+            pid = obs.proc.pid
+            cpu0, ta = proc_cpu_s(pid), time.monotonic()
+            res["startup_cpu_s"] = cpu0
+            rss = []
+            while time.monotonic() - ta < env.idle_seconds:
+                time.sleep(0.5)
+                rss.append(proc_status_kb(pid, "VmRSS"))
+            cpu1, tb = proc_cpu_s(pid), time.monotonic()
+            res["hwm_kb"] = proc_status_kb(pid, "VmHWM")
+            res["cpu_pct_one_core"] = 100.0 * (cpu1 - cpu0) / (tb - ta)
+            res["cpu_pct_incl_startup"] = 100.0 * cpu1 / (tb - t0)
+            res["rss_mib_max"] = max(rss) / 1024.0
+            res["rss_mib_last"] = rss[-1] / 1024.0
+            res["hwm_mib"] = res["hwm_kb"] / 1024.0
+        finally:
+            obs.stop()
+        # Cross-check with what pyleak says about itself and about the processes it saw.
+        seen, tiers, self_cpu, self_rss = 0, {}, [], []
+        for _, line in obs.lines:
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            seen = len(d.get("processes") or [])
+            tiers = {}
+            for p in d.get("processes") or []:
+                tiers[p.get("gc_source")] = tiers.get(p.get("gc_source"), 0) + 1
+            if d.get("self_cpu_pct") is not None:
+                self_cpu.append(d["self_cpu_pct"])
+            if d.get("self_rss_bytes"):
+                self_rss.append(d["self_rss_bytes"])
+        res["processes_seen_last_line"] = seen
+        res["tiers_last_line"] = tiers
+        res["refreshes"] = len(obs.lines)
+        res["pyleak_self_cpu_pct_median"] = statistics.median(self_cpu[1:]) \
+            if len(self_cpu) > 1 else None
+        res["pyleak_self_rss_mib_last"] = self_rss[-1] / 1048576.0 if self_rss else None
+    finally:
+        for p in procs:
+            kill_proc(p)
+    log("self cost: %s" % res)
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# report
+
+def fmt_ratio(s):
+    if not s:
+        return "n/a"
+    return "%.3f [%.3f–%.3f]" % (s["median"], s["min"], s["max"])
+
+
+def markdown(report):
+    out = []
+    m = report["machine"]
+    out.append("# pyleak bench")
+    out.append("")
+    out.append("Command: `%s`  " % report["command"])
+    out.append("Date: %s  " % report["date"])
+    out.append("Machine: %d CPUs (%s), kernel %s, harness Python %s, load average at start "
+               "%.2f, at end %.2f  " % (m["nproc"], m["cpu_model"], m["kernel"],
+                                        m["harness_python"], m["loadavg_start"][0],
+                                        m["loadavg_end"][0]))
+    out.append("pyleak: %s (sha256 %s…); bpftrace: %s; pairs: %d; scale: %g" % (
+        report["pyleak_version"], report["pyleak_sha256"][:12], report["bpftrace_version"],
+        report["pairs"], report["scale"]))
+    if report["skipped_modes"]:
+        out.append("")
+        out.append("Modes skipped (not in `pyleak top --help` yet): %s"
+                   % ", ".join(report["skipped_modes"]))
+    out.append("")
+    out.append("## Slowdown: with / without (median [min–max] over pairs)")
+    out.append("")
+    out.append("1.000 = no cost; 1.5 = the target needs 1.5x the CPU (or time) for the same "
+               "work.")
+    by_py = {}
+    for r in report["slowdown"]:
+        by_py.setdefault(r["python"], []).append(r)
+    for py, rows in by_py.items():
+        modes = []
+        for r in rows:
+            if r["mode"] not in modes:
+                modes.append(r["mode"])
+        ver = next((r["python_version"] for r in rows if r["python_version"]), "?")
+        tier = next((r["tier"] for r in rows if r["mode"] == "pyleak" and r["tier"]), "?")
+        out.append("")
+        out.append("### %s (%s, pyleak tier: %s)" % (py, ver, tier))
+        out.append("")
+        wls = []
+        for r in rows:
+            if r["workload"] not in wls:
+                wls.append(r["workload"])
+        for key, title in (("cpu_ratio", "target CPU time (user+sys) with / without"),
+                           ("ratio", "wall time with / without (http: requests/s without / "
+                                     "with)")):
+            out.append("%s:" % title)
+            out.append("")
+            out.append("| workload | baseline | " + " | ".join(modes) + " |")
+            out.append("|---|---|" + "---|" * len(modes))
+            for w in wls:
+                cells = {r["mode"]: r for r in rows if r["workload"] == w}
+                pyl = cells.get("pyleak") or next(iter(cells.values()))
+                metric = pyl["metric"]
+                if key == "cpu_ratio":
+                    cpu = [p["cpu_without"] for p in pyl["pairs"] if p.get("cpu_without")]
+                    bs = "%.3f s CPU" % statistics.median(cpu) if cpu else "n/a"
+                elif pyl["baseline_median"]:
+                    b = pyl["baseline_median"]
+                    bs = ("%.0f req/s" % b) if metric == "requests_per_s" else ("%.3f s" % b)
+                else:
+                    bs = "n/a"
+                row = [fmt_ratio(cells[mn][key]) + ("" if not cells[mn]["errors"] else
+                                                    " (%d errors)" % len(cells[mn]["errors"]))
+                       if mn in cells else "" for mn in modes]
+                out.append("| %s | %s | %s |" % (w, bs, " | ".join(row)))
+            out.append("")
+        dirty = sum(1 for r in rows for p in r["pairs"] if p.get("without_uprobes_hit"))
+        if dirty:
+            out.append("**Warning**: %d runs *without* an observer were hit by uprobes (another "
+                       "tool probing this interpreter system-wide); their pairs understate the "
+                       "cost." % dirty)
+            out.append("")
+        out.append("Baseline: the pyleak mode's runs without an observer (scale %g); modes "
+                   "with a scale factor ran both sides of their pairs at that size: %s."
+                   % (report["scale"], ", ".join("%s x%g" % (r, f) for r, f in
+                                                 report["mode_scales"].items()) or "none"))
+    if report.get("census"):
+        out.append("")
+        out.append("## Census speed")
+        out.append("")
+        out.append("| python | tracked objects | pyleak census (wall) | pyleak walk | "
+                   "objgraph.typestats() | typestats / pyleak |")
+        out.append("|---|---|---|---|---|---|")
+        for c in report["census"]:
+            if c["status"] != "ok":
+                out.append("| %s | %s | %s | | | |" % (c["python"], c["objects"], c["status"]))
+                continue
+            out.append("| %s | %d (pyleak counted %s) | %.3f s | %.3f s | %.3f s | %.1fx |" % (
+                c["python"], c["tracked_in_target"], c["pyleak_total_objects"],
+                c["pyleak_wall_s"], c["pyleak_walk_s"], c["typestats_s"],
+                c["ratio_typestats_over_pyleak_wall"]))
+    if report.get("attach"):
+        out.append("")
+        out.append("## Attach latency (median [min–max] seconds)")
+        out.append("")
+        out.append("| python | tier | `-n 1` to first line | to first line with gc |")
+        out.append("|---|---|---|---|")
+        for a in report["attach"]:
+            out.append("| %s | %s | %s | %s |" % (
+                a["python"], ",".join(a.get("tier") or []) or "?",
+                fmt_ratio(a.get("first_line_s")), fmt_ratio(a.get("first_gc_line_s"))))
+    s = report.get("self_cost")
+    if s:
+        out.append("")
+        out.append("## pyleak's own cost: %d idle Python processes, -d 1, %g s"
+                   % (s["processes"], s["seconds"]))
+        out.append("")
+        if "cpu_pct_one_core" in s:
+            out.append("- CPU: %.2f%% of one core after start-up (%.2f%% including start-up; "
+                       "start-up %.2f s wall, %.2f s CPU); pyleak's own self_cpu_pct: %s"
+                       % (s["cpu_pct_one_core"], s["cpu_pct_incl_startup"], s["startup_s"],
+                          s["startup_cpu_s"], s.get("pyleak_self_cpu_pct_median")))
+            out.append("- RSS: %.1f MiB max (%.1f MiB at the end, high-water mark %.1f MiB)"
+                       % (s["rss_mib_max"], s["rss_mib_last"], s["hwm_mib"]))
+            out.append("- processes in pyleak's last line: %d, tiers %s, refreshes %d"
+                       % (s["processes_seen_last_line"], s["tiers_last_line"], s["refreshes"]))
+        else:
+            out.append("- error: %s" % s.get("error"))
+    out.append("")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pyleak", default=os.path.join(ROOT, ".output", "pyleak"))
+    ap.add_argument("--python", action="append", dest="pythons",
+                    help="interpreter to run the workloads on (repeatable; default: %s)"
+                    % ", ".join(DEFAULT_PYTHONS))
+    ap.add_argument("--pairs", type=int, default=None,
+                    help="with/without pairs (default 5; 3 with --quick, a smoke run)")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="workload size factor (default 1; 0.2 with --quick)")
+    ap.add_argument("--workloads", dest="workloads_filter", help="comma separated subset of %s"
+                    % ",".join(w["name"] for w in WORKLOADS))
+    ap.add_argument("--modes", help="comma separated subset of %s"
+                    % ",".join(m["name"] for m in MODES))
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="also run the diagnostic modes (the default's cost split by feature)")
+    ap.add_argument("--skip", default="",
+                    help="comma separated: slowdown,census,attach,selfcost")
+    ap.add_argument("--census-objects", type=int, default=None,
+                    help="tracked objects in the census target (default 1000000)")
+    ap.add_argument("--census-reps", type=int, default=3)
+    ap.add_argument("--attach-reps", type=int, default=5)
+    ap.add_argument("--idle-procs", type=int, default=50)
+    ap.add_argument("--idle-seconds", type=float, default=None, help="default 20 (5 quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run (~3 min): small workloads, smaller census, shorter idle run")
+    ap.add_argument("--json", metavar="FILE", help="write the results as JSON here")
+    ap.add_argument("--markdown", action="store_true", help="print the Markdown report")
+    ap.add_argument("--run-timeout", type=float, default=300)
+    env = ap.parse_args()
+    # A background job of a non-interactive shell starts with SIGINT ignored, and the children
+    # (pyleak, bpftrace, targets) would inherit that; and SIGTERM must tear down like Ctrl-C so
+    # no observer or target outlives the harness (every run cleans up in its finally blocks).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    if os.geteuid() != 0:
+        sys.stderr.write("bench: must run as root: pyleak and bpftrace attach BPF probes and "
+                         "read other processes' memory (try: sudo make bench)\n")
+        return 1
+    if not os.access(env.pyleak, os.X_OK):
+        sys.stderr.write("bench: no pyleak binary at %s (run make first)\n" % env.pyleak)
+        return 1
+    env.pyleak = os.path.abspath(env.pyleak)
+    if env.scale is None:
+        env.scale = 0.2 if env.quick else 1.0
+    if env.pairs is None:
+        env.pairs = 3 if env.quick else 5
+    if env.pairs < 1:
+        sys.stderr.write("bench: --pairs must be at least 1\n")
+        return 2
+    if env.census_objects is None:
+        env.census_objects = 200000 if env.quick else 1000000
+    if env.idle_seconds is None:
+        env.idle_seconds = 5.0 if env.quick else 20.0
+    if env.quick:
+        env.census_reps = min(env.census_reps, 2)
+        env.attach_reps = min(env.attach_reps, 3)
+    env.pythons = env.pythons or [p for p in DEFAULT_PYTHONS if os.access(p, os.X_OK)]
+    if not env.pythons:
+        sys.stderr.write("bench: no interpreter found (give --python PATH)\n")
+        return 1
+    skip = set(s for s in env.skip.split(",") if s)
+
+    env.workloads = []
+    notes = []
+    wanted = set(env.workloads_filter.split(",")) if env.workloads_filter else None
+    for w in WORKLOADS:
+        if wanted and w["name"] not in wanted:
+            continue
+        w = dict(w)
+        path = os.path.join(SCENARIOS, w["file"])
+        if not os.path.exists(path):
+            alt = os.path.join(HERE, "workloads", w["file"])
+            if not os.path.exists(alt):
+                notes.append("workload %s missing (%s)" % (w["name"], path))
+                log(notes[-1])
+                continue
+            path = alt
+        w["path"] = path
+        env.workloads.append(w)
+
+    help_text = subprocess.run([env.pyleak, "top", "--help"], capture_output=True,
+                               text=True).stdout
+    wanted_modes = set(env.modes.split(",")) if env.modes else None
+    env.modes, skipped = [], []
+    for m in MODES:
+        if wanted_modes and m["name"] not in wanted_modes:
+            continue
+        if m.get("diagnostic") and not (env.diagnostics or wanted_modes):
+            continue
+        if m.get("requires") and not option_supported(help_text, m["requires"]):
+            skipped.append(m["name"])
+            continue
+        if m["kind"] == "bpftrace" and tool_version(["bpftrace", "--version"]) is None:
+            skipped.append(m["name"] + " (no bpftrace)")
+            continue
+        env.modes.append(m)
+    env.usdt = {py: has_usdt(os.path.realpath(py)) for py in env.pythons}
+    env.semaphores = {py: usdt_semaphore(os.path.realpath(py)) for py in env.pythons}
+
+    report = {
+        "command": shlex.join([sys.executable] + sys.argv),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine_info(),
+        "pyleak": env.pyleak, "pyleak_version": tool_version([env.pyleak, "--version"]),
+        "pyleak_sha256": hashlib.sha256(open(env.pyleak, "rb").read()).hexdigest(),
+        "bpftrace_version": tool_version(["bpftrace", "--version"]),
+        "pythons": {py: {"usdt": env.usdt[py]} for py in env.pythons},
+        "pairs": env.pairs, "scale": env.scale, "quick": env.quick,
+        "modes": [m["name"] for m in env.modes], "skipped_modes": skipped, "notes": notes,
+        "mode_scales": {m["name"]: m["scale"] for m in env.modes if "scale" in m},
+        "workloads": {w["name"]: {"path": os.path.relpath(w["path"], ROOT),
+                                  "args": w["size"](env.scale),
+                                  "launcher": w.get("launcher", [])} for w in env.workloads},
+    }
+    t_start = time.monotonic()
+    log("modes: %s; skipped: %s" % (", ".join(report["modes"]), ", ".join(skipped) or "none"))
+    report["slowdown"] = [] if "slowdown" in skip else bench_slowdown(env)
+    report["census"] = [] if "census" in skip else [bench_census(env, py) for py in env.pythons]
+    report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
+    report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    report["duration_s"] = time.monotonic() - t_start
+
+    if env.json:
+        with open(env.json, "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+            f.write("\n")
+        log("results in %s" % env.json)
+    if env.markdown or not env.json:
+        sys.stdout.write(markdown(report))
+    log("done in %.0f s" % report["duration_s"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Census benchmark target: holds about N GC-tracked objects, times objgraph.typestats() on request.
+
+    python census_target.py --objects 1000000
+
+Builds a fixed population (instances of a __slots__ class, lists, tuples holding objects, dicts
+holding objects: all stay tracked by the collector), prints {"event": "ready", "tracked": ...} and
+then waits, idle, on stdin.  Each line "typestats" makes it run objgraph.typestats(shortnames=
+False) over gc.get_objects() (what a user's in-process census costs; it holds the GIL) and print
+{"event": "typestats", "seconds": ..., "objects": ..., "types": ...}; "quit" or EOF exits.  The
+harness times `pyleak census -p PID --json` against it in between.  tests/scenarios/census_mix.py
+builds a similar population but does not report the time of typestats, hence this file.
+"""
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import sys
+import time
+
+OBJGRAPH_PATH = "/usr/lib/python3/dist-packages/objgraph.py"
+
+
+class Filler(object):
+    __slots__ = ("ref",)
+
+    def __init__(self, ref):
+        self.ref = ref
+
+
+KEEP = []
+
+
+def build(n):
+    # Per group of 10 tracked objects: 7 Filler, 1 list, 1 tuple, 1 dict.
+    for i in range(n // 10):
+        a = Filler(None)
+        b = Filler(a)
+        lst = [a, b]
+        KEEP.append((Filler(lst), Filler(i), Filler(b), Filler(a), Filler(lst), lst, {"k": a}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--objects", type=int, default=1000000)
+    args = p.parse_args()
+    spec = importlib.util.spec_from_file_location("objgraph", OBJGRAPH_PATH)
+    objgraph = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(objgraph)
+    build(args.objects)
+    gc.collect()
+    out = sys.stdout
+    out.write(json.dumps({"event": "ready", "pid": os.getpid(),
+                          "tracked": len(gc.get_objects())}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            break
+        if cmd == "typestats":
+            t0 = time.perf_counter()
+            stats = objgraph.typestats(shortnames=False)
+            dt = time.perf_counter() - t0
+            out.write(json.dumps({"event": "typestats", "seconds": dt,
+                                  "objects": sum(stats.values()), "types": len(stats)}) + "\n")
+            out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
