@@ -604,7 +604,7 @@ static int dump_counts(struct alloc_probes *p)
 		d[n].tc.v = v;
 		n++;
 	}
-	qsort(d, n, sizeof(*d), cmp_dump);
+	sort_array(d, n, sizeof(*d), cmp_dump);
 	p->ndump = n;
 	p->dump_ns = now_mono_ns();
 	return 0;
@@ -745,7 +745,7 @@ int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *o
 		n++;
 	}
 	out->ntypes_total = n;
-	qsort(d, n, sizeof(*d), cmp_delta_desc);
+	sort_array(d, n, sizeof(*d), cmp_delta_desc);
 	scale = obs > 0 ? 1.0 / obs : 0;
 	for (i = 0, nt = 0; i < n && nt < ALLOC_TOP_TYPES; i++) {
 		struct alloc_type_rate *tr = &out->types[nt];

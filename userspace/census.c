@@ -925,9 +925,9 @@ int census__run(const struct py_target *t, struct remote *r, const struct census
 		c->total_objects += c->rows[i].pub.count;
 		c->total_bytes += c->rows[i].pub.bytes;
 	}
-	qsort(c->sorted, n, sizeof(*c->sorted), cmp_rows);
+	sort_array(c->sorted, n, sizeof(*c->sorted), cmp_rows);
 	c->nsorted = n; /* rows[] keeps everything; sorted[0..n) is the view */
-	qsort(c->heap, c->nheap, sizeof(*c->heap), cmp_containers);
+	sort_array(c->heap, c->nheap, sizeof(*c->heap), cmp_containers);
 	for (i = 0; i < (size_t)c->nheap; i++) {
 		struct row *row = row_peek(c, c->heap[i].type_addr);
 
@@ -1037,7 +1037,7 @@ static long by_name(const struct census *c, const struct census_type ***out)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		v[i] = census__type(c, i);
-	qsort(v, n, sizeof(*v), cmp_by_name);
+	sort_array(v, n, sizeof(*v), cmp_by_name);
 	*out = v;
 	return n;
 }
@@ -1073,7 +1073,7 @@ long census__diff(const struct census *a, const struct census *b, struct census_
 			n++;
 		}
 	}
-	qsort(g, n, sizeof(*g), cmp_growth);
+	sort_array(g, n, sizeof(*g), cmp_growth);
 	free(va);
 	free(vb);
 	*out = g;

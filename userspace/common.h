@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -59,6 +60,13 @@ void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
 void sb_putc(struct strbuf *sb, char c);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_json_str(struct strbuf *sb, const char *s); /* quoted, escaped JSON string ("null" for NULL) */
+
+/* qsort that accepts an empty (possibly NULL) array: qsort(NULL, 0, ...) is undefined behaviour. */
+static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (base && n > 1)
+		qsort(base, n, size, cmp);
+}
 
 /* Copy with truncation report: returns -ENAMETOOLONG if it did not fit (dst is still terminated). */
 int copy_str(char *dst, size_t dstsz, const char *src);

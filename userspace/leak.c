@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Leak statistics: robust growth trends over a sliding window, and the verdicts built on them. */
 #include "leak.h"
+#include "common.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ double theil_sen_slope(const double *x, const double *y, int n)
 				slopes[m++] = (y[j] - y[i]) / (x[j] - x[i]);
 	if (!m)
 		return 0;
-	qsort(slopes, m, sizeof(double), cmp_double);
+	sort_array(slopes, m, sizeof(double), cmp_double);
 	return m % 2 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2;
 }
 
@@ -48,7 +49,7 @@ double mann_kendall_z(const double *y, int n)
 			s += (y[j] > y[i]) - (y[j] < y[i]);
 	/* Tie correction: flat stretches (a count that did not move) are common in censuses. */
 	memcpy(sorted, y, n * sizeof(double));
-	qsort(sorted, n, sizeof(double), cmp_double);
+	sort_array(sorted, n, sizeof(double), cmp_double);
 	for (i = 0; i < n;) {
 		j = i;
 		while (j < n && sorted[j] == sorted[i])

@@ -101,7 +101,7 @@ static void pauses_from_events(struct proc_sum *s)
 				d[n++] = p->events[i].duration_us;
 		}
 		if (n) {
-			qsort(d, n, sizeof(*d), cmp_double);
+			sort_array(d, n, sizeof(*d), cmp_double);
 			f->p50_us = rank(d, n, 0.50);
 			f->p90_us = rank(d, n, 0.90);
 			f->p99_us = rank(d, n, 0.99);
@@ -188,7 +188,7 @@ static int growth_of(const struct trace *t, enum trace_aux_kind k, int pi, struc
 		if (!g || strcmp(g->name, a->name)) {
 			if (n == (int)ARRAY_SIZE(all)) {
 				/* keep the best so far and make room */
-				qsort(all, n, sizeof(all[0]), cmp_growth);
+				sort_array(all, n, sizeof(all[0]), cmp_growth);
 				n = max;
 			}
 			g = &all[n++];
@@ -202,7 +202,7 @@ static int growth_of(const struct trace *t, enum trace_aux_kind k, int pi, struc
 		g->last = a->count;
 		g->bytes = a->bytes;
 	}
-	qsort(all, n, sizeof(all[0]), cmp_growth);
+	sort_array(all, n, sizeof(all[0]), cmp_growth);
 	for (i = 0; i < n && kept < max; i++) {
 		struct growth *g = &all[i];
 
@@ -235,7 +235,7 @@ static int sites_of(const struct trace *t, int pi, struct growth *out, int max)
 			continue;
 		if (!g || strcmp(g->name, a->name)) {
 			if (n == (int)ARRAY_SIZE(all)) {
-				qsort(all, n, sizeof(all[0]), cmp_site);
+				sort_array(all, n, sizeof(all[0]), cmp_site);
 				n = max;
 			}
 			g = &all[n++];
@@ -245,7 +245,7 @@ static int sites_of(const struct trace *t, int pi, struct growth *out, int max)
 		g->last = sat_add(g->last, a->count > 0 ? a->count : 0);
 		g->bytes = sat_add(g->bytes, a->bytes > 0 ? a->bytes : 0);
 	}
-	qsort(all, n, sizeof(all[0]), cmp_site);
+	sort_array(all, n, sizeof(all[0]), cmp_site);
 	n = MIN(n, max);
 	memcpy(out, all, (size_t)n * sizeof(all[0]));
 	return n;
@@ -1054,7 +1054,7 @@ static void html_series(FILE *f, const struct trace *t, int pi)
 		if (ev) {
 			for (i = 0; i < n; i++)
 				ev[i] = &p->events[i];
-			qsort(ev, n, sizeof(*ev), cmp_event_dur_desc);
+			sort_array(ev, n, sizeof(*ev), cmp_event_dur_desc);
 		}
 		n = ev ? HTML_MAX_EVENTS : 0;
 	}

@@ -781,7 +781,7 @@ int sites__read(struct sites *s, pid_t pid, struct sites_report *out)
 		}
 		out->total += st->count;
 	}
-	qsort(out->stacks, out->nstacks, sizeof(*out->stacks), cmp_count_desc);
+	sort_array(out->stacks, out->nstacks, sizeof(*out->stacks), cmp_count_desc);
 	return 0;
 fail:
 	sites_report__free(out);
