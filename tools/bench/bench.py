@@ -500,6 +500,31 @@ def bench_attach(env, py):
     return res
 
 
+def bench_sites(env, py):
+    """Cost per allocation-site sample: kernel ns per captured Python stack (sites.ns_per_sample)."""
+    scen = os.path.join(ROOT, "tests", "scenarios", "sites.py")
+    res = {"python": py}
+    for depth in (0, 40):
+        args = [py, scen, "--rate", "3000", "--duration", "60"] + (["--recurse", str(depth)] if depth else [])
+        target = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(1.0)
+            p = subprocess.run([env.pyleak, "top", "-b", "--json", "-d", "3", "-n", "3", "-p", str(target.pid),
+                                "--no-census"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               universal_newlines=True, timeout=120)
+            lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+            e = pyleak_proc_entry(lines[-1], target.pid) if lines else None
+            s = (e or {}).get("sites") or {}
+            frames = [len(st["frames"]) for st in s.get("stacks", [])]
+            res["depth%d" % depth] = {"samples": s.get("samples"), "ns_per_sample": s.get("ns_per_sample"),
+                                      "walk_errors": s.get("walk_errors"),
+                                      "mean_frames": sum(frames) / len(frames) if frames else None}
+        finally:
+            kill_proc(target)
+    log("sites %s: %s" % (py, res))
+    return res
+
+
 # ------------------------------------------------------------------------------------------------
 # 4. pyleak's own cost watching many idle processes
 
@@ -686,6 +711,17 @@ def markdown(report):
             out.append("| %s | %s | %s | %s |" % (
                 a["python"], ",".join(a.get("tier") or []) or "?",
                 fmt_ratio(a.get("first_line_s")), fmt_ratio(a.get("first_gc_line_s"))))
+    if report.get("sites"):
+        out.append("")
+        out.append("## Allocation sites: cost per sample (kernel time to walk and store one Python stack)")
+        out.append("")
+        out.append("| interpreter | stack depth (mean frames) | samples | ns per sample |")
+        out.append("|---|---|---|---|")
+        for r in report["sites"]:
+            for k in ("depth0", "depth40"):
+                v = r.get(k) or {}
+                out.append("| %s | %s | %s | %s |" % (r["python"], "%.0f" % v["mean_frames"] if v.get("mean_frames")
+                                                     else "?", v.get("samples"), v.get("ns_per_sample")))
     s = report.get("self_cost")
     if s:
         out.append("")
@@ -835,6 +871,7 @@ def main():
     report["slowdown"] = [] if "slowdown" in skip else bench_slowdown(env)
     report["census"] = [] if "census" in skip else [bench_census(env, py) for py in env.pythons]
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
+    report["sites"] = [] if "sites" in skip else [bench_sites(env, py) for py in env.pythons]
     report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)
     report["machine"]["loadavg_end"] = os.getloadavg()
     report["duration_s"] = time.monotonic() - t_start
