@@ -178,6 +178,10 @@ SPECS = [
     ("obmalloc_arenas", "off", OBM, ["mgmt.arenas"]),
     ("obmalloc_maxarenas", "off", OBM, ["mgmt.maxarenas"]),
     ("obmalloc_narenas_allocated", "off", OBM, ["mgmt.narenas_currently_allocated"]),
+
+    # holders.c: instance attributes (<=3.10 tp_dictoffset; 3.11+ split keys of managed dicts)
+    ("type_dictoffset", "off", TYPE, ["tp_dictoffset"]),
+    ("heaptype_cached_keys", "off", HEAP, ["ht_cached_keys"]),
 ]
 FIELDS = [s[0] for s in SPECS]
 
@@ -359,6 +363,8 @@ REFERENCE_3_14 = {
     "type_name": 24, "type_basicsize": 32, "type_itemsize": 40, "type_flags": 168,
     "type_base": 256, "type_dict": 264, "type_mro": 344,
     "heaptype_name": 856, "heaptype_qualname": 872, "heaptype_module": 888,
+    # §6: tp_dictoffset follows tp_dict/tp_descr_get/tp_descr_set; ht_cached_keys 3.12-3.14
+    "type_dictoffset": 288, "heaptype_cached_keys": 880,
     # §2 gc.garbage note: list ob_item@24 in all versions
     "list_item": 24,
     # §4 strings, 3.12+

@@ -45,8 +45,18 @@ static const char record_usage[] =
 	"    sudo pyleak record -p 4242 -o svc.db -i 5 --max-size 1G\n"
 	"    pyleak report night.db --format html -o night.html\n";
 
+/* Per process: the census and the suspect set last written, so each is written once. */
+#define RECORD_MAX_SEEN 1024
+struct census_seen {
+	pid_t pid;
+	double census_time;
+	uint64_t suspects_hash;
+};
+
 struct record_ctx {
 	struct recorder *rec;
+	struct census_seen seen[RECORD_MAX_SEEN];
+	int nseen;
 };
 
 static void on_gc_event(const struct gc_probe_event *ev, void *ctx)
@@ -82,6 +92,84 @@ static void command_line(struct strbuf *sb, int argc, char **argv)
 		else
 			sb_puts(sb, argv[i]);
 	}
+}
+
+static struct census_seen *seen_for(struct record_ctx *ctx, pid_t pid)
+{
+	int i, victim = 0;
+
+	for (i = 0; i < ctx->nseen; i++)
+		if (ctx->seen[i].pid == pid)
+			return &ctx->seen[i];
+	if (ctx->nseen < RECORD_MAX_SEEN) {
+		victim = ctx->nseen++;
+	} else {
+		for (i = 1; i < ctx->nseen; i++) /* pids come and go: reuse the oldest census */
+			if (ctx->seen[i].census_time < ctx->seen[victim].census_time)
+				victim = i;
+	}
+	memset(&ctx->seen[victim], 0, sizeof(ctx->seen[victim]));
+	ctx->seen[victim].pid = pid;
+	return &ctx->seen[victim];
+}
+
+/* FNV-1a over the suspects' kinds and names: a changed verdict set is written again. */
+static uint64_t suspects_hash(const struct proc_row *row)
+{
+	uint64_t h = 1469598103934665603ull;
+	int i;
+
+	for (i = 0; i < row->nsuspects; i++) {
+		const unsigned char *p = (const unsigned char *)row->suspects[i].name;
+
+		h = (h ^ (uint64_t)row->suspects[i].kind) * 1099511628211ull;
+		while (*p)
+			h = (h ^ *p++) * 1099511628211ull;
+	}
+	return h ^ (uint64_t)row->nsuspects;
+}
+
+/*
+ * Census results into the trace: the types, containers and suspects of every census (once per
+ * census, not per interval: the census period is seconds to a minute), and the suspects again
+ * whenever the set changes between censuses (gc.garbage and RSS verdicts move every refresh).
+ * Written into the interval that recorder__snapshot() just opened, committed with the next one.
+ */
+static int record_census(struct record_ctx *ctx, const struct snapshot *snap)
+{
+	int i, k, err = 0;
+
+	for (i = 0; i < snap->nrows && !err; i++) {
+		const struct proc_row *row = snap->rows[i];
+		struct census_seen *cs;
+		bool census, suspects;
+		uint64_t h;
+
+		if (row->exited)
+			continue;
+		cs = seen_for(ctx, row->target.pid);
+		census = row->census_time > 0 && row->census_time != cs->census_time;
+		h = suspects_hash(row);
+		suspects = census || h != cs->suspects_hash;
+		for (k = 0; census && k < row->ntypes && !err; k++)
+			err = recorder__type_row(ctx->rec, row->target.pid, row->census_time, row->types[k].name,
+						 row->types[k].count, row->types[k].bytes);
+		for (k = 0; census && k < row->ncontainers && !err; k++)
+			err = recorder__container_row(ctx->rec, row->target.pid, row->census_time, row->containers[k].name,
+						      row->containers[k].type, row->containers[k].len, -1);
+		for (k = 0; suspects && k < row->nsuspects && !err; k++)
+			err = recorder__suspect_row(ctx->rec, row->target.pid, snap->time,
+						    suspect_kind__name(row->suspects[k].kind), row->suspects[k].name,
+						    row->suspects[k].per_min, row->suspects[k].confidence,
+						    row->suspects[k].evidence);
+		if (!err) {
+			if (census)
+				cs->census_time = row->census_time;
+			cs->suspects_hash = h;
+		}
+	}
+	/* A pid the recorder has not registered yet (it raced with the snapshot) is not an error. */
+	return err == -ENOENT ? 0 : err;
 }
 
 int cmd_record(int argc, char **argv)
@@ -195,6 +283,7 @@ int cmd_record(int argc, char **argv)
 		err = recorder__snapshot(ctx.rec, &snap);
 		if (err == -ENOSPC)
 			break;
+		err = err ?: record_census(&ctx, &snap);
 		if (err)
 			goto cleanup;
 		recorded_any = true;
@@ -213,6 +302,8 @@ int cmd_record(int argc, char **argv)
 		collector__refresh(c, &snap);
 		err = recorder__snapshot(ctx.rec, &snap);
 		if (err && err != -ENOSPC)
+			goto cleanup;
+		if (!err && record_census(&ctx, &snap))
 			goto cleanup;
 		drain_events(c);
 	}

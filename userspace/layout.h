@@ -135,6 +135,10 @@ struct py_layout {
 	int32_t obmalloc_arenas;	  /* 3.12+: offset of mgmt.arenas in _obmalloc_state */
 	int32_t obmalloc_maxarenas;
 	int32_t obmalloc_narenas_allocated; /* narenas_currently_allocated */
+
+	/* instance attributes (holders.c) */
+	int32_t type_dictoffset;      /* tp_dictoffset */
+	int32_t heaptype_cached_keys; /* ht_cached_keys: shared keys of split instance dicts */
 };
 
 /* Tables generated from DWARF (userspace/layouts_gen.c); NULL-terminated. */

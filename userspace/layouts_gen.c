@@ -126,6 +126,8 @@ static const struct py_layout layout_3_6 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 856,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -232,6 +234,8 @@ static const struct py_layout layout_3_7 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 856,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -338,6 +342,8 @@ static const struct py_layout layout_3_8 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 872,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -444,6 +450,8 @@ static const struct py_layout layout_3_9 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 864,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -550,6 +558,8 @@ static const struct py_layout layout_3_10 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 872,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -656,6 +666,8 @@ static const struct py_layout layout_3_11 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 872,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -762,6 +774,8 @@ static const struct py_layout layout_3_12 = {
 	.obmalloc_arenas = 512,
 	.obmalloc_maxarenas = 520,
 	.obmalloc_narenas_allocated = 1064,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 880,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -868,6 +882,8 @@ static const struct py_layout layout_3_13 = {
 	.obmalloc_arenas = 512,
 	.obmalloc_maxarenas = 520,
 	.obmalloc_narenas_allocated = 1064,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 880,
 };
 
 /*
@@ -980,6 +996,8 @@ static const struct py_layout layout_3_14 = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 880,
 };
 
 /*
@@ -1095,6 +1113,8 @@ static const struct py_layout layout_3_14_incremental = {
 	.obmalloc_arenas = LAYOUT_NONE,
 	.obmalloc_maxarenas = LAYOUT_NONE,
 	.obmalloc_narenas_allocated = LAYOUT_NONE,
+	.type_dictoffset = 288,
+	.heaptype_cached_keys = 880,
 };
 
 const struct py_layout *const py_layouts[] = {

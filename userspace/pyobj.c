@@ -453,7 +453,9 @@ int pyobj__read_type(const struct py_layout *l, struct remote *r, uint64_t addr,
 
 	/* The builtin layout: the first static type on the tp_base chain that pyleak knows (a heap
 	 * class may be called "dict" too, so only static names count). */
-	out->kind = out->heap ? PYOBJ_OTHER : kind_of_static(tp_name);
+	/* C types made with PyType_FromSpec are heap types too (collections.deque from 3.12): their
+	 * tp_name is the full dotted spec name, while a Python class's tp_name has no dot. */
+	out->kind = !out->heap || strchr(tp_name, '.') ? kind_of_static(tp_name) : PYOBJ_OTHER;
 	base = rd64(hdr + l->type_base);
 	for (depth = 0; out->kind == PYOBJ_OTHER && base && depth < PYOBJ_BASE_DEPTH; depth++) {
 		unsigned char bh[TYPE_HDR];
@@ -461,8 +463,8 @@ int pyobj__read_type(const struct py_layout *l, struct remote *r, uint64_t addr,
 
 		if (read_type_hdr(l, r, base, bh, &bflags))
 			break;
-		if (!(bflags & PY_TPFLAGS_HEAPTYPE) &&
-		    !remote__read_cstr(r, rd64(bh + l->type_name), tp_name, sizeof(tp_name)))
+		if (!remote__read_cstr(r, rd64(bh + l->type_name), tp_name, sizeof(tp_name)) &&
+		    (!(bflags & PY_TPFLAGS_HEAPTYPE) || strchr(tp_name, '.')))
 			out->kind = kind_of_static(tp_name);
 		base = rd64(bh + l->type_base);
 	}

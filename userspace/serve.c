@@ -241,21 +241,149 @@ static void render_pause_histogram(struct strbuf *sb, const struct snapshot *sna
 	}
 }
 
-void serve_render_types(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts)
+static bool row_censused(const struct proc_row *row)
 {
-	/* Hook: per-type allocation rates (census / allocation tiers) land here, at most
-	 * opts->top_types types per process so label cardinality stays bounded.  Nothing yet. */
-	(void)sb;
-	(void)snap;
-	(void)opts;
+	return row_shown(row) && row->census_time > 0;
 }
 
+static bool type_is_suspect(const struct proc_row *row, const char *name)
+{
+	for (int i = 0; i < row->nsuspects; i++)
+		if (row->suspects[i].kind == SUSPECT_TYPE && !strcmp(row->suspects[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Which type rows of a process get series: the top_types largest (the model keeps them by
+ * count), plus the suspect types among the rest (at most MODEL_MAX_SUSPECTS more). So the label
+ * set per process is bounded by top_types + 16 whatever the heap holds.
+ */
+static bool type_exported(const struct proc_row *row, int i, int top)
+{
+	return i < top || type_is_suspect(row, row->types[i].name);
+}
+
+static void type_sample(struct strbuf *sb, const char *name, const struct proc_row *row, const char *type, double v)
+{
+	sb_printf(sb, "%s{", name);
+	serve__process_labels(sb, row);
+	sb_puts(sb, ",type=\"");
+	serve__label_value(sb, type);
+	sb_puts(sb, "\"} ");
+	value_f(sb, v);
+	sb_putc(sb, '\n');
+}
+
+void serve_render_types(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts)
+{
+	struct family f_live = { .name = "pyleak_live_objects", .type = "gauge",
+			.help = "GC-tracked objects counted by the last census of the process." };
+	struct family f_cnt = { .name = "pyleak_type_live_objects", .type = "gauge",
+			.help = "Live GC-tracked objects of a type at the last census (the top types per process "
+			    "by count, and every leak-suspect type)." };
+	struct family f_bytes = { .name = "pyleak_type_live_bytes", .type = "gauge",
+			.help = "Shallow bytes of the live objects of a type at the last census." };
+	struct family f_rate = { .name = "pyleak_type_growth_per_minute", .type = "gauge",
+			.help = "Change of a type's live count per minute (Theil-Sen slope over the census window)." };
+	int top = opts && opts->top_types > 0 ? opts->top_types : 0;
+	int i, k;
+
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_censused(row) || row->live_objects < 0)
+			continue;
+		family__begin(sb, &f_live);
+		sample_i(sb, f_live.name, row, -1, (long long)row->live_objects);
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		for (k = 0; row_censused(row) && k < row->ntypes; k++) {
+			if (!type_exported(row, k, top))
+				continue;
+			family__begin(sb, &f_cnt);
+			type_sample(sb, f_cnt.name, row, row->types[k].name, (double)row->types[k].count);
+		}
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		for (k = 0; row_censused(row) && k < row->ntypes; k++) {
+			if (!type_exported(row, k, top))
+				continue;
+			family__begin(sb, &f_bytes);
+			type_sample(sb, f_bytes.name, row, row->types[k].name, (double)row->types[k].bytes);
+		}
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		for (k = 0; row_censused(row) && k < row->ntypes; k++) {
+			if (!type_exported(row, k, top))
+				continue;
+			family__begin(sb, &f_rate);
+			type_sample(sb, f_rate.name, row, row->types[k].name, row->types[k].per_min);
+		}
+	}
+}
+
+static void suspect_sample(struct strbuf *sb, const char *name, const struct proc_row *row, const struct suspect *s,
+			   double v)
+{
+	sb_printf(sb, "%s{", name);
+	serve__process_labels(sb, row);
+	sb_printf(sb, ",kind=\"%s\",name=\"", suspect_kind__name(s->kind));
+	serve__label_value(sb, s->name);
+	sb_puts(sb, "\"} ");
+	value_f(sb, v);
+	sb_putc(sb, '\n');
+}
+
+/*
+ * Leak verdicts: a count per process (0 once the process is watched, so `> 0` alerts work and
+ * recover), and one flag series per suspect with its growth. At most MODEL_MAX_SUSPECTS per
+ * process; names are type names, holder names or "gc.garbage"/"rss".
+ */
 void serve_render_suspects(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts)
 {
-	/* Hook: leak suspect flags (leak verdicts) land here.  Nothing yet. */
-	(void)sb;
-	(void)snap;
+	struct family f_n = { .name = "pyleak_leak_suspects", .type = "gauge",
+			.help = "Leak suspects of the process now (types, containers, gc.garbage, RSS)." };
+	struct family f_flag = { .name = "pyleak_leak_suspect", .type = "gauge",
+			.help = "1 for each current leak suspect: kind (type, container, garbage, rss) and name." };
+	struct family f_rate = { .name = "pyleak_leak_suspect_growth_per_minute", .type = "gauge",
+			.help = "Growth of a leak suspect per minute: objects, items, or bytes for kind rss." };
+	struct family f_conf = { .name = "pyleak_leak_suspect_confidence", .type = "gauge",
+			.help = "Mann-Kendall confidence (0-1) of a leak suspect's growth." };
+	int i, k;
+
 	(void)opts;
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_gc(row))
+			continue;
+		family__begin(sb, &f_n);
+		sample_i(sb, f_n.name, row, -1, row->nsuspects);
+	}
+	for (i = 0; i < snap->nrows; i++)
+		for (k = 0; row_gc(snap->rows[i]) && k < snap->rows[i]->nsuspects; k++) {
+			family__begin(sb, &f_flag);
+			suspect_sample(sb, f_flag.name, snap->rows[i], &snap->rows[i]->suspects[k], 1);
+		}
+	for (i = 0; i < snap->nrows; i++)
+		for (k = 0; row_gc(snap->rows[i]) && k < snap->rows[i]->nsuspects; k++) {
+			family__begin(sb, &f_rate);
+			suspect_sample(sb, f_rate.name, snap->rows[i], &snap->rows[i]->suspects[k],
+				       snap->rows[i]->suspects[k].per_min);
+		}
+	for (i = 0; i < snap->nrows; i++)
+		for (k = 0; row_gc(snap->rows[i]) && k < snap->rows[i]->nsuspects; k++) {
+			family__begin(sb, &f_conf);
+			suspect_sample(sb, f_conf.name, snap->rows[i], &snap->rows[i]->suspects[k],
+				       snap->rows[i]->suspects[k].confidence);
+		}
 }
 
 void serve__render_scrapes(struct strbuf *sb, uint64_t scrapes)

@@ -321,11 +321,39 @@ const char *tui_cell__alloc_per_s(const struct proc_row *row, char *buf, size_t 
 	return buf;
 }
 
+/* "+3.0k/m" style growth for narrow cells (objects, items or bytes per minute). */
+static const char *fmt_per_min(char *buf, size_t sz, double v, bool bytes)
+{
+	char n[32];
+
+	if (bytes)
+		fmt_sbytes(n, sizeof(n), v);
+	else if (v > -1000 && v < 1000)
+		snprintf(n, sizeof(n), "%+.0f", v);
+	else {
+		fmt_count(n + 1, sizeof(n) - 1, v < 0 ? -v : v);
+		n[0] = v < 0 ? '-' : '+';
+	}
+	snprintf(buf, sz, "%s/m", n);
+	return buf;
+}
+
 const char *tui_cell__suspect(const struct proc_row *row, char *buf, size_t sz)
 {
-	/* Leak verdicts are not in the model yet: the top suspect's name goes here. */
-	(void)row;
-	snprintf(buf, sz, "-");
+	const struct suspect *s;
+	char rate[40];
+
+	/* The model keeps suspects by confidence then rate: the first is the one to look at. */
+	if (!row->nsuspects) {
+		snprintf(buf, sz, "-");
+		return buf;
+	}
+	s = &row->suspects[0];
+	fmt_per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS);
+	if (row->nsuspects > 1)
+		snprintf(buf, sz, "%s %s (+%d)", s->name, rate, row->nsuspects - 1);
+	else
+		snprintf(buf, sz, "%s %s", s->name, rate);
 	return buf;
 }
 
@@ -659,6 +687,12 @@ static void layout_columns(int width, struct layout *lo)
 			if (cols[c].drop == d)
 				lo->shown[c] = false;
 	}
+	/* A suspect name ("__main__.Registry._items +3.0k/m") needs more than 16 columns: on wide
+	 * terminals SUSPECT takes half of what COMMAND would get beyond its minimum, up to 44. */
+	int spare = width - (total - 1), suspect_extra = 0;
+
+	if (lo->shown[TUI_COL_SUSPECT] && spare > 0)
+		suspect_extra = MIN(spare / 2, 44 - cols[TUI_COL_SUSPECT].width);
 	x = 0;
 	for (c = 0; c < TUI_COL__COUNT; c++) {
 		if (!lo->shown[c])
@@ -666,7 +700,9 @@ static void layout_columns(int width, struct layout *lo)
 		lo->x[c] = x;
 		lo->w[c] = cols[c].width;
 		if (c == TUI_COL_COMMAND)
-			lo->w[c] = MAX(cols[c].width, width - (total - 1) + cmd_min);
+			lo->w[c] = MAX(cols[c].width, width - (total - 1) + cmd_min - suspect_extra);
+		if (c == TUI_COL_SUSPECT)
+			lo->w[c] += suspect_extra;
 		x += lo->w[c] + 1;
 	}
 }
@@ -813,19 +849,113 @@ static void render_no_data(struct tui_grid *g, int x, int y, int w, const char *
 	tui_grid__puts(g, x + 1, y + 1, w - 1, TUI_A_DIM, why);
 }
 
-void tui_render__types_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h)
+static bool is_suspect(const struct proc_row *row, enum suspect_kind kind, const char *name)
 {
-	/* To fill: per-type live counts and growth from the census (census.h type_row). */
-	(void)row;
-	if (h > 0)
-		render_no_data(g, x, y, w, "Types", "live objects per type and their growth appear here once a census ran");
+	for (int i = 0; i < row->nsuspects; i++)
+		if (row->suspects[i].kind == kind && !strcmp(row->suspects[i].name, name))
+			return true;
+	return false;
 }
 
+/* One census line over every census tab: when, how long, how often. */
+static void render_census_line(struct tui_grid *g, const struct proc_row *row, int x, int y, int w)
+{
+	char live[32];
+
+	snprintf(live, sizeof(live), "%lld", (long long)row->live_objects);
+	tui_grid__printf(g, x + 1, y, w - 1, TUI_A_LABEL, "census every %.0f s, last walk %.1f ms, %s live objects%s",
+			 row->census_period, row->census_ms, live,
+			 row->census_inconsistencies ? " (inconsistencies: the heap moved during the walk)" : "");
+}
+
+/*
+ * Types: live count, change per minute (Theil-Sen over the census window), bytes, and the
+ * census points as a sparkline, scaled from the series' minimum to its maximum so growth shows
+ * even on a large base. Suspect types are drawn as warnings.
+ */
+void tui_render__types_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h)
+{
+	int namew, i, line, sparkw = MODEL_SPARK;
+	char cnt[32], rate[32], bytes[32];
+
+	if (h <= 0)
+		return;
+	if (row->census_time <= 0 || !row->ntypes) {
+		render_no_data(g, x, y, w, "Types", "live objects per type and their growth appear here once a census ran");
+		return;
+	}
+	render_census_line(g, row, x, y, w);
+	if (h < 3)
+		return;
+	if (w < 60)
+		sparkw = 0;
+	namew = MAX(12, w - 2 - 10 - 10 - 10 - (sparkw ? sparkw + 2 : 0) - 3);
+	tui_grid__fill(g, x, y + 1, w, ' ', TUI_A_TITLE);
+	tui_grid__printf(g, x + 1, y + 1, w - 1, TUI_A_TITLE, "%-*s %9s %9s %9s%s%s", namew, "TYPE", "LIVE", "/MIN",
+			 "BYTES", sparkw ? "  " : "", sparkw ? "TREND" : "");
+	for (i = 0, line = y + 2; i < row->ntypes && line < y + h; i++, line++) {
+		const struct type_row *t = &row->types[i];
+		bool sus = is_suspect(row, SUSPECT_TYPE, t->name);
+		uint8_t attr = sus ? TUI_A_WARN : TUI_A_NORMAL;
+		int64_t mn = INT64_MAX, mx = INT64_MIN;
+		int k, sx;
+
+		snprintf(cnt, sizeof(cnt), "%lld", (long long)t->count);
+		if (t->per_min == 0)
+			snprintf(rate, sizeof(rate), "0");
+		else
+			fmt_per_min(rate, sizeof(rate), t->per_min, false);
+		fmt_bytes(bytes, sizeof(bytes), (double)t->bytes);
+		tui_grid__printf(g, x + 1, line, w - 1, attr, "%-*.*s %9s %9s %9s", namew, namew, t->name, cnt, rate,
+				 bytes);
+		if (!sparkw || t->nspark < 2)
+			continue;
+		for (k = 0; k < t->nspark; k++) {
+			mn = MIN(mn, t->spark[k]);
+			mx = MAX(mx, t->spark[k]);
+		}
+		sx = x + 1 + namew + 30 + 2 + (sparkw - t->nspark);
+		for (k = 0; k < t->nspark; k++) {
+			int level = mx > mn ? 1 + (int)((t->spark[k] - mn) * 7 / (mx - mn)) : 1;
+
+			tui_grid__put(g, sx + k, line, glyph_spark(g, level), TUI_A_BAR);
+		}
+	}
+}
+
+/* Containers: the largest dicts/lists/sets/deques, named by their holder when one was found. */
 void tui_render__containers_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h)
 {
-	(void)row;
-	if (h > 0)
+	int namew, i, line;
+	char len[32], rate[32];
+
+	if (h <= 0)
+		return;
+	if (row->census_time <= 0 || !row->ncontainers) {
 		render_no_data(g, x, y, w, "Containers", "growing dicts, lists and sets and who holds them appear here");
+		return;
+	}
+	render_census_line(g, row, x, y, w);
+	if (h < 3)
+		return;
+	namew = MAX(12, w - 2 - 18 - 10 - 10 - 3);
+	tui_grid__fill(g, x, y + 1, w, ' ', TUI_A_TITLE);
+	tui_grid__printf(g, x + 1, y + 1, w - 1, TUI_A_TITLE, "%-*s %-18s %9s %9s", namew, "HELD BY", "TYPE", "LEN",
+			 "/MIN");
+	for (i = 0, line = y + 2; i < row->ncontainers && line < y + h; i++, line++) {
+		const struct container_row *c = &row->containers[i];
+		uint8_t attr = is_suspect(row, SUSPECT_CONTAINER, c->name) ? TUI_A_WARN
+			       : c->named				    ? TUI_A_NORMAL
+									    : TUI_A_DIM;
+
+		snprintf(len, sizeof(len), "%lld", (long long)c->len);
+		if (c->per_min == 0)
+			snprintf(rate, sizeof(rate), "0");
+		else
+			fmt_per_min(rate, sizeof(rate), c->per_min, false);
+		tui_grid__printf(g, x + 1, line, w - 1, attr, "%-*.*s %-18.18s %9s %9s", namew, namew, c->name, c->type,
+				 len, rate);
+	}
 }
 
 void tui_render__sites_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h)
@@ -835,11 +965,50 @@ void tui_render__sites_tab(struct tui_grid *g, const struct proc_row *row, int x
 		render_no_data(g, x, y, w, "Sites", "allocation sites (file.py:LINE function) appear here");
 }
 
+/* Suspects, strongest first: kind, name, growth and confidence, then the evidence wrapped below. */
 void tui_render__suspects_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h)
 {
-	(void)row;
-	if (h > 0)
-		render_no_data(g, x, y, w, "Suspects", "leak suspects with their evidence appear here");
+	int i, line = y;
+	char rate[40];
+
+	if (h <= 0)
+		return;
+	if (!row->nsuspects) {
+		if (row->census_time <= 0)
+			render_no_data(g, x, y, w, "Suspects", "leak suspects with their evidence appear here");
+		else {
+			tui_grid__puts(g, x + 1, y, w - 1, TUI_A_NORMAL, "Suspects: none");
+			if (h > 1)
+				tui_grid__puts(g, x + 1, y + 1, w - 1, TUI_A_DIM,
+					       "nothing grows steadily: types, containers, gc.garbage and RSS are watched");
+		}
+		return;
+	}
+	for (i = 0; i < row->nsuspects && line < y + h; i++) {
+		const struct suspect *s = &row->suspects[i];
+		const char *ev = s->evidence;
+		int textw = MAX(10, w - 6);
+
+		fmt_per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS);
+		tui_grid__printf(g, x + 1, line++, w - 1, TUI_A_WARN, "%-9s %s  %s  confidence %.3f",
+				 suspect_kind__name(s->kind), s->name, rate, s->confidence);
+		/* Evidence wrapped at spaces, indented, at most 3 lines per suspect. */
+		for (int n = 0; *ev && n < 3 && line < y + h; n++, line++) {
+			int len = (int)strlen(ev), cut = len;
+
+			if (len > textw) {
+				cut = textw;
+				while (cut > textw / 2 && ev[cut] != ' ')
+					cut--;
+				if (ev[cut] != ' ')
+					cut = textw;
+			}
+			tui_grid__printf(g, x + 5, line, textw, TUI_A_DIM, "%.*s", cut, ev);
+			ev += cut;
+			while (*ev == ' ')
+				ev++;
+		}
+	}
 }
 
 /* Collections of generation gen during the refresh that ended at history sample `age`. */

@@ -439,3 +439,28 @@ def test_refuses_bad_files(root, workdir, scenario):
         assert r.returncode == 1 and r.stdout == ""
     r = run_pyleak("report", db, "--format", "nope", check=False)
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("interp", ROUND_TRIP[:1], ids=repr)
+def test_census_and_suspects_recorded(scenario, workdir, interp):
+    """Types, containers and leak suspects of the censuses reach the trace and the report: the
+    leaking class with its exact idle count, its holder by name with its exact len, the verdict."""
+    db = os.path.join(workdir, "leak.db")
+    s, truth, _ = record_scenario(scenario, interp, "leak_connections.py", ("--duration", "40"), db,
+                                  interval=1.0, settle=6.0)  # idle censuses (every >= 2 s) land
+    p = _proc(report_json(db), s.pid)
+    types = {t["name"]: t for t in p["types"]}
+    conns = {c["name"]: c for c in p["containers"]}
+    sus = {(x["kind"], x["name"]) for x in p["suspects"]}
+    assert "__main__.Connection" in types, sorted(types)
+    t = types["__main__.Connection"]
+    assert t["last_count"] == truth["live"]["__main__.Connection"], (t, truth["live"])
+    assert truth["rate"] * 60 / 2 <= t["per_min"] <= truth["rate"] * 60 * 2, t
+    c = conns.get("__main__._CONNECTIONS")
+    assert c is not None, sorted(conns)
+    assert c["last_length"] == truth["container_len"], (c, truth["container_len"])
+    assert ("type", "__main__.Connection") in sus, sus
+    # Types are written once per census, not per interval.
+    ncensus = _query(db, "SELECT count(DISTINCT time) FROM types")[0][0]
+    nsamples = _query(db, "SELECT count(DISTINCT time) FROM samples")[0][0]
+    assert 5 <= ncensus < nsamples, (ncensus, nsamples)

@@ -236,9 +236,10 @@ def test_tui_rows_drill_in_against_truth(tui, scenario):
     assert m and int(m.group(1)) >= 1, scr
     assert "Pause histograms" in scr
 
-    # tabs, then back
+    # tabs, then back (the Types tab has data once the first census ran: either is right here)
     t.keys("Right")
-    t.wait_text("Types: no data yet")
+    t.wait_for(lambda scr: "Types: no data yet" in scr or re.search(r"^ TYPE\s+LIVE\s+/MIN", scr, re.M),
+               what="the Types tab")
     t.keys("Escape")
     t.wait_for(lambda scr: re.search(r"^\s+PID COMMAND", scr, re.M), what="the table again")
     t.keys("q")
@@ -350,3 +351,54 @@ def test_tui_signal_detaches(tui, scenario, how):
             break
         assert time.time() < deadline, "left behind: programs %s links %s" % (sorted(left_p), sorted(left_l))
         time.sleep(0.5)
+
+
+def _per_min(text):
+    """"+3.0k/m" -> 3000.0, "+57/m" -> 57.0."""
+    m = re.match(r"^([+-]?[\d.]+)([kMG]?)/m$", text)
+    assert m, text
+    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)]
+
+
+def test_tui_types_tab_and_suspect_against_truth(tui, scenario):
+    """leak_connections: the SUSPECT column names a leak the truth expects within 60 s, the
+    Suspects tab lists the expected type, and the Types tab's live count of the leaking class
+    equals the target's own count once it is idle, with a growth near the truth's rate."""
+    s = scenario(DEBIAN, "leak_connections.py", "--duration", "40")
+    start = s.truth()["start_time"]
+    expected_names = {e["name"] for e in s.truth()["expected_all"]}
+    t = tui("-p", s.pid, "-d", "1", width=170, height=45)
+    t.wait_for(lambda scr: row_line(scr.split("\n"), s.pid), what="the scenario's row")
+
+    def suspect_cell(scr):
+        lines = scr.split("\n")
+        head = lines[table_header(lines)]
+        line = row_line(lines, s.pid)
+        if line is None:
+            return None
+        c = line[head.index("SUSPECT"):].strip()
+        return c if c not in ("", "-") else None
+
+    cellv = t.wait_for(suspect_cell, timeout=70, what="a suspect in the SUSPECT column")
+    assert time.time() - start <= 60, "first suspect after %.1f s" % (time.time() - start)
+    name, rate = cellv.split()[0], cellv.split()[1]
+    assert name in expected_names, (cellv, expected_names)
+    assert 3000 / 2 <= _per_min(rate) <= 3000 * 2, cellv
+
+    t.keys("Enter")
+    t.wait_text("COLLECTIONS")
+    t.keys("5")
+    scr = t.wait_for(lambda scr: re.search(r"^ type\s+__main__\.Connection\s+\+[\d.]+k/m\s+confidence", scr, re.M)
+                     and scr, timeout=20, what="the Connection suspect in the Suspects tab")
+    assert "Theil-Sen" in scr and "Mann-Kendall" in scr
+
+    t.keys("2")
+    row = t.wait_for(lambda scr: re.search(r"^ __main__\.Connection\s+(\d+)\s+(\S+)\s+\S+ \S*", scr, re.M),
+                     what="the Connection row of the Types tab")
+    assert 3000 / 2 <= _per_min(row.group(2)) <= 3000 * 2, row.group(0)
+    truth = s.truth(phase="idle")
+    want = truth["live"]["__main__.Connection"]
+    t.wait_for(lambda scr: re.search(r"^ __main__\.Connection\s+%d\s" % want, scr, re.M), timeout=30,
+               what="LIVE %d (the idle truth) in the Types tab" % want)
+    t.keys("q")
+    assert t.status() == 0

@@ -399,6 +399,74 @@ static void test_empty_snapshot(void **state)
 	sb_free(&f.out);
 }
 
+/* Census families: the top types by count plus suspect types (bounded labels); suspect flags. */
+static void test_types_and_suspects(void **state)
+{
+	struct fixture f;
+	struct proc_row *row, *quiet;
+	char want[256];
+	int i;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	row = new_row(500, "svc", "3.12.1", GC_TIER_UPROBE);
+	row->census_time = 1700000000;
+	row->live_objects = 123456;
+	for (i = 0; i < 15; i++) {
+		struct type_row *t = &row->types[row->ntypes++];
+
+		snprintf(t->name, sizeof(t->name), "mod.T%02d", i);
+		t->count = 1000 - i;
+		t->bytes = 64 * t->count;
+		t->per_min = i == 13 ? 3000.5 : 0;
+	}
+	row->suspects[0] = (struct suspect){ .kind = SUSPECT_TYPE, .per_min = 3000.5, .confidence = 0.9999 };
+	copy_str(row->suspects[0].name, sizeof(row->suspects[0].name), "mod.T13");
+	row->suspects[1] = (struct suspect){ .kind = SUSPECT_CONTAINER, .per_min = 50, .confidence = 0.99 };
+	copy_str(row->suspects[1].name, sizeof(row->suspects[1].name), "__main__.we\"ird");
+	row->nsuspects = 2;
+	quiet = new_row(600, "quiet", "3.11.2", GC_TIER_USDT); /* watched, no census yet */
+	quiet->live_objects = -1;
+	f.rows[0] = row;
+	f.rows[1] = quiet;
+	f.snap.rows = f.rows;
+	f.snap.nrows = 2;
+	render(&f);
+
+#define L500 "pid=\"500\",comm=\"svc\",python=\"3.12.1\",gc_source=\"uprobe\""
+#define L600 "pid=\"600\",comm=\"quiet\",python=\"3.11.2\",gc_source=\"usdt\""
+	assert_string_equal(sample(&f, "pyleak_live_objects{" L500 "}"), "123456");
+	assert_null(sample(&f, "pyleak_live_objects{" L600 "}"));
+	/* top_types = 10 by count, and T13 because it is a suspect: 11 series per family */
+	assert_int_equal(count_containing(&f, "pyleak_type_live_objects{"), 11);
+	assert_int_equal(count_containing(&f, "pyleak_type_live_bytes{"), 11);
+	assert_int_equal(count_containing(&f, "pyleak_type_growth_per_minute{"), 11);
+	assert_string_equal(sample(&f, "pyleak_type_live_objects{" L500 ",type=\"mod.T00\"}"), "1000");
+	assert_string_equal(sample(&f, "pyleak_type_live_bytes{" L500 ",type=\"mod.T09\"}"), "63424");
+	assert_null(sample(&f, "pyleak_type_live_objects{" L500 ",type=\"mod.T10\"}"));
+	assert_string_equal(sample(&f, "pyleak_type_live_objects{" L500 ",type=\"mod.T13\"}"), "987");
+	assert_string_equal(sample(&f, "pyleak_type_growth_per_minute{" L500 ",type=\"mod.T13\"}"), "3000.5");
+	/* suspects: a count per watched process (0 included), flags with escaped names */
+	assert_string_equal(sample(&f, "pyleak_leak_suspects{" L500 "}"), "2");
+	assert_string_equal(sample(&f, "pyleak_leak_suspects{" L600 "}"), "0");
+	assert_string_equal(sample(&f, "pyleak_leak_suspect{" L500 ",kind=\"type\",name=\"mod.T13\"}"), "1");
+	snprintf(want, sizeof(want), "pyleak_leak_suspect{" L500 ",kind=\"container\",name=\"__main__.we\\\"ird\"}");
+	assert_string_equal(sample(&f, want), "1");
+	assert_string_equal(
+		sample(&f, "pyleak_leak_suspect_growth_per_minute{" L500 ",kind=\"container\",name=\"__main__.we\\\"ird\"}"),
+		"50");
+	assert_string_equal(sample(&f, "pyleak_leak_suspect_confidence{" L500 ",kind=\"type\",name=\"mod.T13\"}"),
+			    "0.9999");
+	/* each family once, HELP and TYPE before its samples */
+	assert_int_equal(count_containing(&f, "# TYPE pyleak_leak_suspect gauge"), 1);
+	assert_int_equal(count_containing(&f, "# TYPE pyleak_type_live_objects gauge"), 1);
+	free(row);
+	free(quiet);
+	sb_free(&f.out);
+#undef L500
+#undef L600
+}
+
 static void test_listen_addresses(void **state)
 {
 	struct serve_addr a;
@@ -453,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_pause_buckets_every_slot),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_empty_snapshot),
+		cmocka_unit_test(test_types_and_suspects),
 		cmocka_unit_test(test_listen_addresses),
 	};
 

@@ -610,6 +610,106 @@ static void test_ascii_terminal(void **state)
 	assert_true(tui_grid__find(&f->g, "dRSS/m") >= 0);
 }
 
+/* Census tabs and the SUSPECT column, from a row the analysis filled (types, containers, suspects). */
+static void test_leak_tabs(void **state)
+{
+	struct fixture *f = *state;
+	struct proc_row *r = f->rows[1]; /* pid 777 */
+	struct type_row *t;
+	struct container_row *c;
+	struct suspect *s;
+	int y;
+
+	r->census_time = 1099.0;
+	r->census_ms = 4.5;
+	r->census_period = 2;
+	r->live_objects = 98765;
+	t = &r->types[r->ntypes++];
+	snprintf(t->name, sizeof(t->name), "dict");
+	t->count = 5000, t->bytes = 320000, t->per_min = 0;
+	t->nspark = 3;
+	t->spark[0] = t->spark[1] = t->spark[2] = 5000;
+	t = &r->types[r->ntypes++];
+	snprintf(t->name, sizeof(t->name), "__main__.Connection");
+	t->count = 2000, t->bytes = 112000, t->per_min = 3000;
+	t->nspark = 8;
+	for (int i = 0; i < 8; i++)
+		t->spark[i] = 1000 + 100 * i; /* min..max: the lowest and the highest block */
+	c = &r->containers[r->ncontainers++];
+	snprintf(c->name, sizeof(c->name), "__main__._CONNECTIONS");
+	snprintf(c->type, sizeof(c->type), "list");
+	c->len = 2000, c->per_min = 3001, c->named = true;
+	c = &r->containers[r->ncontainers++];
+	snprintf(c->name, sizeof(c->name), "dict@0x7f0012345678");
+	snprintf(c->type, sizeof(c->type), "dict");
+	c->len = 387;
+	s = &r->suspects[r->nsuspects++];
+	s->kind = SUSPECT_TYPE;
+	snprintf(s->name, sizeof(s->name), "__main__.Connection");
+	s->per_min = 2997, s->confidence = 0.9999;
+	snprintf(s->evidence, sizeof(s->evidence),
+		 "1000 -> 1700 live objects over 14 s (8 censuses), Theil-Sen +2997/min, still growing (+3000/min "
+		 "in the newer half), Mann-Kendall confidence 0.9999");
+	s = &r->suspects[r->nsuspects++];
+	s->kind = SUSPECT_CONTAINER;
+	snprintf(s->name, sizeof(s->name), "__main__._CONNECTIONS");
+	s->per_min = 3001, s->confidence = 0.999;
+	snprintf(s->evidence, sizeof(s->evidence), "len 1000 -> 1700");
+
+	/* SUSPECT column: the strongest suspect, its rate, how many more */
+	render(f, 200, 24);
+	y = pid_line(f, 777);
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), "__main__.Connection +3.0k/m (+1)"));
+	assert_non_null(strstr(line(f, y), "98765")); /* LIVE */
+	y = pid_line(f, 4242);
+	assert_non_null(strstr(line(f, y), " - ")); /* no census, no suspect */
+
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = 777;
+	f->st.tab = TUI_TAB_TYPES;
+	render(f, 100, 24);
+	assert_true(tui_grid__find(&f->g, "census every 2 s, last walk 4.5 ms, 98765 live objects") >= 0);
+	y = tui_grid__find(&f->g, "__main__.Connection");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), " 2000 "));
+	assert_non_null(strstr(line(f, y), "+3.0k/m"));
+	assert_non_null(strstr(line(f, y), " 109K "));
+	/* trend: scaled min..max, so the lowest block first and the full block last */
+	assert_non_null(strstr(line(f, y), "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"));
+	y = tui_grid__find(&f->g, "dict ");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), " 5000 "));
+
+	f->st.tab = TUI_TAB_CONTAINERS;
+	render(f, 100, 24);
+	y = tui_grid__find(&f->g, "__main__._CONNECTIONS");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), "list"));
+	assert_non_null(strstr(line(f, y), "2000"));
+	assert_non_null(strstr(line(f, y), "+3.0k/m"));
+	assert_true(tui_grid__find(&f->g, "dict@0x7f0012345678") >= 0);
+
+	f->st.tab = TUI_TAB_SUSPECTS;
+	render(f, 100, 24);
+	y = tui_grid__find(&f->g, "type      __main__.Connection  +3.0k/m  confidence 1.000");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y + 1), "1000 -> 1700 live objects over 14 s"));
+	assert_non_null(strstr(line(f, y + 2), "Mann-Kendall confidence 0.9999"));
+	assert_true(tui_grid__find(&f->g, "container __main__._CONNECTIONS  +3.0k/m") >= 0);
+
+	/* A census without suspects says so (not "no data yet"). */
+	r->nsuspects = 0;
+	render(f, 100, 24);
+	assert_true(tui_grid__find(&f->g, "Suspects: none") >= 0);
+	/* Narrow: no sparkline, still the numbers. */
+	f->st.tab = TUI_TAB_TYPES;
+	render(f, 50, 12);
+	y = tui_grid__find(&f->g, "__main__.Connec      2000   +3.0k/m      109K");
+	assert_true(y >= 0);
+	assert_null(strstr(line(f, y), "\u2588"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +726,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_navigation_scrolls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_misc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ascii_terminal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leak_tabs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
