@@ -64,8 +64,40 @@ static void on_gc_event(const struct gc_probe_event *ev, void *ctx)
 	recorder__gc_event(((struct record_ctx *)ctx)->rec, ev);
 }
 
+/*
+ * Allocation sites of one process into the trace. Counts are cumulative since attach, so each
+ * process's stacks are written once: when it exits, or at the end of the recording.
+ */
+static void record_sites(struct record_ctx *ctx, const struct proc_row *row, double time)
+{
+	struct strbuf sb;
+	char frame[400];
+	int i, f;
+
+	if (!row->sites_valid)
+		return;
+	sb_init(&sb);
+	for (i = 0; i < row->sites.nstacks; i++) {
+		const struct site_stack *st = &row->sites.stacks[i];
+
+		sb_reset(&sb);
+		if (st->truncated)
+			sb_puts(&sb, "[truncated]");
+		for (f = st->nframes - 1; f >= 0; f--) {
+			site_frame__format(&st->frames[f], frame, sizeof(frame));
+			if (sb.len)
+				sb_putc(&sb, ';');
+			sb_puts(&sb, frame);
+		}
+		if (sb.buf && recorder__site_row(ctx->rec, row->target.pid, time, sb.buf, (int64_t)st->count, -1))
+			break;
+	}
+	sb_free(&sb);
+}
+
 static void on_exit_row(const struct proc_row *row, void *ctx)
 {
+	record_sites(ctx, row, now_wall());
 	recorder__process_exit(((struct record_ctx *)ctx)->rec, row);
 }
 
@@ -305,6 +337,9 @@ int cmd_record(int argc, char **argv)
 			goto cleanup;
 		if (!err && record_census(&ctx, &snap))
 			goto cleanup;
+		for (int k = 0; !err && k < snap.nrows; k++)
+			if (!snap.rows[k]->exited)
+				record_sites(&ctx, snap.rows[k], snap.time);
 		drain_events(c);
 	}
 	ret = EXIT_OK;

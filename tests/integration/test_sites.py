@@ -195,3 +195,24 @@ def test_top_json_and_collapsed(scenario, interp):
     assert out and all(l.rsplit(" ", 1)[1].isdigit() for l in out)
     assert any(l.split(" ", 1)[0].endswith("<module>") or "<module>;" in l for l in out)
     assert any("make_widget" in l for l in out) or any("make_gadget" in l for l in out)
+
+
+def test_sites_recorded_and_reported_collapsed(scenario, tmp_path):
+    """record writes each process's sampled stacks; report --format collapsed prints them."""
+    import subprocess
+    from conftest import run_pyleak, PYLEAK
+    interp = [i for i in MATRIX if i.name == "debian-3.11"][0]
+    s, truth = start_sites(scenario, interp)
+    db = str(tmp_path / "sites.db")
+    run_pyleak("record", "-p", s.pid, "-o", db, "--duration", "6", "--interval", "1", timeout=120)
+    out = run_pyleak("report", db, "--format", "collapsed").stdout.splitlines()
+    assert out, "no sites recorded"
+    total = 0
+    for l in out:
+        stack, count = l.rsplit(" ", 1)
+        total += int(count)
+        frames = stack.split(";")
+        assert frames[0].endswith("<module>") or frames[0] == "[truncated]", frames
+    assert total >= 10
+    w = truth["sites"]["__main__.Widget"]
+    assert any("%s:%d %s" % (w["file"], w["line"], w["function"]) in l for l in out), out[:5]

@@ -423,6 +423,51 @@ static void test_drill_in(void **state)
 	assert_true(tui_grid__find(&f->g, "process 99999 is gone") >= 0);
 }
 
+static void test_sites_tab(void **state)
+{
+	struct fixture *f = *state;
+	static struct site_code leaf = { .addr = 1, .file = "/srv/app.py", .func = "make_widget", .ok = true };
+	static struct site_code mid = { .addr = 2, .file = "/srv/app.py", .func = "handle", .ok = true };
+	static struct site_code top = { .addr = 3, .file = "/srv/app.py", .func = "<module>", .ok = true };
+	static struct site_stack stacks[2];
+	struct proc_row *r;
+	int y;
+
+	render(f, 120, 30);
+	tui_state__key(&f->st, TUI_KEY_ENTER);
+	r = f->snap.rows[0];
+	/* no samples yet: says so */
+	tui_state__key(&f->st, '4');
+	render(f, 120, 30);
+	assert_true(tui_grid__find(&f->g, "Sites") >= 0);
+	/* two stacks, 75% / 25%, leaf first then callers, the deep one truncated */
+	memset(stacks, 0, sizeof(stacks));
+	stacks[0].count = 30;
+	stacks[0].nframes = 3;
+	stacks[0].frames[0] = (struct site_frame){ .code = &leaf, .line = 41 };
+	stacks[0].frames[1] = (struct site_frame){ .code = &mid, .line = 12 };
+	stacks[0].frames[2] = (struct site_frame){ .code = &top, .line = 3 };
+	stacks[1].count = 10;
+	stacks[1].nframes = 1;
+	stacks[1].truncated = true;
+	stacks[1].frames[0] = (struct site_frame){ .code = &mid, .line = 13 };
+	r->sites_valid = true;
+	r->sites.stacks = stacks;
+	r->sites.nstacks = 2;
+	r->sites.total = 40;
+	r->sites.counters.walk_errors = 2;
+	render(f, 120, 30);
+	assert_true(tui_grid__find(&f->g, "Sites: 40 samples, 2 walk errors (discarded)") >= 0);
+	y = tui_grid__find(&f->g, "/srv/app.py:41 make_widget");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), " 75.0%     30  /srv/app.py:41 make_widget < /srv/app.py:12 handle < /srv/app.py:3 <module>"));
+	y = tui_grid__find(&f->g, "/srv/app.py:13 handle");
+	assert_non_null(strstr(line(f, y), " 25.0%     10  /srv/app.py:13 handle < [truncated]"));
+	r->sites_valid = false; /* the fixture's teardown must not free static stacks */
+	r->sites.stacks = NULL;
+	r->sites.nstacks = 0;
+}
+
 static void test_drill_in_wide(void **state)
 {
 	struct fixture *f = *state;
@@ -719,6 +764,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sort_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drill_in, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sites_tab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drill_in_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_narrow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_command_and_exited, setup, teardown),
