@@ -13,6 +13,7 @@
 
 #include "../bpf/alloc.h" /* the BPF ABI (same basename as this module's header) */
 #include "alloc.h"
+#include "gcstart.h"
 #include "alloc.skel.h"
 #include "common.h"
 #include "elffile.h"
@@ -96,13 +97,7 @@ struct pid_entry {
 struct alloc_probes {
 	struct alloc_probes_opts opts;
 	struct alloc_bpf *skel;
-	struct {
-		dev_t dev;
-		ino_t ino;
-		uint64_t off;
-		struct bpf_link *link;
-	} young[64];
-	int nyoung;
+	struct gcstart_set young; /* the young-list sampler at collection starts */
 	struct pid_entry **pids;
 	int npids, cappids;
 	/* dump of alloc_counts sorted by (pid, type) */
@@ -220,35 +215,8 @@ enum alloc_mode alloc_probes__mode(const struct alloc_probes *p)
 
 static int young_attach(struct alloc_probes *p, const char *path, uint64_t off, int gen_spec, bool usdt)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo);
-	struct bpf_link *link;
-	struct stat st;
-	int i, err;
-
-	if (stat(path, &st))
-		return -errno;
-	for (i = 0; i < p->nyoung; i++)
-		if (p->young[i].dev == st.st_dev && p->young[i].ino == st.st_ino && p->young[i].off == off)
-			return 0;
-	if (p->nyoung == (int)(sizeof(p->young) / sizeof(p->young[0])))
-		return -ENOSPC;
-	if (usdt) {
-		link = bpf_program__attach_usdt(p->skel->progs.young_usdt, -1, path, "python", "gc__start", NULL);
-	} else {
-		uo.bpf_cookie = (uint64_t)gen_spec;
-		link = bpf_program__attach_uprobe_opts(p->skel->progs.young_collector, -1, path, off, &uo);
-	}
-	if (!link) {
-		err = -errno;
-		pr_err("cannot attach the young-sample probe to %s: %s", path, strerror(-err));
-		return err;
-	}
-	p->young[p->nyoung].dev = st.st_dev;
-	p->young[p->nyoung].ino = st.st_ino;
-	p->young[p->nyoung].off = off;
-	p->young[p->nyoung].link = link;
-	p->nyoung++;
-	return 0;
+	return gcstart__attach(&p->young, p->skel->progs.young_usdt, p->skel->progs.young_collector, path, usdt, off,
+			       (uint64_t)gen_spec, "young-sample");
 }
 
 int alloc_probes__attach_usdt(struct alloc_probes *p, const char *binary_path)
@@ -814,8 +782,7 @@ void alloc_probes__destroy(struct alloc_probes *p)
 		free(p->pids[i]);
 	}
 	free(p->pids);
-	for (i = 0; i < p->nyoung; i++)
-		bpf_link__destroy(p->young[i].link);
+	gcstart__detach_all(&p->young);
 	alloc_bpf__destroy(p->skel);
 	free(p->dump);
 	free(p);

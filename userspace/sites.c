@@ -15,12 +15,12 @@
 #include "probes.h"
 #include "pyobj.h"
 #include "sites.h"
+#include "gcstart.h"
 #include "../bpf/sites.h" /* the BPF ABI (same basename as this module's header) */
 #include "sites.skel.h"
 
 _Static_assert(SITES_MAX_FRAMES == PYSTACK_MAX_FRAMES, "sites.h frame limit differs from bpf/sites.h");
 
-#define SITES_MAX_ATTACH      32
 #define SITES_CODE_CACHE_MAX  16384 /* code objects per pid */
 #define SITES_LINETABLE_MAX   (256 * 1024)
 #define SITES_READ_MAX_STACKS SITES_MAX_STACKS
@@ -41,17 +41,9 @@ struct sites_proc {
 	size_t ncodes, ncap;
 };
 
-struct attachment {
-	dev_t dev;
-	ino_t ino;
-	uint64_t off; /* 0 = usdt */
-	struct bpf_link *link;
-};
-
 struct sites {
 	struct sites_bpf *skel;
-	struct attachment att[SITES_MAX_ATTACH];
-	int natt;
+	struct gcstart_set att; /* the stack sampler at collection starts */
 	struct sites_proc *procs;
 	int nprocs, procs_cap;
 };
@@ -420,8 +412,7 @@ void sites__destroy(struct sites *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < s->natt; i++)
-		bpf_link__destroy(s->att[i].link);
+	gcstart__detach_all(&s->att);
 	for (i = 0; i < s->nprocs; i++)
 		proc_clear(&s->procs[i]);
 	free(s->procs);
@@ -431,41 +422,13 @@ void sites__destroy(struct sites *s)
 
 int sites__attachments(const struct sites *s)
 {
-	return s ? s->natt : 0;
+	return s ? s->att.n : 0;
 }
 
 static int attach(struct sites *s, const char *path, uint64_t off, int gen_spec, bool usdt)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo);
-	struct bpf_link *link;
-	struct stat st;
-	int i, err;
-
-	if (stat(path, &st))
-		return -errno;
-	for (i = 0; i < s->natt; i++)
-		if (s->att[i].dev == st.st_dev && s->att[i].ino == st.st_ino && s->att[i].off == off)
-			return 0;
-	if (s->natt == SITES_MAX_ATTACH)
-		return -ENOSPC;
-	if (usdt) {
-		link = bpf_program__attach_usdt(s->skel->progs.sites_gc_start_usdt, -1, path, "python",
-						"gc__start", NULL);
-	} else {
-		uo.bpf_cookie = (uint64_t)gen_spec;
-		link = bpf_program__attach_uprobe_opts(s->skel->progs.sites_collector_entry, -1, path, off, &uo);
-	}
-	if (!link) {
-		err = -errno;
-		pr_err("cannot attach the allocation-site probe to %s: %s", path, strerror(-err));
-		return err;
-	}
-	s->att[s->natt].dev = st.st_dev;
-	s->att[s->natt].ino = st.st_ino;
-	s->att[s->natt].off = off;
-	s->att[s->natt].link = link;
-	s->natt++;
-	return 0;
+	return gcstart__attach(&s->att, s->skel->progs.sites_gc_start_usdt, s->skel->progs.sites_collector_entry, path,
+			       usdt, off, (uint64_t)gen_spec, "allocation-site");
 }
 
 static struct sites_proc *proc_find(struct sites *s, pid_t pid)
