@@ -293,6 +293,12 @@ int cmd_record(int argc, char **argv)
 	err = collector__new(&co, &c);
 	if (err)
 		goto cleanup;
+	{
+		/* The trace file is open; from here on only watching is needed (docs/security.md). */
+		static const int keep[] = PRIV_KEEP_LIVE;
+
+		privileges__restrict(keep, ARRAY_SIZE(keep));
+	}
 
 	start = now_wall();
 	next = start;

@@ -78,6 +78,12 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
+	{
+		/* A report reads one file and writes another: nothing else a root process carries. */
+		static const int keep[] = PRIV_KEEP_FILES;
+
+		privileges__restrict(keep, ARRAY_SIZE(keep));
+	}
 	err = trace__load(path, &t);
 	if (err)
 		return EXIT_FAIL; /* trace__load said why */

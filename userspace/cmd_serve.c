@@ -129,6 +129,12 @@ int cmd_serve(int argc, char **argv)
 	co.npids = npids;
 	if (collector__new(&co, &c))
 		goto cleanup;
+	{
+		/* Bound and loaded: from here on only watching is needed (docs/security.md). */
+		static const int keep[] = PRIV_KEEP_LIVE;
+
+		privileges__restrict(keep, ARRAY_SIZE(keep));
+	}
 
 	while (!exiting) {
 		char missing[1024];

@@ -174,6 +174,9 @@ int cmd_top(int argc, char **argv)
 	}
 	if (replay_path) {
 		/* A recording needs no privilege and touches no process. */
+		static const int keep_files[] = PRIV_KEEP_FILES;
+
+		privileges__restrict(keep_files, ARRAY_SIZE(keep_files));
 		err = trace__load(replay_path, &trace);
 		if (err)
 			return EXIT_FAIL; /* trace__load said why */
@@ -193,6 +196,11 @@ int cmd_top(int argc, char **argv)
 		err = collector__new(&co, &c);
 		if (err)
 			return EXIT_FAIL;
+		{
+			static const int keep[] = PRIV_KEEP_LIVE;
+
+			privileges__restrict(keep, ARRAY_SIZE(keep)); /* docs/security.md */
+		}
 		source__from_collector(&src, c);
 	}
 	if (!batch && !isatty(STDOUT_FILENO))

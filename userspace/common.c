@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/prctl.h>
 
 int verbosity = 1;
 volatile sig_atomic_t exiting;
@@ -236,6 +237,42 @@ int privileges__check(bool need_bpf)
 	       missing[0], n > 1 ? ", " : "", n > 1 ? missing[1] : "", n > 2 ? ", " : "",
 	       n > 2 ? missing[2] : "");
 	return -EPERM;
+}
+
+int privileges__restrict(const int *keep, int nkeep)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	uint32_t want[2] = { 0, 0 };
+	char buf[16];
+	long last = 40;
+	int i, cap;
+
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] >= 0 && keep[i] < 64)
+			want[keep[i] / 32] |= 1u << (keep[i] % 32);
+	if (read_file("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) > 0)
+		parse_long(strtok(buf, "\n"), 0, 63, &last);
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	/* The bounding set can only shrink while CAP_SETPCAP is still ours: drop it first. */
+	for (cap = 0; cap <= last; cap++)
+		if (!(want[cap / 32] & (1u << (cap % 32))))
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (i = 0; i < 2; i++) {
+		data[i].permitted &= want[i];
+		data[i].effective &= want[i];
+		data[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &hdr, data)) {
+		int err = -errno;
+
+		pr_warn("cannot drop unneeded capabilities: %s", strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 void sb_init(struct strbuf *sb)

@@ -46,6 +46,18 @@ void sleep_interruptible_ms(long ms);
 /* Do we have what attaching and reading other processes needs? Prints a message naming what is missing. */
 int privileges__check(bool need_bpf);
 
+/*
+ * Least privilege once set up: keep only the capabilities in keep[] (when pyleak runs with more),
+ * drop every other one from the effective, permitted, inheritable and bounding sets, clear the
+ * ambient set and set no_new_privs. A no-op for a process that already has only what it needs.
+ */
+#define PRIV_KEEP_LIVE /* watching processes: read them, attach probes, open map_files */ \
+	{ 2 /* DAC_READ_SEARCH */, 19 /* SYS_PTRACE */, 38 /* PERFMON */, 39 /* BPF */, \
+	  40 /* CHECKPOINT_RESTORE */, 21 /* SYS_ADMIN: uprobe perf events are refused without it on \
+	  Linux 6.18 even with CAP_PERFMON (measured: EACCES from perf_event_open) */ }
+#define PRIV_KEEP_FILES /* reading traces, writing reports */ { 1 /* DAC_OVERRIDE */, 2 /* DAC_READ_SEARCH */ }
+int privileges__restrict(const int *keep, int nkeep);
+
 /* Growable string buffer: one implementation of appending formatted text for all renderers. */
 struct strbuf {
 	char *buf;

@@ -368,8 +368,11 @@ def test_refuses_overwrite(root, workdir, scenario):
     r = run_pyleak("record", "-p", s.pid, "-o", db, "--duration", "1", "--force")
     assert _query(db, "SELECT value FROM meta WHERE key = 'format'")[0][0] == "pyleak-trace"
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
-    # no sites were recorded: collapsed output is empty and says why on stderr
-    c = run_pyleak("report", db, "--format", "collapsed")
+    # a trace without sites (none sampled: recorded with --no-bpf there is no collection probe)
+    # gives empty collapsed output and says why on stderr
+    nosites = db + ".nosites"
+    run_pyleak("record", "-p", s.pid, "-o", nosites, "--duration", "1", "--no-bpf")
+    c = run_pyleak("report", nosites, "--format", "collapsed")
     assert c.stdout == "" and "no allocation sites" in c.stderr
 
 

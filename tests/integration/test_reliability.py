@@ -755,3 +755,33 @@ def test_tui_headless_under_asan(target, tmp_path):
         assert rc == "0", "TUI exit status %s" % rc
     finally:
         subprocess.call(["tmux", "kill-session", "-t", sess], stderr=subprocess.DEVNULL)
+
+
+def test_live_commands_drop_unneeded_capabilities(root):
+    """Once attached, pyleak keeps only what watching needs (docs/security.md): no CAP_SETUID,
+    CAP_NET_ADMIN, CAP_SYS_MODULE, CAP_CHOWN..., an empty bounding set beyond that, no_new_privs."""
+    keep = {2, 19, 21, 38, 39, 40}
+    for args in (["top", "-b", "-d", "0.5"], ["serve", "--listen", "127.0.0.1:0", "--interval", "0.5"]):
+        p = subprocess.Popen([PYLEAK] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 20
+            caps = None
+            while time.time() < deadline:
+                with open("/proc/%d/status" % p.pid) as f:
+                    st = dict(l.split(":\t", 1) for l in f.read().splitlines() if ":\t" in l)
+                eff = int(st["CapEff"].strip(), 16)
+                if eff != int(st["CapBnd"].strip(), 16) or st["NoNewPrivs"].strip() == "1":
+                    caps = st
+                    break
+                time.sleep(0.2)
+            assert caps, "capabilities never restricted: %s" % args
+            for field in ("CapEff", "CapPrm", "CapBnd"):
+                v = int(caps[field].strip(), 16)
+                extra = [b for b in range(64) if v >> b & 1 and b not in keep]
+                assert not extra, (args, field, extra)
+            assert int(caps["CapEff"].strip(), 16) >> 19 & 1, "CAP_SYS_PTRACE must stay"
+            assert caps["NoNewPrivs"].strip() == "1"
+            assert p.poll() is None, "pyleak died after dropping capabilities"
+        finally:
+            p.send_signal(signal.SIGINT)
+            assert p.wait(20) == 0
