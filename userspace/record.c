@@ -648,16 +648,28 @@ static int hook_proc(struct recorder *r, pid_t pid, int64_t *id)
 	return begin(r);
 }
 
-int recorder__type_row(struct recorder *r, pid_t pid, double time, const char *name, int64_t count, int64_t bytes)
+/* A row of an auxiliary table (types, containers, suspects, sites): its statement with the
+ * process and time bound, or NULL with *err set. */
+static sqlite3_stmt *aux_row(struct recorder *r, int which, pid_t pid, double time, int *err)
 {
-	sqlite3_stmt *st = r->st[ST_TYPE];
+	sqlite3_stmt *st = r->st[which];
 	int64_t id;
-	int err = hook_proc(r, pid, &id);
 
-	if (err)
-		return err;
+	*err = hook_proc(r, pid, &id);
+	if (*err)
+		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_double(st, 2, time);
+	return st;
+}
+
+int recorder__type_row(struct recorder *r, pid_t pid, double time, const char *name, int64_t count, int64_t bytes)
+{
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_TYPE, pid, time, &err);
+
+	if (!st)
+		return err;
 	sqlite3_bind_text(st, 3, name ? name : "?", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, count);
 	bind_i64_or_null(st, 5, bytes >= 0, bytes);
@@ -667,14 +679,11 @@ int recorder__type_row(struct recorder *r, pid_t pid, double time, const char *n
 int recorder__container_row(struct recorder *r, pid_t pid, double time, const char *name, const char *type_name,
 			    int64_t length, int64_t bytes)
 {
-	sqlite3_stmt *st = r->st[ST_CONTAINER];
-	int64_t id;
-	int err = hook_proc(r, pid, &id);
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_CONTAINER, pid, time, &err);
 
-	if (err)
+	if (!st)
 		return err;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, time);
 	sqlite3_bind_text(st, 3, name ? name : "?", -1, SQLITE_TRANSIENT);
 	text_or_null(st, 4, type_name);
 	sqlite3_bind_int64(st, 5, length);
@@ -685,14 +694,11 @@ int recorder__container_row(struct recorder *r, pid_t pid, double time, const ch
 int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char *kind, const char *name,
 			  double per_min, double confidence, const char *evidence)
 {
-	sqlite3_stmt *st = r->st[ST_SUSPECT];
-	int64_t id;
-	int err = hook_proc(r, pid, &id);
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_SUSPECT, pid, time, &err);
 
-	if (err)
+	if (!st)
 		return err;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, time);
 	sqlite3_bind_text(st, 3, kind ? kind : "?", -1, SQLITE_TRANSIENT);
 	text_or_null(st, 4, name);
 	sqlite3_bind_double(st, 5, isfinite(per_min) ? per_min : 0);
@@ -703,14 +709,11 @@ int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char
 
 int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *stack, int64_t count, int64_t bytes)
 {
-	sqlite3_stmt *st = r->st[ST_SITE];
-	int64_t id;
-	int err = hook_proc(r, pid, &id);
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_SITE, pid, time, &err);
 
-	if (err)
+	if (!st)
 		return err;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_double(st, 2, time);
 	sqlite3_bind_text(st, 3, stack ? stack : "?", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, count);
 	bind_i64_or_null(st, 5, bytes >= 0, bytes);
