@@ -238,10 +238,11 @@ static int64_t obj_bytes(const struct census *c, const struct pyobj_type *ti, co
 	/* 3.12 replaced int's ob_size by lv_tag: digit count << 3 | sign (gh-101291). */
 	if (ti->kind == PYOBJ_INT && l->minor >= 12)
 		n = (int64_t)((uint64_t)n >> 3);
+	/* Bounds first: -INT64_MIN does not exist. */
+	if (n > (1ll << 40) || n < -(1ll << 40))
+		return size;
 	if (n < 0)
 		n = -n;
-	if (n > (1ll << 40))
-		return size;
 	return size + ti->itemsize * n;
 }
 
@@ -510,6 +511,9 @@ static int64_t collections_from(struct walk *w, const struct py_target *t, int g
 		return -1;
 	for (i = gen; i < 3; i++) {
 		if (remote__read_i64(w->r, t->gc_stats_addr + (uint64_t)i * l->gc_stats_size + l->gc_stats_collections, &v))
+			return -1;
+		/* Target memory is untrusted: a counter no process reaches is a bad read, not a sum. */
+		if (v < 0 || v > (1ll << 53))
 			return -1;
 		sum += v;
 	}
