@@ -103,7 +103,10 @@ for h in "${harnesses[@]}"; do
 	mkdir -p "$OUT/$h-artifacts"
 	echo "== $h: run ${SECONDS_EACH}s"
 	# -close_fd_mask=2: the parsers' own one-line refusals on stderr are expected noise
-	( cd "$OUT/$h-artifacts" && "$OUT/$h" -max_total_time="$SECONDS_EACH" -max_len="${MAXLEN[$h]}" -timeout=10 \
+	# FUZZ_SEED fixes libFuzzer's random seed: CI replays the same exploration every run (a gate
+	# must not depend on luck); unset, each run explores anew (make fuzz by hand, soak runs).
+	( cd "$OUT/$h-artifacts" && "$OUT/$h" ${FUZZ_SEED:+-seed=$FUZZ_SEED} -max_total_time="$SECONDS_EACH" \
+		-max_len="${MAXLEN[$h]}" -timeout=10 \
 		-rss_limit_mb=2048 -close_fd_mask=2 -print_final_stats=1 -jobs="$JOBS" -workers="$JOBS" \
 		"$corpus" "$OUT/$h-seeds" ) > "$OUT/$h.log" 2>&1
 	rc=$?
