@@ -35,7 +35,7 @@ static const struct {
 
 #define MIN_EXPECTED 1000	 /* completeness needs this many bookkept GC allocations */
 #define DUMP_MAX_AGE_NS 50000000 /* reads within 50 ms share one dump of alloc_counts */
-#define MAX_SLICE_S 0.05
+#define MAX_SLICE_S 0.25
 #define MIN_SLICE_S 0.02	 /* shortest attached slice: attach/detach costs ~ms */
 #define MAX_PERIOD_S 60.0
 /*
