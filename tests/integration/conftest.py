@@ -178,6 +178,19 @@ def scenario(root, tmp_path):
         s.stop()
 
 
+def stop_on_sigint(proc, what, timeout=20):
+    """Ctrl-C a background observer and return its exit status; one that ignores it is a failure."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("%s did not stop on SIGINT" % what)
+    return proc.returncode
+
+
 def run_pyleak(*args, **kw):
     """Run pyleak to completion; returns CompletedProcess (text)."""
     timeout = kw.pop("timeout", 120)

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, bpf_objects, interpreters, need, resolve
+from conftest import stop_on_sigint, ROOT, bpf_objects, interpreters, need, resolve
 
 PYENV = interpreters(debian=False)
 DEBIAN = [i for i in interpreters(pyenv=False)]
@@ -70,15 +70,7 @@ class Driver(object):
         raise AssertionError("driver: no output in %ss" % timeout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("driver did not stop on SIGINT")
-        return self.proc.returncode
+        return stop_on_sigint(self.proc, "driver")
 
 
 @pytest.fixture

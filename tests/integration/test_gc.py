@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import PYLEAK, interpreters, proc_entry, resolve, bpf_objects
+from conftest import stop_on_sigint, PYLEAK, interpreters, proc_entry, resolve, bpf_objects
 
 MATRIX = interpreters(stripped=True)
 
@@ -59,15 +59,7 @@ class TopRun(object):
         return self.wait_for(pred)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("pyleak did not stop on SIGINT")
-        return self.proc.returncode
+        return stop_on_sigint(self.proc, "pyleak")
 
 
 @pytest.fixture
