@@ -313,33 +313,16 @@ static __always_inline int on_alloc(__u64 type, __s64 n)
 	return 0;
 }
 
-/* _PyObject_GC_New/_NewVar, _PyObject_New/_NewVar, PyType_GenericAlloc: type = arg0. */
-SEC("uprobe")
-int exact_alloc(struct pt_regs *ctx)
-{
-	__u64 site = bpf_get_attach_cookie(ctx);
-	__u64 type = PT_REGS_PARM1(ctx);
-	__s64 n = 0;
-
-	if (site == ALLOC_SITE_TYPE_N)
-		n = (__s64)PT_REGS_PARM2(ctx);
-	else if (site == ALLOC_SITE_GENERIC)
-		n = (__s64)PT_REGS_PARM2(ctx) + 1; /* _PyObject_VAR_SIZE(type, nitems + 1) */
-	return on_alloc(type, n);
-}
-
 /* PyObject_GC_Del(void *op): op is the PyObject (the function subtracts the pre-header itself),
  * so ob_type is at op + 8; the type is still alive (subtype_dealloc drops it afterwards). */
-SEC("uprobe")
-int exact_gc_del(struct pt_regs *ctx)
+static __always_inline int on_gc_del(__u64 op)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 op = PT_REGS_PARM1(ctx), type = 0;
 	struct alloc_pid_stats *ps;
 	struct alloc_target *t;
 	struct alloc_val *v;
 	__s64 basic = 0, item = 0, size = 0;
-	__u64 bytes;
+	__u64 bytes, type = 0;
 
 	count(ALLOC_CNT_HITS);
 	t = bpf_map_lookup_elem(&alloc_targets, &tgid);
@@ -370,4 +353,40 @@ int exact_gc_del(struct pt_regs *ctx)
 	if (ps->shadow > 0) /* CPython: `if (gcstate->generations[0].count > 0) count--` */
 		ps->shadow--;
 	return 0;
+}
+
+/* Every exact site, told apart by the attach cookie (ALLOC_SITE_*): the allocators take the type
+ * as arg0 (_PyObject_GC_New/_NewVar, _PyObject_New/_NewVar, PyType_GenericAlloc), the free
+ * probe (ALLOC_SITE_FREE) the object. */
+static __always_inline int exact_hit(struct pt_regs *ctx)
+{
+	__u64 site = bpf_get_attach_cookie(ctx);
+	__s64 n = 0;
+
+	if (site == ALLOC_SITE_FREE)
+		return on_gc_del(PT_REGS_PARM1(ctx));
+	if (site == ALLOC_SITE_TYPE_N)
+		n = (__s64)PT_REGS_PARM2(ctx);
+	else if (site == ALLOC_SITE_GENERIC)
+		n = (__s64)PT_REGS_PARM2(ctx) + 1; /* _PyObject_VAR_SIZE(type, nitems + 1) */
+	return on_alloc(PT_REGS_PARM1(ctx), n);
+}
+
+/* Attached through perf-event uprobe links, one per site (kernels without uprobe_multi). */
+SEC("uprobe")
+int exact_perf(struct pt_regs *ctx)
+{
+	return exact_hit(ctx);
+}
+
+/*
+ * The same program for one uprobe_multi link per process (Linux 6.6+).  libbpf 1.1 knows no
+ * SEC("uprobe.multi"): userspace sets expected_attach_type BPF_TRACE_UPROBE_MULTI before load.
+ * Why a multi link: closing it removes every breakpoint at once before the one grace-period wait,
+ * where perf links remove theirs one grace period (~0.1 s) after another (userspace/links.h).
+ */
+SEC("uprobe")
+int exact_multi(struct pt_regs *ctx)
+{
+	return exact_hit(ctx);
 }

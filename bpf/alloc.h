@@ -92,6 +92,7 @@ struct alloc_pid_stats {
 
 /* Cookie of the exact-mode uprobes: which allocator function, which argument holds n. */
 enum alloc_site {
+	ALLOC_SITE_FREE = 0,	/* PyObject_GC_Del(op) */
 	ALLOC_SITE_TYPE = 1,	/* f(type): _PyObject_GC_New, _PyObject_New */
 	ALLOC_SITE_TYPE_N,	/* f(type, n): _PyObject_GC_NewVar, _PyObject_NewVar */
 	ALLOC_SITE_GENERIC,	/* PyType_GenericAlloc(type, nitems): nitems + 1 items */

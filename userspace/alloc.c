@@ -15,8 +15,11 @@
 #include "alloc.h"
 #include "gcstart.h"
 #include "alloc.skel.h"
+#include "budget.h"
 #include "common.h"
 #include "elffile.h"
+#include "links.h"
+#include "proc.h"
 #include "remote.h"
 
 /* Exported allocator entry points (cpython-internals.md §5); all in .dynsym 3.8–3.14. */
@@ -35,9 +38,19 @@ static const struct {
 
 #define MIN_EXPECTED 1000	 /* completeness needs this many bookkept GC allocations */
 #define DUMP_MAX_AGE_NS 50000000 /* reads within 50 ms share one dump of alloc_counts */
-#define MAX_SLICE_S 0.25
-#define MIN_SLICE_S 0.02	 /* shortest attached slice: attach/detach costs ~ms */
-#define MAX_PERIOD_S 60.0
+/*
+ * Budget slices: long enough to count SLICE_HITS probe hits of the busiest target (a ~2% relative
+ * error per slice), within [MIN_SLICE_S, MAX_SLICE_S]: attaching takes ~1 ms, and a slice is a
+ * measurement, not a stay.  Between slices the scheduler looks again after at most MAX_WAIT_S.
+ */
+#define SLICE_HITS 2000.0
+#define MIN_SLICE_S 0.005
+#define MAX_SLICE_S 0.1
+#define FIRST_SLICE_S 0.02
+#define MIN_WAIT_S 0.02
+#define MAX_WAIT_S 1.0
+#define BUDGET_CAP_S 10.0     /* the bucket holds PCT% of 10 s of the target's CPU at most */
+#define BUDGET_PRIOR_HITS 5000 /* the default hit cost counts as this many measured hits */
 /*
  * Measured on the 2-vCPU KVM guest, Linux 6.18 (bpftrace, one probe, object-creation loop): an
  * emulated first instruction (push) costs 1.0–1.9 µs per hit, a single-stepped one (`mov`, the
@@ -80,18 +93,22 @@ struct pid_entry {
 	struct pyobj_types *types;
 	char binary[PROC_PATH_MAX];
 	uint64_t offsets[NSITES]; /* 0 = symbol not found */
-	struct bpf_link *links[NSITES];
+	struct bpf_link *links[NSITES]; /* perf-event links (kernels without uprobe_multi) */
+	int mfd;			/* the uprobe_multi link, -1 none */
 	bool stepped[NSITES]; /* first instruction not emulated by the kernel: single-stepped */
 	uint64_t count0_addr;
 	/* the previous read */
 	bool have_prev;
 	uint64_t prev_ns, prev_attached_ns;
+	double prev_obs_ns;
 	int32_t prev_count0;
 	struct alloc_pid_stats prev_ps;
 	struct type_count *prev;
 	int nprev;
-	/* budget: per-pid hits at the start of the current slice */
+	/* budget: per-pid hits at the start of the current slice, and the process's accounts */
 	uint64_t slice_hits0;
+	struct budget_pid bud;
+	bool bud_ok; /* its CPU times were readable at the last slice boundary */
 };
 
 struct alloc_probes {
@@ -106,10 +123,11 @@ struct alloc_probes {
 	uint64_t dump_ns;
 	/* exact attachment state (all registered pids together) */
 	bool attached;
+	bool multi; /* exact_multi loaded for uprobe_multi links (else perf-event links) */
 	uint64_t attached_since_ns, attached_ns_total;
 	/* budget scheduler */
+	struct budget_params bp;
 	uint64_t next_on_ns, next_off_ns;
-	double duty;
 	double slice_s;
 };
 
@@ -145,29 +163,39 @@ double alloc_young__rate(uint64_t type_samples, uint64_t all_samples, double net
 	return (double)type_samples / (double)all_samples * net_new / dt;
 }
 
-double alloc_budget__duty(double budget_pct, double rate_attached, double hit_cost_ns)
-{
-	double c = hit_cost_ns * 1e-9, slowed, r0, duty;
-
-	if (budget_pct <= 0)
-		return 0;
-	if (rate_attached <= 0 || c <= 0)
-		return 1;
-	/* While attached the target runs 1 + r0·c times slower, so it shows r = r0 / (1 + r0·c);
-	 * invert, then keep duty · r0 · c ≤ budget. */
-	slowed = rate_attached * c;
-	if (slowed >= 0.95)
-		slowed = 0.95;
-	r0 = rate_attached / (1 - slowed);
-	duty = budget_pct / 100.0 / (r0 * c);
-	return duty > 1 ? 1 : duty;
-}
-
 double alloc_completeness(int64_t probed, int64_t expected, int64_t min_expected)
 {
 	if (expected < min_expected || expected <= 0)
 		return -1;
 	return (double)probed / (double)expected;
+}
+
+/* Load with exact_multi set up for uprobe_multi links; a kernel that refuses that program loads
+ * without it and the exact probes use perf-event links. */
+static int load(struct alloc_probes *p)
+{
+	int err;
+
+	p->skel = alloc_bpf__open();
+	if (!p->skel)
+		return -errno;
+	bpf_program__set_expected_attach_type(p->skel->progs.exact_multi,
+					      (enum bpf_attach_type)PYLEAK_BPF_TRACE_UPROBE_MULTI);
+	err = alloc_bpf__load(p->skel);
+	if (!err) {
+		p->multi = true;
+		return 0;
+	}
+	alloc_bpf__destroy(p->skel);
+	p->skel = alloc_bpf__open();
+	if (!p->skel)
+		return -errno;
+	bpf_program__set_autoload(p->skel->progs.exact_multi, false);
+	err = alloc_bpf__load(p->skel);
+	if (err)
+		return err < 0 ? err : -EINVAL;
+	pr_debug("alloc: no uprobe_multi programs (%s): exact probes use perf-event links", strerror(-err));
+	return 0;
 }
 
 int alloc_probes__open(struct alloc_probes **out, const struct alloc_probes_opts *opts)
@@ -187,16 +215,14 @@ int alloc_probes__open(struct alloc_probes **out, const struct alloc_probes_opts
 		p->opts.young_max = ALLOC_YOUNG_HARD;
 	if (p->opts.hit_cost_ns <= 0)
 		p->opts.hit_cost_ns = ALLOC_HIT_COST_NS_DEFAULT;
-	if (p->opts.period_s <= 0)
-		p->opts.period_s = 1.0;
 	if (p->opts.mode == ALLOC_MODE_BUDGET && p->opts.budget_pct <= 0) {
 		err = -EINVAL;
 		goto cleanup;
 	}
-	p->duty = p->opts.mode == ALLOC_MODE_EXACT ? 1 : 0;
-	p->skel = alloc_bpf__open_and_load();
-	if (!p->skel) {
-		err = -errno;
+	p->bp = (struct budget_params){ .pct = p->opts.budget_pct, .prior_cost_ns = p->opts.hit_cost_ns,
+					.prior_hits = BUDGET_PRIOR_HITS, .cap_s = BUDGET_CAP_S };
+	err = load(p);
+	if (err) {
 		pr_err("cannot load the allocation bpf programs: %s; run as root or grant CAP_BPF and "
 		       "CAP_PERFMON", strerror(-err));
 		goto cleanup;
@@ -249,18 +275,47 @@ static struct pid_entry *find_pid(struct alloc_probes *p, pid_t pid, int *idx)
 
 static void pid_detach(struct pid_entry *e)
 {
-	int i;
+	links__destroy_all(e->links, NSITES, &e->mfd, 1);
+}
 
-	for (i = 0; i < NSITES; i++) {
-		bpf_link__destroy(e->links[i]);
-		e->links[i] = NULL;
+/* One uprobe_multi link for every site of the process: 0 attached, 1 "not supported here". */
+static int pid_attach_multi(struct alloc_probes *p, struct pid_entry *e)
+{
+	uint64_t offs[NSITES], cookies[NSITES];
+	int i, n = 0, fd;
+
+	for (i = 0; i < NSITES; i++)
+		if (e->offsets[i]) {
+			offs[n] = e->offsets[i];
+			cookies[n++] = (uint64_t)exact_sites[i].site;
+		}
+	if (!n)
+		return -ENOENT;
+	fd = links__uprobe_multi(bpf_program__fd(p->skel->progs.exact_multi), e->binary, offs, cookies, n, e->pid);
+	if (fd >= 0) {
+		e->mfd = fd;
+		return 0;
 	}
+	if (fd == -EINVAL || fd == -EOPNOTSUPP || fd == -ENOSYS || fd == -E2BIG) {
+		pr_debug("alloc: uprobe_multi link refused (%s): perf-event links from now on", strerror(-fd));
+		p->multi = false;
+		return 1;
+	}
+	pr_err("cannot attach the allocator probes in %s for pid %d: %s", e->binary, e->pid, strerror(-fd));
+	return fd;
 }
 
 static int pid_attach(struct alloc_probes *p, struct pid_entry *e)
 {
-	int i, err, n = 0;
+	int i, err;
 
+	if (e->mfd >= 0)
+		return 0;
+	if (p->multi) {
+		err = pid_attach_multi(p, e);
+		if (err <= 0)
+			return err;
+	}
 	for (i = 0; i < NSITES; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 
@@ -269,9 +324,8 @@ static int pid_attach(struct alloc_probes *p, struct pid_entry *e)
 		uo.bpf_cookie = (uint64_t)exact_sites[i].site;
 		/* pid-filtered: the kernel installs the breakpoint only in this process's mm, so
 		 * other processes running the same binary pay nothing. */
-		e->links[i] = bpf_program__attach_uprobe_opts(exact_sites[i].site ? p->skel->progs.exact_alloc
-										   : p->skel->progs.exact_gc_del,
-							      e->pid, e->binary, e->offsets[i], &uo);
+		e->links[i] = bpf_program__attach_uprobe_opts(p->skel->progs.exact_perf, e->pid, e->binary,
+							      e->offsets[i], &uo);
 		if (!e->links[i]) {
 			err = -errno;
 			pr_err("cannot attach %s in %s for pid %d: %s", exact_sites[i].sym, e->binary, e->pid,
@@ -279,9 +333,43 @@ static int pid_attach(struct alloc_probes *p, struct pid_entry *e)
 			pid_detach(e);
 			return err;
 		}
-		n++;
 	}
 	return 0;
+}
+
+static int budget_read(pid_t pid, struct budget_reading *r)
+{
+	int err = proc__cpu_ns(pid, &r->cpu_ns, &r->sys_ns);
+
+	r->wall_ns = now_mono_ns();
+	r->cpu_ns += r->sys_ns;
+	return err;
+}
+
+/* Every pid's exact probes at once: one teardown wait for all of them (links.h). */
+static void detach_all(struct alloc_probes *p)
+{
+	struct bpf_link **v = p->npids ? calloc((size_t)p->npids * NSITES, sizeof(*v)) : NULL;
+	int *fds = p->npids ? malloc((size_t)p->npids * sizeof(*fds)) : NULL;
+	int i, j;
+
+	if (!v || !fds) { /* no memory for the batch: per pid, still concurrent within each */
+		for (i = 0; i < p->npids; i++)
+			pid_detach(p->pids[i]);
+		goto out;
+	}
+	for (i = 0; i < p->npids; i++) {
+		for (j = 0; j < NSITES; j++) {
+			v[i * NSITES + j] = p->pids[i]->links[j];
+			p->pids[i]->links[j] = NULL;
+		}
+		fds[i] = p->pids[i]->mfd;
+		p->pids[i]->mfd = -1;
+	}
+	links__destroy_all(v, p->npids * NSITES, fds, p->npids);
+out:
+	free(v);
+	free(fds);
 }
 
 /* Probe hits of a pid, weighted: a hit on a single-stepped site counts STEPPED_COST_FACTOR. */
@@ -314,8 +402,7 @@ static void exact_set(struct alloc_probes *p, bool on)
 
 	if (on == p->attached)
 		return;
-	pr_debug("alloc budget: exact probes %s for %d pids (duty %.4f, slice %.3f s)", on ? "on" : "off", p->npids,
-		 p->duty, p->slice_s);
+	pr_debug("alloc: exact probes %s for %d pids (slice %.3f s)", on ? "on" : "off", p->npids, p->slice_s);
 	if (on) {
 		for (i = 0; i < p->npids; i++) {
 			pid_attach(p, p->pids[i]);
@@ -326,11 +413,12 @@ static void exact_set(struct alloc_probes *p, bool on)
 		p->attached_since_ns = now;
 	} else {
 		__atomic_store_n(&p->skel->bss->exact_on, 0, __ATOMIC_SEQ_CST);
-		for (i = 0; i < p->npids; i++)
-			pid_detach(p->pids[i]);
+		detach_all(p);
 		p->attached_ns_total += now - p->attached_since_ns;
 	}
 	p->attached = on;
+	pr_debug("alloc: exact probes %s in %.1f ms (%s links)", on ? "attached" : "detached",
+		 (now_mono_ns() - now) / 1e6, p->multi ? "uprobe_multi" : "perf-event");
 }
 
 static uint64_t attached_ns(const struct alloc_probes *p, uint64_t now)
@@ -386,6 +474,8 @@ int alloc_probes__set_target(struct alloc_probes *p, const struct py_target *t)
 		if (!e)
 			return -ENOMEM;
 		e->pid = t->pid;
+		e->mfd = -1;
+		budget__init(&e->bud);
 		e->minor = t->minor;
 		e->layout = *l;
 		e->types = pyobj_types__new(&e->layout);
@@ -439,10 +529,13 @@ int alloc_probes__set_target(struct alloc_probes *p, const struct py_target *t)
 				if (err)
 					return err;
 			}
-		} else if (p->attached) {
-			pid_attach(p, e);
-			e->slice_hits0 = pid_hits(p, e->pid);
-			p->skel->bss->exact_seq++;
+		} else {
+			/* a newcomer starts with an empty bucket: the first reading opens its books */
+			struct budget_reading r;
+
+			e->bud_ok = !budget_read(e->pid, &r);
+			if (e->bud_ok)
+				budget__detached(&e->bud, &p->bp, &r);
 		}
 	}
 	return 0;
@@ -482,10 +575,36 @@ int alloc_probes__forget(struct alloc_probes *p, pid_t pid)
 	return 0;
 }
 
+/* Slice length: SLICE_HITS hits of the busiest process, bounded. */
+static double slice_length(const struct alloc_probes *p)
+{
+	double rate = 0;
+	int i;
+
+	for (i = 0; i < p->npids; i++)
+		if (p->pids[i]->bud.hit_rate > rate)
+			rate = p->pids[i]->bud.hit_rate;
+	if (rate <= 0)
+		return FIRST_SLICE_S;
+	rate = SLICE_HITS / rate;
+	return rate < MIN_SLICE_S ? MIN_SLICE_S : rate > MAX_SLICE_S ? MAX_SLICE_S : rate;
+}
+
+static int ms_until(uint64_t t, uint64_t now)
+{
+	return t > now ? (int)((t - now) / 1000000) + 1 : 0;
+}
+
+/*
+ * The budget scheduler (budget.h): while detached, attach for one slice as soon as every
+ * process's bucket holds what the slice is expected to cost it; after the slice, charge each
+ * process what it was charged.  The slice is common to all processes (one exact_seq window for
+ * the completeness books), so the process that can afford least decides when.
+ */
 int alloc_probes__tick(struct alloc_probes *p)
 {
-	uint64_t now, max_rate = 0;
-	double slice_s, off_s;
+	uint64_t now, wait_ns = 0, obs_end;
+	struct budget_reading r;
 	int i;
 
 	if (!p)
@@ -495,39 +614,61 @@ int alloc_probes__tick(struct alloc_probes *p)
 	now = now_mono_ns();
 	if (p->attached) {
 		if (now < p->next_off_ns)
-			return (int)((p->next_off_ns - now) / 1000000) + 1;
-		slice_s = (now - p->attached_since_ns) / 1e9;
+			return ms_until(p->next_off_ns, now);
+		obs_end = now;
+		exact_set(p, false); /* returns when the breakpoints are gone */
 		for (i = 0; i < p->npids; i++) {
-			uint64_t h = pid_hits(p, p->pids[i]->pid) - p->pids[i]->slice_hits0;
+			struct pid_entry *e = p->pids[i];
 
-			if (h > max_rate)
-				max_rate = h;
+			if (budget_read(e->pid, &r)) {
+				e->bud_ok = false;
+				continue;
+			}
+			budget__slice(&e->bud, &p->bp, &r, (double)(pid_hits(p, e->pid) - e->slice_hits0),
+				      (obs_end - p->attached_since_ns) / 1e9);
+			e->bud_ok = true;
 		}
-		exact_set(p, false);
-		/* The busiest target decides: each process pays for its own hits only. */
-		p->duty = alloc_budget__duty(p->opts.budget_pct, slice_s > 0 ? max_rate / slice_s : 0,
-					     p->opts.hit_cost_ns);
-		p->slice_s = p->opts.period_s * p->duty;
-		if (p->slice_s < MIN_SLICE_S)
-			p->slice_s = MIN_SLICE_S;
-		/* A slice is a measurement, not a stay: an idle target (rate 0 → duty 1) must not leave
-		 * the probes attached for whole periods when it turns busy. Short slices, long gaps. */
-		if (p->slice_s > MAX_SLICE_S)
-			p->slice_s = MAX_SLICE_S;
-		off_s = p->duty > 0 ? p->slice_s / p->duty - p->slice_s : MAX_PERIOD_S;
-		if (off_s > MAX_PERIOD_S)
-			off_s = MAX_PERIOD_S;
-		p->next_on_ns = now + (uint64_t)(off_s * 1e9);
-		return (int)(off_s * 1000) + 1;
+		p->next_on_ns = now_mono_ns();
+		return 1;
 	}
 	if (now < p->next_on_ns)
-		return (int)((p->next_on_ns - now) / 1000000) + 1;
-	/* First slice: rate unknown, measure with the shortest one. */
-	if (p->slice_s <= 0)
-		p->slice_s = MIN_SLICE_S;
+		return ms_until(p->next_on_ns, now);
+	p->slice_s = slice_length(p);
+	for (i = 0; i < p->npids; i++) {
+		struct pid_entry *e = p->pids[i];
+		double need, have, rate;
+		uint64_t w;
+
+		if (budget_read(e->pid, &r))
+			continue; /* gone: the collector forgets it */
+		need = budget__expected_ns(&e->bud, &p->bp, p->slice_s);
+		have = budget__available_ns(&e->bud, &p->bp, &r);
+		if (have >= need)
+			continue;
+		/* tokens come at PCT% of the CPU the process uses: when will it have enough? */
+		rate = p->bp.pct / 100.0 * (e->bud.util > 0.02 ? e->bud.util : 0.02);
+		w = (uint64_t)((need - have) / rate);
+		if (w > wait_ns)
+			wait_ns = w;
+	}
+	if (wait_ns) {
+		if (wait_ns < MIN_WAIT_S * 1e9)
+			wait_ns = MIN_WAIT_S * 1e9;
+		if (wait_ns > MAX_WAIT_S * 1e9)
+			wait_ns = MAX_WAIT_S * 1e9;
+		p->next_on_ns = now + wait_ns;
+		return ms_until(p->next_on_ns, now);
+	}
+	for (i = 0; i < p->npids; i++) {
+		struct pid_entry *e = p->pids[i];
+
+		e->bud_ok = !budget_read(e->pid, &r);
+		if (e->bud_ok)
+			budget__detached(&e->bud, &p->bp, &r);
+	}
 	exact_set(p, true);
-	p->next_off_ns = now + (uint64_t)(p->slice_s * 1e9);
-	return (int)(p->slice_s * 1000) + 1;
+	p->next_off_ns = now_mono_ns() + (uint64_t)(p->slice_s * 1e9);
+	return ms_until(p->next_off_ns, now);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -619,6 +760,17 @@ static int cmp_delta_desc(const void *a, const void *b)
 	return x->key < y->key ? 1 : x->key > y->key ? -1 : 0;
 }
 
+/* Budget mode: the time a pid's counts stand for, at its unobserved speed (budget__slice); the
+ * slice under way counts at the last slice's slowdown. */
+static double observed_ns(const struct alloc_probes *p, const struct pid_entry *e, uint64_t now)
+{
+	double o = e->bud.obs_eff_ns;
+
+	if (p->attached && now > p->attached_since_ns)
+		o += (now - p->attached_since_ns) / e->bud.factor;
+	return o;
+}
+
 int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *out)
 {
 	struct alloc_pid_stats ps;
@@ -658,12 +810,16 @@ int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *o
 	}
 	dt = (now - e->prev_ns) / 1e9;
 	young = p->opts.mode == ALLOC_MODE_YOUNG;
-	obs = p->opts.mode == ALLOC_MODE_BUDGET ? (att - e->prev_attached_ns) / 1e9 : dt;
+	obs = dt;
+	if (p->opts.mode == ALLOC_MODE_BUDGET)
+		obs = (observed_ns(p, e, now) - e->prev_obs_ns) / 1e9;
 	out->source = alloc_mode__name(p->opts.mode);
 	out->estimated = p->opts.mode != ALLOC_MODE_EXACT;
 	out->window_s = dt;
 	out->observed_s = obs;
-	out->duty = dt > 0 ? obs / dt : 0;
+	out->duty = p->opts.mode == ALLOC_MODE_BUDGET ? (dt > 0 ? (att - e->prev_attached_ns) / 1e9 / dt : 0) : 1;
+	if (p->opts.mode == ALLOC_MODE_BUDGET)
+		out->overhead_pct = e->bud.useful_ns > 0 ? 100 * e->bud.spent_ns / e->bud.useful_ns : 0;
 	out->collections = ps.walks - e->prev_ps.walks;
 	out->samples = ps.nodes - e->prev_ps.nodes;
 	out->walk_errors = ps.walk_errors - e->prev_ps.walk_errors;
@@ -761,6 +917,7 @@ save:
 	e->prev_ps = ps;
 	e->prev_ns = now;
 	e->prev_attached_ns = att;
+	e->prev_obs_ns = observed_ns(p, e, now);
 	e->prev_count0 = count0;
 	e->have_prev = true;
 	pyobj_types__sweep(e->types);

@@ -36,7 +36,6 @@ struct alloc_probes_opts {
 	double budget_pct;   /* ALLOC_MODE_BUDGET: target slowdown cap in percent (e.g. 2.0) */
 	unsigned young_max;  /* nodes per young walk; 0 = ALLOC_YOUNG_DEFAULT */
 	double hit_cost_ns;  /* 0 = ALLOC_HIT_COST_NS_DEFAULT */
-	double period_s;     /* duty-cycle period; 0 = 1 s */
 };
 
 struct alloc_type_rate {
@@ -76,6 +75,8 @@ struct alloc_report {
 	bool incomplete;
 	uint64_t check_windows;
 	double duty;	      /* budget: share of time the exact probes were attached; 1 exact */
+	double overhead_pct;  /* budget: the target's extra CPU for the probes, % of its own CPU,
+			       * since pyleak attached (measured: userspace/budget.h) */
 	uint64_t type_errors;
 };
 
@@ -116,9 +117,6 @@ void alloc_probes__destroy(struct alloc_probes *p);
  * net_new = Σ generations[0].count at the sampled collection starts + (count0 now − count0 before).
  */
 double alloc_young__rate(uint64_t type_samples, uint64_t all_samples, double net_new, double dt);
-/* Share of time the exact probes may be attached so that hits/s × cost stays under budget:
- * rate_attached is the hit rate seen while attached (already slowed down by the probes). */
-double alloc_budget__duty(double budget_pct, double rate_attached, double hit_cost_ns);
 /* probed / expected, or -1 when expected < min_expected. */
 double alloc_completeness(int64_t probed, int64_t expected, int64_t min_expected);
 

@@ -214,16 +214,16 @@ int proc__cmdline(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
-int proc__parse_stat_start_time(const char *stat, uint64_t *ticks)
+int proc__parse_stat_field(const char *stat, int want, uint64_t *out)
 {
 	/* comm may contain spaces and parentheses: fields start after the last ')'. */
 	const char *p = strrchr(stat, ')');
 	int field = 2;
 
-	if (!p)
+	if (!p || want < 3)
 		return -EINVAL;
 	p++;
-	while (*p && field < 22) {
+	while (*p && field < want) {
 		if (*p == ' ') {
 			field++;
 			while (*p == ' ')
@@ -232,22 +232,55 @@ int proc__parse_stat_start_time(const char *stat, uint64_t *ticks)
 		}
 		p++;
 	}
-	if (field != 22 || !isdigit((unsigned char)*p))
+	if (field != want || !isdigit((unsigned char)*p))
 		return -EINVAL;
-	*ticks = strtoull(p, NULL, 10);
+	*out = strtoull(p, NULL, 10);
+	return 0;
+}
+
+int proc__parse_stat_start_time(const char *stat, uint64_t *ticks)
+{
+	return proc__parse_stat_field(stat, 22, ticks);
+}
+
+static int read_stat(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	long n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_file(path, buf, size);
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
 	return 0;
 }
 
 int proc__start_time(pid_t pid, uint64_t *ticks)
 {
-	char path[64], buf[1024];
-	long n;
+	char buf[1024];
+	int err = read_stat(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return n == -ENOENT ? -ESRCH : (int)n;
-	return proc__parse_stat_start_time(buf, ticks);
+	return err ? err : proc__parse_stat_start_time(buf, ticks);
+}
+
+int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
+{
+	static long hz;
+	uint64_t u, s;
+	char buf[1024];
+	int err = read_stat(pid, buf, sizeof(buf));
+
+	if (err)
+		return err;
+	if (proc__parse_stat_field(buf, 14, &u) || proc__parse_stat_field(buf, 15, &s))
+		return -EINVAL;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	*user_ns = u * (1000000000ull / (uint64_t)hz);
+	*sys_ns = s * (1000000000ull / (uint64_t)hz);
+	return 0;
 }
 
 int proc__rss_bytes(pid_t pid, uint64_t *bytes)

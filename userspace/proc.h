@@ -40,6 +40,11 @@ int proc__cmdline(pid_t pid, char *buf, size_t size);
 /* Start time in clock ticks after boot (field 22 of stat): with the pid it identifies a process. */
 int proc__start_time(pid_t pid, uint64_t *ticks);
 int proc__parse_stat_start_time(const char *stat, uint64_t *ticks);
+/* Numeric field `field` (1-based, as in proc(5): 14 utime, 15 stime, 22 starttime) of a
+ * /proc/PID/stat text. */
+int proc__parse_stat_field(const char *stat, int field, uint64_t *out);
+/* The process's user and system CPU time (all threads), in ns at clock-tick resolution. */
+int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns);
 int proc__rss_bytes(pid_t pid, uint64_t *bytes);
 /* True if pid lives in another mount namespace than pyleak (paths need /proc/PID/root). */
 bool proc__other_mnt_ns(pid_t pid);

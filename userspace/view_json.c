@@ -3,6 +3,7 @@
 #include "views.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void i64_array(struct strbuf *sb, const char *name, const int64_t *v, int n)
 {
@@ -56,6 +57,10 @@ static void alloc_json(struct strbuf *sb, const struct proc_row *row)
 	num_or_null(sb, a->free_per_s);
 	sb_puts(sb, ",\"duty\":");
 	num(sb, a->duty);
+	if (!strcmp(a->source, "budget")) {
+		sb_puts(sb, ",\"overhead_pct\":");
+		num(sb, a->overhead_pct);
+	}
 	sb_puts(sb, ",\"completeness\":");
 	num_or_null(sb, a->completeness);
 	sb_puts(sb, ",\"note\":");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Pure logic of the allocation module: the young-sample estimate, the budget duty cycle, the
+/* Pure logic of the allocation module: the young-sample estimate, the overhead budget accounts, the
  * completeness ratio, mode names, and the BPF ABI sizes (no BPF, no root). */
 #include <errno.h>
 #include <math.h>
@@ -13,6 +13,7 @@
 
 #include "../../bpf/alloc.h"
 #include "alloc.h"
+#include "budget.h"
 
 #define assert_near(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
 
@@ -32,27 +33,109 @@ static void test_young_rate(void **state)
 	assert_near(alloc_young__rate(5, 10, -3, 1.0), 0, 0);
 }
 
-static void test_budget_duty(void **state)
+static const struct budget_params BP = { .pct = 2.0, .prior_cost_ns = 2000, .prior_hits = 5000, .cap_s = 10 };
+
+static struct budget_reading rd(double wall_s, double cpu_s, double sys_s)
 {
-	double d;
+	return (struct budget_reading){ (uint64_t)(wall_s * 1e9), (uint64_t)(cpu_s * 1e9), (uint64_t)(sys_s * 1e9) };
+}
+
+/* A CPU-bound target: 1 CPU s per wall s, 2% system time of its own. */
+static void test_budget_cpu_bound(void **state)
+{
+	struct budget_pid b;
+	struct budget_reading r;
+	double need;
 
 	(void)state;
-	/* 10 000 hits/s at 1 µs: 1% slowdown while attached (seen rate 10000/1.01): a 2% budget
-	 * allows full time */
-	assert_near(alloc_budget__duty(2.0, 10000 / 1.01, 1000), 1.0, 1e-9);
-	/* 1 M hits/s unslowed at 1 µs would be +100%: observed 500 000/s; 2% -> duty 0.02 */
-	d = alloc_budget__duty(2.0, 500000, 1000);
-	assert_near(d, 0.02, 1e-9);
-	/* duty × unslowed rate × cost == budget */
-	d = alloc_budget__duty(5.0, 200000, 1500);
-	assert_near(d * (200000 / (1 - 200000 * 1.5e-6)) * 1.5e-6, 0.05, 1e-9);
-	/* no hits seen: attach fully (the next slice measures again) */
-	assert_near(alloc_budget__duty(2.0, 0, 1000), 1.0, 0);
-	/* no budget: never attach */
-	assert_near(alloc_budget__duty(0, 1000, 1000), 0, 0);
-	/* absurd rates (≥ 1 hit per cost interval) stay finite and tiny */
-	d = alloc_budget__duty(2.0, 5e6, 1000);
-	assert_true(d > 0 && d < 0.01);
+	budget__init(&b);
+	r = rd(100, 50, 1);
+	budget__detached(&b, &BP, &r); /* opens the books: no tokens yet */
+	assert_near(b.tokens_ns, 0, 0);
+	/* before any slice: a 20 ms slice may cost the whole 20 ms */
+	need = budget__expected_ns(&b, &BP, 0.02);
+	assert_near(need, 0.02e9, 1);
+	/* 0.5 s later: 2% of 0.5 s of its CPU = 10 ms, not enough */
+	r = rd(100.5, 50.5, 1.01);
+	assert_true(budget__available_ns(&b, &BP, &r) < need);
+	assert_near(budget__available_ns(&b, &BP, &r), 0.01e9, 1e3);
+	/* 1 s: enough; attach */
+	r = rd(101, 51, 1.02);
+	assert_true(budget__available_ns(&b, &BP, &r) >= need);
+	budget__detached(&b, &BP, &r);
+	assert_near(b.util, 1.0, 1e-9);
+	assert_near(b.base_sys, 0.02, 1e-9);
+	/* 20 ms slice: 10 000 hits; 18 ms of extra system time (1.8 µs per hit) on top of 0.4 ms usual */
+	r = rd(101.02, 51.02, 1.02 + 0.0004 + 0.018);
+	budget__slice(&b, &BP, &r, 10000, 0.02);
+	/* the learnt cost: (18 ms + 2000 ns × 5000) / (10 000 + 5000) hits */
+	assert_near(budget__hit_cost_ns(&b, &BP), (0.018e9 + 2000 * 5000.0) / 15000, 1);
+	assert_near(b.spent_ns, budget__hit_cost_ns(&b, &BP) * 10000, 1);
+	/* the target was slowed: 20 ms observed stand for 20 ms × (1 - extra/20 ms) at full speed */
+	assert_near(b.obs_eff_ns, 0.02e9 * (1 - b.spent_ns / 0.02e9), 1e3);
+	assert_true(b.factor > 5);
+	/* the bucket paid the slice's cost and earned 2% of the CPU left to the target's own work */
+	assert_near(b.tokens_ns, 0.02e9 - b.spent_ns + 0.02 * (0.02e9 - b.spent_ns), 1e3);
+	/* the next slice is expected to cost what this one did per hit, at the rate seen */
+	assert_near(budget__expected_ns(&b, &BP, 0.01), budget__hit_cost_ns(&b, &BP) * 500000 * 0.01, 1);
+}
+
+/* A paced target with slack: 10% CPU; the probes' extra CPU does not slow its work. */
+static void test_budget_paced(void **state)
+{
+	struct budget_pid b;
+	struct budget_reading r;
+
+	(void)state;
+	budget__init(&b);
+	r = rd(0, 0, 0);
+	budget__detached(&b, &BP, &r);
+	r = rd(10, 1, 0.05);
+	budget__detached(&b, &BP, &r);
+	assert_near(b.util, 0.1, 1e-9);
+	/* before a slice the worst case is 15 x its 10% of the slice, capped at the slice */
+	assert_near(budget__expected_ns(&b, &BP, 0.1), 0.1e9, 1);
+	/* 100 ms slice, 2000 hits, 4 ms extra: its work (10 ms) fits in the 96 ms left */
+	r = rd(10.1, 1.014, 0.05 + 0.0005 + 0.004);
+	budget__slice(&b, &BP, &r, 2000, 0.1);
+	assert_near(b.factor, 1.0, 0);
+	assert_near(b.obs_eff_ns, 0.1e9, 1);
+}
+
+/* Never more than pct% of the target's own CPU in total, whatever the hit rate. */
+static void test_budget_invariant(void **state)
+{
+	struct budget_pid b;
+	struct budget_reading r;
+	double wall = 0, cpu = 0, sys = 0, slice;
+	int i, slices = 0;
+
+	(void)state;
+	budget__init(&b);
+	r = rd(wall, cpu, sys);
+	budget__detached(&b, &BP, &r);
+	for (i = 0; i < 10000; i++) { /* 10 ms steps, CPU-bound, 3 µs per hit at 300 000 hits/s */
+		slice = 0.01;
+		r = rd(wall + slice, cpu + slice, sys);
+		if (budget__available_ns(&b, &BP, &r) >= budget__expected_ns(&b, &BP, slice)) {
+			double hits = 300000 * slice, extra = hits * 3e-6;
+
+			budget__detached(&b, &BP, &r);
+			wall += slice;
+			cpu += slice;
+			r = rd(wall + slice, cpu + slice, sys + extra);
+			budget__slice(&b, &BP, &r, hits, slice);
+			sys += extra;
+			slices++;
+		}
+		wall += slice;
+		cpu += slice;
+	}
+	assert_true(slices > 10);
+	/* within the budget, with at most one slice's worth of estimation error */
+	assert_true(b.spent_ns <= 0.02 * b.useful_ns + 0.01e9);
+	/* and the learnt cost converged on the real one */
+	assert_near(budget__hit_cost_ns(&b, &BP), 3000, 150);
 }
 
 static void test_completeness(void **state)
@@ -104,7 +187,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_young_rate),
-		cmocka_unit_test(test_budget_duty),
+		cmocka_unit_test(test_budget_cpu_bound),
+		cmocka_unit_test(test_budget_paced),
+		cmocka_unit_test(test_budget_invariant),
 		cmocka_unit_test(test_completeness),
 		cmocka_unit_test(test_mode_names),
 		cmocka_unit_test(test_abi_sizes),
