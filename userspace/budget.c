@@ -7,7 +7,8 @@
 #define EWMA_NEW 0.3	     /* weight of a new detached interval in util / base_sys */
 #define WORST_SLOWDOWN 15.0  /* before any slice: an emulated probe per allocation costs 2–10x, a
 			      * single-stepped one more (docs/PERFORMANCE.md) */
-#define MAX_SLOWED_SHARE 0.95
+#define SLICE_DECAY 0.97	     /* of the slowdown sums per slice: ~30 slices of memory */
+#define MAX_SLOWDOWN 50.0
 
 static double d(uint64_t a, uint64_t b)
 {
@@ -23,6 +24,7 @@ void budget__init(struct budget_pid *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->util = -1;
+	b->user = -1;
 	b->hit_rate = -1;
 	b->factor = 1;
 }
@@ -47,7 +49,7 @@ double budget__available_ns(const struct budget_pid *b, const struct budget_para
 	double t = b->tokens_ns;
 
 	if (b->have_last)
-		t += bp->pct / 100.0 * d(r->cpu_ns, b->last.cpu_ns);
+		t += bp->plan * bp->pct / 100.0 * d(r->cpu_ns, b->last.cpu_ns);
 	return t < cap_ns(bp) ? t : cap_ns(bp);
 }
 
@@ -66,7 +68,7 @@ double budget__expected_ns(const struct budget_pid *b, const struct budget_param
 static void accrue(struct budget_pid *b, const struct budget_params *bp, double useful_ns)
 {
 	b->useful_ns += useful_ns;
-	b->tokens_ns += bp->pct / 100.0 * useful_ns;
+	b->tokens_ns += bp->plan * bp->pct / 100.0 * useful_ns;
 	if (b->tokens_ns > cap_ns(bp))
 		b->tokens_ns = cap_ns(bp);
 }
@@ -83,9 +85,10 @@ void budget__detached(struct budget_pid *b, const struct budget_params *bp, cons
 	dw = d(r->wall_ns, b->last.wall_ns);
 	dcpu = d(r->cpu_ns, b->last.cpu_ns);
 	if (dw > 0) {
-		double u = dcpu / dw, s = d(r->sys_ns, b->last.sys_ns) / dw;
+		double u = dcpu / dw, s = d(r->sys_ns, b->last.sys_ns) / dw, us = u > s ? u - s : 0;
 
 		b->util = b->util < 0 ? u : (1 - EWMA_NEW) * b->util + EWMA_NEW * u;
+		b->user = b->user < 0 ? us : (1 - EWMA_NEW) * b->user + EWMA_NEW * us;
 		b->base_sys = b->slices || b->base_sys > 0 ? (1 - EWMA_NEW) * b->base_sys + EWMA_NEW * s : s;
 	}
 	accrue(b, bp, dcpu);
@@ -95,7 +98,7 @@ void budget__detached(struct budget_pid *b, const struct budget_params *bp, cons
 void budget__slice(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r,
 		   double hits, double observed_s)
 {
-	double dw, dcpu, extra, share, u, factor = 1;
+	double dw, dcpu, dsys, extra, user, factor = 1;
 
 	if (!b->have_last) {
 		budget__detached(b, bp, r);
@@ -103,10 +106,11 @@ void budget__slice(struct budget_pid *b, const struct budget_params *bp, const s
 	}
 	dw = d(r->wall_ns, b->last.wall_ns);
 	dcpu = d(r->cpu_ns, b->last.cpu_ns);
+	dsys = d(r->sys_ns, b->last.sys_ns);
 	if (hits < 0)
 		hits = 0;
 	/* learn: the system time beyond the target's usual rate is what the probes cost it */
-	b->cost_x_ns += clamp(d(r->sys_ns, b->last.sys_ns) - b->base_sys * dw, 0, dcpu);
+	b->cost_x_ns += clamp(dsys - b->base_sys * dw, 0, dcpu);
 	b->cost_h += hits;
 	/* charge: the learnt per-hit cost (one slice's tick-resolution reading alone is too coarse) */
 	extra = clamp(budget__hit_cost_ns(b, bp) * hits, 0, dcpu);
@@ -114,12 +118,15 @@ void budget__slice(struct budget_pid *b, const struct budget_params *bp, const s
 	b->tokens_ns -= extra;
 	accrue(b, bp, dcpu - extra);
 	b->hit_rate = observed_s > 0 ? hits / observed_s : -1;
-	if (dw > 0 && observed_s > 0) {
-		share = clamp(extra / dw, 0, MAX_SLOWED_SHARE);
-		u = b->util < 0 ? 1 : clamp(b->util, 0, 1);
-		factor = u / (1 - share);
-		if (factor < 1)
-			factor = 1;
+	if (observed_s > 0 && b->user > 0) {
+		/* its own user time in the slice window, less what it had outside observed_s (the
+		 * attach and the detach's grace-period wait, probes out) */
+		user = (dcpu > dsys ? dcpu - dsys : 0) - b->user * (dw - observed_s * 1e9);
+		b->fs_obs = SLICE_DECAY * b->fs_obs + observed_s * 1e9 * b->user;
+		b->fs_user = SLICE_DECAY * b->fs_user + (user > 0 ? user : 0);
+		factor = b->fs_user > 0 ? clamp(b->fs_obs / b->fs_user, 1, MAX_SLOWDOWN) : MAX_SLOWDOWN;
+	}
+	if (observed_s > 0) {
 		b->obs_eff_ns += observed_s * 1e9 / factor;
 		b->factor = factor;
 	}

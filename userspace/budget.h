@@ -33,6 +33,8 @@ struct budget_pid {
 	bool have_last;
 	double util;	    /* target CPU s per wall s while detached (EWMA); < 0 unknown */
 	double base_sys;    /* its system CPU s per wall s while detached (EWMA) */
+	double user;	    /* its user CPU s per wall s while detached (EWMA); < 0 unknown */
+	double fs_obs, fs_user; /* decayed Σ over slices: observed s × user, user CPU s of its own work */
 	double tokens_ns;   /* extra CPU the target may still be charged */
 	double cost_x_ns;   /* Σ measured extra CPU over the slices */
 	double cost_h;	    /* Σ weighted probe hits over the slices */
@@ -46,6 +48,8 @@ struct budget_pid {
 
 struct budget_params {
 	double pct;	      /* the budget, percent of the target's own CPU */
+	double plan;	      /* share of the budget the scheduler plans to use (what system time does
+			       * not show: cache and TLB refills after each trap, in user time) */
 	double prior_cost_ns; /* per-hit cost assumed before measurements (conservative) */
 	double prior_hits;    /* weight of that prior, in hits */
 	double cap_s;	      /* the bucket holds at most pct% of this much CPU time */
@@ -71,9 +75,11 @@ void budget__detached(struct budget_pid *b, const struct budget_params *bp, cons
 /*
  * A slice ends at r (the probes are gone): hits (weighted) were counted while attached, during
  * observed_s seconds (attach to start of detach).  Charges the slice, learns the hit cost, and
- * adds observed_s scaled to the unobserved speed to obs_eff_ns: for a target that was CPU-bound
- * (util ≈ 1) the probes slowed its allocations down by (observed − extra) / observed; a target
- * with slack absorbed the extra CPU and was not slowed.
+ * adds observed_s scaled to the unobserved speed to obs_eff_ns.  The slowdown is the user time the
+ * target would have had in observed_s (its user rate while detached) over the user time it had:
+ * a target with slack absorbs the probes' CPU and is not slowed, a CPU-bound one loses what they
+ * take.  (Dividing by 1 − extra/observed instead is ill-conditioned when the probes take 90%.)
+ * Per slice that is a handful of clock ticks, so the ratio is of decayed sums over ~30 slices.
  */
 void budget__slice(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r,
 		   double hits, double observed_s);

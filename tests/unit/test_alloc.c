@@ -33,7 +33,8 @@ static void test_young_rate(void **state)
 	assert_near(alloc_young__rate(5, 10, -3, 1.0), 0, 0);
 }
 
-static const struct budget_params BP = { .pct = 2.0, .prior_cost_ns = 2000, .prior_hits = 5000, .cap_s = 10 };
+static const struct budget_params BP = { .pct = 2.0, .plan = 1.0, .prior_cost_ns = 2000, .prior_hits = 5000,
+					 .cap_s = 10 };
 
 static struct budget_reading rd(double wall_s, double cpu_s, double sys_s)
 {
@@ -71,13 +72,33 @@ static void test_budget_cpu_bound(void **state)
 	/* the learnt cost: (18 ms + 2000 ns × 5000) / (10 000 + 5000) hits */
 	assert_near(budget__hit_cost_ns(&b, &BP), (0.018e9 + 2000 * 5000.0) / 15000, 1);
 	assert_near(b.spent_ns, budget__hit_cost_ns(&b, &BP) * 10000, 1);
-	/* the target was slowed: 20 ms observed stand for 20 ms × (1 - extra/20 ms) at full speed */
-	assert_near(b.obs_eff_ns, 0.02e9 * (1 - b.spent_ns / 0.02e9), 1e3);
-	assert_true(b.factor > 5);
+	/* the target was slowed: detached it had 0.98 s of user time per s; in the 20 ms slice
+	 * 1.6 ms, so the 20 ms observed stand for 20 ms / 12.25 at full speed */
+	assert_near(b.factor, 0.98 * 0.02 / (0.02 - 0.0184), 1e-6);
+	assert_near(b.obs_eff_ns, 0.02e9 / b.factor, 1);
 	/* the bucket paid the slice's cost and earned 2% of the CPU left to the target's own work */
 	assert_near(b.tokens_ns, 0.02e9 - b.spent_ns + 0.02 * (0.02e9 - b.spent_ns), 1e3);
 	/* the next slice is expected to cost what this one did per hit, at the rate seen */
 	assert_near(budget__expected_ns(&b, &BP, 0.01), budget__hit_cost_ns(&b, &BP) * 500000 * 0.01, 1);
+}
+
+/* The scheduler plans for a share of the budget: tokens accrue at plan × pct. */
+static void test_budget_plan(void **state)
+{
+	struct budget_params bp = BP;
+	struct budget_pid b;
+	struct budget_reading r;
+
+	(void)state;
+	bp.plan = 0.75;
+	budget__init(&b);
+	r = rd(0, 0, 0);
+	budget__detached(&b, &bp, &r);
+	r = rd(1, 1, 0);
+	assert_near(budget__available_ns(&b, &bp, &r), 0.75 * 0.02e9, 1);
+	/* and the bucket holds pct% of cap_s at most */
+	r = rd(1000, 1000, 0);
+	assert_near(budget__available_ns(&b, &bp, &r), 0.02 * 10e9, 1);
 }
 
 /* A paced target with slack: 10% CPU; the probes' extra CPU does not slow its work. */
@@ -132,6 +153,8 @@ static void test_budget_invariant(void **state)
 		cpu += slice;
 	}
 	assert_true(slices > 10);
+	/* 3 µs × 300 000 hits/s = 90% of the slice: ten times slower */
+	assert_near(b.factor, 10, 0.01);
 	/* within the budget, with at most one slice's worth of estimation error */
 	assert_true(b.spent_ns <= 0.02 * b.useful_ns + 0.01e9);
 	/* and the learnt cost converged on the real one */
@@ -189,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_young_rate),
 		cmocka_unit_test(test_budget_cpu_bound),
 		cmocka_unit_test(test_budget_paced),
+		cmocka_unit_test(test_budget_plan),
 		cmocka_unit_test(test_budget_invariant),
 		cmocka_unit_test(test_completeness),
 		cmocka_unit_test(test_mode_names),
