@@ -24,10 +24,10 @@ int alloc_mode__parse(const char *s, enum alloc_mode *out);
 #define ALLOC_YOUNG_DEFAULT 256 /* nodes sampled per collection (≈ 1/3 of a 700 gen-0, 1/8 of 2000) */
 #define ALLOC_TOP_TYPES	    16
 /*
- * Cost of one exact-probe hit in the target, used by the budget scheduler.  Measured on the
- * 2-vCPU KVM guest, Linux 6.18 (tools/bench/alloc_overhead.py --probe-cost): ≈ 1.0–1.3 µs per
- * hit at an emulated `push` first instruction; PyObject_GC_Del of 3.8–3.11 starts with a `mov`
- * and is single-stepped (more: see the report in the commit).  Rounded up on purpose.
+ * Cost of one exact-probe hit in the target that the budget scheduler assumes until it has
+ * measured its own (userspace/budget.h: from the target's system time).  Measured on the 2-vCPU
+ * KVM guest, Linux 6.18: ≈ 1.0–1.9 µs per hit at an emulated `push` first instruction; more when
+ * single-stepped (PyObject_GC_Del of 3.8–3.11 starts with a `mov`).  Rounded up on purpose.
  */
 #define ALLOC_HIT_COST_NS_DEFAULT 2000
 

@@ -7,8 +7,6 @@
 #define EWMA_NEW 0.3	     /* weight of a new detached interval in util / base_sys */
 #define WORST_SLOWDOWN 15.0  /* before any slice: an emulated probe per allocation costs 2–10x, a
 			      * single-stepped one more (docs/PERFORMANCE.md) */
-#define SLICE_DECAY 0.97	     /* of the slowdown sums per slice: ~30 slices of memory */
-#define MAX_SLOWDOWN 50.0
 
 static double d(uint64_t a, uint64_t b)
 {
@@ -24,9 +22,7 @@ void budget__init(struct budget_pid *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->util = -1;
-	b->user = -1;
 	b->hit_rate = -1;
-	b->factor = 1;
 }
 
 static double cap_ns(const struct budget_params *bp)
@@ -85,10 +81,9 @@ void budget__detached(struct budget_pid *b, const struct budget_params *bp, cons
 	dw = d(r->wall_ns, b->last.wall_ns);
 	dcpu = d(r->cpu_ns, b->last.cpu_ns);
 	if (dw > 0) {
-		double u = dcpu / dw, s = d(r->sys_ns, b->last.sys_ns) / dw, us = u > s ? u - s : 0;
+		double u = dcpu / dw, s = d(r->sys_ns, b->last.sys_ns) / dw;
 
 		b->util = b->util < 0 ? u : (1 - EWMA_NEW) * b->util + EWMA_NEW * u;
-		b->user = b->user < 0 ? us : (1 - EWMA_NEW) * b->user + EWMA_NEW * us;
 		b->base_sys = b->slices || b->base_sys > 0 ? (1 - EWMA_NEW) * b->base_sys + EWMA_NEW * s : s;
 	}
 	accrue(b, bp, dcpu);
@@ -98,7 +93,7 @@ void budget__detached(struct budget_pid *b, const struct budget_params *bp, cons
 void budget__slice(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r,
 		   double hits, double observed_s)
 {
-	double dw, dcpu, dsys, extra, user, factor = 1;
+	double dw, dcpu, dsys, extra;
 
 	if (!b->have_last) {
 		budget__detached(b, bp, r);
@@ -118,18 +113,11 @@ void budget__slice(struct budget_pid *b, const struct budget_params *bp, const s
 	b->tokens_ns -= extra;
 	accrue(b, bp, dcpu - extra);
 	b->hit_rate = observed_s > 0 ? hits / observed_s : -1;
-	if (observed_s > 0 && b->user > 0) {
-		/* its own user time in the slice window, less what it had outside observed_s (the
-		 * attach and the detach's grace-period wait, probes out) */
-		user = (dcpu > dsys ? dcpu - dsys : 0) - b->user * (dw - observed_s * 1e9);
-		b->fs_obs = SLICE_DECAY * b->fs_obs + observed_s * 1e9 * b->user;
-		b->fs_user = SLICE_DECAY * b->fs_user + (user > 0 ? user : 0);
-		factor = b->fs_user > 0 ? clamp(b->fs_obs / b->fs_user, 1, MAX_SLOWDOWN) : MAX_SLOWDOWN;
-	}
-	if (observed_s > 0) {
-		b->obs_eff_ns += observed_s * 1e9 / factor;
-		b->factor = factor;
-	}
+	/* Counts over observed_s stand for the target's pace while probed.  A process with slack
+	 * (a service) keeps its pace; a CPU-bound one is slowed, and no correction from its
+	 * clock-tick CPU times proved reliable (docs/PERFORMANCE.md): none is applied. */
+	if (observed_s > 0)
+		b->obs_eff_ns += observed_s * 1e9;
 	b->slices++;
 	b->last = *r;
 }

@@ -33,16 +33,13 @@ struct budget_pid {
 	bool have_last;
 	double util;	    /* target CPU s per wall s while detached (EWMA); < 0 unknown */
 	double base_sys;    /* its system CPU s per wall s while detached (EWMA) */
-	double user;	    /* its user CPU s per wall s while detached (EWMA); < 0 unknown */
-	double fs_obs, fs_user; /* decayed Σ over slices: observed s × user, user CPU s of its own work */
 	double tokens_ns;   /* extra CPU the target may still be charged */
 	double cost_x_ns;   /* Σ measured extra CPU over the slices */
 	double cost_h;	    /* Σ weighted probe hits over the slices */
 	double hit_rate;    /* weighted hits per attached second in the last slice; < 0 unknown */
 	double spent_ns;    /* Σ extra CPU charged (estimated per slice) */
 	double useful_ns;   /* Σ CPU the target used for itself */
-	double obs_eff_ns;  /* Σ observed time, each slice scaled to the target's unobserved speed */
-	double factor;	    /* the last slice's slowdown of the target (1 = none, or no slice yet) */
+	double obs_eff_ns;  /* Σ observed time (probes in) */
 	uint64_t slices;
 };
 
@@ -73,13 +70,8 @@ double budget__expected_ns(const struct budget_pid *b, const struct budget_param
 void budget__detached(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r);
 
 /*
- * A slice ends at r (the probes are gone): hits (weighted) were counted while attached, during
- * observed_s seconds (attach to start of detach).  Charges the slice, learns the hit cost, and
- * adds observed_s scaled to the unobserved speed to obs_eff_ns.  The slowdown is the user time the
- * target would have had in observed_s (its user rate while detached) over the user time it had:
- * a target with slack absorbs the probes' CPU and is not slowed, a CPU-bound one loses what they
- * take.  (Dividing by 1 − extra/observed instead is ill-conditioned when the probes take 90%.)
- * Per slice that is a handful of clock ticks, so the ratio is of decayed sums over ~30 slices.
+ * A slice ends at r (the probes are out): hits (weighted) were counted while attached, during
+ * observed_s seconds.  Charges the slice, learns the hit cost, adds observed_s to obs_eff_ns.
  */
 void budget__slice(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r,
 		   double hits, double observed_s);

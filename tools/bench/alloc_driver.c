@@ -64,8 +64,9 @@ static void print_report(pid_t pid, const struct alloc_report *r)
 	int i;
 
 	printf("{\"pid\": %d, \"t\": %.6f, \"alloc\": {\"source\": \"%s\", \"estimated\": %s, \"window_s\": %.4f, "
-	       "\"observed_s\": %.4f, \"duty\": %.4f, \"per_s\": %.3f, \"free_per_s\": ",
-	       pid, mono(), r->source, r->estimated ? "true" : "false", r->window_s, r->observed_s, r->duty, r->per_s);
+	       "\"observed_s\": %.4f, \"duty\": %.4f, \"overhead_pct\": %.4f, \"per_s\": %.3f, \"free_per_s\": ",
+	       pid, mono(), r->source, r->estimated ? "true" : "false", r->window_s, r->observed_s, r->duty,
+	       r->overhead_pct, r->per_s);
 	num(r->free_per_s);
 	printf(", \"bytes_per_s\": %.1f, \"collections\": %llu, \"samples\": %llu, \"walk_errors\": %llu, "
 	       "\"walk_truncated\": %llu, \"completeness\": ",
