@@ -273,22 +273,13 @@ int young_collector(struct pt_regs *ctx)
 
 /* ---------------------------------------------------------------- exact (tier 2) */
 
-static __always_inline int on_alloc(__u64 type, __s64 n)
+static __always_inline int on_alloc(__u32 tgid, const struct alloc_target *t, struct alloc_pid_stats *ps,
+				    __u64 type, __s64 n)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct alloc_pid_stats *ps;
-	struct alloc_target *t;
 	struct alloc_val *v;
 	__s64 basic = 0, item = 0;
 	__u64 flags = 0, bytes;
 
-	count(ALLOC_CNT_HITS);
-	t = bpf_map_lookup_elem(&alloc_targets, &tgid);
-	if (!t)
-		return 0;
-	ps = pid_stats_get(tgid);
-	if (!ps)
-		return 0;
 	if (bpf_probe_read_user(&basic, sizeof(basic), (const void *)(type + t->tp_basicsize)) ||
 	    bpf_probe_read_user(&item, sizeof(item), (const void *)(type + t->tp_itemsize)) ||
 	    bpf_probe_read_user(&flags, sizeof(flags), (const void *)(type + t->tp_flags))) {
@@ -315,22 +306,13 @@ static __always_inline int on_alloc(__u64 type, __s64 n)
 
 /* PyObject_GC_Del(void *op): op is the PyObject (the function subtracts the pre-header itself),
  * so ob_type is at op + 8; the type is still alive (subtype_dealloc drops it afterwards). */
-static __always_inline int on_gc_del(__u64 op)
+static __always_inline int on_gc_del(__u32 tgid, const struct alloc_target *t, struct alloc_pid_stats *ps,
+				     __u64 op)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct alloc_pid_stats *ps;
-	struct alloc_target *t;
 	struct alloc_val *v;
 	__s64 basic = 0, item = 0, size = 0;
 	__u64 bytes, type = 0;
 
-	count(ALLOC_CNT_HITS);
-	t = bpf_map_lookup_elem(&alloc_targets, &tgid);
-	if (!t)
-		return 0;
-	ps = pid_stats_get(tgid);
-	if (!ps)
-		return 0;
 	if (bpf_probe_read_user(&type, sizeof(type), (const void *)(op + t->ob_type)) ||
 	    bpf_probe_read_user(&basic, sizeof(basic), (const void *)(type + t->tp_basicsize)) ||
 	    bpf_probe_read_user(&item, sizeof(item), (const void *)(type + t->tp_itemsize))) {
@@ -360,16 +342,26 @@ static __always_inline int on_gc_del(__u64 op)
  * probe (ALLOC_SITE_FREE) the object. */
 static __always_inline int exact_hit(struct pt_regs *ctx)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 site = bpf_get_attach_cookie(ctx);
+	struct alloc_pid_stats *ps;
+	struct alloc_target *t;
 	__s64 n = 0;
 
+	count(ALLOC_CNT_HITS);
+	t = bpf_map_lookup_elem(&alloc_targets, &tgid);
+	if (!t)
+		return 0;
+	ps = pid_stats_get(tgid);
+	if (!ps)
+		return 0;
 	if (site == ALLOC_SITE_FREE)
-		return on_gc_del(PT_REGS_PARM1(ctx));
+		return on_gc_del(tgid, t, ps, PT_REGS_PARM1(ctx));
 	if (site == ALLOC_SITE_TYPE_N)
 		n = (__s64)PT_REGS_PARM2(ctx);
 	else if (site == ALLOC_SITE_GENERIC)
 		n = (__s64)PT_REGS_PARM2(ctx) + 1; /* _PyObject_VAR_SIZE(type, nitems + 1) */
-	return on_alloc(PT_REGS_PARM1(ctx), n);
+	return on_alloc(tgid, t, ps, PT_REGS_PARM1(ctx), n);
 }
 
 /* Attached through perf-event uprobe links, one per site (kernels without uprobe_multi). */

@@ -41,7 +41,9 @@ static const struct {
 /*
  * Budget slices: long enough to count SLICE_HITS probe hits of the busiest target (a ~1% relative
  * error per slice), within [MIN_SLICE_S, MAX_SLICE_S]: attaching takes a few ms (the edges blur
- * the observed time), and a slice is a measurement, not a stay.  Between slices the scheduler looks again after at most MAX_WAIT_S.
+ * the observed time), and a slice is a measurement, not a stay.  Between slices the scheduler
+ * looks again after MIN_WAIT_S..MAX_WAIT_S, and closes a process's books (learning its CPU rate)
+ * when CHECK_BOOKS_NS have passed since their last boundary.
  */
 #define SLICE_HITS 10000.0
 #define MIN_SLICE_S 0.01
@@ -615,7 +617,8 @@ static int ms_until(uint64_t t, uint64_t now)
  */
 int alloc_probes__tick(struct alloc_probes *p)
 {
-	uint64_t now, wait_ns = 0, obs_end;
+	uint64_t now, wait_ns = 0;
+	double observed_s, hits;
 	struct budget_reading r;
 	bool multi;
 	int i;
@@ -628,7 +631,7 @@ int alloc_probes__tick(struct alloc_probes *p)
 	if (p->attached) {
 		if (now < p->next_off_ns)
 			return ms_until(p->next_off_ns, now);
-		obs_end = now;
+		observed_s = (now - p->attached_since_ns) / 1e9;
 		/*
 		 * Where the slice ends for the books: closing a uprobe_multi link takes its
 		 * breakpoints out first and then waits a grace period or two (~50 ms) with the target
@@ -646,12 +649,10 @@ int alloc_probes__tick(struct alloc_probes *p)
 				e->bud_ok = !budget_read(e->pid, &e->slice_end);
 			if (!e->bud_ok)
 				continue;
-			r = e->slice_end;
-			budget__slice(&e->bud, &p->bp, &r, (double)(pid_hits(p, e->pid) - e->slice_hits0),
-				      (obs_end - p->attached_since_ns) / 1e9);
+			hits = (double)(pid_hits(p, e->pid) - e->slice_hits0);
+			budget__slice(&e->bud, &p->bp, &e->slice_end, hits, observed_s);
 			pr_debug("alloc budget: pid %d slice %.1f ms observed, %.0f hits, cost %.0f ns/hit, "
-				 "util %.2f, base sys %.3f, spent %.2f%% of its CPU", e->pid,
-				 (obs_end - p->attached_since_ns) / 1e6, (double)(pid_hits(p, e->pid) - e->slice_hits0),
+				 "util %.2f, base sys %.3f, spent %.2f%% of its CPU", e->pid, observed_s * 1e3, hits,
 				 budget__hit_cost_ns(&e->bud, &p->bp), e->bud.util, e->bud.base_sys,
 				 e->bud.useful_ns > 0 ? 100 * e->bud.spent_ns / e->bud.useful_ns : 0);
 		}
@@ -663,7 +664,7 @@ int alloc_probes__tick(struct alloc_probes *p)
 	p->slice_s = slice_length(p);
 	for (i = 0; i < p->npids; i++) {
 		struct pid_entry *e = p->pids[i];
-		double need, have, rate;
+		double need, have;
 		uint64_t w;
 
 		if (budget_read(e->pid, &r))
@@ -675,9 +676,7 @@ int alloc_probes__tick(struct alloc_probes *p)
 		have = budget__available_ns(&e->bud, &p->bp, &r);
 		if (have >= need)
 			continue;
-		/* tokens come at PCT% of the CPU the process uses: when will it have enough? */
-		rate = p->bp.pct / 100.0 * (e->bud.util > 0.02 ? e->bud.util : 0.02);
-		w = (uint64_t)((need - have) / rate);
+		w = budget__wait_ns(&e->bud, &p->bp, need - have);
 		pr_debug("alloc budget: pid %d needs %.2f ms for a %.0f ms slice, has %.2f ms (util %.3f)", e->pid,
 			 need / 1e6, p->slice_s * 1e3, have / 1e6, e->bud.util);
 		if (w > wait_ns)
@@ -795,7 +794,7 @@ static int cmp_delta_desc(const void *a, const void *b)
 /* Budget mode: the time the probes were in for a pid, the slice under way included. */
 static double observed_ns(const struct alloc_probes *p, const struct pid_entry *e, uint64_t now)
 {
-	double o = e->bud.obs_eff_ns;
+	double o = e->bud.observed_ns;
 
 	if (p->attached && now > p->attached_since_ns)
 		o += now - p->attached_since_ns;

@@ -61,6 +61,13 @@ double budget__expected_ns(const struct budget_pid *b, const struct budget_param
 	return clamp(WORST_SLOWDOWN * u, 0, 1) * slice_s * 1e9;
 }
 
+double budget__wait_ns(const struct budget_pid *b, const struct budget_params *bp, double deficit_ns)
+{
+	double rate = bp->plan * bp->pct / 100.0 * (b->util > 0.02 ? b->util : 0.02);
+
+	return deficit_ns > 0 && rate > 0 ? deficit_ns / rate : 0;
+}
+
 static void accrue(struct budget_pid *b, const struct budget_params *bp, double useful_ns)
 {
 	b->useful_ns += useful_ns;
@@ -117,7 +124,7 @@ void budget__slice(struct budget_pid *b, const struct budget_params *bp, const s
 	 * (a service) keeps its pace; a CPU-bound one is slowed, and no correction from its
 	 * clock-tick CPU times proved reliable (docs/PERFORMANCE.md): none is applied. */
 	if (observed_s > 0)
-		b->obs_eff_ns += observed_s * 1e9;
+		b->observed_ns += observed_s * 1e9;
 	b->slices++;
 	b->last = *r;
 }

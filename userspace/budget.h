@@ -39,7 +39,7 @@ struct budget_pid {
 	double hit_rate;    /* weighted hits per attached second in the last slice; < 0 unknown */
 	double spent_ns;    /* Σ extra CPU charged (estimated per slice) */
 	double useful_ns;   /* Σ CPU the target used for itself */
-	double obs_eff_ns;  /* Σ observed time (probes in) */
+	double observed_ns; /* Σ observed time (probes in) */
 	uint64_t slices;
 };
 
@@ -65,13 +65,17 @@ double budget__available_ns(const struct budget_pid *b, const struct budget_para
  * every CPU second it would use in the slice, up to 15 times over, capped at the slice). */
 double budget__expected_ns(const struct budget_pid *b, const struct budget_params *bp, double slice_s);
 
+/* How long until the bucket gains deficit_ns more, at the rate it fills (the process's CPU
+ * rate, at least 2% of a core so that an idle-looking process is looked at again). */
+double budget__wait_ns(const struct budget_pid *b, const struct budget_params *bp, double deficit_ns);
+
 /* A detached interval ends at r (the probes are about to be attached): accrue tokens, learn the
  * target's CPU and system-time rates. */
 void budget__detached(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r);
 
 /*
  * A slice ends at r (the probes are out): hits (weighted) were counted while attached, during
- * observed_s seconds.  Charges the slice, learns the hit cost, adds observed_s to obs_eff_ns.
+ * observed_s seconds.  Charges the slice, learns the hit cost, adds observed_s to observed_ns.
  */
 void budget__slice(struct budget_pid *b, const struct budget_params *bp, const struct budget_reading *r,
 		   double hits, double observed_s);

@@ -73,7 +73,7 @@ static void test_budget_cpu_bound(void **state)
 	assert_near(budget__hit_cost_ns(&b, &BP), (0.018e9 + 2000 * 5000.0) / 15000, 1);
 	assert_near(b.spent_ns, budget__hit_cost_ns(&b, &BP) * 10000, 1);
 	/* the observed time is the time the probes were in */
-	assert_near(b.obs_eff_ns, 0.02e9, 1);
+	assert_near(b.observed_ns, 0.02e9, 1);
 	/* the bucket paid the slice's cost and earned 2% of the CPU left to the target's own work */
 	assert_near(b.tokens_ns, 0.02e9 - b.spent_ns + 0.02 * (0.02e9 - b.spent_ns), 1e3);
 	/* the next slice is expected to cost what this one did per hit, at the rate seen */
@@ -94,6 +94,11 @@ static void test_budget_plan(void **state)
 	budget__detached(&b, &bp, &r);
 	r = rd(1, 1, 0);
 	assert_near(budget__available_ns(&b, &bp, &r), 0.75 * 0.02e9, 1);
+	/* unknown CPU rate: waits as if the process used 2% of a core; at 1 CPU, 0.75 × 2% of it */
+	assert_near(budget__wait_ns(&b, &bp, 3e5), 3e5 / (0.75 * 0.02 * 0.02), 1);
+	budget__detached(&b, &bp, &r);
+	assert_near(budget__wait_ns(&b, &bp, 3e5), 3e5 / (0.75 * 0.02), 1);
+	assert_near(budget__wait_ns(&b, &bp, 0), 0, 0);
 	/* and the bucket holds pct% of cap_s at most */
 	r = rd(1000, 1000, 0);
 	assert_near(budget__available_ns(&b, &bp, &r), 0.02 * 10e9, 1);
@@ -117,7 +122,7 @@ static void test_budget_paced(void **state)
 	/* 100 ms slice, 2000 hits, 4 ms extra: its work (10 ms) fits in the 96 ms left */
 	r = rd(10.1, 1.014, 0.05 + 0.0005 + 0.004);
 	budget__slice(&b, &BP, &r, 2000, 0.1);
-	assert_near(b.obs_eff_ns, 0.1e9, 1);
+	assert_near(b.observed_ns, 0.1e9, 1);
 	/* charged by the measured cost (4 ms over 2000 hits, shrunk towards the 2 µs prior) */
 	assert_near(b.spent_ns, (0.004e9 + 2000 * 5000.0) / 7000 * 2000, 1e3);
 }
