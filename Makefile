@@ -30,7 +30,9 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing
-CPPFLAGS += -I$(OUTPUT) -Iuserspace -Ibpf -DPYLEAK_VERSION='"$(VERSION)"'
+# Userspace includes name their folder ("target/python.h", "bpf/gc.h" for the BPF ABI); -Ibpf is
+# for the ABI headers' own includes, $(OUTPUT) for the generated skeletons.
+CPPFLAGS += -I$(OUTPUT) -Iuserspace -I. -Ibpf -DPYLEAK_VERSION='"$(VERSION)"'
 LDLIBS   += -lbpf -lelf -lz -lncursesw -ltinfo -lsqlite3 -lm -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -46,10 +48,12 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-USER_SRCS := $(wildcard userspace/*.c)
-LIB_SRCS  := $(filter-out userspace/main.c,$(USER_SRCS))
-LIB_OBJS  := $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-MAIN_OBJ  := $(OUTPUT)/main.o
+# One folder per subsystem (README "Layout"); objects mirror it under $(OUTPUT)/userspace/.
+USER_DIRS := $(sort $(dir $(wildcard userspace/*/*.c)))
+USER_SRCS := $(wildcard userspace/*/*.c)
+LIB_SRCS  := $(filter-out userspace/cmd/main.c,$(USER_SRCS))
+LIB_OBJS  := $(patsubst %.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+MAIN_OBJ  := $(OUTPUT)/userspace/cmd/main.o
 LIB       := $(OUTPUT)/libpyleak.a
 BIN       := $(OUTPUT)/pyleak
 
@@ -59,11 +63,11 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 .DELETE_ON_ERROR:
 # Skeletons and BPF objects are products, not intermediates: never delete them after a build.
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
-.PHONY: all clean test unit integration demo bench deps install fuzz soak check-deps san-bin
+.PHONY: all clean test unit integration demo bench deps install fuzz soak check-deps san-bin check-layers
 
 all: $(BIN)
 
-$(OUTPUT) $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/tests $(addprefix $(OUTPUT)/,$(USER_DIRS)):
 	$(Q)mkdir -p $@
 
 # BPF: clang -> .bpf.o (CO-RE against the checked-in bpf/vmlinux.h) -> bpftool skeleton.
@@ -77,7 +81,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # Userspace objects wait for every skeleton (any of them may include one).
-$(OUTPUT)/%.o: userspace/%.c $(BPF_SKELS) | $(OUTPUT)
+$(OUTPUT)/userspace/%.o: userspace/%.c $(BPF_SKELS) | $(addprefix $(OUTPUT)/,$(USER_DIRS))
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
@@ -116,8 +120,13 @@ san-bin:
 	@$(MAKE) --no-print-directory SANITIZE=1 $(SAN_BIN)
 
 test: check-deps $(BIN) $(UNIT_BINS)
+	$(MAKE) --no-print-directory check-layers
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+
+# The subsystem folders' dependency direction (tools/check_layers.py: which folder may include which).
+check-layers:
+	$(PYTHON) tools/check_layers.py
 
 check-deps:
 	@tools/deps.sh --check || tools/deps.sh
@@ -149,4 +158,4 @@ install: $(BIN)
 clean:
 	rm -rf .output .output-san
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/userspace/*/*.d $(OUTPUT)/tests/*.d)

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""Generate userspace/layouts_gen.c (struct py_layout per CPython minor) from DWARF of local builds.
+"""Generate userspace/target/layouts_gen.c (struct py_layout per CPython minor) from DWARF of local builds.
 
 Usage (from the repository root):
 
-    /usr/bin/python3 tools/gen_layouts.py            # rewrite userspace/layouts_gen.c
+    /usr/bin/python3 tools/gen_layouts.py            # rewrite userspace/target/layouts_gen.c
     /usr/bin/python3 tools/gen_layouts.py --check    # exit 1 with a diff if the file is stale
     /usr/bin/python3 tools/gen_layouts.py --json     # dump the raw numbers (for live checks)
 
@@ -31,8 +31,8 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_REL = "userspace/layouts_gen.c"
-LAYOUT_H_REL = "userspace/layout.h"
+OUT_REL = "userspace/target/layouts_gen.c"
+LAYOUT_H_REL = "userspace/target/layout.h"
 MINORS = range(6, 14)  # 3.6 ... 3.13 from DWARF
 
 # ---------------------------------------------------------------------------------------------

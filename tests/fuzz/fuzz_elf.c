@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elffile.h"
+#include "target/elffile.h"
 
 static const char *const symbols[] = { "_PyRuntime", "Py_Version", "Py_GetVersion", "generations",
 				       "collect", "gc_collect_main", "_Py_DebugOffsets", "" };

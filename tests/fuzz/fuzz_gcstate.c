@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "census.h"
-#include "layout.h"
-#include "pyobj.h"
-#include "python.h"
-#include "remote.h"
+#include "analysis/census.h"
+#include "target/layout.h"
+#include "target/pyobj.h"
+#include "target/python.h"
+#include "target/remote.h"
 
 #define FAKE_BASE 0x10000000ull
 #define HDR 4

@@ -2,9 +2,9 @@
 /* libFuzzer harness: arbitrary bytes as a trace file through the reader and every report format. */
 /*
  * Build and run (bounded):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11 -I.output -Iuserspace -Ibpf \
- *     -DPYLEAK_VERSION='"fuzz"' tests/fuzz/fuzz_trace.c userspace/trace.c userspace/report.c \
- *     userspace/common.c userspace/format.c userspace/probes.c -lsqlite3 -lbpf -lelf -lz -lm -o /tmp/fuzz_trace
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11 -I.output -Iuserspace -I. -Ibpf \
+ *     -DPYLEAK_VERSION='"fuzz"' tests/fuzz/fuzz_trace.c userspace/trace/trace.c userspace/trace/report.c \
+ *     userspace/util/common.c userspace/util/format.c userspace/probes/gc.c -lsqlite3 -lbpf -lelf -lz -lm -o /tmp/fuzz_trace
  *   /tmp/fuzz_trace -max_total_time=60 -max_len=131072 -close_fd_mask=2 CORPUS_DIR
  * (-close_fd_mask=2 silences the reader's one-line refusals; libFuzzer keeps its own output.)
  * Seeds: real traces (pyleak record) and their truncations; SQLite rejects most random headers,
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "report.h"
-#include "trace.h"
+#include "trace/report.h"
+#include "trace/trace.h"
 
 static char path[64];
 static FILE *sink;

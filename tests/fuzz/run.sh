@@ -25,13 +25,13 @@ mkdir -p "$OUT"
 cd "$ROOT"
 
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter -I$SRC/.output -I$SRC/userspace -I$SRC/bpf -DPYLEAK_VERSION=\"fuzz\""
+        -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter -I$SRC/.output -I$SRC/userspace -I$SRC -I$SRC/bpf -DPYLEAK_VERSION=\"fuzz\""
 U=$SRC/userspace
 declare -A SRCS=(
-	[fuzz_gcstate]="$U/python.c $U/remote.c $U/pyobj.c $U/census.c $U/elffile.c $U/proc.c $U/common.c $U/layout.c $U/layouts_gen.c"
-	[fuzz_elf]="$U/elffile.c $U/common.c"
-	[fuzz_proc]="$U/proc.c $U/common.c"
-	[fuzz_trace]="$U/trace.c $U/report.c $U/common.c $U/format.c $U/probes.c"
+	[fuzz_gcstate]="$U/target/python.c $U/target/remote.c $U/target/pyobj.c $U/analysis/census.c $U/target/elffile.c $U/target/proc.c $U/util/common.c $U/target/layout.c $U/target/layouts_gen.c"
+	[fuzz_elf]="$U/target/elffile.c $U/util/common.c"
+	[fuzz_proc]="$U/target/proc.c $U/util/common.c"
+	[fuzz_trace]="$U/trace/trace.c $U/trace/report.c $U/util/common.c $U/util/format.c $U/probes/gc.c"
 )
 declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm"
 	[fuzz_trace]="-lsqlite3 -lbpf -lelf -lz -lm")
@@ -74,8 +74,8 @@ seed_elf() {
 seed_gcstate() {
 	local d=$1
 	mkdir -p "$d"
-	"$CC_HOST" -std=gnu11 -I"$U" -o "$OUT/seed_gcstate" tests/fuzz/seed_gcstate.c "$U/layouts_gen.c" \
-		"$U/layout.c" && "$OUT/seed_gcstate" "$d"
+	"$CC_HOST" -std=gnu11 -I"$U" -o "$OUT/seed_gcstate" tests/fuzz/seed_gcstate.c "$U/target/layouts_gen.c" \
+		"$U/target/layout.c" && "$OUT/seed_gcstate" "$d"
 }
 
 seed_trace() {

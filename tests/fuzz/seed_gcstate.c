@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
+#include "target/layout.h"
 
 #define FAKE_BASE 0x10000000ull
 #define IMG 0x4000

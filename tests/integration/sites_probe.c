@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "python.h"
-#include "remote.h"
-#include "sites.h"
+#include "util/common.h"
+#include "target/python.h"
+#include "target/remote.h"
+#include "probes/sites.h"
 
 static void print_json(const struct py_target *t, const struct sites_report *rep)
 {

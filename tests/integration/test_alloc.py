@@ -48,7 +48,7 @@ def driver():
     lib = os.path.join(ROOT, ".output", "libpyleak.a")
     need(os.path.exists(lib), "libpyleak.a is not built (run make)")
     out = os.path.join(tempfile.mkdtemp(prefix="pyleak-alloc-"), "alloc_driver")
-    subprocess.check_call(["cc", "-O2", "-I" + os.path.join(ROOT, "userspace"), "-I" + os.path.join(ROOT, "bpf"),
+    subprocess.check_call(["cc", "-O2", "-I" + os.path.join(ROOT, "userspace"), "-I" + ROOT, "-I" + os.path.join(ROOT, "bpf"),
                            "-I" + os.path.join(ROOT, ".output"), os.path.join(ROOT, "tools/bench/alloc_driver.c"),
                            lib, "-lbpf", "-lelf", "-lz", "-lm", "-o", out])
     return out

@@ -667,9 +667,11 @@ def test_sigkill_never_harms_the_target(root, tmp_path):
 
 def _c_sources():
     for d in ("userspace", "bpf"):
-        for name in sorted(os.listdir(os.path.join(ROOT, d))):
-            if name.endswith((".c", ".h")) and name != "vmlinux.h":
-                yield os.path.join(ROOT, d, name)
+        for dirpath, dirnames, names in os.walk(os.path.join(ROOT, d)):
+            dirnames.sort()
+            for name in sorted(names):
+                if name.endswith((".c", ".h")) and name != "vmlinux.h":
+                    yield os.path.join(dirpath, name)
 
 
 def _strip_comments_and_strings(text):

@@ -40,7 +40,7 @@ def probe():
         os.makedirs(PROBE_DIR, exist_ok=True)
         subprocess.check_call(["cc", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-std=gnu11",
                                "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, ".output"),
-                               "-I" + os.path.join(ROOT, "userspace"), "-I" + os.path.join(ROOT, "bpf"),
+                               "-I" + os.path.join(ROOT, "userspace"), "-I" + ROOT, "-I" + os.path.join(ROOT, "bpf"),
                                SRC, LIB, "-lbpf", "-lelf", "-lz", "-lm", "-lpthread", "-o", PROBE])
     return PROBE
 

@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
-#include "pyobj.h"
-#include "remote.h"
+#include "target/layout.h"
+#include "target/pyobj.h"
+#include "target/remote.h"
 
 /* A fake CPython heap in a buffer, for the memory backend of remote.h. */
 #define FH_BASE 0x10000000ull

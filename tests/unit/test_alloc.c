@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "../../bpf/alloc.h"
-#include "alloc.h"
-#include "budget.h"
+#include "probes/alloc.h"
+#include "probes/budget.h"
 
 #define assert_near(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
 

@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "census.h"
-#include "layout.h"
-#include "pyobj.h"
-#include "python.h"
-#include "remote.h"
+#include "analysis/census.h"
+#include "target/layout.h"
+#include "target/pyobj.h"
+#include "target/python.h"
+#include "target/remote.h"
 
 #include "fakeheap.h"
 

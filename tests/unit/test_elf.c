@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elffile.h"
+#include "target/elffile.h"
 
 /* A minimal ELF64 with .shstrtab, .note.stapsdt (two probes) and .rodata built in memory. */
 struct synth {

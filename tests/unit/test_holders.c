@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "holders.h"
-#include "layout.h"
-#include "pyobj.h"
-#include "python.h"
-#include "remote.h"
+#include "analysis/holders.h"
+#include "target/layout.h"
+#include "target/pyobj.h"
+#include "target/python.h"
+#include "target/remote.h"
 
 /* A fake CPython heap in a buffer, for the memory backend of remote.h (as in test_pyobj.c). */
 #define FH_BASE 0x10000000ull

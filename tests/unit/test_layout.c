@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
+#include "target/layout.h"
 
 #define HAS(v) ((v) != LAYOUT_NONE)
 

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "leak.h"
+#include "analysis/leak.h"
 
 #define N 60
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "gc.h"
-#include "probes.h"
+#include "bpf/gc.h"
+#include "probes/gc.h"
 
 static void test_slot_small_values_exact(void **state)
 {

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "proc.h"
-#include "python.h"
+#include "util/common.h"
+#include "target/proc.h"
+#include "target/python.h"
 
 static void test_maps_line(void **state)
 {

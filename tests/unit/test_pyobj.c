@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
-#include "pyobj.h"
-#include "remote.h"
+#include "target/layout.h"
+#include "target/pyobj.h"
+#include "target/remote.h"
 
 #include "fakeheap.h"
 

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "probes.h"
-#include "serve.h"
+#include "probes/gc.h"
+#include "views/serve.h"
 
 #define MAX_LINES 4096
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sites.h"
+#include "probes/sites.h"
 
 /*
  * Vectors: the same function (loops, a break, a multi-line expression, a 300-line gap to force

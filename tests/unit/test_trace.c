@@ -14,9 +14,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "record.h"
-#include "report.h"
-#include "trace.h"
+#include "trace/record.h"
+#include "trace/report.h"
+#include "trace/trace.h"
 
 #define T0 1700000000.0
 

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "probes.h"
-#include "tui_render.h"
+#include "probes/gc.h"
+#include "views/tui_render.h"
 
 #define NROWS_MAX 64
 

@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "common.h"
-#include "probes.h"
-#include "python.h"
-#include "remote.h"
+#include "probes/alloc.h"
+#include "util/common.h"
+#include "probes/gc.h"
+#include "target/python.h"
+#include "target/remote.h"
 
 #define MAXP 64
 

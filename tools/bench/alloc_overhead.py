@@ -58,7 +58,7 @@ MODES = {
 
 def build(driver):
     subprocess.check_call(["make", "-C", ROOT, ".output/libpyleak.a"])
-    subprocess.check_call(["cc", "-O2", "-I" + os.path.join(ROOT, "userspace"), "-I" + os.path.join(ROOT, "bpf"),
+    subprocess.check_call(["cc", "-O2", "-I" + os.path.join(ROOT, "userspace"), "-I" + ROOT, "-I" + os.path.join(ROOT, "bpf"),
                            "-I" + os.path.join(ROOT, ".output"), os.path.join(ROOT, "tools/bench/alloc_driver.c"),
                            os.path.join(ROOT, ".output/libpyleak.a"), "-lbpf", "-lelf", "-lz", "-lm", "-o", driver])
 

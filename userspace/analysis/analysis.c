@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Per-process analysis on top of the GC model: periodic censuses, growth trends, leak verdicts. */
+#include "analysis/analysis.h"
+#include "analysis/census.h"
+#include "util/common.h"
+#include "analysis/holders.h"
+#include "analysis/leak.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Series kept per process; the least interesting are evicted (bounded memory per target). */
+#define MAX_TYPE_SERIES 256
+#define MAX_CONTAINER_SERIES 64
+
+struct tseries {
+	struct leak_series s;
+	int64_t count, bytes, prev_count;
+	double bytes_per_min;
+	uint64_t addr; /* containers: the object; 0 for types */
+	uint64_t type_addr;
+	char type[64];
+	bool named; /* containers: s.name is the holder's name */
+	bool in_last; /* seen in the newest census */
+};
+
+/* GC facts at each census, for the "full collections free nothing" evidence. */
+#define MAX_MARKS 64
+#define NCOST 5
+struct gc_mark {
+	double t;
+	int64_t collections2, collected2, live;
+};
+
+struct analysis {
+	struct pyobj_types *types; /* type-name cache across censuses */
+	struct holders *holders;   /* container names, cached per address */
+	char qnames[MAX_CONTAINER_SERIES][HOLDERS_NAME_MAX];
+	double next_census;
+	double last_census_s;
+	struct tseries *tser; /* MAX_TYPE_SERIES */
+	int ntser;
+	struct tseries *cser; /* MAX_CONTAINER_SERIES */
+	int ncser;
+	struct leak_series garbage, rss, tracked;
+	/* Verdicts on types and containers change only when a census runs: kept between censuses. */
+	double cost[NCOST]; /* CPU seconds of the last censuses (with holder walks) */
+	int ncost, cost_head;
+	struct gc_mark marks[MAX_MARKS];
+	int nmarks, mark_head;
+	int ncensus_suspects;
+	struct suspect census_suspects[MODEL_MAX_SUSPECTS];
+};
+
+void analysis__default_opts(struct analysis_opts *o)
+{
+	o->census = true;
+	o->cpu_budget = 0.02;
+	o->min_period_s = 2.0;
+	o->max_period_s = 60.0;
+}
+
+void analysis__free(struct proc_row *row)
+{
+	struct analysis *a = row->ext;
+
+	if (!a)
+		return;
+	pyobj_types__free(a->types);
+	holders__free(a->holders);
+	free(a->tser);
+	free(a->cser);
+	free(a);
+	row->ext = NULL;
+}
+
+static struct analysis *get_state(struct proc_row *row)
+{
+	struct analysis *a = row->ext;
+
+	if (a)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->tser = calloc(MAX_TYPE_SERIES, sizeof(*a->tser));
+	a->cser = calloc(MAX_CONTAINER_SERIES, sizeof(*a->cser));
+	if (!a->tser || !a->cser) {
+		free(a->tser);
+		free(a->cser);
+		free(a);
+		return NULL;
+	}
+	row->ext = a;
+	return a;
+}
+
+static struct tseries *series_for(struct tseries *arr, int *n, int max, const char *name, uint64_t addr)
+{
+	int i, victim = -1;
+
+	for (i = 0; i < *n; i++)
+		if (arr[i].addr == addr && !strcmp(arr[i].s.name, name))
+			return &arr[i];
+	if (*n < max) {
+		victim = (*n)++;
+	} else {
+		/* Evict the series not seen for longest (then the smallest): a type that died out. */
+		for (i = 0; i < *n; i++)
+			if (victim < 0 || arr[i].s.last_seen < arr[victim].s.last_seen ||
+			    (arr[i].s.last_seen == arr[victim].s.last_seen && arr[i].count < arr[victim].count))
+				victim = i;
+	}
+	memset(&arr[victim], 0, sizeof(arr[victim]));
+	copy_str(arr[victim].s.name, sizeof(arr[victim].s.name), name);
+	arr[victim].addr = addr;
+	return &arr[victim];
+}
+
+/* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series. */
+#define TREND_WINDOW 60
+
+static void series_trend(const struct leak_series *s, struct trend *tr)
+{
+	static double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
+	int n = leak_series__points(s, t, v), skip = n > TREND_WINDOW ? n - TREND_WINDOW : 0;
+
+	trend__compute(t + skip, v + skip, n - skip, tr);
+}
+
+/*
+ * Containers are followed by address (and type: a freed address reused by another type starts a
+ * new series); their name comes from holders.c and may appear a census or two after the series.
+ */
+static struct tseries *container_series(struct analysis *a, uint64_t addr, uint64_t type_addr)
+{
+	int i, victim = -1;
+
+	for (i = 0; i < a->ncser; i++)
+		if (a->cser[i].addr == addr) {
+			if (a->cser[i].type_addr == type_addr)
+				return &a->cser[i];
+			victim = i;
+			break;
+		}
+	if (victim < 0 && a->ncser < MAX_CONTAINER_SERIES) {
+		victim = a->ncser++;
+	} else if (victim < 0) {
+		for (i = 0; i < a->ncser; i++)
+			if (victim < 0 || a->cser[i].s.last_seen < a->cser[victim].s.last_seen ||
+			    (a->cser[i].s.last_seen == a->cser[victim].s.last_seen && a->cser[i].count < a->cser[victim].count))
+				victim = i;
+	}
+	memset(&a->cser[victim], 0, sizeof(a->cser[victim]));
+	a->cser[victim].addr = addr;
+	a->cser[victim].type_addr = type_addr;
+	return &a->cser[victim];
+}
+
+#define HOLDER_MIN_LEN 32
+
+/* Holder names for the census's largest containers (a bounded walk only for new addresses). */
+static void name_containers(struct proc_row *row, struct analysis *a, struct remote *r, const struct census *c,
+			    size_t n, double now)
+{
+	struct holders_query q[MAX_CONTAINER_SERIES];
+	int nq = 0, map[MAX_CONTAINER_SERIES];
+	size_t i;
+
+	/*
+	 * Small containers drift in and out of the largest-K list as the program churns; each new
+	 * address would cost a walk of the roots. Only containers worth a name are asked for.
+	 */
+	for (i = 0; i < n; i++) {
+		const struct census_container *cc = census__container(c, i);
+
+		a->qnames[i][0] = 0;
+		map[i] = -1;
+		if (cc->len < HOLDER_MIN_LEN)
+			continue;
+		map[i] = nq;
+		q[nq].addr = cc->addr;
+		q[nq].type_addr = cc->type_addr;
+		q[nq].name[0] = 0;
+		nq++;
+	}
+	if (!a->holders)
+		a->holders = holders__new(NULL);
+	/* Unnamed is a fine answer (a local variable, a closure, a C extension holds it). */
+	if (a->holders && nq)
+		holders__name(a->holders, &row->target, r, a->types, q, nq, now);
+	for (i = 0; i < n; i++)
+		if (map[i] >= 0)
+			copy_str(a->qnames[i], sizeof(a->qnames[i]), q[map[i]].name);
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double median_cost(const struct analysis *a)
+{
+	double v[NCOST], t;
+	int i, j;
+
+	for (i = 0; i < a->ncost; i++)
+		v[i] = a->cost[i];
+	for (i = 1; i < a->ncost; i++)
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	/* The lower median; the first census (cold type cache, first holder walk) is no measure
+	 * of the steady cost at all. */
+	return a->ncost > 1 ? v[(a->ncost - 1) / 2] : 0;
+}
+
+static void run_census(struct proc_row *row, struct analysis *a, struct remote *r, double now)
+{
+	struct census_opts co = { .budget_s = 5.0 };
+	struct census *c = NULL;
+	const struct census_stats *st;
+	size_t i, n;
+	int k, err;
+
+	if (!a->types)
+		a->types = pyobj_types__new(row->target.layout);
+	co.types = a->types;
+	co.top_containers = MAX_CONTAINER_SERIES; /* more than shown: a leak starts small */
+	err = census__run(&row->target, r, &co, &c);
+	if (err) {
+		snprintf(row->note, sizeof(row->note), "census failed: %s", strerror(-err));
+		return;
+	}
+	st = census__stats(c);
+	/*
+	 * A census cut short (time budget, node cap, a generation left partial after its retries)
+	 * undercounts whatever it did not reach: as a point of the series it would be a false dip
+	 * (types "vanish", containers drop out). Keep the previous census's rows and say why.
+	 */
+	if (st->timed_out || st->truncated || st->interrupted || st->partial_generations) {
+		snprintf(row->note, sizeof(row->note), "census incomplete (%s): not used for trends",
+			 st->timed_out ? "time budget" : st->truncated ? "node cap" : st->interrupted ? "interrupted"
+											 : "heap changed during the walk");
+		census__free(c);
+		return;
+	}
+	if (!strncmp(row->note, "census incomplete", 17))
+		row->note[0] = 0;
+	row->census_time = now;
+	row->census_ms = st->walk_ms + st->arena_ms;
+	row->census_inconsistencies = st->broken_links + st->unreadable + st->bad_pointers + st->unknown_types;
+	row->live_objects = census__total_objects(c);
+	leak_series__add(&a->tracked, now, (double)row->live_objects);
+	a->marks[a->mark_head].t = now;
+	a->marks[a->mark_head].collections2 = row->collections[2];
+	a->marks[a->mark_head].collected2 = row->collected[2];
+	a->marks[a->mark_head].live = row->live_objects;
+	a->mark_head = (a->mark_head + 1) % MAX_MARKS;
+	if (a->nmarks < MAX_MARKS)
+		a->nmarks++;
+
+	for (k = 0; k < a->ntser; k++)
+		a->tser[k].in_last = false;
+	n = census__ntypes(c);
+	for (i = 0; i < n; i++) {
+		const struct census_type *ct = census__type(c, i);
+		struct tseries *ts;
+
+		/* Small types cannot be leaks worth naming; bound the work on huge heaps. */
+		if (i >= MAX_TYPE_SERIES && ct->count < 100)
+			break;
+		ts = series_for(a->tser, &a->ntser, MAX_TYPE_SERIES, ct->name, 0);
+		ts->prev_count = ts->s.n ? ts->count : ct->count;
+		ts->count = ct->count;
+		ts->bytes = ct->bytes;
+		ts->in_last = true;
+		leak_series__add(&ts->s, now, (double)ct->count);
+	}
+	/* Types that vanished from the census count as 0 now (their series keeps its history). */
+	for (k = 0; k < a->ntser; k++)
+		if (!a->tser[k].in_last && a->tser[k].count) {
+			a->tser[k].prev_count = a->tser[k].count;
+			a->tser[k].count = 0;
+			a->tser[k].bytes = 0;
+			leak_series__add(&a->tser[k].s, now, 0);
+		}
+
+	for (k = 0; k < a->ncser; k++)
+		a->cser[k].in_last = false;
+	n = census__ncontainers(c);
+	if (n > MAX_CONTAINER_SERIES)
+		n = MAX_CONTAINER_SERIES;
+	name_containers(row, a, r, c, n, now);
+	for (i = 0; i < n; i++) {
+		const struct census_container *cc = census__container(c, i);
+		struct tseries *cs;
+
+		cs = container_series(a, cc->addr, cc->type_addr);
+		cs->prev_count = cs->s.n ? cs->count : cc->len;
+		cs->count = cc->len;
+		cs->in_last = true;
+		cs->s.last_seen = now;
+		copy_str(cs->type, sizeof(cs->type), cc->type_name ? cc->type_name : "?");
+		cs->named = a->qnames[i][0] != 0;
+		if (cs->named)
+			copy_str(cs->s.name, sizeof(cs->s.name), a->qnames[i]);
+		else
+			snprintf(cs->s.name, sizeof(cs->s.name), "%s@0x%llx", cc->type_name ? cc->type_name : "container",
+				 (unsigned long long)cc->addr);
+		leak_series__add(&cs->s, now, (double)cc->len);
+	}
+	census__free(c);
+}
+
+static int cmp_type_rows(const void *a, const void *b)
+{
+	const struct type_row *x = a, *y = b;
+
+	return (x->count < y->count) - (x->count > y->count);
+}
+
+static int cmp_container_rows(const void *a, const void *b)
+{
+	const struct container_row *x = a, *y = b;
+
+	return (x->len < y->len) - (x->len > y->len);
+}
+
+/*
+ * What a reader should look at first: near-equal confidences (every clean leak reaches 0.99+)
+ * are ordered by how actionable the name is: gc.garbage, a container named by its holder, a
+ * class of the program (dotted name), a builtin type, an unnamed container, RSS; then by rate.
+ */
+static int suspect_rank(const struct suspect *s)
+{
+	switch (s->kind) {
+	case SUSPECT_GARBAGE: return 0;
+	case SUSPECT_CONTAINER: return strchr(s->name, '@') ? 4 : 1;
+	case SUSPECT_TYPE: return strchr(s->name, '.') ? 2 : 3;
+	case SUSPECT_RSS: return 5;
+	}
+	return 6;
+}
+
+static int cmp_suspects(const void *a, const void *b)
+{
+	const struct suspect *x = a, *y = b;
+	double cx = floor(x->confidence * 100) / 100, cy = floor(y->confidence * 100) / 100;
+
+	if (cx != cy)
+		return (cx < cy) - (cx > cy);
+	if (suspect_rank(x) != suspect_rank(y))
+		return suspect_rank(x) - suspect_rank(y);
+	return (x->per_min < y->per_min) - (x->per_min > y->per_min);
+}
+
+static void add_suspect(struct proc_row *row, enum suspect_kind kind, const char *name, double per_min,
+			double conf, const char *evidence)
+{
+	struct suspect *s;
+
+	if (row->nsuspects >= MODEL_MAX_SUSPECTS)
+		return;
+	s = &row->suspects[row->nsuspects++];
+	s->kind = kind;
+	copy_str(s->name, sizeof(s->name), name);
+	s->per_min = per_min;
+	s->confidence = conf;
+	copy_str(s->evidence, sizeof(s->evidence), evidence);
+}
+
+/*
+ * A leak raises the floor of its series; garbage waiting for the next young collection makes a
+ * sawtooth whose floor does not move. Sampled by censuses whose period beats with the collection
+ * period, that sawtooth reads as ramps (seen: control_churn's Node cycles, gen-0 every 1.75 s,
+ * censuses every 2 s: 14-second ramps with Mann-Kendall confidence > 0.99). So the lowest value
+ * of the newest third of the window must be above the lowest of the oldest third by a good part
+ * of what the slope promises.
+ */
+static bool floor_rising(const struct leak_series *s, const struct trend *tr)
+{
+	static double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
+	int n = leak_series__points(s, t, v), skip = n > TREND_WINDOW ? n - TREND_WINDOW : 0, i;
+	double t0, t1, lo_old = 1e300, lo_new = 1e300, promised;
+
+	if (n - skip < 3)
+		return false;
+	t0 = t[skip];
+	t1 = t[n - 1];
+	for (i = skip; i < n; i++) {
+		if (t[i] <= t0 + (t1 - t0) / 3 && v[i] < lo_old)
+			lo_old = v[i];
+		if (t[i] >= t1 - (t1 - t0) / 3 && v[i] < lo_new)
+			lo_new = v[i];
+	}
+	promised = tr->slope_per_min * ((t1 - t0) * 2 / 3) / 60;
+	return lo_new - lo_old >= 0.4 * promised;
+}
+
+/*
+ * Evidence that the growth is reachable memory, not garbage: full collections ran over the
+ * window and freed (almost) nothing while the tracked heap grew.
+ */
+static void full_gc_evidence(const struct analysis *a, const struct trend *tr, char *buf, size_t size)
+{
+	const struct gc_mark *old = NULL, *now;
+	int i;
+
+	buf[0] = 0;
+	if (!a->nmarks)
+		return;
+	now = &a->marks[(a->mark_head - 1 + MAX_MARKS) % MAX_MARKS];
+	for (i = 0; i < a->nmarks; i++) {
+		const struct gc_mark *m = &a->marks[(a->mark_head - a->nmarks + i + MAX_MARKS) % MAX_MARKS];
+
+		if (m->t >= now->t - tr->span_s - 0.5) {
+			old = m;
+			break;
+		}
+	}
+	if (!old || now->collections2 - old->collections2 < 1 || now->live <= old->live)
+		return;
+	if (now->collected2 - old->collected2 > (now->live - old->live) / 10)
+		return;
+	if (snprintf(buf, size, "; %lld full collections freed %lld objects while tracked objects grew %lld -> %lld",
+		     (long long)(now->collections2 - old->collections2), (long long)(now->collected2 - old->collected2),
+		     (long long)old->live, (long long)now->live) >= (int)size)
+		buf[0] = 0; /* a cut sentence would mislead: leave it out */
+}
+
+static void fill_rows(struct proc_row *row, struct analysis *a, const struct leak_policy *pol)
+{
+	char ev[320];
+	double conf;
+	int k, j;
+
+	row->ntypes = 0;
+	for (k = 0; k < a->ntser; k++) {
+		struct tseries *ts = &a->tser[k];
+		struct type_row *tr;
+		struct trend trd;
+		double t[MODEL_SPARK], v[MODEL_SPARK];
+		static double allt[LEAK_MAX_POINTS], allv[LEAK_MAX_POINTS];
+		int n, first;
+
+		if (!ts->in_last && !ts->count)
+			continue;
+		series_trend(&ts->s, &trd);
+		/*
+		 * Tracked objects can be young garbage waiting for the next gen-0 collection: with a
+		 * constant old population a type's count can rise by at most the young generation's
+		 * count (gc counts[0], objects allocated since that collection). Growth within that
+		 * bound may be a sawtooth seen at the wrong moments (control_churn on 3.12: Node cycles
+		 * with a 16 s gen-0 period, the floor test alone was fooled), so it is no verdict.
+		 */
+		if (leak__is_growing(&trd, pol, &conf) && floor_rising(&ts->s, &trd) &&
+		    trd.last - trd.first > (double)row->counts[0]) {
+			char gcev[160];
+
+			full_gc_evidence(a, &trd, gcev, sizeof(gcev));
+			if (snprintf(ev, sizeof(ev),
+				     "%.0f -> %.0f live objects over %.0f s (%d censuses), Theil-Sen %+.0f/min, still "
+				     "growing (%+.0f/min in the newer half), Mann-Kendall confidence %.4f%s",
+				     trd.first, trd.last, trd.span_s, trd.n, trd.slope_per_min, trd.late_slope_per_min, conf,
+				     gcev) >= (int)sizeof(ev))
+				ev[sizeof(ev) - 1] = 0;
+			add_suspect(row, SUSPECT_TYPE, ts->s.name, trd.slope_per_min, conf, ev);
+		}
+		if (row->ntypes >= MODEL_MAX_TYPES) {
+			/* Keep the fastest growers even when they are not among the largest. */
+			int smallest = 0;
+			for (j = 1; j < row->ntypes; j++)
+				if (row->types[j].count < row->types[smallest].count)
+					smallest = j;
+			if (trd.slope_per_min <= 0 || row->types[smallest].per_min >= trd.slope_per_min)
+				continue;
+			tr = &row->types[smallest];
+		} else {
+			tr = &row->types[row->ntypes++];
+		}
+		memset(tr, 0, sizeof(*tr));
+		copy_str(tr->name, sizeof(tr->name), ts->s.name);
+		tr->count = ts->count;
+		tr->bytes = ts->bytes;
+		tr->per_min = trd.n >= 3 ? trd.slope_per_min : 0;
+		tr->bytes_per_min = ts->count ? tr->per_min * ((double)ts->bytes / ts->count) : 0;
+		tr->delta = ts->count - ts->prev_count;
+		n = leak_series__points(&ts->s, allt, allv);
+		first = n > MODEL_SPARK ? n - MODEL_SPARK : 0;
+		for (j = first; j < n; j++)
+			tr->spark[tr->nspark++] = (int64_t)allv[j];
+		(void)t;
+		(void)v;
+	}
+	qsort(row->types, row->ntypes, sizeof(row->types[0]), cmp_type_rows);
+
+	/*
+	 * More series are followed than the model shows (a leak starts small): show the suspects
+	 * first, then the largest.
+	 */
+	{
+		struct container_row all[MAX_CONTAINER_SERIES];
+		bool sus[MAX_CONTAINER_SERIES];
+		int nall = 0, i, pick;
+
+		for (k = 0; k < a->ncser; k++) {
+			struct tseries *cs = &a->cser[k];
+			struct container_row *cr;
+			struct trend trd;
+
+			if (!cs->in_last)
+				continue;
+			series_trend(&cs->s, &trd);
+			cr = &all[nall];
+			memset(cr, 0, sizeof(*cr));
+			copy_str(cr->name, sizeof(cr->name), cs->s.name);
+			copy_str(cr->type, sizeof(cr->type), cs->type);
+			cr->addr = cs->addr;
+			cr->named = cs->named;
+			cr->len = cs->count;
+			cr->per_min = trd.n >= 3 ? trd.slope_per_min : 0;
+			sus[nall] = false;
+			/* gc.garbage has its own verdict (gc_verdicts), from every refresh. */
+			if (leak__is_growing(&trd, pol, &conf) && floor_rising(&cs->s, &trd) &&
+			    strcmp(cr->name, "gc.garbage")) {
+				snprintf(ev, sizeof(ev),
+					 "len %.0f -> %.0f over %.0f s (%d censuses), Theil-Sen %+.0f items/min, "
+					 "Mann-Kendall confidence %.4f%s",
+					 trd.first, trd.last, trd.span_s, trd.n, trd.slope_per_min, conf,
+					 cs->named ? "" : "; no holder found in module globals, class attributes or "
+							  "their instances' attributes");
+				add_suspect(row, SUSPECT_CONTAINER, cr->name, trd.slope_per_min, conf, ev);
+				sus[nall] = true;
+			}
+			nall++;
+		}
+		row->ncontainers = 0;
+		for (i = 0; i < nall; i++)
+			if (sus[i] && row->ncontainers < MODEL_MAX_CONTAINERS)
+				row->containers[row->ncontainers++] = all[i];
+		while (row->ncontainers < MODEL_MAX_CONTAINERS) {
+			pick = -1;
+			for (i = 0; i < nall; i++)
+				if (!sus[i] && (pick < 0 || all[i].len > all[pick].len))
+					pick = i;
+			if (pick < 0)
+				break;
+			row->containers[row->ncontainers++] = all[pick];
+			sus[pick] = true; /* taken */
+		}
+	}
+	qsort(row->containers, row->ncontainers, sizeof(row->containers[0]), cmp_container_rows);
+}
+
+static void gc_verdicts(struct proc_row *row, struct analysis *a, const struct leak_policy *pol, double now)
+{
+	struct leak_policy gpol = *pol;
+	struct trend trd;
+	char ev[320];
+	double conf;
+
+	if (row->garbage >= 0)
+		leak_series__add(&a->garbage, now, (double)row->garbage);
+	/* gc.garbage never shrinks by itself: any steady growth is worth naming. */
+	gpol.min_slope_per_min = 1;
+	series_trend(&a->garbage, &trd);
+	if (leak__is_growing(&trd, &gpol, &conf)) {
+		snprintf(ev, sizeof(ev),
+			 "len(gc.garbage) %.0f -> %.0f over %.0f s: uncollectable cycles (legacy finalizers) or "
+			 "gc.DEBUG_SAVEALL keep them; uncollectable counters %lld/%lld/%lld",
+			 trd.first, trd.last, trd.span_s, (long long)row->uncollectable[0],
+			 (long long)row->uncollectable[1], (long long)row->uncollectable[2]);
+		add_suspect(row, SUSPECT_GARBAGE, "gc.garbage", trd.slope_per_min, conf, ev);
+	}
+	leak_series__add(&a->rss, now, (double)row->rss);
+}
+
+/*
+ * RSS that grows while the Python heap does not. Said only once the censuses watched as long as
+ * the RSS window (object verdicts had their chance) and nothing pyleak counts grows even weakly:
+ * growth explained by objects or containers is theirs, not RSS's. What is left is native memory,
+ * untracked objects or allocator fragmentation, which cannot be told apart from outside without
+ * an arena scan: the evidence says so rather than calling it a leak of something.
+ */
+static void rss_verdict(struct proc_row *row, struct analysis *a, const struct leak_policy *pol)
+{
+	struct leak_policy rpol = *pol, weak = *pol;
+	struct trend rss, tracked, ct;
+	double conf, tconf;
+	char ev[320];
+	int k;
+
+	rpol.min_slope_per_min = 1024 * 1024; /* 1 MiB/min: page-granular noise below that */
+	rpol.min_rel_growth = 0.05;
+	series_trend(&a->rss, &rss);
+	if (!leak__is_growing(&rss, &rpol, &conf))
+		return;
+	for (k = 0; k < row->nsuspects; k++)
+		if (row->suspects[k].kind == SUSPECT_TYPE || row->suspects[k].kind == SUSPECT_CONTAINER)
+			return; /* explained by the objects already named */
+	weak.min_confidence = 0.9;
+	weak.min_span_s = 0;
+	series_trend(&a->tracked, &tracked);
+	if (a->tracked.n) {
+		if (tracked.span_s < rss.span_s - 5 || tracked.n < 8)
+			return; /* censuses have not covered the window yet: object verdicts come first */
+		if (leak__is_growing(&tracked, &weak, &tconf))
+			return; /* objects grow too, below a verdict so far: theirs to explain */
+		for (k = 0; k < a->ncser; k++) {
+			if (!a->cser[k].in_last)
+				continue;
+			series_trend(&a->cser[k].s, &ct);
+			if (leak__is_growing(&ct, &weak, &tconf))
+				return; /* a container grows (untracked items): its verdict will come */
+		}
+	}
+	if (snprintf(ev, sizeof(ev),
+		     "RSS %.1f -> %.1f MiB over %.0f s (%+.1f MiB/min) while %s: memory outside the objects pyleak "
+		     "counts: native allocations, untracked objects (census --all-objects) or allocator "
+		     "fragmentation, not told apart from outside",
+		     rss.first / 1048576, rss.last / 1048576, rss.span_s, rss.slope_per_min / 1048576,
+		     a->tracked.n ? "tracked objects and the largest containers stay flat" : "censuses are off") >=
+	    (int)sizeof(ev))
+		ev[sizeof(ev) - 1] = 0;
+	add_suspect(row, SUSPECT_RSS, "rss", rss.slope_per_min, conf, ev);
+}
+
+void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
+		      double now)
+{
+	struct analysis *a = get_state(row);
+	struct leak_policy pol;
+
+	if (!a || !row->gc_valid)
+		return;
+	leak__default_policy(&pol);
+	if (o->census && now >= a->next_census) {
+		double period, cpu0 = thread_cpu_s();
+
+		run_census(row, a, r, now);
+		/*
+		 * The budget is CPU: the walk's wall time also counts waiting for a core, which on a
+		 * busy host (the targets themselves) inflates it several times (seen: 12 ms wall for
+		 * 3 ms of CPU with nine targets on two cores), and would starve the verdicts.
+		 */
+		a->cost[a->cost_head] = thread_cpu_s() - cpu0;
+		a->cost_head = (a->cost_head + 1) % NCOST;
+		if (a->ncost < NCOST)
+			a->ncost++;
+		/* The median of the last censuses: one slow walk (a retry storm, a starved core) must
+		 * not stop the censuses for a minute; a steadily expensive heap does slow them down. */
+		a->last_census_s = median_cost(a);
+		row->nsuspects = 0;
+		fill_rows(row, a, &pol);
+		a->ncensus_suspects = row->nsuspects;
+		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
+		/* Adapt: n processes × (walk time / period) <= budget of one core. */
+		period = a->last_census_s * (nprocs > 0 ? nprocs : 1) / (o->cpu_budget > 0 ? o->cpu_budget : 0.02);
+		if (period < o->min_period_s)
+			period = o->min_period_s;
+		if (period > o->max_period_s)
+			period = o->max_period_s;
+		row->census_period = period;
+		a->next_census = now + period;
+	}
+	row->nsuspects = a->ncensus_suspects;
+	memcpy(row->suspects, a->census_suspects, sizeof(row->suspects[0]) * a->ncensus_suspects);
+	gc_verdicts(row, a, &pol, now);
+	rss_verdict(row, a, &pol);
+	qsort(row->suspects, row->nsuspects, sizeof(row->suspects[0]), cmp_suspects);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Per-process analysis on top of the GC model: periodic censuses, growth trends, leak verdicts. */
+#ifndef PYLEAK_ANALYSIS_H
+#define PYLEAK_ANALYSIS_H
+
+#include <stdbool.h>
+
+#include "model/model.h"
+#include "target/remote.h"
+
+struct analysis_opts {
+	bool census;	      /* run periodic censuses (types, containers); off: GC-only verdicts */
+	double cpu_budget;    /* share of one core all censuses together may use (default 0.02) */
+	double min_period_s;  /* never census one process more often than this (default 2 s) */
+	double max_period_s;  /* ... nor less often than this (default 60 s) */
+};
+void analysis__default_opts(struct analysis_opts *o);
+
+/*
+ * Called by the collector after a row's GC state was read. Runs a census when one is due
+ * (period adapted so that census work stays under cpu_budget across nprocs processes), keeps
+ * the series and fills row->types, ->containers, ->suspects, ->live_objects.
+ */
+void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
+		      double now);
+/* Frees row->ext (the per-process state). */
+void analysis__free(struct proc_row *row);
+
+#endif /* PYLEAK_ANALYSIS_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Per-type heap census of a CPython process read from outside (objgraph.typestats without code in the target). */
+#ifndef PYLEAK_CENSUS_H
+#define PYLEAK_CENSUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/pyobj.h"
+#include "target/python.h"
+#include "target/remote.h"
+
+#define CENSUS_DEFAULT_MAX_NODES 50000000L
+#define CENSUS_DEFAULT_BUDGET_S 30.0
+#define CENSUS_DEFAULT_RETRIES 3
+#define CENSUS_DEFAULT_TOP_CONTAINERS 64
+
+struct census_opts {
+	long max_nodes;	      /* cap on GC list nodes visited, all generations (0: default 50M) */
+	double budget_s;      /* wall-clock budget for the whole census (0: default 30 s) */
+	int retries;	      /* re-walks of a generation whose chain broke (<0: 0; 0: default 3) */
+	int top_containers;   /* K largest dict/list/set/deque kept (0: default 64; <0: none) */
+	bool all_objects;     /* also count untracked objects found in pymalloc arenas */
+	bool pause;	      /* SIGSTOP the target for the walk, SIGCONT on every exit path */
+	struct pyobj_types *types; /* type-name cache kept by the caller across runs; NULL: private */
+};
+
+/* One row: every object whose ob_type is this type object. */
+struct census_type {
+	uint64_t type_addr;
+	char name[PYOBJ_NAME_MAX];
+	enum pyobj_kind kind;
+	int64_t count;	   /* GC-tracked objects + (all_objects) untracked ones */
+	int64_t bytes;	   /* shallow: pre-header + GC head + tp_basicsize + tp_itemsize * ob_size */
+	int64_t untracked; /* the part of count found only by the arena scan (estimated) */
+};
+
+/* A dict / list / set / deque seen during the walk, with its len() at that moment. */
+struct census_container {
+	uint64_t addr, type_addr;
+	enum pyobj_kind kind;
+	int64_t len;
+	const char *type_name; /* points into the census; valid until census__free */
+};
+
+/* What did not add up; a census of a running process is never atomic. */
+struct census_stats {
+	int64_t nodes;		/* GC list nodes visited (including ones later discarded by a retry) */
+	int64_t broken_links;	/* next->prev != node: list changed under us (or corruption) */
+	int64_t unreadable;	/* nodes or objects that could not be read */
+	int64_t bad_pointers;	/* pointers failing remote__valid_ptr */
+	int64_t unknown_types;	/* objects whose ob_type does not read as a type object */
+	int64_t repairs;	/* broken links bridged by re-reading the two nodes */
+	int64_t retries;	/* generation walks started again */
+	int64_t collections_during_walk; /* a collection touched the list being walked */
+	int64_t partial_generations; /* generations kept partial after the last retry */
+	bool truncated;		/* max_nodes reached */
+	bool timed_out;		/* budget_s reached */
+	bool interrupted;	/* `exiting` was set (Ctrl-C) */
+	bool paused;		/* the target was stopped for the walk */
+	double walk_ms;		/* GC list walk */
+	double arena_ms;	/* arena scan (all_objects) */
+	int64_t reads;		/* process_vm_readv calls */
+	int64_t bytes_read;
+	/* all_objects */
+	bool arenas_scanned;
+	char arenas_why[256];	/* why not, when all_objects was asked and !arenas_scanned */
+	int64_t arenas, pools, blocks, blocks_matched, blocks_unmatched;
+};
+
+struct census;
+
+/*
+ * Walk the three GC generations of t (python__resolve_gc() must have succeeded) and, with
+ * o->all_objects, the pymalloc arenas. Returns 0 with *out set (inconsistencies are in its
+ * stats, not errors), or -errno: -ESRCH target gone, -ENOTSUP no GC state, -ENOMEM,
+ * -EINTR interrupted before anything was counted.
+ */
+int census__run(const struct py_target *t, struct remote *r, const struct census_opts *o, struct census **out);
+void census__free(struct census *c);
+
+/* Rows sorted by count (then bytes, then name), largest first. */
+size_t census__ntypes(const struct census *c);
+const struct census_type *census__type(const struct census *c, size_t i);
+/* Row by name, or NULL. */
+const struct census_type *census__find(const struct census *c, const char *name);
+/* Largest containers, by len, largest first. */
+size_t census__ncontainers(const struct census *c);
+const struct census_container *census__container(const struct census *c, size_t i);
+const struct census_stats *census__stats(const struct census *c);
+int64_t census__total_objects(const struct census *c);
+int64_t census__total_bytes(const struct census *c);
+double census__time(const struct census *c); /* wall-clock seconds when the walk started */
+
+/* objgraph.show_growth: types (by name) whose count grew from a to b, by growth, largest first. */
+struct census_growth {
+	char name[PYOBJ_NAME_MAX];
+	int64_t count;	/* in b */
+	int64_t delta;	/* b - a, > 0 */
+};
+/* *out is malloc'ed (free() it); returns the number of rows or -ENOMEM. */
+long census__diff(const struct census *a, const struct census *b, struct census_growth **out);
+
+#endif /* PYLEAK_CENSUS_H */

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* `pyleak top`: the live view (ncurses), or batch text / JSON lines with -b. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmds.h"
+#include "collect/collect.h"
+#include "util/common.h"
+#include "trace/replay.h"
+#include "trace/trace.h"
+#include "views/tui.h"
+#include "views/views.h"
+
+static const char top_usage[] =
+	"pyleak top: live view of GC and memory for every Python process on the host\n"
+	"\n"
+	"USAGE\n"
+	"    pyleak top [-b] [--json] [-d SECONDS] [-n ITERATIONS] [-p PID[,PID...]] [--container ID]\n"
+	"\n"
+	"Per process: collections, collected and uncollectable objects per generation (cumulative since\n"
+	"the process started, so they equal gc.get_stats() in the target, and per refresh), pause times\n"
+	"per generation (count, sum, max, p50, p99 from histograms kept in the kernel), the share of\n"
+	"wall time spent in GC, gc.garbage length, thresholds and counts, RSS and its growth, and the\n"
+	"tier that measured it: usdt (the interpreter's gc__start/gc__done probes), uprobe (a probe on\n"
+	"the collector function, for builds with .symtab) or poll (stripped builds without probes:\n"
+	"counters read from memory, pause times estimated by sampling).\n"
+	"\n"
+	"OPTIONS\n"
+	"    -b, --batch          plain text, one block per refresh (no terminal needed)\n"
+	"    -j, --json           with -b: one JSON object per line per refresh (docs/json.md)\n"
+	"    -d, --delay SECONDS  refresh interval (default 1; 0.1 to 3600)\n"
+	"    -n, --iterations N   quit after N refreshes\n"
+	"    -p, --pid PIDS       only these host pids (comma separated); default: all Python processes\n"
+	"        --container ID   only the Python processes of this container (id or its prefix)\n"
+	"        --no-bpf         no BPF: exact counters read from memory, no pause times\n"
+	"        --alloc MODE     allocation rates per type: young (default: sample the young GC list at\n"
+	"                         each collection, free), exact (allocator uprobes: exact, costly:\n"
+	"                         2-15 us per allocation), off\n"
+	"        --alloc-budget PCT  exact probes in short slices, as often as the target's extra CPU\n"
+	"                         (measured from its system time) stays under PCT% of its own CPU;\n"
+	"                         rates scaled to its unobserved speed and labelled estimated\n"
+	"        --sites          sample allocation sites (the default): the Python stack of the thread\n"
+	"                         that triggered each young collection, captured in the kernel\n"
+	"        --no-sites       do not sample allocation sites\n"
+	"        --format FMT     with -b: text (default), json, or collapsed (the sampled stacks after\n"
+	"                         the last refresh, for flamegraph.pl / speedscope / inferno)\n"
+	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
+	"                         (censuses adapt their period to stay under 2% of one core)\n"
+	"        --no-color       monochrome interactive view\n"
+	"        --replay FILE    play a recording (pyleak record) back instead of watching live; needs\n"
+	"                         no privilege; with -b it prints every recorded interval at once\n"
+	"        --speed X        replay speed: recorded seconds per second (default 1)\n"
+	"    -h, --help           this text\n"
+	"\n"
+	"KEYS (interactive)\n"
+	"    arrows PgUp PgDn Home End move, Enter drill in, Esc/Backspace back, F6 or < > sort,\n"
+	"    I reverse the sort, / filter, p pause, + - interval, h ? F1 help, q F10 quit;\n"
+	"    in a process: Left/Right, Tab or 1-5 switch tabs (GC, Types, Containers, Sites, Suspects)\n"
+	"\n"
+	"EXAMPLES\n"
+	"    sudo pyleak top\n"
+	"    sudo pyleak top -b -d 5 -n 12 -p 4242\n"
+	"    sudo pyleak top -b --json -n 1 | jq '.processes[] | {pid, gc: .gc.collections}'\n"
+	"    pyleak top --replay night.db --speed 60\n"
+	"    sudo pyleak top -b -p 4242 -d 10 -n 6 --sites --format collapsed | flamegraph.pl > sites.svg\n";
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "batch", no_argument, NULL, 'b' },	   { "json", no_argument, NULL, 'j' },
+		{ "delay", required_argument, NULL, 'd' }, { "iterations", required_argument, NULL, 'n' },
+		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
+		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
+		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
+		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
+		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
+		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+	};
+	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
+	struct collector *c = NULL;
+	struct trace *trace = NULL;
+	struct replay *replay = NULL;
+	struct snapshot_source src;
+	const char *replay_path = NULL;
+	double speed = 1.0;
+	bool collapsed = false;
+	struct snapshot snap;
+	struct strbuf sb;
+	pid_t pids[256];
+	int npids = 0, ch, err, ret = EXIT_FAIL;
+	long iterations = 0, it;
+	bool batch = false, json = false, no_color = false;
+	double d;
+
+	sb_init(&sb);
+	while ((ch = getopt_long(argc, argv, "bjd:n:p:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': batch = true; break;
+		case 'j': json = true; break;
+		case 'd':
+			if (parse_double(optarg, 0.1, 3600, &d)) {
+				pr_err("invalid interval '%s': give seconds between 0.1 and 3600", optarg);
+				return EXIT_USAGE;
+			}
+			co.interval_s = d;
+			break;
+		case 'n':
+			if (parse_long(optarg, 1, 1000000000L, &iterations)) {
+				pr_err("invalid iteration count '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			npids = parse_pid_list(optarg, pids, ARRAY_SIZE(pids));
+			if (npids < 0) {
+				pr_err("invalid pid list '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C': co.container = optarg; break;
+		case 'B': co.no_bpf = true; break;
+		case 'N': co.no_analysis = true; break;
+		case 'R': replay_path = optarg; break;
+		case 'T': co.no_sites = false; break;
+		case 'U': co.no_sites = true; break;
+		case 'F':
+			if (!strcmp(optarg, "collapsed")) {
+				collapsed = true;
+			} else if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				pr_err("invalid --format '%s': give text, json or collapsed", optarg);
+				return EXIT_USAGE;
+			} else if (!strcmp(optarg, "json")) {
+				json = true;
+			}
+			break;
+		case 'S':
+			if (parse_double(optarg, 0.01, 10000, &speed)) {
+				pr_err("invalid --speed '%s': recorded seconds per second, 0.01 to 10000", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'A':
+			if (alloc_mode__parse(optarg, &co.alloc.mode)) {
+				pr_err("invalid --alloc '%s': give young, exact or off", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'G':
+			if (parse_double(optarg, 0.1, 100, &d)) {
+				pr_err("invalid --alloc-budget '%s': give a slowdown percentage between 0.1 and 100", optarg);
+				return EXIT_USAGE;
+			}
+			co.alloc.mode = ALLOC_MODE_BUDGET;
+			co.alloc.budget_pct = d;
+			break;
+		case 'M': no_color = true; break;
+		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
+		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((json || collapsed) && !batch)
+		batch = true; /* JSON and collapsed stacks are only ever streams */
+	if (collapsed && co.no_sites) {
+		pr_err("--format collapsed needs allocation sites (drop --no-sites)");
+		return EXIT_USAGE;
+	}
+	if (replay_path) {
+		/* A recording needs no privilege and touches no process. */
+		static const int keep_files[] = PRIV_KEEP_FILES;
+
+		privileges__restrict(keep_files, ARRAY_SIZE(keep_files));
+		err = trace__load(replay_path, &trace);
+		if (err)
+			return EXIT_FAIL; /* trace__load said why */
+		err = replay__new(trace, speed, &replay);
+		if (err) {
+			pr_err("cannot replay '%s': %s", replay_path, err == -ENODATA ? "it recorded no process" : strerror(-err));
+			goto cleanup;
+		}
+		replay__source(&src, replay);
+		if (co.interval_s == 1.0)
+			co.interval_s = trace->meta.interval_s > 0 ? trace->meta.interval_s / speed : 1.0;
+	} else {
+		if (privileges__check(!co.no_bpf))
+			return EXIT_FAIL;
+		co.pids = pids;
+		co.npids = npids;
+		err = collector__new(&co, &c);
+		if (err)
+			return EXIT_FAIL;
+		{
+			static const int keep[] = PRIV_KEEP_LIVE;
+
+			privileges__restrict(keep, ARRAY_SIZE(keep)); /* docs/security.md */
+		}
+		source__from_collector(&src, c);
+	}
+	if (!batch && !isatty(STDOUT_FILENO))
+		batch = true;
+	if (!batch) {
+		struct tui_opts to = { .interval_s = co.interval_s, .iterations = iterations, .no_color = no_color,
+				       .replay = replay != NULL };
+
+		ret = tui__run(&src, &to) ? EXIT_FAIL : EXIT_OK;
+		goto cleanup;
+	}
+	for (it = 0; !exiting; it++) {
+		char missing[1024];
+
+		src.next_snapshot(src.ctx, &snap);
+		if (it == 0 && c && npids && collector__missing(c, missing, sizeof(missing))) {
+			pr_err("%s", missing);
+			if (!snap.nrows)
+				goto cleanup;
+		}
+		sb_reset(&sb);
+		if (collapsed) {
+			/* Counts are cumulative: only the last refresh is printed, as collapsed stacks. */
+			bool last = (iterations && it + 1 >= iterations) || src.done(src.ctx) || exiting;
+			int k;
+
+			for (k = 0; last && k < snap.nrows; k++) {
+				char root[64];
+
+				snprintf(root, sizeof(root), "%s (%d)", snap.rows[k]->target.comm, snap.rows[k]->target.pid);
+				if (snap.rows[k]->sites_valid)
+					sites__format_collapsed(&snap.rows[k]->sites, snap.nrows > 1 ? root : NULL, &sb);
+			}
+			if (!last) {
+				if (!replay)
+					src.wait(src.ctx, (long)(co.interval_s * 1000));
+				continue;
+			}
+		} else if (json)
+			view_json__snapshot(&sb, &snap);
+		else
+			view_text__snapshot(&sb, &snap);
+		if (fputs(sb.buf ? sb.buf : "", stdout) == EOF || fflush(stdout)) {
+			/* EPIPE (`pyleak top -b | head`): the reader is gone, which is a normal way to stop. */
+			ret = errno == EPIPE ? EXIT_OK : EXIT_FAIL;
+			goto cleanup;
+		}
+		if ((iterations && it + 1 >= iterations) || src.done(src.ctx))
+			break;
+		/* A batch replay runs as fast as it can print; live refreshes wait for the interval. */
+		if (!replay)
+			src.wait(src.ctx, (long)(co.interval_s * 1000));
+	}
+	ret = EXIT_OK;
+cleanup:
+	collector__free(c);
+	replay__free(replay);
+	trace__free(trace);
+	sb_free(&sb);
+	return ret;
+}

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The collector: finds Python processes, attaches probes, reads maps and memory into the model. */
+#include "collect/collect.h"
+#include "model/source.h"
+#include "util/common.h"
+#include "target/proc.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Non-Python pids are remembered so a scan does not re-read their maps every refresh. */
+#define NEG_CACHE_MAX 65536
+/* ...but looked at again after this long: a process can load libpython later (embedding). */
+#define NEG_CACHE_TTL_S 30.0
+#define MAX_ROWS 4096
+#define GC_PROBES_MAX_LIST 4096
+
+struct neg_entry {
+	pid_t pid;
+	uint64_t start_time;
+	uint64_t exe_ino; /* execve() keeps pid and start time: the executable tells programs apart */
+	double seen;
+};
+
+static uint64_t exe_ino(pid_t pid)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat(path, &sb) ? 0 : (uint64_t)sb.st_ino;
+}
+
+/*
+ * A process caught between fork and exec, or while ld.so is still mapping libpython, is not
+ * Python *yet*; exec keeps its pid and start time, so no verdict on a young process may stick.
+ */
+static bool young(uint64_t start_ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec ts;
+
+	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts))
+		return false;
+	return ts.tv_sec + ts.tv_nsec / 1e9 - (double)start_ticks / hz < 3.0;
+}
+
+struct collector {
+	struct collector_opts opts;
+	pid_t *pids;
+	struct gc_probes *probes;
+	struct alloc_probes *alloc; /* NULL: no allocation rates */
+	struct sites *sites;	    /* NULL: no allocation sites */
+	struct proc_row **rows;
+	int nrows;
+	struct proc_row **view; /* the snapshot's row array */
+	struct neg_entry *neg;
+	int nneg;
+	uint64_t seq;
+	double last_refresh;
+	struct rusage last_ru;
+	double last_ru_time;
+	char missing[1024];
+};
+
+static int neg_find(struct collector *c, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < c->nneg; i++)
+		if (c->neg[i].pid == pid)
+			return i;
+	return -1;
+}
+
+int collector__new(const struct collector_opts *opts, struct collector **out)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	if (c->opts.interval_s <= 0)
+		c->opts.interval_s = 1.0;
+	if (!c->opts.analysis.cpu_budget)
+		analysis__default_opts(&c->opts.analysis);
+	if (opts->npids) {
+		c->pids = malloc(opts->npids * sizeof(pid_t));
+		if (!c->pids) {
+			free(c);
+			return -ENOMEM;
+		}
+		memcpy(c->pids, opts->pids, opts->npids * sizeof(pid_t));
+		c->opts.pids = c->pids;
+	}
+	c->rows = calloc(MAX_ROWS, sizeof(*c->rows));
+	c->view = calloc(MAX_ROWS, sizeof(*c->view));
+	c->neg = calloc(NEG_CACHE_MAX, sizeof(*c->neg));
+	if (!c->rows || !c->view || !c->neg) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (!opts->no_bpf) {
+		struct gc_probes_opts po = { .no_events = opts->on_gc_event == NULL };
+
+		err = gc_probes__open(&c->probes, &po);
+		if (err) {
+			pr_err("cannot load the BPF programs: %s (%s); Linux 5.8+ with BTF and CAP_BPF are needed, "
+			       "or run with --no-bpf for exact GC counters without pause times",
+			       strerror(-err), err == -EPERM ? "no permission" : "BPF unavailable");
+			goto fail;
+		}
+		if (!opts->no_sites) {
+			err = sites__open(&c->sites, NULL);
+			if (err) {
+				pr_err("cannot load the allocation-site probes: %s", strerror(-err));
+				goto fail;
+			}
+		}
+		if (opts->alloc.mode != ALLOC_MODE_OFF) {
+			err = alloc_probes__open(&c->alloc, &opts->alloc);
+			if (err) {
+				pr_err("cannot load the allocation probes: %s", strerror(-err));
+				goto fail;
+			}
+		}
+	}
+	getrusage(RUSAGE_SELF, &c->last_ru);
+	c->last_ru_time = now_wall();
+	*out = c;
+	return 0;
+fail:
+	collector__free(c);
+	return err;
+}
+
+void collector__set_interval(struct collector *c, double interval_s)
+{
+	c->opts.interval_s = interval_s;
+}
+
+static void row_free(struct proc_row *row)
+{
+	if (!row)
+		return;
+	sites_report__free(&row->sites);
+	analysis__free(row);
+	free(row);
+}
+
+void collector__free(struct collector *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	sites__destroy(c->sites);
+	alloc_probes__destroy(c->alloc);
+	gc_probes__destroy(c->probes);
+	for (i = 0; i < c->nrows; i++)
+		row_free(c->rows[i]);
+	free(c->rows);
+	free(c->view);
+	free(c->neg);
+	free(c->pids);
+	free(c);
+}
+
+static struct proc_row *find_row(struct collector *c, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < c->nrows; i++)
+		if (c->rows[i]->target.pid == pid && !c->rows[i]->exited)
+			return c->rows[i];
+	return NULL;
+}
+
+static void attach_probes(struct collector *c, struct proc_row *row)
+{
+	struct py_target *t = &row->target;
+	int i, err = 0, spec, attached = 0;
+
+	if (!c->probes || row->probes_attached)
+		return;
+	switch (t->tier) {
+	case GC_TIER_USDT:
+		err = gc_probes__attach_usdt(c->probes, t->runtime_path);
+		attached = !err;
+		/* The young-list sample rides on the same gc__start probe. */
+		if (!err && c->alloc)
+			alloc_probes__attach_usdt(c->alloc, t->runtime_path);
+		break;
+	case GC_TIER_UPROBE:
+		for (i = 0; i < t->ncollectors; i++) {
+			spec = gc_collector_gen_spec(t->minor, t->collector_syms[i]);
+			if (spec < 0)
+				continue;
+			err = gc_probes__attach_collector(c->probes, t->runtime_path, t->collector_offsets[i], spec);
+			if (err)
+				break;
+			if (c->alloc)
+				alloc_probes__attach_collector(c->alloc, t->runtime_path, t->collector_offsets[i], spec);
+			attached++;
+		}
+		break;
+	default:
+		attached = 1; /* the poll sampler follows set_target */
+		break;
+	}
+	if (err || !attached) {
+		snprintf(row->note, sizeof(row->note), "cannot attach %s probes: %s; counting from memory only",
+			 gc_tier__name(t->tier), strerror(err ? -err : ENOENT));
+		t->tier = GC_TIER_POLL;
+	}
+	row->probes_attached = true;
+}
+
+static void register_target(struct collector *c, struct proc_row *row)
+{
+	struct py_target *t = &row->target;
+	struct gc_target_cfg cfg = {
+		.stats_addr = t->gc_stats_addr,
+		.collecting_addr = t->gc_collecting_addr,
+		.poll = t->tier == GC_TIER_POLL,
+	};
+	int err;
+
+	if (!c->probes)
+		return;
+	err = gc_probes__set_target(c->probes, t->pid, &cfg);
+	if (err)
+		snprintf(row->note, sizeof(row->note), "cannot register with the probes: %s", strerror(-err));
+	if (c->alloc && (err = alloc_probes__set_target(c->alloc, t)))
+		snprintf(row->note, sizeof(row->note), "no allocation rates: %s", strerror(-err));
+	/* Sites ride on the collection-start probe: the poll tier has none. */
+	if (c->sites && t->tier != GC_TIER_POLL && (err = sites__add_target(c->sites, t)))
+		snprintf(row->note, sizeof(row->note), "no allocation sites: %s", strerror(-err));
+}
+
+static bool wanted(struct collector *c, pid_t pid)
+{
+	int i;
+
+	if (!c->opts.npids)
+		return true;
+	for (i = 0; i < c->opts.npids; i++)
+		if (c->opts.pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void note_missing(struct collector *c, pid_t pid, const char *why)
+{
+	size_t len = strlen(c->missing);
+
+	snprintf(c->missing + len, sizeof(c->missing) - len, "%spid %d: %s", len ? "; " : "", pid, why);
+}
+
+static void add_process(struct collector *c, pid_t pid, double now)
+{
+	struct proc_row *row;
+	int err, k;
+
+	if (c->nrows >= MAX_ROWS)
+		return;
+	row = calloc(1, sizeof(*row));
+	if (!row)
+		return;
+	err = python__inspect(pid, &row->target);
+	if (err || !row->target.supported ||
+	    (c->opts.container && strncmp(row->target.container_id, c->opts.container, strlen(c->opts.container)))) {
+		if (c->opts.npids && c->opts.strict_pids) {
+			if (err == -ESRCH)
+				note_missing(c, pid, "no such process");
+			else if (err == -ENOENT)
+				note_missing(c, pid, row->target.why[0] ? row->target.why : "not a CPython process");
+			else if (err)
+				note_missing(c, pid, strerror(-err));
+			else if (!row->target.supported)
+				note_missing(c, pid, row->target.why);
+		}
+		if (err == -ENOENT || (!err && !row->target.supported) || (!err && c->opts.container)) {
+			uint64_t st = 0;
+
+			proc__start_time(pid, &st);
+			k = young(st) ? -1 : neg_find(c, pid);
+			if (k < 0 && !young(st) && c->nneg < NEG_CACHE_MAX)
+				k = c->nneg++;
+			if (k >= 0) {
+				c->neg[k].pid = pid;
+				c->neg[k].start_time = st;
+				c->neg[k].exe_ino = exe_ino(pid);
+				c->neg[k].seen = now;
+			}
+		}
+		free(row);
+		return;
+	}
+	/* --no-bpf: nothing measures pauses, so no tier may claim to (gc_source "none"). */
+	if (!c->probes)
+		row->target.tier = GC_TIER_NONE;
+	row->first_seen = now;
+	row->garbage = -1;
+	row->live_objects = -1;
+	c->rows[c->nrows++] = row;
+	attach_probes(c, row);
+}
+
+static void scan(struct collector *c, double now)
+{
+	pid_t *pids = NULL;
+	int n, i, k;
+
+	if (c->opts.npids) {
+		for (i = 0; i < c->opts.npids; i++)
+			if (!find_row(c, c->opts.pids[i]) && neg_find(c, c->opts.pids[i]) < 0)
+				add_process(c, c->opts.pids[i], now);
+		return;
+	}
+	/* Verdicts expire: drop old ones so the cache stays small and dead pids do not linger. */
+	for (i = k = 0; i < c->nneg; i++)
+		if (now - c->neg[i].seen < NEG_CACHE_TTL_S)
+			c->neg[k++] = c->neg[i];
+	c->nneg = k;
+	n = proc__list_pids(&pids);
+	if (n < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		uint64_t st;
+
+		if (pids[i] == getpid() || !wanted(c, pids[i]) || find_row(c, pids[i]))
+			continue;
+		k = neg_find(c, pids[i]);
+		if (k >= 0) {
+			/* Same process, recently judged: skip. A reused pid or an old verdict: look again. */
+			if (now - c->neg[k].seen < NEG_CACHE_TTL_S && !proc__start_time(pids[i], &st) &&
+			    st == c->neg[k].start_time && exe_ino(pids[i]) == c->neg[k].exe_ino)
+				continue;
+			c->neg[k] = c->neg[--c->nneg];
+		}
+		add_process(c, pids[i], now);
+	}
+	free(pids);
+}
+
+static void read_row(struct collector *c, struct proc_row *row, double now, double dt)
+{
+	struct py_target *t = &row->target;
+	struct py_gc_state gc;
+	struct gc_kstats ks;
+	struct remote r;
+	struct proc_sample s;
+	bool have_ks = false;
+	int g, err;
+
+	remote__init_pid(&r, t->pid);
+	if (!row->gc_ready) {
+		err = python__resolve_gc(t, &r);
+		if (err == -EAGAIN) {
+			snprintf(row->note, sizeof(row->note), "interpreter still starting");
+			return;
+		}
+		if (err) {
+			snprintf(row->note, sizeof(row->note), "cannot find the GC state: %s", strerror(-err));
+			return;
+		}
+		row->gc_ready = true;
+		row->note[0] = '\0';
+		register_target(c, row);
+	}
+	proc__rss_bytes(t->pid, &row->rss);
+	if (c->probes && !gc_probes__read(c->probes, t->pid, &ks))
+		have_ks = true;
+	err = python__read_gc(t, &r, &gc);
+	if (err && have_ks && ks.stats_valid) {
+		/* The process may be gone: the kernel's last read is still exact. */
+		for (g = 0; g < MODEL_NGEN; g++) {
+			gc.collections[g] = ks.collections[g];
+			gc.collected[g] = ks.collected[g];
+			gc.uncollectable[g] = ks.uncollectable[g];
+		}
+		err = 0;
+	}
+	if (err) {
+		if (err == -EPROTO)
+			snprintf(row->note, sizeof(row->note), "GC state fails the layout check: refusing to show it");
+		return;
+	}
+	for (g = 0; g < MODEL_NGEN; g++) {
+		if (row->gc_valid) {
+			row->d_collections[g] = gc.collections[g] - row->collections[g];
+			row->d_collected[g] = gc.collected[g] - row->collected[g];
+			row->d_uncollectable[g] = gc.uncollectable[g] - row->uncollectable[g];
+			row->gc_per_s[g] = dt > 0 ? row->d_collections[g] / dt : 0;
+		}
+		row->collections[g] = gc.collections[g];
+		row->collected[g] = gc.collected[g];
+		row->uncollectable[g] = gc.uncollectable[g];
+		row->thresholds[g] = gc.threshold[g];
+		row->counts[g] = gc.count[g];
+	}
+	row->garbage = gc.garbage_len;
+	row->enabled = gc.enabled;
+	row->gc_valid = true;
+
+	if (have_ks) {
+		uint64_t prev_ns = row->gc_ns_total;
+
+		row->pauses_estimated = t->tier == GC_TIER_POLL;
+		if (row->pauses_estimated) {
+			/* Each cpu-clock sample stands for 1/HZ s of a thread on CPU with `collecting` set. */
+			row->gc_ns_total = ks.poll_collecting * (1000000000ull / GC_PROBES_POLL_HZ);
+		} else {
+			row->gc_ns_total = ks.gc_ns_total;
+			row->pauses_unknown_gen = ks.unknown_gen;
+			for (g = 0; g < MODEL_NGEN; g++) {
+				memcpy(row->pause_hist[g], ks.pause[g].hist, sizeof(row->pause_hist[g]));
+				pause_summary__from_hist(&row->pause[g], ks.pause[g].hist, MODEL_HIST_SLOTS,
+							 ks.pause[g].count, ks.pause[g].sum_ns, ks.pause[g].max_ns);
+			}
+		}
+		if (row->nhistory && dt > 0)
+			row->gc_time_pct = (row->gc_ns_total - prev_ns) / (dt * 1e9) * 100.0;
+	}
+	if (row->pauses_estimated) {
+		/* Counts are exact (generation_stats); time is split over the generations collected since
+		 * attach in proportion to their counts: labelled estimated everywhere it is shown. */
+		int64_t total = 0;
+
+		for (g = 0; g < MODEL_NGEN; g++) {
+			row->pause[g].count += row->nhistory ? row->d_collections[g] : 0;
+			total += row->pause[g].count;
+		}
+		for (g = 0; g < MODEL_NGEN; g++) {
+			row->pause[g].estimated = true;
+			row->pause[g].sum_us = total ? row->gc_ns_total / 1000 * row->pause[g].count / total : 0;
+		}
+	}
+
+	if (c->alloc && !row->exited)
+		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, &row->alloc);
+	if (c->sites && !row->exited && t->tier != GC_TIER_POLL) {
+		sites_report__free(&row->sites);
+		row->sites_valid = !sites__read(c->sites, t->pid, &row->sites);
+	}
+	if (!c->opts.no_analysis && !row->exited)
+		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
+
+	memset(&s, 0, sizeof(s));
+	s.time = now;
+	s.rss = row->rss;
+	for (g = 0; g < MODEL_NGEN; g++)
+		s.collections[g] = row->collections[g];
+	s.garbage = row->garbage;
+	s.gc_ns = row->gc_ns_total;
+	s.live_objects = row->live_objects;
+	proc_row__push_sample(row, &s);
+	row->rss_per_min = proc_row__rss_slope_per_min(row, 60.0);
+	row->last_update = now;
+}
+
+static void self_usage(struct collector *c, struct snapshot *snap, double now)
+{
+	struct rusage ru;
+	double used, dt = now - c->last_ru_time;
+
+	getrusage(RUSAGE_SELF, &ru);
+	used = (ru.ru_utime.tv_sec - c->last_ru.ru_utime.tv_sec) + (ru.ru_utime.tv_usec - c->last_ru.ru_utime.tv_usec) / 1e6 +
+	       (ru.ru_stime.tv_sec - c->last_ru.ru_stime.tv_sec) + (ru.ru_stime.tv_usec - c->last_ru.ru_stime.tv_usec) / 1e6;
+	/* The first refresh follows start-up closely: no meaningful rate yet. */
+	snap->self_cpu_pct = dt > 0.05 ? used / dt * 100.0 : 0;
+	snap->self_rss = (uint64_t)ru.ru_maxrss * 1024;
+	proc__rss_bytes(getpid(), &snap->self_rss);
+	c->last_ru = ru;
+	c->last_ru_time = now;
+}
+
+/*
+ * System-wide probes count every process that runs a probed binary, including ones we do not
+ * show (not selected, or already gone): drop those so the kernel's 4096-pid map never fills.
+ */
+static void forget_strangers(struct collector *c)
+{
+	pid_t pids[GC_PROBES_MAX_LIST];
+	int n, i;
+
+	if (!c->probes)
+		return;
+	n = gc_probes__list_pids(c->probes, pids, GC_PROBES_MAX_LIST);
+	for (i = 0; i < n && i < GC_PROBES_MAX_LIST; i++)
+		if (!find_row(c, pids[i])) {
+			gc_probes__forget(c->probes, pids[i]);
+			if (c->alloc)
+				alloc_probes__forget(c->alloc, pids[i]);
+		}
+}
+
+int collector__refresh(struct collector *c, struct snapshot *snap)
+{
+	double now = now_wall(), dt = c->last_refresh ? now - c->last_refresh : 0;
+	int i, j;
+
+	/* Drop rows marked exited at the previous refresh, then mark newly exited ones. */
+	for (i = j = 0; i < c->nrows; i++) {
+		struct proc_row *row = c->rows[i];
+
+		if (row->exited) {
+			if (c->probes)
+				gc_probes__forget(c->probes, row->target.pid);
+			if (c->alloc)
+				alloc_probes__forget(c->alloc, row->target.pid);
+			if (c->sites)
+				sites__forget(c->sites, row->target.pid);
+			row_free(row);
+			continue;
+		}
+		c->rows[j++] = row;
+	}
+	c->nrows = j;
+	for (i = 0; i < c->nrows; i++) {
+		struct proc_row *row = c->rows[i];
+
+		if (!python__alive(&row->target)) {
+			/* Take what the kernel still knows, then show it once as exited. */
+			read_row(c, row, now, dt);
+			row->exited = true;
+			if (c->opts.on_exit)
+				c->opts.on_exit(row, c->opts.ctx);
+		}
+	}
+	scan(c, now);
+	forget_strangers(c);
+	for (i = 0; i < c->nrows; i++)
+		if (!c->rows[i]->exited)
+			read_row(c, c->rows[i], now, dt);
+
+	memset(snap, 0, sizeof(*snap));
+	snap->time = now;
+	snap->interval_s = c->opts.interval_s;
+	snap->seq = ++c->seq;
+	gethostname(snap->host, sizeof(snap->host) - 1);
+	for (i = 0; i < c->nrows; i++) {
+		c->view[i] = c->rows[i];
+		snap->tiers |= 1u << c->rows[i]->target.tier;
+	}
+	snap->rows = c->view;
+	snap->nrows = c->nrows;
+	if (c->probes) {
+		snap->dropped_events = gc_probes__dropped(c->probes);
+		snap->attachments = gc_probes__attachments(c->probes);
+	}
+	self_usage(c, snap, now);
+	c->last_refresh = now;
+	return 0;
+}
+
+void collector__wait(struct collector *c, long ms)
+{
+	uint64_t end = now_mono_ns() + (uint64_t)ms * 1000000ull;
+
+	while (!exiting) {
+		uint64_t t = now_mono_ns();
+		long left;
+
+		if (t >= end)
+			break;
+		left = (long)((end - t) / 1000000ull);
+		if (left > 100)
+			left = 100;
+		/* The allocation budget scheduler ends its slices on time: wake when it needs to. */
+		if (c->alloc) {
+			long need = alloc_probes__tick(c->alloc);
+
+			if (need > 0 && need < left)
+				left = need;
+		}
+		if (c->probes && c->opts.on_gc_event)
+			gc_probes__poll_events(c->probes, (int)left, c->opts.on_gc_event, c->opts.ctx);
+		else
+			sleep_interruptible_ms(left ? left : 1);
+	}
+}
+
+int collector__missing(const struct collector *c, char *buf, size_t sz)
+{
+	if (!c->missing[0])
+		return 0;
+	copy_str(buf, sz, c->missing);
+	return 1;
+}
+
+static int src_refresh(void *ctx, struct snapshot *snap)
+{
+	return collector__refresh(ctx, snap);
+}
+
+static void src_wait(void *ctx, long ms)
+{
+	collector__wait(ctx, ms);
+}
+
+static void src_set_interval(void *ctx, double interval_s)
+{
+	collector__set_interval(ctx, interval_s);
+}
+
+static bool src_done(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+void source__from_collector(struct snapshot_source *s, struct collector *c)
+{
+	s->next_snapshot = src_refresh;
+	s->wait = src_wait;
+	s->set_interval = src_set_interval;
+	s->done = src_done;
+	s->ctx = c;
+}

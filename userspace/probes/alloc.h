@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Allocation rates per type: load bpf/alloc.bpf.c, attach young-sample / exact probes, duty-cycle
+ * the exact ones under an overhead budget, and turn the kernel's counters into per-second rates. */
+#ifndef PYLEAK_ALLOC_MOD_H
+#define PYLEAK_ALLOC_MOD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "target/pyobj.h"
+#include "target/python.h"
+
+enum alloc_mode {
+	ALLOC_MODE_OFF = 0,
+	ALLOC_MODE_YOUNG,  /* default: sample the young GC list at each collection start */
+	ALLOC_MODE_EXACT,  /* allocator uprobes attached all the time (--alloc exact) */
+	ALLOC_MODE_BUDGET, /* allocator uprobes duty-cycled under --alloc-budget PCT */
+};
+const char *alloc_mode__name(enum alloc_mode m); /* "young-sample", "exact", "budget", "off" */
+/* "young"/"young-sample", "exact", "off" -> mode; -EINVAL otherwise. */
+int alloc_mode__parse(const char *s, enum alloc_mode *out);
+
+#define ALLOC_YOUNG_DEFAULT 256 /* nodes sampled per collection (≈ 1/3 of a 700 gen-0, 1/8 of 2000) */
+#define ALLOC_TOP_TYPES	    16
+/*
+ * Cost of one exact-probe hit in the target that the budget scheduler assumes until it has
+ * measured its own (userspace/budget.h: from the target's system time).  Measured on the 2-vCPU
+ * KVM guest, Linux 6.18: ≈ 1.0–1.9 µs per hit at an emulated `push` first instruction; more when
+ * single-stepped (PyObject_GC_Del of 3.8–3.11 starts with a `mov`).  Rounded up on purpose.
+ */
+#define ALLOC_HIT_COST_NS_DEFAULT 2000
+
+struct alloc_probes_opts {
+	enum alloc_mode mode;
+	double budget_pct;   /* ALLOC_MODE_BUDGET: target slowdown cap in percent (e.g. 2.0) */
+	unsigned young_max;  /* nodes per young walk; 0 = ALLOC_YOUNG_DEFAULT */
+	double hit_cost_ns;  /* 0 = ALLOC_HIT_COST_NS_DEFAULT */
+};
+
+struct alloc_type_rate {
+	char name[PYOBJ_NAME_MAX];
+	uint64_t type_addr;
+	double alloc_per_s;
+	double free_per_s; /* < 0: unknown (young sample; non-GC types in exact mode) */
+	double net_per_s;
+	double bytes_per_s;
+};
+
+/* One pid's allocation figures over the window since its previous alloc_probes__read(). */
+struct alloc_report {
+	const char *source;   /* "young-sample" | "exact" | "budget" */
+	bool estimated;	      /* young-sample and budget are estimates */
+	double window_s;      /* wall seconds of the window */
+	double observed_s;    /* seconds the source observed (budget: attached time) */
+	double per_s;	      /* exact/budget: probed allocations/s; young: net new GC objects/s */
+	double free_per_s;    /* < 0 unknown */
+	double bytes_per_s;
+	int ntypes;
+	struct alloc_type_rate types[ALLOC_TOP_TYPES]; /* sorted: net (young) or alloc (exact) desc */
+	int ntypes_total;     /* types seen in the window (before the top-N cut) */
+
+	/* young sample quality */
+	uint64_t collections; /* collections sampled in the window */
+	uint64_t samples;     /* young-list nodes counted in the window */
+	uint64_t walk_errors, walk_truncated;
+
+	/*
+	 * exact/budget completeness: probed net GC allocations / CPython's generations[0].count
+	 * bookkeeping over every inter-collection window the probes fully covered (cumulative).
+	 * < 0 unknown (no collection hook, or fewer than 1000 expected).  `incomplete` when outside
+	 * [0.9, 1.1]: allocation sites not probed (LTO-inlined/devirtualized copies on distro builds).
+	 */
+	double completeness;
+	bool incomplete;
+	uint64_t check_windows;
+	double duty;	      /* budget: share of time the exact probes were attached; 1 exact */
+	double overhead_pct;  /* budget: the target's extra CPU for the probes, % of its own CPU,
+			       * since pyleak attached (measured: userspace/budget.h) */
+	uint64_t type_errors;
+};
+
+struct alloc_probes;
+
+int alloc_probes__open(struct alloc_probes **out, const struct alloc_probes_opts *opts);
+enum alloc_mode alloc_probes__mode(const struct alloc_probes *p);
+
+/* Young-sample hooks, same targets as gc_probes__attach_usdt / gc_probes__attach_collector
+ * (pid -1, de-duplicated by inode [+ offset]).  Needed by every mode: exact mode uses them for
+ * the completeness check. */
+int alloc_probes__attach_usdt(struct alloc_probes *p, const char *binary_path);
+int alloc_probes__attach_collector(struct alloc_probes *p, const char *binary_path, uint64_t func_offset,
+				   int gen_spec);
+
+/*
+ * Register a target whose GC state was resolved (python__resolve_gc).  Copies what it needs
+ * (layout, addresses, runtime_path); in exact/budget modes resolves the allocator symbols of
+ * t->runtime_path (.dynsym) and attaches per-pid uprobes (exact: now; budget: by the scheduler).
+ */
+int alloc_probes__set_target(struct alloc_probes *p, const struct py_target *t);
+int alloc_probes__forget(struct alloc_probes *p, pid_t pid);
+
+/* Budget scheduler: attach/detach the exact probes.  Call at least every 100 ms (from the wait
+ * loop); cheap when nothing is due.  Returns ms until it next needs to run (or -errno). */
+int alloc_probes__tick(struct alloc_probes *p);
+
+/* Rates since the previous read of this pid.  -EAGAIN on the first read (baseline taken),
+ * -ENOENT for an unregistered pid. */
+int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *out);
+
+/* Detaches everything.  NULL is fine. */
+void alloc_probes__destroy(struct alloc_probes *p);
+
+/*
+ * Pure helpers (unit-tested).
+ * young estimate: rate(type) = samples(type) / samples(all) × net_new / dt, where
+ * net_new = Σ generations[0].count at the sampled collection starts + (count0 now − count0 before).
+ */
+double alloc_young__rate(uint64_t type_samples, uint64_t all_samples, double net_new, double dt);
+/* probed / expected, or -1 when expected < min_expected. */
+double alloc_completeness(int64_t probed, int64_t expected, int64_t min_expected);
+
+#endif /* PYLEAK_ALLOC_MOD_H */

@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Allocation sites: load bpf/sites.bpf.c, attach it to young collections, read the sampled Python
+ * stacks and resolve them to `file:line function` frames; line tables; collapsed-stack output. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "util/common.h"
+#include "target/elffile.h"
+#include "probes/gc.h"
+#include "target/pyobj.h"
+#include "probes/sites.h"
+#include "probes/gcstart.h"
+#include "bpf/sites.h" /* the BPF ABI (same basename as this module's header) */
+#include "sites.skel.h"
+
+_Static_assert(SITES_MAX_FRAMES == PYSTACK_MAX_FRAMES, "sites.h frame limit differs from bpf/sites.h");
+
+#define SITES_CODE_CACHE_MAX  16384 /* code objects per pid */
+#define SITES_LINETABLE_MAX   (256 * 1024)
+#define SITES_READ_MAX_STACKS SITES_MAX_STACKS
+
+struct code_entry {
+	struct site_code code;
+	uint8_t *table; /* line table bytes (co_lnotab / co_linetable) */
+	size_t table_len;
+	bool used;	/* referenced by the latest report */
+};
+
+struct sites_proc {
+	pid_t pid;
+	int minor;
+	struct py_layout layout;
+	struct remote remote;
+	struct code_entry **codes; /* open addressing on addr, capacity ncap (power of two) */
+	size_t ncodes, ncap;
+};
+
+struct sites {
+	struct sites_bpf *skel;
+	struct gcstart_set att; /* the stack sampler at collection starts */
+	struct sites_proc *procs;
+	int nprocs, procs_cap;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* line tables */
+
+int pyline__lnotab(const uint8_t *tab, size_t len, int firstlineno, int byte_offset)
+{
+	/* cpython@v3.8.16:Objects/codeobject.c PyCode_Addr2Line: (addr, line) increments. */
+	int line = firstlineno, addr = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2) {
+		addr += tab[i];
+		if (addr > byte_offset)
+			break;
+		line += (int8_t)tab[i + 1];
+	}
+	return line;
+}
+
+int pyline__linetable310(const uint8_t *tab, size_t len, int firstlineno, int byte_offset)
+{
+	/* cpython@v3.10.7:Objects/codeobject.c advance(): (bytes delta, line delta) pairs, line delta
+	 * -128 = no line; the line accumulates over entries that have one. */
+	int computed = firstlineno, start, end = 0;
+	size_t i;
+
+	if (byte_offset < 0)
+		return firstlineno; /* f_lasti = -1: not started (PyFrame_GetLineNumber) */
+	for (i = 0; i + 1 < len; i += 2) {
+		int ldelta = (int8_t)tab[i + 1];
+
+		start = end;
+		end += tab[i];
+		if (ldelta != -128)
+			computed += ldelta;
+		if (byte_offset >= start && byte_offset < end)
+			return ldelta == -128 ? -1 : computed;
+	}
+	return -1;
+}
+
+static int loc_varint(const uint8_t *tab, size_t len, size_t *i, unsigned *out)
+{
+	unsigned val, shift = 0;
+	uint8_t b;
+
+	if (*i >= len)
+		return -1;
+	b = tab[(*i)++];
+	val = b & 63;
+	while (b & 64) {
+		if (*i >= len || shift > 24)
+			return -1;
+		b = tab[(*i)++];
+		shift += 6;
+		val |= (unsigned)(b & 63) << shift;
+	}
+	*out = val;
+	return 0;
+}
+
+static int loc_svarint(const uint8_t *tab, size_t len, size_t *i, int *out)
+{
+	unsigned u;
+
+	if (loc_varint(tab, len, i, &u))
+		return -1;
+	*out = (u & 1) ? -(int)(u >> 1) : (int)(u >> 1);
+	return 0;
+}
+
+int pyline__loctable(const uint8_t *tab, size_t len, int firstlineno, int byte_offset)
+{
+	/* cpython@v3.11.2:Objects/locations.md and codeobject.c advance()/get_line_delta(): entries
+	 * start with a byte whose bit 7 is set; bits 3-6 = code, bits 0-2 = length - 1 (code units).
+	 * code 15: no location; 14: long form (svarint line delta, 3 varints); 13: no columns
+	 * (svarint line delta); 10-12: one line, delta = code - 10, 2 column bytes; 0-9: short form,
+	 * same line, 1 column byte. */
+	int computed = firstlineno, unit = byte_offset / 2, start, end = 0, delta;
+	size_t i = 0;
+
+	if (byte_offset < 0)
+		return -1;
+	while (i < len) {
+		uint8_t first = tab[i++];
+		int code = (first >> 3) & 15;
+		unsigned skip;
+
+		if (!(first & 0x80))
+			return -1; /* not at an entry start: corrupt table */
+		start = end;
+		end += (first & 7) + 1;
+		delta = 0;
+		switch (code) {
+		case 15:
+			break;
+		case 14:
+			if (loc_svarint(tab, len, &i, &delta) || loc_varint(tab, len, &i, &skip) ||
+			    loc_varint(tab, len, &i, &skip) || loc_varint(tab, len, &i, &skip))
+				return -1;
+			break;
+		case 13:
+			if (loc_svarint(tab, len, &i, &delta))
+				return -1;
+			break;
+		case 10:
+		case 11:
+		case 12:
+			delta = code - 10;
+			i += 2;
+			break;
+		default:
+			i += 1;
+			break;
+		}
+		computed += delta;
+		if (unit >= start && unit < end)
+			return code == 15 ? -1 : computed;
+	}
+	return -1;
+}
+
+int pyline__addr2line(int minor, const uint8_t *tab, size_t len, int firstlineno, int32_t insn)
+{
+	if (!tab)
+		return -1;
+	if (minor <= 9)
+		return pyline__lnotab(tab, len, firstlineno, insn);
+	if (minor == 10)
+		return pyline__linetable310(tab, len, firstlineno, insn < 0 ? -1 : insn * 2);
+	return pyline__loctable(tab, len, firstlineno, insn);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* formatting */
+
+int site_frame__format(const struct site_frame *f, char *buf, size_t size)
+{
+	const char *file = f->code ? f->code->file : "?";
+	const char *func = f->code ? f->code->func : "?";
+	int n;
+
+	if (f->line >= 0)
+		n = snprintf(buf, size, "%s:%d %s", file, f->line, func);
+	else
+		n = snprintf(buf, size, "%s:? %s", file, func);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Frame separators and line breaks would corrupt the collapsed format. */
+static void sb_put_collapsed(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++)
+		sb_putc(sb, (*s == ';' || *s == '\n' || *s == '\r') ? '_' : *s);
+}
+
+int sites__format_collapsed(const struct sites_report *rep, const char *root, struct strbuf *sb)
+{
+	char frame[SITES_FILE_MAX + SITES_FUNC_MAX + 16];
+	int i, k, lines = 0;
+
+	if (!rep || !sb)
+		return -EINVAL;
+	for (i = 0; i < rep->nstacks; i++) {
+		const struct site_stack *st = &rep->stacks[i];
+		bool first = true;
+
+		if (!st->count || st->nframes <= 0)
+			continue;
+		if (root) {
+			sb_put_collapsed(sb, root);
+			first = false;
+		}
+		if (st->truncated) {
+			if (!first)
+				sb_putc(sb, ';');
+			sb_puts(sb, "[truncated]");
+			first = false;
+		}
+		for (k = st->nframes - 1; k >= 0; k--) {
+			site_frame__format(&st->frames[k], frame, sizeof(frame)); /* truncation: still a name */
+			if (!first)
+				sb_putc(sb, ';');
+			sb_put_collapsed(sb, frame);
+			first = false;
+		}
+		sb_printf(sb, " %llu\n", (unsigned long long)st->count);
+		lines++;
+	}
+	return lines;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* code cache */
+
+static size_t code_hash(uint64_t addr, size_t cap)
+{
+	addr ^= addr >> 33;
+	addr *= 0xff51afd7ed558ccdull;
+	addr ^= addr >> 33;
+	return (size_t)addr & (cap - 1);
+}
+
+static void proc_clear(struct sites_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncap; i++) {
+		if (!p->codes[i])
+			continue;
+		free(p->codes[i]->table);
+		free(p->codes[i]);
+	}
+	free(p->codes);
+	p->codes = NULL;
+	p->ncodes = p->ncap = 0;
+}
+
+static int code_insert(struct sites_proc *p, struct code_entry *e)
+{
+	size_t i, j;
+
+	if (p->ncodes * 2 >= p->ncap) {
+		size_t ncap = p->ncap ? p->ncap * 2 : 256;
+		struct code_entry **n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (i = 0; i < p->ncap; i++) {
+			if (!p->codes[i])
+				continue;
+			for (j = code_hash(p->codes[i]->code.addr, ncap); n[j]; j = (j + 1) & (ncap - 1))
+				;
+			n[j] = p->codes[i];
+		}
+		free(p->codes);
+		p->codes = n;
+		p->ncap = ncap;
+	}
+	for (j = code_hash(e->code.addr, p->ncap); p->codes[j]; j = (j + 1) & (p->ncap - 1))
+		;
+	p->codes[j] = e;
+	p->ncodes++;
+	return 0;
+}
+
+static struct code_entry *code_find(struct sites_proc *p, uint64_t addr)
+{
+	size_t j;
+
+	if (!p->ncap)
+		return NULL;
+	for (j = code_hash(addr, p->ncap); p->codes[j]; j = (j + 1) & (p->ncap - 1))
+		if (p->codes[j]->code.addr == addr)
+			return p->codes[j];
+	return NULL;
+}
+
+/* Read one code object's names and line table. Failures leave "?" names (e->code.ok false). */
+static void code_read(struct sites_proc *p, struct code_entry *e)
+{
+	const struct py_layout *l = &p->layout;
+	uint8_t buf[512];
+	uint64_t filename, name, table;
+	int32_t firstlineno;
+	size_t len = 0;
+	int err;
+
+	snprintf(e->code.file, sizeof(e->code.file), "?");
+	snprintf(e->code.func, sizeof(e->code.func), "?");
+	if (l->code_size <= 0 || (size_t)l->code_size > sizeof(buf) ||
+	    remote__read(&p->remote, e->code.addr, buf, (size_t)l->code_size))
+		return;
+	memcpy(&filename, buf + l->code_filename, 8);
+	memcpy(&name, buf + (l->code_qualname != LAYOUT_NONE ? l->code_qualname : l->code_name), 8);
+	memcpy(&table, buf + l->code_linetable, 8);
+	memcpy(&firstlineno, buf + l->code_firstlineno, 4);
+	e->code.firstlineno = firstlineno;
+	err = pyobj__read_str(l, &p->remote, filename, e->code.file, sizeof(e->code.file));
+	if (err && err != -ENAMETOOLONG)
+		snprintf(e->code.file, sizeof(e->code.file), "?");
+	err = pyobj__read_str(l, &p->remote, name, e->code.func, sizeof(e->code.func));
+	if (err && err != -ENAMETOOLONG)
+		snprintf(e->code.func, sizeof(e->code.func), "?");
+	e->table = malloc(4096);
+	if (!e->table)
+		return;
+	err = pyobj__read_bytes(l, &p->remote, table, e->table, 4096, &len);
+	if (err == -ENAMETOOLONG && len <= SITES_LINETABLE_MAX) {
+		uint8_t *big = realloc(e->table, len);
+
+		if (big) {
+			e->table = big;
+			err = pyobj__read_bytes(l, &p->remote, table, e->table, len, &len);
+		}
+	}
+	if (err) {
+		free(e->table);
+		e->table = NULL;
+		return;
+	}
+	e->table_len = len;
+	e->code.ok = true;
+}
+
+static struct code_entry *code_get(struct sites_proc *p, uint64_t addr)
+{
+	struct code_entry *e = code_find(p, addr);
+
+	if (e)
+		return e;
+	if (p->ncodes >= SITES_CODE_CACHE_MAX)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->code.addr = addr;
+	code_read(p, e);
+	if (code_insert(p, e)) {
+		free(e->table);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* lifecycle */
+
+int sites__open(struct sites **out, const struct sites_opts *opts)
+{
+	struct sites *s;
+	int err;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->skel = sites_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		pr_err("cannot open the allocation-site bpf programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	s->skel->rodata->all_generations = opts && opts->all_generations;
+	err = sites_bpf__load(s->skel);
+	if (err) {
+		pr_err("cannot load the allocation-site bpf programs: %s; run as root or grant CAP_BPF and "
+		       "CAP_PERFMON",
+		       strerror(-err));
+		goto cleanup;
+	}
+	*out = s;
+	return 0;
+cleanup:
+	sites__destroy(s);
+	return err;
+}
+
+void sites__destroy(struct sites *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	gcstart__detach_all(&s->att);
+	for (i = 0; i < s->nprocs; i++)
+		proc_clear(&s->procs[i]);
+	free(s->procs);
+	sites_bpf__destroy(s->skel);
+	free(s);
+}
+
+int sites__attachments(const struct sites *s)
+{
+	return s ? s->att.n : 0;
+}
+
+static int attach(struct sites *s, const char *path, uint64_t off, int gen_spec, bool usdt)
+{
+	return gcstart__attach(&s->att, s->skel->progs.sites_gc_start_usdt, s->skel->progs.sites_collector_entry, path,
+			       usdt, off, (uint64_t)gen_spec, "allocation-site");
+}
+
+static struct sites_proc *proc_find(struct sites *s, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static int16_t off16(int32_t v)
+{
+	return v == LAYOUT_NONE ? PYSTACK_OFF_NONE : (int16_t)v;
+}
+
+static int code_type_addr(const struct py_target *t, uint64_t *out)
+{
+	struct elf_file *elf = NULL;
+	struct elf_sym sym;
+	int err;
+
+	err = elf__open(t->runtime_path, &elf);
+	if (err)
+		return err;
+	err = elf__find_symbol(elf, "PyCode_Type", &sym);
+	elf__close(elf);
+	if (err)
+		return err;
+	*out = sym.value + t->load_bias;
+	return 0;
+}
+
+/* The frame-walker configuration from the per-version layout (the one definition of offsets). */
+static int build_cfg(const struct py_target *t, struct pystack_cfg *cfg)
+{
+	const struct py_layout *l = t->layout;
+	uint64_t code_type;
+	int32_t maxoff;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!l || l->tstate_frame == LAYOUT_NONE || l->frame_previous == LAYOUT_NONE ||
+	    l->frame_code == LAYOUT_NONE || l->frame_lasti == LAYOUT_NONE || l->code_size <= 0)
+		return -EOPNOTSUPP;
+	if (l->runtime_tstate_current != LAYOUT_NONE && t->runtime_addr)
+		cfg->tstate_ptr_addr = t->runtime_addr + l->runtime_tstate_current; /* <= 3.11 */
+	else if (l->interp_gil_last_holder != LAYOUT_NONE && t->interp_addr)
+		cfg->tstate_ptr_addr = t->interp_addr + l->interp_gil_last_holder; /* 3.12+ */
+	if (t->interp_addr && l->interp_threads_head != LAYOUT_NONE)
+		cfg->threads_head_addr = t->interp_addr + l->interp_threads_head;
+	if (!cfg->tstate_ptr_addr && !cfg->threads_head_addr)
+		return -EOPNOTSUPP;
+	err = code_type_addr(t, &code_type);
+	if (err)
+		return err;
+	cfg->code_type = code_type;
+
+	cfg->tstate_next = off16(l->tstate_next);
+	cfg->tstate_frame = off16(l->tstate_frame);
+	cfg->cframe_current_frame = off16(l->cframe_current_frame);
+	cfg->tstate_native_tid = off16(l->tstate_native_thread_id);
+	cfg->tstate_thread_id = l->tstate_native_thread_id == LAYOUT_NONE ? off16(l->tstate_thread_id)
+									  : PYSTACK_OFF_NONE;
+	cfg->frame_previous = off16(l->frame_previous);
+	cfg->frame_code = off16(l->frame_code);
+	cfg->frame_lasti = off16(l->frame_lasti);
+	cfg->frame_owner = off16(l->frame_owner);
+	cfg->code_adaptive = off16(l->code_code_adaptive);
+	cfg->code_firsttraceable = off16(l->code_firsttraceable);
+	cfg->ob_type = off16(l->object_type);
+	cfg->owner_generator = 1;
+	/* 3.12/3.13: FRAME_OWNED_BY_CSTACK = 3; 3.14: 3 = INTERPRETER, 4 = CSTACK (cpython@v3.14.7:
+	 * Include/internal/pycore_interpframe_structs.h:22-28): skip owner >= 3 from 3.12 on. */
+	cfg->owner_skip_min = (t->major == 3 && t->minor >= 12) ? 3 : 255;
+	/* 3.14 f_executable is a _PyStackRef: low 2 bits are tags (pycore_stackref.h). */
+	cfg->code_tag_mask = (t->major == 3 && t->minor >= 14) ? 3 : 0;
+
+	maxoff = l->frame_previous;
+	if (l->frame_code > maxoff)
+		maxoff = l->frame_code;
+	if (l->frame_lasti > maxoff)
+		maxoff = l->frame_lasti;
+	if (l->frame_owner > maxoff)
+		maxoff = l->frame_owner;
+	if (maxoff + 8 > PYSTACK_HDR_MAX)
+		return -EOPNOTSUPP;
+	cfg->hdr_size = (uint16_t)(maxoff + 8);
+	cfg->flags = PYSTACK_CFG_ENABLED;
+	return 0;
+}
+
+int sites__add_target(struct sites *s, const struct py_target *t)
+{
+	struct pystack_cfg cfg;
+	struct sites_proc *p;
+	__u32 key;
+	int i, err, spec, attached = 0;
+
+	if (!s || !t || !t->layout)
+		return -EINVAL;
+	err = build_cfg(t, &cfg);
+	if (err)
+		return err;
+	switch (t->tier) {
+	case GC_TIER_USDT:
+		err = attach(s, t->runtime_path, 0, 0, true);
+		attached = !err;
+		break;
+	case GC_TIER_UPROBE:
+		for (i = 0; i < t->ncollectors; i++) {
+			spec = gc_collector_gen_spec(t->minor, t->collector_syms[i]);
+			if (spec < 0)
+				continue;
+			err = attach(s, t->runtime_path, t->collector_offsets[i], spec, false);
+			if (err)
+				break;
+			attached++;
+		}
+		break;
+	default:
+		return -EOPNOTSUPP; /* no collection-start event to sample at */
+	}
+	if (err)
+		return err;
+	if (!attached)
+		return -ENOENT;
+
+	p = proc_find(s, t->pid);
+	if (!p) {
+		if (s->nprocs == s->procs_cap) {
+			int ncap = s->procs_cap ? s->procs_cap * 2 : 16;
+			struct sites_proc *n = realloc(s->procs, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			s->procs = n;
+			s->procs_cap = ncap;
+		}
+		p = &s->procs[s->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pid = t->pid;
+	}
+	p->minor = t->minor;
+	p->layout = *t->layout;
+	remote__init_pid(&p->remote, t->pid);
+
+	key = (__u32)t->pid;
+	err = bpf_map__update_elem(s->skel->maps.pystack_cfgs, &key, sizeof(key), &cfg, sizeof(cfg), BPF_ANY);
+	if (err) {
+		err = -errno;
+		return err == -E2BIG ? -ENOSPC : err;
+	}
+	return 0;
+}
+
+int sites__inject_fault(struct sites *s, pid_t pid, enum sites_fault fault)
+{
+	struct pystack_cfg cfg;
+	__u32 key = (__u32)pid;
+
+	if (!s)
+		return -EINVAL;
+	if (bpf_map__lookup_elem(s->skel->maps.pystack_cfgs, &key, sizeof(key), &cfg, sizeof(cfg), 0))
+		return -ENOENT;
+	if (fault == SITES_FAULT_CODE_TYPE)
+		cfg.code_type ^= 0x10; /* a plausible but wrong type pointer */
+	if (bpf_map__update_elem(s->skel->maps.pystack_cfgs, &key, sizeof(key), &cfg, sizeof(cfg), BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+/* Delete every key of map whose leading __u32 pid equals pid. */
+static void delete_pid_keys(struct bpf_map *map, size_t key_size, pid_t pid)
+{
+	uint8_t key[32], next[32];
+	bool have = false;
+	int guard = SITES_MAX_COUNTS * 2;
+
+	while (guard-- > 0 && !bpf_map__get_next_key(map, have ? key : NULL, next, key_size)) {
+		memcpy(key, next, key_size);
+		have = true;
+		if (*(__u32 *)next == (__u32)pid) {
+			bpf_map__delete_elem(map, next, key_size, 0);
+			have = false; /* restart: the successor of a deleted key is undefined */
+		}
+	}
+}
+
+int sites__forget(struct sites *s, pid_t pid)
+{
+	struct sites_proc *p;
+	__u32 key = (__u32)pid;
+
+	if (!s)
+		return -EINVAL;
+	p = proc_find(s, pid);
+	bpf_map__delete_elem(s->skel->maps.pystack_cfgs, &key, sizeof(key), 0);
+	bpf_map__delete_elem(s->skel->maps.site_pids, &key, sizeof(key), 0);
+	delete_pid_keys(s->skel->maps.site_counts, sizeof(struct site_count_key), pid);
+	delete_pid_keys(s->skel->maps.site_stacks, sizeof(struct site_stack_key), pid);
+	if (!p)
+		return -ENOENT;
+	proc_clear(p);
+	*p = s->procs[--s->nprocs];
+	return 0;
+}
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+	const struct site_stack *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static void read_counters(struct sites *s, pid_t pid, struct sites_counters *c)
+{
+	struct sites_pid_stats ps;
+	__u32 key = (__u32)pid;
+
+	memset(c, 0, sizeof(*c));
+	if (bpf_map__lookup_elem(s->skel->maps.site_pids, &key, sizeof(key), &ps, sizeof(ps), 0))
+		return;
+	c->triggers = ps.triggers;
+	c->samples = ps.samples;
+	c->captured = ps.captured;
+	c->truncated = ps.truncated;
+	c->empty = ps.empty;
+	c->err_no_tstate = ps.errors[PYSTACK_E_NO_TSTATE];
+	c->err_read = ps.errors[PYSTACK_E_READ];
+	c->err_loop = ps.errors[PYSTACK_E_LOOP];
+	c->err_not_code = ps.errors[PYSTACK_E_NOT_CODE];
+	c->err_too_many = ps.errors[PYSTACK_E_TOO_MANY];
+	c->walk_errors = c->err_no_tstate + c->err_read + c->err_loop + c->err_not_code + c->err_too_many;
+	c->tstate_fallback = ps.tstate_fallback;
+	c->stacks_full = ps.stacks_full;
+	c->counts_full = ps.counts_full;
+	c->walk_ns = ps.walk_ns;
+	c->frames = ps.frames;
+}
+
+int sites__read(struct sites *s, pid_t pid, struct sites_report *out)
+{
+	struct site_count_key key, next;
+	struct site_count_val val;
+	struct site_stack_key skey;
+	struct pystack stack;
+	struct sites_proc *p;
+	bool have = false;
+	int cap = 0, err = 0, k, guard = SITES_MAX_COUNTS + 1;
+	size_t i;
+
+	if (!s || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	p = proc_find(s, pid);
+	if (!p)
+		return -ENOENT;
+	read_counters(s, pid, &out->counters);
+	for (i = 0; i < p->ncap; i++)
+		if (p->codes[i])
+			p->codes[i]->used = false;
+
+	while (guard-- > 0 &&
+	       !bpf_map__get_next_key(s->skel->maps.site_counts, have ? &key : NULL, &next, sizeof(next))) {
+		struct site_stack *st;
+
+		key = next;
+		have = true;
+		if (key.pid != (__u32)pid)
+			continue;
+		if (bpf_map__lookup_elem(s->skel->maps.site_counts, &key, sizeof(key), &val, sizeof(val), 0))
+			continue;
+		skey.pid = key.pid;
+		skey.pad = 0;
+		skey.stack_id = key.stack_id;
+		if (bpf_map__lookup_elem(s->skel->maps.site_stacks, &skey, sizeof(skey), &stack, sizeof(stack), 0))
+			continue;
+		if (out->nstacks == cap) {
+			int ncap = cap ? cap * 2 : 64;
+			struct site_stack *n = realloc(out->stacks, ncap * sizeof(*n));
+
+			if (!n) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			out->stacks = n;
+			cap = ncap;
+		}
+		st = &out->stacks[out->nstacks++];
+		memset(st, 0, sizeof(*st));
+		st->stack_id = key.stack_id;
+		st->type = key.type;
+		st->count = val.count;
+		st->last_ns = val.last_ns;
+		st->truncated = stack.flags & PYSTACK_F_TRUNCATED;
+		st->nframes = stack.nframes > SITES_MAX_FRAMES ? SITES_MAX_FRAMES : (int)stack.nframes;
+		for (k = 0; k < st->nframes; k++) {
+			struct code_entry *e = code_get(p, stack.frames[k].code);
+			struct site_frame *f = &st->frames[k];
+
+			f->insn = stack.frames[k].insn;
+			f->code = e ? &e->code : NULL;
+			f->line = e && e->code.ok ? pyline__addr2line(p->minor, e->table, e->table_len,
+								      e->code.firstlineno, f->insn)
+						  : -1;
+			if (e)
+				e->used = true;
+		}
+		out->total += st->count;
+	}
+	sort_array(out->stacks, out->nstacks, sizeof(*out->stacks), cmp_count_desc);
+	return 0;
+fail:
+	sites_report__free(out);
+	return err;
+}
+
+void sites_report__free(struct sites_report *rep)
+{
+	if (!rep)
+		return;
+	free(rep->stacks);
+	rep->stacks = NULL;
+	rep->nstacks = 0;
+}

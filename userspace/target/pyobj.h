@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Reading Python objects out of another process: type names (cached), str/bytes, lengths, dicts. */
+#ifndef PYLEAK_PYOBJ_H
+#define PYLEAK_PYOBJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target/layout.h"
+#include "target/remote.h"
+
+/* Type flags (Include/object.h; same bits 3.6-3.14). */
+#define PY_TPFLAGS_MANAGED_WEAKREF (1ul << 3) /* 3.12+ */
+#define PY_TPFLAGS_MANAGED_DICT (1ul << 4)    /* 3.11+ */
+#define PY_TPFLAGS_HEAPTYPE (1ul << 9)
+#define PY_TPFLAGS_HAVE_GC (1ul << 14)
+#define PY_TPFLAGS_TYPE_SUBCLASS (1ul << 31)
+
+/* Upper bounds for everything read from a target (they run while we read them). */
+#define PYOBJ_NAME_MAX 160	 /* a type name "module.Qual.Name" */
+#define PYOBJ_DICT_MAX_ENTRIES (1 << 24)
+#define PYOBJ_BASE_DEPTH 32	 /* tp_base chain */
+
+/* The builtin layout an object has (its own type or the static base it derives from). */
+enum pyobj_kind {
+	PYOBJ_OTHER = 0,
+	PYOBJ_DICT,
+	PYOBJ_LIST,
+	PYOBJ_TUPLE,
+	PYOBJ_SET, /* set and frozenset */
+	PYOBJ_DEQUE,
+	PYOBJ_STR,
+	PYOBJ_BYTES,
+	PYOBJ_INT,
+	PYOBJ_FLOAT,
+};
+const char *pyobj_kind__name(enum pyobj_kind kind);
+
+/* What pyleak knows about one type object of the target. */
+struct pyobj_type {
+	uint64_t addr;
+	char name[PYOBJ_NAME_MAX]; /* DESIGN.md naming: builtins bare, heap types __module__.qualname */
+	uint64_t flags;		   /* tp_flags */
+	int64_t basicsize, itemsize;
+	enum pyobj_kind kind;
+	bool heap;
+	unsigned presize; /* bytes in front of the PyObject: GC head + 3.11+ pre-header */
+};
+
+/*
+ * Uncached: read the type object at addr and fill *out. Checks that addr looks like a type
+ * (its metatype has Py_TPFLAGS_TYPE_SUBCLASS, sane sizes, a readable name): -EPROTO if not,
+ * -EFAULT if unreadable.
+ */
+int pyobj__read_type(const struct py_layout *l, struct remote *r, uint64_t addr, struct pyobj_type *out);
+
+/* str -> UTF-8 in buf (NUL-terminated, truncated to size-1 bytes: returns -ENAMETOOLONG then). */
+int pyobj__read_str(const struct py_layout *l, struct remote *r, uint64_t addr, char *buf, size_t size);
+/* bytes -> buf (up to size bytes); *len gets the object's full length. -ENAMETOOLONG if truncated. */
+int pyobj__read_bytes(const struct py_layout *l, struct remote *r, uint64_t addr, void *buf, size_t size,
+		      size_t *len);
+/*
+ * len() of a container of the given kind, from the object header alone (one read):
+ * dict ma_used, list/tuple/deque ob_size, set used; -EINVAL for other kinds.
+ */
+int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum pyobj_kind kind, int64_t *len);
+/* The same, from an already-read copy of the object's first 32 bytes. */
+int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enum pyobj_kind kind);
+
+/*
+ * Iterate a dict's live items in insertion order (combined and split tables, every layout
+ * 3.6-3.13). cb returns non-zero to stop (that value is returned). At most max entries are
+ * visited; returns 0 at the end, -EFAULT/-EPROTO on an unreadable or inconsistent dict.
+ */
+typedef int (*pyobj_dict_cb)(uint64_t key, uint64_t value, void *arg);
+int pyobj__dict_iter(const struct py_layout *l, struct remote *r, uint64_t dict, long max, pyobj_dict_cb cb,
+		     void *arg);
+/* d[key] for a str key; -ENOENT if absent. */
+int pyobj__dict_get_str(const struct py_layout *l, struct remote *r, uint64_t dict, const char *key,
+			uint64_t *value);
+
+/*
+ * A per-target cache of type pointer -> struct pyobj_type, kept across censuses. Entries not
+ * used since the previous pyobj_types__sweep() are dropped by it (a type pointer that vanished
+ * may be reused by a new type). Failed resolutions are cached too, until the next sweep.
+ */
+struct pyobj_types;
+struct pyobj_types *pyobj_types__new(const struct py_layout *l);
+void pyobj_types__free(struct pyobj_types *c);
+/* 0 and *out (valid until the next sweep/free), or the resolution error (cached). */
+int pyobj_types__get(struct pyobj_types *c, struct remote *r, uint64_t addr, const struct pyobj_type **out);
+/* Already resolved and valid? No reads. */
+const struct pyobj_type *pyobj_types__peek(const struct pyobj_types *c, uint64_t addr);
+/* Remember a type resolved elsewhere (e.g. a static builtin found through .dynsym). */
+int pyobj_types__add(struct pyobj_types *c, struct remote *r, uint64_t addr);
+/* Drop entries unused since the last sweep; returns how many were dropped. */
+int pyobj_types__sweep(struct pyobj_types *c);
+size_t pyobj_types__count(const struct pyobj_types *c);
+/* Calls cb for every valid cached type. */
+void pyobj_types__foreach(const struct pyobj_types *c, void (*cb)(const struct pyobj_type *t, void *arg),
+			  void *arg);
+
+#endif /* PYLEAK_PYOBJ_H */

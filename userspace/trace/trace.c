@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The trace reader: validates a trace file and loads it into memory for report (and replay). */
+#include "trace/trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/common.h"
+#include "trace/record.h"
+
+static const char *const aux_names[TRACE_NAUX] = { "types", "containers", "suspects", "sites" };
+
+const char *trace__aux_name(enum trace_aux_kind k)
+{
+	return (unsigned)k < TRACE_NAUX ? aux_names[k] : "?";
+}
+
+static void col_str(sqlite3_stmt *st, int i, char *dst, size_t sz)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	/* Truncation is fine here: names in a trace are for display. */
+	copy_str(dst, sz, s ? (const char *)s : "");
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	if (!s)
+		return NULL;
+	return strndup((const char *)s, 4096);
+}
+
+/* Values a real trace can hold stay far below 2^53; clamping there keeps every difference the
+ * report takes (last - first) free of overflow on a hostile file. */
+#define TRACE_VALUE_MAX (INT64_C(1) << 53)
+
+static int64_t col_i64(sqlite3_stmt *st, int i, int64_t dflt)
+{
+	int64_t v;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return dflt;
+	v = sqlite3_column_int64(st, i);
+	return v > TRACE_VALUE_MAX ? TRACE_VALUE_MAX : v < -TRACE_VALUE_MAX ? -TRACE_VALUE_MAX : v;
+}
+
+static double col_dbl(sqlite3_stmt *st, int i)
+{
+	double v = sqlite3_column_double(st, i);
+
+	return v == v ? v : 0; /* NaN from a hostile file would poison every sum */
+}
+
+static void note_truncated(struct trace *t, const char *table)
+{
+	size_t n = strlen(t->truncated);
+
+	snprintf(t->truncated + n, sizeof(t->truncated) - n, "%s%s", n ? "," : "", table);
+}
+
+struct loader {
+	sqlite3 *db;
+	struct trace *t;
+	const char *path;
+};
+
+static int prepare(struct loader *l, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
+		pr_err("%s: not a pyleak trace or damaged (%s)", l->path, sqlite3_errmsg(l->db));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A step error in the middle of a table means the file is damaged (quick_check is not complete). */
+static int step_done(struct loader *l, int rc)
+{
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	pr_err("%s: damaged trace: %s", l->path, sqlite3_errmsg(l->db));
+	return -EIO;
+}
+
+static int check_header(const char *path)
+{
+	unsigned char hdr[100];
+	struct stat stb;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot open %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &stb) || !S_ISREG(stb.st_mode)) {
+		pr_err("%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	n = read(fd, hdr, sizeof(hdr));
+	close(fd);
+	if (n < 16 || memcmp(hdr, "SQLite format 3", 16)) {
+		pr_err("%s: not a pyleak trace (not an SQLite file)", path);
+		return -EINVAL;
+	}
+	if (n < (ssize_t)sizeof(hdr)) {
+		pr_err("%s: truncated SQLite file (%zd bytes)", path, n);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int quick_check(struct loader *l)
+{
+	sqlite3_stmt *st;
+	const unsigned char *s;
+	int rc, err;
+
+	/* quick_check skips the index/table cross-checks of integrity_check: O(N), enough to refuse
+	 * a truncated or scribbled file before we trust its row counts. */
+	err = prepare(l, "PRAGMA quick_check(1)", &st);
+	if (err)
+		return -EIO;
+	rc = sqlite3_step(st);
+	s = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	if (!s || strcmp((const char *)s, "ok")) {
+		char why[256];
+		char *c;
+
+		/* quick_check's report is multi-line ("*** in database main ***\nOn tree page..."): one line */
+		copy_str(why, sizeof(why), s ? (const char *)s : sqlite3_errmsg(l->db));
+		for (c = why; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
+		pr_err("%s: damaged or truncated trace: %s", l->path, why);
+		err = -EIO;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int load_meta(struct loader *l)
+{
+	struct trace_meta *m = &l->t->meta;
+	sqlite3_stmt *st;
+	bool have_format = false, have_version = false;
+	int rc, err, n = 0;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK) {
+		pr_err("%s: not a pyleak trace (no meta table: %s)", l->path, sqlite3_errmsg(l->db));
+		return -EINVAL;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < 10000) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		const char *v = (const char *)sqlite3_column_text(st, 1);
+
+		if (!k || !v)
+			continue;
+		if (!strcmp(k, "format")) {
+			have_format = !strcmp(v, TRACE_FORMAT_NAME);
+		} else if (!strcmp(k, "schema_version")) {
+			long ver;
+
+			if (parse_long(v, 1, 1000000, &ver) == 0) {
+				m->schema_version = (int)ver;
+				have_version = true;
+			}
+		} else if (!strcmp(k, "host")) {
+			copy_str(m->host, sizeof(m->host), v);
+		} else if (!strcmp(k, "kernel")) {
+			copy_str(m->kernel, sizeof(m->kernel), v);
+		} else if (!strcmp(k, "pyleak_version")) {
+			copy_str(m->pyleak_version, sizeof(m->pyleak_version), v);
+		} else if (!strcmp(k, "command_line")) {
+			copy_str(m->command_line, sizeof(m->command_line), v);
+		} else if (!strcmp(k, "start_time")) {
+			m->start_time = col_dbl(st, 1);
+		} else if (!strcmp(k, "end_time")) {
+			m->end_time = col_dbl(st, 1);
+		} else if (!strcmp(k, "interval_s")) {
+			m->interval_s = col_dbl(st, 1);
+		} else if (!strcmp(k, "max_size")) {
+			m->max_size = (uint64_t)col_i64(st, 1, 0);
+		} else if (!strcmp(k, "dropped_gc_events")) {
+			m->dropped_gc_events = (uint64_t)col_i64(st, 1, 0);
+		} else if (!strcmp(k, "ringbuf_dropped_events")) {
+			m->ringbuf_dropped_events = (uint64_t)col_i64(st, 1, 0);
+		} else if (!strcmp(k, "complete")) {
+			m->complete = !strcmp(v, "1");
+		}
+	}
+	err = step_done(l, rc);
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	if (!have_format || !have_version) {
+		pr_err("%s: not a pyleak trace (SQLite without pyleak's meta format/schema_version)", l->path);
+		return -EINVAL;
+	}
+	if (m->schema_version > TRACE_SCHEMA_VERSION) {
+		pr_err("%s: trace schema version %d is newer than this pyleak understands (%d): upgrade pyleak",
+		       l->path, m->schema_version, TRACE_SCHEMA_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+static int proc_index(const struct trace *t, int64_t id)
+{
+	int lo = 0, hi = t->nprocs - 1;
+
+	/* procs are loaded ORDER BY id: binary search */
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (t->procs[mid].id == id)
+			return mid;
+		if (t->procs[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static int load_procs(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = prepare(l, "SELECT id, pid, ns_pid, start_ticks, comm, cmdline, exe, python, gc_source, container_id,"
+			 " first_seen, last_seen, exited, note FROM processes ORDER BY id LIMIT 4097", &st);
+	if (err)
+		return err;
+	t->procs = calloc(TRACE_MAX_PROCS, sizeof(*t->procs));
+	if (!t->procs) {
+		sqlite3_finalize(st);
+		return -ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct trace_proc *p;
+
+		if (t->nprocs == TRACE_MAX_PROCS) {
+			note_truncated(t, "processes");
+			rc = SQLITE_DONE;
+			break;
+		}
+		p = &t->procs[t->nprocs++];
+		p->id = sqlite3_column_int64(st, 0);
+		p->pid = (int)col_i64(st, 1, 0);
+		p->ns_pid = (int)col_i64(st, 2, 0);
+		p->start_ticks = (uint64_t)col_i64(st, 3, 0);
+		col_str(st, 4, p->comm, sizeof(p->comm));
+		col_str(st, 5, p->cmdline, sizeof(p->cmdline));
+		col_str(st, 6, p->exe, sizeof(p->exe));
+		col_str(st, 7, p->python, sizeof(p->python));
+		col_str(st, 8, p->gc_source, sizeof(p->gc_source));
+		col_str(st, 9, p->container_id, sizeof(p->container_id));
+		p->first_seen = col_dbl(st, 10);
+		p->last_seen = col_dbl(st, 11);
+		p->exited = sqlite3_column_int64(st, 12) != 0;
+		col_str(st, 13, p->note, sizeof(p->note));
+	}
+	err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Grow one per-process array by one element (doubling), bounded by the caller's caps. */
+static void *grow(void *arr, int n, size_t elem)
+{
+	if (n && (n < 16 || (n & (n - 1))))
+		return arr; /* capacity is 16, then every power of two: room left */
+	return realloc(arr, (size_t)(n ? 2 * n : 16) * elem);
+}
+
+static int load_samples(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	long total = 0;
+	int rc, err, g;
+
+	err = prepare(l, "SELECT proc, time, rss, gc_valid,"
+			 " collections0, collections1, collections2, collected0, collected1, collected2,"
+			 " uncollectable0, uncollectable1, uncollectable2, garbage, enabled,"
+			 " threshold0, threshold1, threshold2, count0, count1, count2,"
+			 " gc_time_pct, gc_time_us, pauses_estimated,"
+			 " pause_count0, pause_count1, pause_count2, pause_sum_us0, pause_sum_us1, pause_sum_us2,"
+			 " pause_max_us0, pause_max_us1, pause_max_us2, live_objects"
+			 " FROM samples ORDER BY proc, time", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0)), i = 4;
+		struct trace_proc *p;
+		struct trace_sample *s, *n;
+
+		if (pi < 0)
+			continue;
+		if (total++ >= TRACE_MAX_SAMPLES) {
+			note_truncated(t, "samples");
+			rc = SQLITE_DONE;
+			break;
+		}
+		p = &t->procs[pi];
+		n = grow(p->samples, p->nsamples, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		p->samples = n;
+		s = &p->samples[p->nsamples++];
+		memset(s, 0, sizeof(*s));
+		s->time = col_dbl(st, 1);
+		s->rss = (uint64_t)col_i64(st, 2, 0);
+		s->gc_valid = col_i64(st, 3, 0) != 0;
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->collections[g] = col_i64(st, i++, 0);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->collected[g] = col_i64(st, i++, 0);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->uncollectable[g] = col_i64(st, i++, 0);
+		s->garbage = col_i64(st, i++, -1);
+		s->enabled = (int)col_i64(st, i++, -1);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->thresholds[g] = col_i64(st, i++, 0);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->counts[g] = col_i64(st, i++, 0);
+		s->gc_time_pct = col_dbl(st, i++);
+		s->gc_time_us = (uint64_t)col_i64(st, i++, 0);
+		s->pauses_estimated = col_i64(st, i++, 0) != 0;
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->pause_count[g] = (uint64_t)col_i64(st, i++, 0);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->pause_sum_us[g] = (uint64_t)col_i64(st, i++, 0);
+		for (g = 0; g < TRACE_NGEN; g++)
+			s->pause_max_us[g] = col_i64(st, i++, -1);
+		s->live_objects = col_i64(st, i++, -1);
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int load_events(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	long total = 0;
+	int rc, err;
+
+	err = prepare(l, "SELECT proc, time, mono_ns, tid, generation, duration_us, collected, uncollectable"
+			 " FROM gc_events ORDER BY proc, mono_ns", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		struct trace_proc *p;
+		struct trace_event *e, *n;
+
+		if (pi < 0)
+			continue;
+		if (total++ >= TRACE_MAX_EVENTS) {
+			note_truncated(t, "gc_events");
+			rc = SQLITE_DONE;
+			break;
+		}
+		p = &t->procs[pi];
+		n = grow(p->events, p->nevents, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		p->events = n;
+		e = &p->events[p->nevents++];
+		e->time = col_dbl(st, 1);
+		e->mono_ns = (uint64_t)col_i64(st, 2, 0);
+		e->tid = (uint32_t)col_i64(st, 3, 0);
+		e->generation = (int)col_i64(st, 4, -1);
+		if (e->generation < -1 || e->generation >= TRACE_NGEN)
+			e->generation = -1;
+		e->duration_us = col_dbl(st, 5);
+		if (e->duration_us < 0)
+			e->duration_us = 0;
+		e->collected = col_i64(st, 6, -1);
+		e->uncollectable = col_i64(st, 7, -1);
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int load_hist(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	long rows = 0;
+	int rc, err;
+
+	err = prepare(l, "SELECT proc, generation, slot, count FROM pause_hist", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && rows++ < (long)TRACE_MAX_PROCS * TRACE_NGEN * TRACE_HIST_SLOTS) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		int64_t g = sqlite3_column_int64(st, 1), s = sqlite3_column_int64(st, 2), c = sqlite3_column_int64(st, 3);
+
+		if (pi < 0 || g < 0 || g >= TRACE_NGEN || s < 0 || s >= TRACE_HIST_SLOTS || c < 0)
+			continue;
+		t->procs[pi].hist[g][s] = (uint64_t)c;
+	}
+	err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int load_aux(struct loader *l, enum trace_aux_kind k)
+{
+	static const char *const sql[TRACE_NAUX] = {
+		[TRACE_TYPES] = "SELECT proc, time, name, NULL, NULL, count, bytes, 0, 0 FROM types ORDER BY proc, name, time",
+		[TRACE_CONTAINERS] = "SELECT proc, time, name, type_name, NULL, length, bytes, 0, 0 FROM containers"
+				     " ORDER BY proc, name, time",
+		[TRACE_SUSPECTS] = "SELECT proc, time, name, kind, evidence, NULL, NULL, per_min, confidence FROM suspects"
+				   " ORDER BY proc, time",
+		[TRACE_SITES] = "SELECT proc, time, stack, NULL, NULL, count, bytes, 0, 0 FROM sites ORDER BY proc, stack",
+	};
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	int rc, err, cap = 0;
+
+	err = prepare(l, sql[k], &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		struct trace_aux *a;
+
+		if (pi < 0)
+			continue;
+		if (t->naux[k] == TRACE_MAX_AUX_ROWS) {
+			note_truncated(t, aux_names[k]);
+			rc = SQLITE_DONE;
+			break;
+		}
+		if (t->naux[k] == cap) {
+			struct trace_aux *n;
+
+			cap = cap ? cap * 2 : 64;
+			n = realloc(t->aux[k], (size_t)cap * sizeof(*n));
+			if (!n) {
+				err = -ENOMEM;
+				break;
+			}
+			t->aux[k] = n;
+		}
+		a = &t->aux[k][t->naux[k]++];
+		memset(a, 0, sizeof(*a));
+		a->proc = pi;
+		a->time = col_dbl(st, 1);
+		a->name = col_dup(st, 2);
+		a->kind = col_dup(st, 3);
+		a->text = col_dup(st, 4);
+		a->count = col_i64(st, 5, -1);
+		a->bytes = col_i64(st, 6, -1);
+		a->per_min = col_dbl(st, 7);
+		a->confidence = col_dbl(st, 8);
+		if (!a->name) {
+			a->name = strdup("?");
+			if (!a->name) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int trace__load(const char *path, struct trace **out)
+{
+	struct loader l = { .path = path };
+	struct trace *t;
+	int err, k;
+
+	*out = NULL;
+	err = check_header(path);
+	if (err)
+		return err;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	copy_str(t->path, sizeof(t->path), path);
+	l.t = t;
+	if (sqlite3_open_v2(path, &l.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		pr_err("cannot open %s: %s", path, l.db ? sqlite3_errmsg(l.db) : "out of memory");
+		err = -EIO;
+		goto cleanup;
+	}
+	/* A hostile file must not make SQLite run triggers or views with side effects on us, nor
+	 * take unbounded memory. */
+	sqlite3_db_config(l.db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(l.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_limit(l.db, SQLITE_LIMIT_LENGTH, 16 << 20);
+	sqlite3_busy_timeout(l.db, 2000);
+	err = quick_check(&l);
+	err = err ?: load_meta(&l);
+	err = err ?: load_procs(&l);
+	err = err ?: load_samples(&l);
+	err = err ?: load_events(&l);
+	err = err ?: load_hist(&l);
+	for (k = 0; k < TRACE_NAUX && !err; k++)
+		err = load_aux(&l, (enum trace_aux_kind)k);
+	if (err == -ENOMEM)
+		pr_err("%s: out of memory loading the trace", path);
+cleanup:
+	sqlite3_close(l.db);
+	if (err) {
+		trace__free(t);
+		return err;
+	}
+	*out = t;
+	return 0;
+}
+
+void trace__free(struct trace *t)
+{
+	int i, k;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nprocs; i++) {
+		free(t->procs[i].samples);
+		free(t->procs[i].events);
+	}
+	free(t->procs);
+	for (k = 0; k < TRACE_NAUX; k++) {
+		for (i = 0; i < t->naux[k]; i++) {
+			free(t->aux[k][i].name);
+			free(t->aux[k][i].kind);
+			free(t->aux[k][i].text);
+		}
+		free(t->aux[k]);
+	}
+	free(t);
+}

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* JSON lines renderer of the model: stable field names (docs/json.md), raw units. */
+#include "views/views.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void i64_array(struct strbuf *sb, const char *name, const int64_t *v, int n)
+{
+	int i;
+
+	sb_printf(sb, "\"%s\":[", name);
+	for (i = 0; i < n; i++)
+		sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
+	sb_putc(sb, ']');
+}
+
+static void num(struct strbuf *sb, double v)
+{
+	/* JSON has no NaN/inf; rates are finite by construction but be safe. */
+	if (v != v || v > 1e300 || v < -1e300)
+		sb_puts(sb, "null");
+	else
+		sb_printf(sb, "%.6g", v);
+}
+
+static void num_or_null(struct strbuf *sb, double v)
+{
+	if (v < 0)
+		sb_puts(sb, "null");
+	else
+		num(sb, v);
+}
+
+/* Allocation rates (alloc.h); null when no source ran or the first window is still open. */
+static void alloc_json(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct alloc_report *a = &row->alloc;
+	int i;
+
+	if (!row->alloc_valid) {
+		sb_puts(sb, ",\"alloc\":null");
+		return;
+	}
+	sb_puts(sb, ",\"alloc\":{\"source\":");
+	sb_json_str(sb, a->source);
+	sb_printf(sb, ",\"estimated\":%s,\"incomplete\":%s,\"per_s\":", a->estimated ? "true" : "false",
+		  a->incomplete ? "true" : "false");
+	/* Exact totals from exported symbols miss LTO-inlined call sites: never print them as exact. */
+	if (a->incomplete)
+		sb_puts(sb, "null");
+	else
+		num(sb, a->per_s);
+	sb_puts(sb, ",\"bytes_per_s\":");
+	num(sb, a->bytes_per_s);
+	sb_puts(sb, ",\"free_per_s\":");
+	num_or_null(sb, a->free_per_s);
+	sb_puts(sb, ",\"duty\":");
+	num(sb, a->duty);
+	if (!strcmp(a->source, "budget")) {
+		sb_puts(sb, ",\"overhead_pct\":");
+		num(sb, a->overhead_pct);
+	}
+	sb_puts(sb, ",\"completeness\":");
+	num_or_null(sb, a->completeness);
+	sb_puts(sb, ",\"note\":");
+	sb_json_str(sb, a->incomplete ? "incomplete: LTO-inlined allocation sites not probed" : NULL);
+	sb_puts(sb, ",\"types\":[");
+	for (i = 0; i < a->ntypes; i++) {
+		const struct alloc_type_rate *t = &a->types[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, t->name);
+		sb_puts(sb, ",\"alloc_per_s\":");
+		num(sb, t->alloc_per_s);
+		sb_puts(sb, ",\"free_per_s\":");
+		num_or_null(sb, t->free_per_s);
+		sb_puts(sb, ",\"net_per_s\":");
+		num(sb, t->net_per_s);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "]}");
+}
+
+/* Allocation sites: the most sampled Python stacks, leaf first (null when not sampled). */
+static void sites_json(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct sites_report *s = &row->sites;
+	int i, f;
+
+	if (!row->sites_valid) {
+		sb_puts(sb, ",\"sites\":null");
+		return;
+	}
+	sb_printf(sb, ",\"sites\":{\"samples\":%llu,\"captured\":%llu,\"truncated\":%llu,\"walk_errors\":%llu,"
+		      "\"ns_per_sample\":%llu,\"stacks\":[",
+		  (unsigned long long)s->counters.samples, (unsigned long long)s->counters.captured,
+		  (unsigned long long)s->counters.truncated, (unsigned long long)s->counters.walk_errors,
+		  (unsigned long long)(s->counters.samples ? s->counters.walk_ns / s->counters.samples : 0));
+	for (i = 0; i < s->nstacks && i < 20; i++) {
+		const struct site_stack *st = &s->stacks[i];
+
+		sb_printf(sb, "%s{\"count\":%llu,\"truncated\":%s,\"frames\":[", i ? "," : "",
+			  (unsigned long long)st->count, st->truncated ? "true" : "false");
+		for (f = 0; f < st->nframes; f++) {
+			const struct site_frame *fr = &st->frames[f];
+
+			sb_puts(sb, f ? ",{\"file\":" : "{\"file\":");
+			sb_json_str(sb, fr->code ? fr->code->file : "?");
+			sb_printf(sb, ",\"line\":%d,\"function\":", fr->line);
+			sb_json_str(sb, fr->code ? fr->code->func : "?");
+			sb_putc(sb, '}');
+		}
+		sb_puts(sb, "]}");
+	}
+	sb_puts(sb, "]}");
+}
+
+/* Census-derived facts: live objects, types, containers, suspects (null/[] before a census). */
+static void analysis_json(struct strbuf *sb, const struct proc_row *row)
+{
+	int i;
+
+	if (row->live_objects >= 0)
+		sb_printf(sb, ",\"live_objects\":%lld", (long long)row->live_objects);
+	else
+		sb_puts(sb, ",\"live_objects\":null");
+	if (row->census_time > 0) {
+		sb_printf(sb, ",\"census\":{\"time\":%.3f,\"walk_ms\":", row->census_time);
+		num(sb, row->census_ms);
+		sb_puts(sb, ",\"period_s\":");
+		num(sb, row->census_period);
+		sb_printf(sb, ",\"inconsistencies\":%lld}", (long long)row->census_inconsistencies);
+	} else {
+		sb_puts(sb, ",\"census\":null");
+	}
+	sb_puts(sb, ",\"types\":[");
+	for (i = 0; i < row->ntypes && i < 20; i++) {
+		const struct type_row *t = &row->types[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, t->name);
+		sb_printf(sb, ",\"count\":%lld,\"bytes\":%lld,\"per_min\":", (long long)t->count, (long long)t->bytes);
+		num(sb, t->per_min);
+		sb_puts(sb, ",\"bytes_per_min\":");
+		num(sb, t->bytes_per_min);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"containers\":[");
+	for (i = 0; i < row->ncontainers && i < 20; i++) {
+		const struct container_row *k = &row->containers[i];
+
+		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_str(sb, k->name);
+		sb_puts(sb, ",\"type\":");
+		sb_json_str(sb, k->type);
+		sb_printf(sb, ",\"named\":%s,\"len\":%lld,\"per_min\":", k->named ? "true" : "false", (long long)k->len);
+		num(sb, k->per_min);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"suspects\":[");
+	for (i = 0; i < row->nsuspects; i++) {
+		const struct suspect *s = &row->suspects[i];
+
+		sb_printf(sb, "%s{\"kind\":\"%s\",\"name\":", i ? "," : "", suspect_kind__name(s->kind));
+		sb_json_str(sb, s->name);
+		sb_puts(sb, ",\"per_min\":");
+		num(sb, s->per_min);
+		sb_puts(sb, ",\"confidence\":");
+		num(sb, s->confidence);
+		sb_puts(sb, ",\"evidence\":");
+		sb_json_str(sb, s->evidence);
+		sb_putc(sb, '}');
+	}
+	sb_putc(sb, ']');
+}
+
+void view_json__process(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct py_target *t = &row->target;
+	int g;
+
+	sb_printf(sb, "{\"pid\":%d,\"ns_pid\":%d,\"comm\":", t->pid, t->ns_pid);
+	sb_json_str(sb, t->comm);
+	sb_puts(sb, ",\"cmdline\":");
+	sb_json_str(sb, t->cmdline);
+	sb_puts(sb, ",\"python\":");
+	sb_json_str(sb, t->version);
+	sb_puts(sb, ",\"exe\":");
+	sb_json_str(sb, t->exe);
+	sb_puts(sb, ",\"container_id\":");
+	sb_json_str(sb, t->container_id[0] ? t->container_id : NULL);
+	sb_printf(sb, ",\"gc_source\":\"%s\",\"exited\":%s,\"rss_bytes\":%llu,\"rss_bytes_per_min\":",
+		  gc_tier__name(t->tier), row->exited ? "true" : "false", (unsigned long long)row->rss);
+	num(sb, row->rss_per_min);
+	sb_puts(sb, ",\"note\":");
+	sb_json_str(sb, row->note[0] ? row->note : NULL);
+	analysis_json(sb, row);
+	alloc_json(sb, row);
+	sites_json(sb, row);
+	if (!row->gc_valid) {
+		sb_puts(sb, ",\"gc\":null}");
+		return;
+	}
+	sb_puts(sb, ",\"gc\":{");
+	i64_array(sb, "collections", row->collections, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "collected", row->collected, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "uncollectable", row->uncollectable, MODEL_NGEN);
+	sb_printf(sb, ",\"garbage\":%lld,\"enabled\":%s,", (long long)row->garbage, row->enabled ? "true" : "false");
+	i64_array(sb, "thresholds", row->thresholds, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "counts", row->counts, MODEL_NGEN);
+	sb_puts(sb, ",\"interval\":{");
+	i64_array(sb, "collections", row->d_collections, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "collected", row->d_collected, MODEL_NGEN);
+	sb_putc(sb, ',');
+	i64_array(sb, "uncollectable", row->d_uncollectable, MODEL_NGEN);
+	sb_puts(sb, "},\"per_s\":[");
+	for (g = 0; g < MODEL_NGEN; g++) {
+		if (g)
+			sb_putc(sb, ',');
+		num(sb, row->gc_per_s[g]);
+	}
+	sb_puts(sb, "],\"pause_us\":[");
+	for (g = 0; g < MODEL_NGEN; g++) {
+		const struct pause_summary *p = &row->pause[g];
+
+		if (row->pauses_estimated)
+			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":null,\"p50\":null,\"p99\":null}", g ? "," : "",
+				  (unsigned long long)p->count, (unsigned long long)p->sum_us);
+		else
+			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":%llu,\"p50\":%llu,\"p99\":%llu}", g ? "," : "",
+				  (unsigned long long)p->count, (unsigned long long)p->sum_us,
+				  (unsigned long long)p->max_us, (unsigned long long)p->p50_us,
+				  (unsigned long long)p->p99_us);
+	}
+	sb_printf(sb, "],\"pauses_estimated\":%s,\"pauses_unknown_gen\":%llu,\"gc_time_us\":%llu,\"time_pct\":",
+		  row->pauses_estimated ? "true" : "false", (unsigned long long)row->pauses_unknown_gen,
+		  (unsigned long long)(row->gc_ns_total / 1000));
+	num(sb, row->gc_time_pct);
+	sb_puts(sb, "}}");
+}
+
+void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
+{
+	int i;
+
+	sb_printf(sb, "{\"time\":%.3f,\"interval_s\":", snap->time);
+	num(sb, snap->interval_s);
+	sb_puts(sb, ",\"host\":");
+	sb_json_str(sb, snap->host);
+	sb_printf(sb, ",\"dropped_events\":%llu,\"self_cpu_pct\":", (unsigned long long)snap->dropped_events);
+	num(sb, snap->self_cpu_pct);
+	sb_printf(sb, ",\"self_rss_bytes\":%llu,\"processes\":[", (unsigned long long)snap->self_rss);
+	for (i = 0; i < snap->nrows; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		view_json__process(sb, snap->rows[i]);
+	}
+	sb_puts(sb, "]}\n");
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Renderers of the model: batch text and JSON lines (the TUI is tui.c). None touches BPF or targets. */
+#ifndef PYLEAK_VIEWS_H
+#define PYLEAK_VIEWS_H
+
+#include "util/common.h"
+#include "model/model.h"
+
+/* One JSON object (one line, newline-terminated) for a refresh: docs/json.md. */
+void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap);
+/* The per-process object inside "processes" (also used by the recorder's metadata). */
+void view_json__process(struct strbuf *sb, const struct proc_row *row);
+/* A block of plain text for a refresh (`top -b`). */
+void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap);
+
+#endif /* PYLEAK_VIEWS_H */
