@@ -9,6 +9,8 @@
 #include "analysis/analysis.h"
 #include "model/model.h"
 #include "probes/gc.h"
+#include "probes/alloc.h"
+#include "probes/sites.h"
 
 struct collector;
 

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "probes/alloc.h"
-#include "probes/sites.h"
-#include "probes/gc.h"
+#include "model/allocstats.h"
+#include "model/stacks.h"
+#include "model/gcstats.h"
 #include "target/python.h"
 
 #define MODEL_NGEN 3

@@ -143,31 +143,6 @@ struct alloc_probes {
 	double slice_s;
 };
 
-const char *alloc_mode__name(enum alloc_mode m)
-{
-	switch (m) {
-	case ALLOC_MODE_YOUNG: return "young-sample";
-	case ALLOC_MODE_EXACT: return "exact";
-	case ALLOC_MODE_BUDGET: return "budget";
-	default: return "off";
-	}
-}
-
-int alloc_mode__parse(const char *s, enum alloc_mode *out)
-{
-	if (!s || !out)
-		return -EINVAL;
-	if (!strcmp(s, "young") || !strcmp(s, "young-sample"))
-		*out = ALLOC_MODE_YOUNG;
-	else if (!strcmp(s, "exact"))
-		*out = ALLOC_MODE_EXACT;
-	else if (!strcmp(s, "off"))
-		*out = ALLOC_MODE_OFF;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 double alloc_young__rate(uint64_t type_samples, uint64_t all_samples, double net_new, double dt)
 {
 	if (!all_samples || dt <= 0 || net_new <= 0)

@@ -181,65 +181,6 @@ int pyline__addr2line(int minor, const uint8_t *tab, size_t len, int firstlineno
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* formatting */
-
-int site_frame__format(const struct site_frame *f, char *buf, size_t size)
-{
-	const char *file = f->code ? f->code->file : "?";
-	const char *func = f->code ? f->code->func : "?";
-	int n;
-
-	if (f->line >= 0)
-		n = snprintf(buf, size, "%s:%d %s", file, f->line, func);
-	else
-		n = snprintf(buf, size, "%s:? %s", file, func);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Frame separators and line breaks would corrupt the collapsed format. */
-static void sb_put_collapsed(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++)
-		sb_putc(sb, (*s == ';' || *s == '\n' || *s == '\r') ? '_' : *s);
-}
-
-int sites__format_collapsed(const struct sites_report *rep, const char *root, struct strbuf *sb)
-{
-	char frame[SITES_FILE_MAX + SITES_FUNC_MAX + 16];
-	int i, k, lines = 0;
-
-	if (!rep || !sb)
-		return -EINVAL;
-	for (i = 0; i < rep->nstacks; i++) {
-		const struct site_stack *st = &rep->stacks[i];
-		bool first = true;
-
-		if (!st->count || st->nframes <= 0)
-			continue;
-		if (root) {
-			sb_put_collapsed(sb, root);
-			first = false;
-		}
-		if (st->truncated) {
-			if (!first)
-				sb_putc(sb, ';');
-			sb_puts(sb, "[truncated]");
-			first = false;
-		}
-		for (k = st->nframes - 1; k >= 0; k--) {
-			site_frame__format(&st->frames[k], frame, sizeof(frame)); /* truncation: still a name */
-			if (!first)
-				sb_putc(sb, ';');
-			sb_put_collapsed(sb, frame);
-			first = false;
-		}
-		sb_printf(sb, " %llu\n", (unsigned long long)st->count);
-		lines++;
-	}
-	return lines;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* code cache */
 
 static size_t code_hash(uint64_t addr, size_t cap)
@@ -749,13 +690,4 @@ int sites__read(struct sites *s, pid_t pid, struct sites_report *out)
 fail:
 	sites_report__free(out);
 	return err;
-}
-
-void sites_report__free(struct sites_report *rep)
-{
-	if (!rep)
-		return;
-	free(rep->stacks);
-	rep->stacks = NULL;
-	rep->nstacks = 0;
 }

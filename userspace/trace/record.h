@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
-#include "probes/gc.h"
+#include "model/gcstats.h"
 
 /* Bump when a table or column changes meaning; readers refuse newer versions (trace.c). */
 #define TRACE_SCHEMA_VERSION 1

@@ -9,7 +9,7 @@
 
 #include "util/common.h"
 #include "util/format.h"
-#include "probes/gc.h"
+#include "model/gcstats.h"
 
 #define TOP_N 10
 /* The HTML scatter of pauses keeps at most this many points per process (the longest ones win):

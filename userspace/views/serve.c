@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "probes/gc.h"
+#include "model/gcstats.h"
 
 #ifndef PYLEAK_VERSION
 #define PYLEAK_VERSION "0.0.0"

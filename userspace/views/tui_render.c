@@ -13,7 +13,7 @@
 
 #include "util/common.h"
 #include "util/format.h"
-#include "probes/gc.h"
+#include "model/gcstats.h"
 #include "target/python.h"
 
 /* ---------------------------------------------------------------------------------------------
