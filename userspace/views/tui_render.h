@@ -7,6 +7,7 @@
  * Nothing here knows about ncurses: tui.c maps terminal keys to TUI_KEY_*, calls
  * tui_render() and copies the grid to the screen.  That keeps every layout decision
  * unit-testable (tests/unit/test_tui.c renders hand-built snapshots at several sizes).
+ * The code is one file per screen region; views/tui_internal.h says which holds what.
  */
 
 #include <stdbool.h>
