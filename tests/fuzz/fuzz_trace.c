@@ -3,7 +3,7 @@
 /*
  * Build and run (bounded):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -std=gnu11 -I.output -Iuserspace -I. -Ibpf \
- *     -DPYLEAK_VERSION='"fuzz"' tests/fuzz/fuzz_trace.c userspace/trace/trace.c userspace/trace/report_machine.c \
+ *     -DPYLEAK_VERSION='"fuzz"' tests/fuzz/fuzz_trace.c userspace/trace/trace.c userspace/trace/report*.c \
  *     userspace/util/common.c userspace/util/format.c userspace/model/gcstats.c -lsqlite3 -lm -o /tmp/fuzz_trace
  *   /tmp/fuzz_trace -max_total_time=60 -max_len=131072 -close_fd_mask=2 CORPUS_DIR
  * (-close_fd_mask=2 silences the reader's one-line refusals; libFuzzer keeps its own output.)

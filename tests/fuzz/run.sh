@@ -31,7 +31,7 @@ declare -A SRCS=(
 	[fuzz_gcstate]="$U/target/python.c $U/target/remote.c $U/target/pyobj.c $U/analysis/census.c $U/target/elffile.c $U/target/proc.c $U/util/common.c $U/target/layout.c $U/target/layouts_gen.c"
 	[fuzz_elf]="$U/target/elffile.c $U/util/common.c"
 	[fuzz_proc]="$U/target/proc.c $U/util/common.c"
-	[fuzz_trace]="$U/trace/trace.c $U/trace/report_machine.c $U/util/common.c $U/util/format.c $U/model/gcstats.c"
+	[fuzz_trace]="$U/trace/trace.c $U/trace/report.c $U/trace/report_text.c $U/trace/report_html.c $U/trace/report_machine.c $U/util/common.c $U/util/format.c $U/model/gcstats.c"
 )
 declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm"
 	[fuzz_trace]="-lsqlite3 -lm")

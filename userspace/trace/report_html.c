@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The html report of a trace: one self-contained page, the json summary and series drawn by an inline script. */
+#include "trace/report_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/common.h"
+
+/* The HTML scatter of pauses keeps at most this many points per process (the longest ones win):
+ * a browser draws 20k SVG circles quickly, 4M not at all. */
+#define HTML_MAX_EVENTS 20000
+#define HTML_MAX_SAMPLES 5000
+
+/* ------------------------------------------------------------------------------------------ */
+/* html: one self-contained file; the data as JSON, drawn into inline SVG by a small script      */
+
+static const char html_head[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+	"script-src 'unsafe-inline'; img-src data:\">\n"
+	"<title>pyleak report</title>\n<style>\n"
+	"body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}\n"
+	"h1{font-size:20px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 6px;border-bottom:1px solid #ccc}\n"
+	"h3{font-size:14px;margin:12px 0 4px}\n"
+	"table{border-collapse:collapse;margin:4px 0}td,th{padding:2px 8px;border:1px solid #ddd;text-align:left;"
+	"font-size:13px}th{background:#f4f4f4}\n"
+	".meta{color:#555}.warn{color:#a40}.charts{display:flex;flex-wrap:wrap;gap:12px}\n"
+	".chart{border:1px solid #ddd;background:#fcfcfc}.chart text{font-size:11px;fill:#333}\n"
+	".none{color:#777;font-style:italic}\n"
+	"</style></head><body>\n<h1>pyleak report</h1>\n<div id=\"meta\" class=\"meta\"></div>\n"
+	"<div id=\"procs\"></div>\n";
+
+static const char html_script[] =
+	"<script>\n"
+	"'use strict';\n"
+	"(function(){\n"
+	"var D=JSON.parse(document.getElementById('pyleak-data').textContent);\n"
+	"var S=D.summary, NS='http://www.w3.org/2000/svg';\n"
+	"var COL=['#1f77b4','#ff7f0e','#d62728','#2ca02c','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];\n"
+	"function el(tag,attrs,text){var e=document.createElement(tag);for(var k in attrs)e.setAttribute(k,attrs[k]);"
+	"if(text!==undefined)e.textContent=text;return e;}\n"
+	"function sv(tag,attrs){var e=document.createElementNS(NS,tag);for(var k in attrs)e.setAttribute(k,attrs[k]);return e;}\n"
+	"function fmt(v){if(v===null||v===undefined)return '-';var a=Math.abs(v);"
+	"if(a>=1e9)return (v/1e9).toFixed(2)+'G';if(a>=1e6)return (v/1e6).toFixed(2)+'M';"
+	"if(a>=1e4)return (v/1e3).toFixed(1)+'k';if(a>=100||v===Math.round(v))return String(Math.round(v));return v.toPrecision(3);}\n"
+	"function bytes(v){if(v===null||v===undefined)return '-';var u=['B','K','M','G','T'],i=0;"
+	"while(Math.abs(v)>=1024&&i<4){v/=1024;i++;}return v.toFixed(i?1:0)+u[i];}\n"
+	"function us(v){if(v===null||v===undefined)return '-';if(v>=1e6)return (v/1e6).toFixed(2)+'s';"
+	"if(v>=1e3)return (v/1e3).toFixed(1)+'ms';return v.toFixed(0)+'us';}\n"
+	"function table(head,rows){var t=el('table'),tr=el('tr');head.forEach(function(h){tr.appendChild(el('th',{},h));});"
+	"t.appendChild(tr);rows.forEach(function(r){var tr=el('tr');r.forEach(function(c){tr.appendChild(el('td',{},String(c)));});"
+	"t.appendChild(tr);});return t;}\n"
+	"function none(){return el('div',{'class':'none'},'none recorded');}\n"
+	"function chart(title,series,o){o=o||{};var W=540,H=240,L=64,R=12,T=24,B=32;\n"
+	" var svg=sv('svg',{width:W,height:H,'class':'chart',viewBox:'0 0 '+W+' '+H});\n"
+	" var tt=sv('text',{x:L,y:15,'font-weight':'bold'});tt.textContent=title;svg.appendChild(tt);\n"
+	" var x0=o.x0!==undefined?o.x0:Infinity,x1=o.x1!==undefined?o.x1:-Infinity,y0=o.zero?0:Infinity,y1=-Infinity,n=0;\n"
+	" series.forEach(function(s){s.pts.forEach(function(p){if(p[1]===null)return;n++;x0=Math.min(x0,p[0]);x1=Math.max(x1,p[0]);"
+	"y0=Math.min(y0,p[1]);y1=Math.max(y1,p[1]);});});\n"
+	" if(!n){var t=sv('text',{x:W/2,y:H/2,'text-anchor':'middle'});t.textContent='none recorded';svg.appendChild(t);return svg;}\n"
+	" if(x1<=x0)x1=x0+1;if(y1<=y0)y1=y0+1;\n"
+	" function X(v){return L+(v-x0)/(x1-x0)*(W-L-R);}function Y(v){return H-B-(v-y0)/(y1-y0)*(H-T-B);}\n"
+	" svg.appendChild(sv('rect',{x:L,y:T,width:W-L-R,height:H-T-B,fill:'#fff',stroke:'#bbb'}));\n"
+	" for(var i=0;i<=4;i++){var yv=y0+(y1-y0)*i/4,xv=x0+(x1-x0)*i/4;\n"
+	"  svg.appendChild(sv('line',{x1:L,x2:W-R,y1:Y(yv),y2:Y(yv),stroke:'#eee'}));\n"
+	"  var ty=sv('text',{x:L-4,y:Y(yv)+4,'text-anchor':'end'});ty.textContent=(o.yfmt||fmt)(yv);svg.appendChild(ty);\n"
+	"  var tx=sv('text',{x:X(xv),y:H-B+14,'text-anchor':'middle'});tx.textContent=xv.toFixed(x1-x0<10?1:0)+'s';svg.appendChild(tx);}\n"
+	" series.forEach(function(s,k){var c=s.color||COL[k%COL.length];\n"
+	"  if(o.scatter){s.pts.forEach(function(p){svg.appendChild(sv('circle',{cx:X(p[0]).toFixed(1),cy:Y(p[1]).toFixed(1),r:2,fill:c,'fill-opacity':0.6}));});}\n"
+	"  else{var d=s.pts.filter(function(p){return p[1]!==null;}).map(function(p){return X(p[0]).toFixed(1)+','+Y(p[1]).toFixed(1);}).join(' ');\n"
+	"   svg.appendChild(sv('polyline',{points:d,fill:'none',stroke:c,'stroke-width':1.5}));}\n"
+	"  var lg=sv('text',{x:L+8+k*110,y:H-4,fill:c});lg.textContent='\\u25A0 '+s.name;svg.appendChild(lg);});\n"
+	" return svg;}\n"
+	"var m=S.trace,md=document.getElementById('meta');\n"
+	"md.appendChild(el('div',{},'file '+m.file+' \\u2014 host '+m.host+', kernel '+m.kernel+', pyleak '+m.pyleak_version+', schema '+m.schema_version));\n"
+	"md.appendChild(el('div',{},'command: '+m.command_line));\n"
+	"md.appendChild(el('div',{},'recorded '+m.duration_s.toFixed(1)+' s at '+m.interval_s+' s intervals, '+S.processes.length+' processes'));\n"
+	"if(!m.complete)md.appendChild(el('div',{'class':'warn'},'the recording did not end cleanly: the last interval may be missing'));\n"
+	"if(m.dropped_gc_events)md.appendChild(el('div',{'class':'warn'},m.dropped_gc_events+' gc events dropped: the trace reached its size limit'));\n"
+	"if(m.ringbuf_dropped_events)md.appendChild(el('div',{'class':'warn'},m.ringbuf_dropped_events+' gc events lost in the kernel ring buffer'));\n"
+	"var root=document.getElementById('procs');\n"
+	"if(!S.processes.length)root.appendChild(none());\n"
+	"S.processes.forEach(function(p,i){var d=D.series[i],t0=D.t0;\n"
+	" root.appendChild(el('h2',{},'process '+p.pid+' ('+p.comm+')'+(p.exited?' exited':'')));\n"
+	" root.appendChild(table(['cmdline','python','gc source','exe','samples','gc events'],[[p.cmdline,p.python||'?',p.gc_source||'?',p.exe,p.samples,p.gc_events]]));\n"
+	" if(p.gc){root.appendChild(el('h3',{},'GC totals (cumulative, = gc.get_stats())'));\n"
+	"  root.appendChild(table(['generation','collections','recorded','collected','uncollectable','events','p50','p99','max'],[0,1,2].map(function(g){\n"
+	"   var q=p.pauses_us[g];return ['gen'+g,p.gc.collections[g],p.gc_during.collections[g],p.gc.collected[g],p.gc.uncollectable[g],q.count,us(q.p50),us(q.p99),us(q.max)];})));\n"
+	"  root.appendChild(el('div',{},'gc.garbage '+p.gc.garbage+', GC time share '+(p.gc_time_pct===null?'-':p.gc_time_pct.toFixed(2)+'%')+\n"
+	"   (p.rss?', RSS '+bytes(p.rss.start)+' \\u2192 '+bytes(p.rss.end)+' ('+bytes(p.rss.slope_bytes_per_min)+'/min)':'')));}\n"
+	" var c=el('div',{'class':'charts'});root.appendChild(c);\n"
+	" function pts(k){return d.t.map(function(x,j){return [x-t0,d[k][j]];});}\n"
+	" var X0=d.t.length?d.t[0]-t0:undefined,X1=d.t.length?d.t[d.t.length-1]-t0:undefined;\n"
+	" function ax(o){o.x0=X0;o.x1=X1;return o;}\n"
+	" c.appendChild(chart('RSS',[{name:'rss',pts:pts('rss')}],ax({yfmt:bytes})));\n"
+	" c.appendChild(chart('live objects',[{name:'live',pts:pts('live')}],ax({})));\n"
+	" c.appendChild(chart('GC pauses (each collection)',[0,1,2].map(function(g){return {name:'gen'+g,color:COL[g],pts:d.ev.filter(function(e){return e[2]===g;}).map(function(e){return [e[0]-t0,e[1]];})};}),ax({scatter:true,yfmt:us,zero:true})));\n"
+	" c.appendChild(chart('collections per generation (cumulative)',[0,1,2].map(function(g){return {name:'gen'+g,color:COL[g],pts:d.t.map(function(x,j){return [x-t0,d.coll[g][j]];})};}),ax({})));\n"
+	" c.appendChild(chart('growth per type',d.types.map(function(ty){return {name:ty.name,pts:ty.pts.map(function(q){return [q[0]-t0,q[1]];})};}),ax({})));\n"
+	" ['types','containers'].forEach(function(k){root.appendChild(el('h3',{},'growing '+k));\n"
+	"  if(!p[k].length)root.appendChild(none());else root.appendChild(table(['name','first','last','delta','per min'],p[k].map(function(g){\n"
+	"   return [g.name,g.first_count!==undefined?g.first_count:g.first_length,g.last_count!==undefined?g.last_count:g.last_length,g.delta,fmt(g.per_min)];})));});\n"
+	" root.appendChild(el('h3',{},'suspects'));\n"
+	" if(!p.suspects.length)root.appendChild(none());else root.appendChild(table(['kind','name','per min','confidence','evidence'],p.suspects.map(function(s){return [s.kind,s.name,fmt(s.per_min),s.confidence,s.evidence||''];})));\n"
+	" root.appendChild(el('h3',{},'allocation sites'));\n"
+	" if(!p.sites.length)root.appendChild(none());else root.appendChild(table(['count','stack'],p.sites.map(function(s){return [s.count,s.stack];})));\n"
+	"});\n"
+	"document.body.setAttribute('data-rendered','1');\n"
+	"})();\n"
+	"</script>\n";
+
+static int cmp_event_dur_desc(const void *a, const void *b)
+{
+	const struct trace_event *x = *(const struct trace_event *const *)a, *y = *(const struct trace_event *const *)b;
+
+	return x->duration_us > y->duration_us ? -1 : x->duration_us < y->duration_us;
+}
+
+static void html_series(FILE *f, const struct trace *t, int pi)
+{
+	const struct trace_proc *p = &t->procs[pi];
+	int step = p->nsamples > HTML_MAX_SAMPLES ? (p->nsamples + HTML_MAX_SAMPLES - 1) / HTML_MAX_SAMPLES : 1;
+	int i, g, n, k = TRACE_TYPES, ntop;
+	struct growth top[TOP_N];
+	const struct trace_event **ev = NULL;
+
+#define EACH_SAMPLE(fmt_expr)                                                                     \
+	for (i = 0, n = 0; i < p->nsamples; i += step, n++) {                                     \
+		const struct trace_sample *s = &p->samples[i];                                    \
+		(void)s;                                                                          \
+		if (n)                                                                            \
+			fputc(',', f);                                                            \
+		fmt_expr;                                                                         \
+	}
+	fputs("{\"t\":[", f);
+	EACH_SAMPLE(fprintf(f, "%.3f", s->time));
+	fputs("],\"rss\":[", f);
+	EACH_SAMPLE(fprintf(f, "%llu", (unsigned long long)s->rss));
+	fputs("],\"live\":[", f);
+	EACH_SAMPLE(s->live_objects >= 0 ? fprintf(f, "%lld", (long long)s->live_objects) : fputs("null", f));
+	fputs("],\"coll\":[", f);
+	for (g = 0; g < TRACE_NGEN; g++) {
+		fputs(g ? ",[" : "[", f);
+		EACH_SAMPLE(s->gc_valid ? fprintf(f, "%lld", (long long)s->collections[g]) : fputs("null", f));
+		fputc(']', f);
+	}
+#undef EACH_SAMPLE
+	/* Pauses: all of them up to the cap, else the longest ones (what the reader looks for). */
+	fputs("],\"ev\":[", f);
+	n = p->nevents;
+	if (n > HTML_MAX_EVENTS) {
+		ev = malloc((size_t)n * sizeof(*ev));
+		if (ev) {
+			for (i = 0; i < n; i++)
+				ev[i] = &p->events[i];
+			sort_array(ev, n, sizeof(*ev), cmp_event_dur_desc);
+		}
+		n = ev ? HTML_MAX_EVENTS : 0;
+	}
+	for (i = 0; i < n; i++) {
+		const struct trace_event *e = ev ? ev[i] : &p->events[i];
+
+		fprintf(f, "%s[%.6f,%.3f,%d]", i ? "," : "", e->time, e->duration_us, e->generation);
+	}
+	free(ev);
+	/* growth per type: the series of the top growing types */
+	fputs("],\"types\":[", f);
+	ntop = report__growth_of(t, TRACE_TYPES, pi, top, 5);
+	for (g = 0; g < ntop; g++) {
+		fputs(g ? ",{\"name\":" : "{\"name\":", f);
+		report_json__str(f, top[g].name);
+		fputs(",\"pts\":[", f);
+		for (i = 0, n = 0; i < t->naux[k] && n < HTML_MAX_SAMPLES; i++) {
+			const struct trace_aux *a = &t->aux[k][i];
+
+			if (a->proc != pi || strcmp(a->name, top[g].name))
+				continue;
+			fprintf(f, "%s[%.3f,%lld]", n++ ? "," : "", a->time, (long long)a->count);
+		}
+		fputs("]}", f);
+	}
+	fputs("]}", f);
+}
+
+int report__write_html(const struct trace *t, FILE *f)
+{
+	int i, err;
+
+	fputs(html_head, f);
+	/* JSON inside a non-executed script element: report_json__str() escapes '<', so no "</script>" can occur. */
+	fputs("<script type=\"application/json\" id=\"pyleak-data\">{\"t0\":", f);
+	report_json__num(f, report__t0(t));
+	fputs(",\"summary\":", f);
+	err = report__write_json(t, f);
+	if (err)
+		return err;
+	fputs(",\"series\":[", f);
+	for (i = 0; i < t->nprocs; i++) {
+		if (i)
+			fputc(',', f);
+		html_series(f, t, i);
+	}
+	fputs("]}</script>\n", f);
+	fputs(html_script, f);
+	fputs("</body></html>\n", f);
+	return 0;
+}
