@@ -87,7 +87,8 @@ uint64_t serve__bucket_us(int i);
  */
 void serve__pause_buckets(const uint32_t *hist, int nslots, uint64_t cum[SERVE_PAUSE_BUCKETS], uint64_t *count);
 
-/* The HTTP side: one thread answering scrapes from the last published exposition. */
+/* The HTTP side (serve_http.c, with serve_addr__parse): one thread answering scrapes from the
+ * last published exposition.  The rest of this header is the renderer, serve_metrics.c. */
 struct serve_server;
 
 /* Bind and listen (no thread yet).  0 or -errno, with a message. */
