@@ -375,7 +375,7 @@ int exact_perf(struct pt_regs *ctx)
  * The same program for one uprobe_multi link per process (Linux 6.6+).  libbpf 1.1 knows no
  * SEC("uprobe.multi"): userspace sets expected_attach_type BPF_TRACE_UPROBE_MULTI before load.
  * Why a multi link: closing it removes every breakpoint at once before the one grace-period wait,
- * where perf links remove theirs one grace period (~0.1 s) after another (userspace/links.h).
+ * where perf links remove theirs one grace period (~0.1 s) after another (userspace/probes/links.h).
  */
 SEC("uprobe")
 int exact_multi(struct pt_regs *ctx)

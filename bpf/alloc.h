@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ABI between bpf/alloc.bpf.c and userspace/alloc.c: per-(pid, type) allocation counters. */
+/* ABI between bpf/alloc.bpf.c and userspace/probes/alloc.c: per-(pid, type) allocation counters. */
 #ifndef PYLEAK_ALLOC_H
 #define PYLEAK_ALLOC_H
 

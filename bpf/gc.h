@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ABI between bpf/gc.bpf.c and userspace/probes.c: map keys/values, ring-buffer records, constants. */
+/* ABI between bpf/gc.bpf.c and userspace/probes/gc.c: map keys/values, ring-buffer records, constants. */
 #ifndef PYLEAK_GC_H
 #define PYLEAK_GC_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ABI between bpf/sites.bpf.c (+ bpf/pystack.bpf.h) and userspace/sites.c: frame-walker config,
+/* ABI between bpf/sites.bpf.c (+ bpf/pystack.bpf.h) and userspace/probes/sites.c: frame-walker config,
  * captured Python stacks, per-(pid, stack) counters. */
 #ifndef PYLEAK_SITES_H
 #define PYLEAK_SITES_H
@@ -28,7 +28,7 @@
 
 /*
  * How to find and walk the current thread's Python stack in one target.  Every offset comes from
- * userspace/layout.h via userspace/sites.c (never written into BPF code): value of the
+ * userspace/target/layout.h via userspace/probes/sites.c (never written into BPF code): value of the
  * `pystack_cfgs` hash, key = tgid (host pid namespace).
  *
  * Current PyThreadState, in order:

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Test-only driver of userspace/sites.c until `pyleak top -b --sites` is wired: samples one pid
+/* Test-only driver of userspace/probes/sites.c until `pyleak top -b --sites` is wired: samples one pid
  * for a while and prints its allocation sites as JSON (default) or collapsed stacks.
  *
  *   sites_probe PID SECONDS [--collapsed] [--all-generations] [--fault-code-type]

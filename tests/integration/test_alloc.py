@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-"""Allocation rates per type (bpf/alloc.bpf.c + userspace/alloc.c) against ground truth.
+"""Allocation rates per type (bpf/alloc.bpf.c + userspace/probes/alloc.c) against ground truth.
 
 Until the collector carries the module, the observer is tools/bench/alloc_driver.c (the module
 and nothing else), built here from the repo against .output/libpyleak.a; it prints one JSON line

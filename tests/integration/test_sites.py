@@ -2,7 +2,7 @@
 """Allocation sites: Python stacks captured in BPF at young collections, resolved to file:line
 function, checked against tests/scenarios/sites.py's own source markers (truth key `sites`).
 
-Until `pyleak top -b --sites` is wired, these tests drive userspace/sites.c through the test-only
+Until `pyleak top -b --sites` is wired, these tests drive userspace/probes/sites.c through the test-only
 driver tests/integration/sites_probe.c, compiled here against .output/libpyleak.a.
 
 What the leaf line means per version: up to 3.11 a collection runs synchronously inside the

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Unit tests of userspace/sites.c pure logic: line tables of every CPython format (co_lnotab <= 3.9,
+/* Unit tests of userspace/probes/sites.c pure logic: line tables of every CPython format (co_lnotab <= 3.9,
  * 3.10 co_linetable, 3.11+ location table) against vectors produced by the interpreters themselves,
  * and the collapsed-stack / frame formatters. */
 #include <stdarg.h>

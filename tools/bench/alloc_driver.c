@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Standalone driver of userspace/alloc.c for tests and benchmarks until the collector carries it:
+/* Standalone driver of userspace/probes/alloc.c for tests and benchmarks until the collector carries it:
  * watches pids and prints one JSON line per pid per interval with the `alloc` object.
  *
  * Build: make .output/libpyleak.a && cc -O2 -Iuserspace -Ibpf -I.output tools/bench/alloc_driver.c \

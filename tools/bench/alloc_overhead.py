@@ -7,7 +7,7 @@ Runs an allocation-heavy workload (tests/scenarios/alloc_heavy.py) and a realist
 allocation driver in a given mode, in alternating pairs (A B A B ..., >= 5 pairs), and prints per
 mode the median ratio of elapsed times (B/A) with min and max.
 
-The observer is tools/bench/alloc_driver.c (userspace/alloc.c without the rest of the collector),
+The observer is tools/bench/alloc_driver.c (userspace/probes/alloc.c without the rest of the collector),
 built from the repo:
 
     make .output/libpyleak.a

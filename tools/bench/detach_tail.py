@@ -10,7 +10,7 @@ loop and pyleak run on different CPUs (taskset) when there are two.
 
     sudo python3 tools/bench/detach_tail.py [--python PY] [--seconds 10] [--budget 2]
 
-This is how the ~0.1 s-per-link tail of perf-event uprobe links was found (userspace/links.h).
+This is how the ~0.1 s-per-link tail of perf-event uprobe links was found (userspace/probes/links.h).
 """
 
 import argparse

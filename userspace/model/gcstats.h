@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define GC_PROBES_NGEN	     3
-#define GC_PROBES_HIST_SLOTS 128 /* == GC_HIST_SLOTS in bpf/gc.h (checked in probes.c) */
+#define GC_PROBES_HIST_SLOTS 128 /* == GC_HIST_SLOTS in bpf/gc.h (checked in gcstats.c) */
 
 struct gc_pause_stats {
 	uint64_t count;

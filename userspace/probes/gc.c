@@ -18,8 +18,8 @@
 #include "gc.skel.h"
 #include "probes/gc.h"
 
-_Static_assert(GC_PROBES_HIST_SLOTS == GC_HIST_SLOTS, "probes.h and gc.h disagree on slots");
-_Static_assert(GC_PROBES_NGEN == GC_NGEN, "probes.h and gc.h disagree on generations");
+_Static_assert(GC_PROBES_HIST_SLOTS == GC_HIST_SLOTS, "probes/gc.h and bpf/gc.h disagree on slots");
+_Static_assert(GC_PROBES_NGEN == GC_NGEN, "probes/gc.h and bpf/gc.h disagree on generations");
 
 enum attach_kind { ATTACH_USDT, ATTACH_COLLECTOR };
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Lookup of the generated per-minor CPython layout tables (userspace/layouts_gen.c). */
+/* Lookup of the generated per-minor CPython layout tables (userspace/target/layouts_gen.c). */
 #include <errno.h>
 #include <stddef.h>
 

@@ -7,7 +7,7 @@
 
 /*
  * Every field is a byte offset (or a size) taken from DWARF of a local build by
- * tools/gen_layouts.py, written to userspace/layouts_gen.c.  LAYOUT_NONE marks a
+ * tools/gen_layouts.py, written to userspace/target/layouts_gen.c.  LAYOUT_NONE marks a
  * field that does not exist in that version (e.g. co_qualname before 3.11).
  * 3.13+ targets additionally carry _Py_DebugOffsets, which python.c reads at run
  * time and checks against (or uses instead of) these numbers.
@@ -141,7 +141,7 @@ struct py_layout {
 	int32_t heaptype_cached_keys; /* ht_cached_keys: shared keys of split instance dicts */
 };
 
-/* Tables generated from DWARF (userspace/layouts_gen.c); NULL-terminated. */
+/* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */
 extern const struct py_layout *const py_layouts[];
 
 /* The table for major.minor, or NULL when pyleak has none (caller refuses the target). */
