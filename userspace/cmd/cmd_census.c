@@ -9,6 +9,7 @@
 #include "analysis/census.h"
 #include "cmd/cmds.h"
 #include "util/common.h"
+#include "util/escape.h"
 #include "target/python.h"
 
 
@@ -150,21 +151,25 @@ static void print_text(struct strbuf *sb, const struct census_cli *cli, const st
 {
 	const struct census_stats *s = census__stats(c);
 	size_t i, n = census__ntypes(c), shown;
-	char hb[32];
+	char hb[32], ver[ESC_TEXT_SIZE(sizeof(t->version))];
+	/* Type names are the target's bytes: escaped (util/escape.h), and not cut at the column
+	 * width, so the operator sees the whole name even when it pushes the columns right. */
+	char name[ESC_TEXT_SIZE(PYOBJ_NAME_MAX)];
 
 	human_bytes(hb, sizeof(hb), census__total_bytes(c));
 	sb_printf(sb, "pid %d, python %s: %lld objects, %s shallow%s; walk %.1f ms, %lld reads%s\n", (int)t->pid,
-		  t->version, (long long)census__total_objects(c), hb,
+		  esc_text_buf(ver, sizeof(ver), t->version), (long long)census__total_objects(c), hb,
 		  cli->o.all_objects ? (s->arenas_scanned ? " (tracked + untracked, estimated)" : " (tracked only)") :
 				       " (GC-tracked)",
 		  s->walk_ms + s->arena_ms, (long long)s->reads, s->paused ? ", target paused" : "");
 	if (cli->o.all_objects && !s->arenas_scanned)
-		sb_printf(sb, "all-objects: not available: %s\n", s->arenas_why);
+		sb_printf(sb, "all-objects: not available: %s\n", esc_text_buf(name, sizeof(name), s->arenas_why));
 	if (g) {
 		shown = cli->top > 0 && (size_t)cli->top < (size_t)ng ? (size_t)cli->top : (size_t)ng;
 		sb_printf(sb, "\ngrowth over %.1f s:\n%-50s %12s %10s\n", cli->growth, "TYPE", "COUNT", "DELTA");
 		for (i = 0; i < shown; i++)
-			sb_printf(sb, "%-50.50s %12lld %+10lld\n", g[i].name, (long long)g[i].count,
+			sb_printf(sb, "%-50s %12lld %+10lld\n", esc_text_buf(name, sizeof(name), g[i].name),
+				  (long long)g[i].count,
 				  (long long)g[i].delta);
 		if (!ng)
 			sb_puts(sb, "(no type grew)\n");
@@ -174,7 +179,8 @@ static void print_text(struct strbuf *sb, const struct census_cli *cli, const st
 		for (i = 0; i < shown; i++) {
 			const struct census_type *ty = census__type(c, i);
 
-			sb_printf(sb, "%-50.50s %12lld %14lld", ty->name, (long long)ty->count, (long long)ty->bytes);
+			sb_printf(sb, "%-50s %12lld %14lld", esc_text_buf(name, sizeof(name), ty->name),
+				  (long long)ty->count, (long long)ty->bytes);
 			if (cli->o.all_objects)
 				sb_printf(sb, " %12lld", (long long)ty->untracked);
 			sb_putc(sb, '\n');

@@ -9,6 +9,7 @@
 
 #include "cmd/cmds.h"
 #include "util/common.h"
+#include "util/escape.h"
 #include "target/python.h"
 
 static const char list_usage[] =
@@ -150,15 +151,18 @@ int cmd_list(int argc, char **argv)
 				sb_putc(&sb, ',');
 			print_json(&sb, t);
 		} else if (t->supported || all || nsel) {
-			char flags[64], ns[16] = "-";
+			/* version, command line and the refusal name the target's bytes (util/escape.h) */
+			char flags[64], ns[16] = "-", ver[ESC_TEXT_SIZE(sizeof(t->version))];
+			char cmd[201] /* the column shows 200 bytes, cut at a whole escape */, why[ESC_TEXT_SIZE(sizeof(t->why))];
 
 			flags_str(t, flags, sizeof(flags));
 			if (t->ns_pid != t->pid)
 				snprintf(ns, sizeof(ns), "%d", t->ns_pid);
-			sb_printf(&sb, "%7d %7s %-8s %-6s %-28s %.200s\n", t->pid, ns, t->version,
-				  t->supported ? gc_tier__name(t->tier) : "-", flags, t->cmdline);
+			sb_printf(&sb, "%7d %7s %-8s %-6s %-28s %s\n", t->pid, ns,
+				  esc_text_buf(ver, sizeof(ver), t->version), t->supported ? gc_tier__name(t->tier) : "-",
+				  flags, esc_text_buf(cmd, sizeof(cmd), t->cmdline));
 			if (!t->supported)
-				sb_printf(&sb, "%7s %7s not observable: %s\n", "", "", t->why);
+				sb_printf(&sb, "%7s %7s not observable: %s\n", "", "", esc_text_buf(why, sizeof(why), t->why));
 		}
 		shown++;
 	}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "model/stacks.h"
+#include "util/escape.h"
 
 int site_frame__format(const struct site_frame *f, char *buf, size_t size)
 {
@@ -17,13 +18,6 @@ int site_frame__format(const struct site_frame *f, char *buf, size_t size)
 	else
 		n = snprintf(buf, size, "%s:? %s", file, func);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Frame separators and line breaks would corrupt the collapsed format. */
-static void sb_put_collapsed(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++)
-		sb_putc(sb, (*s == ';' || *s == '\n' || *s == '\r') ? '_' : *s);
 }
 
 int sites__format_collapsed(const struct sites_report *rep, const char *root, struct strbuf *sb)
@@ -40,7 +34,7 @@ int sites__format_collapsed(const struct sites_report *rep, const char *root, st
 		if (!st->count || st->nframes <= 0)
 			continue;
 		if (root) {
-			sb_put_collapsed(sb, root);
+			esc_collapsed(sb, root);
 			first = false;
 		}
 		if (st->truncated) {
@@ -53,7 +47,7 @@ int sites__format_collapsed(const struct sites_report *rep, const char *root, st
 			site_frame__format(&st->frames[k], frame, sizeof(frame)); /* truncation: still a name */
 			if (!first)
 				sb_putc(sb, ';');
-			sb_put_collapsed(sb, frame);
+			esc_collapsed(sb, frame); /* frame separators, line breaks, controls */
 			first = false;
 		}
 		sb_printf(sb, " %llu\n", (unsigned long long)st->count);

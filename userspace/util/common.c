@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared helpers: messages, number parsing, clocks, signals, the string buffer. */
 #include "util/common.h"
+#include "util/escape.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,13 +18,29 @@
 int verbosity = 1;
 volatile sig_atomic_t exiting;
 
+/*
+ * Messages name processes, types and paths that a target chose: the whole formatted line goes
+ * through esc_text, so no argument can put a control byte, a newline or a bidi override on the
+ * operator's terminal (issue 24). One fputs per message keeps lines whole between threads.
+ */
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-	fputs("pyleak: ", stderr);
+	struct strbuf raw, line;
+
+	sb_init(&raw);
+	sb_init(&line);
+	sb_vprintf(&raw, fmt, ap);
+	sb_puts(&line, "pyleak: ");
 	if (prefix)
-		fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+		sb_puts(&line, prefix);
+	esc_text(&line, raw.buf ? raw.buf : "");
+	sb_putc(&line, '\n');
+	if (line.buf && !line.oom)
+		fputs(line.buf, stderr);
+	else
+		fputs("pyleak: out of memory formatting a message\n", stderr);
+	sb_free(&raw);
+	sb_free(&line);
 }
 
 void pr_err(const char *fmt, ...)
@@ -354,33 +371,6 @@ void sb_puts(struct strbuf *sb, const char *s)
 		return;
 	memcpy(sb->buf + sb->len, s, n + 1);
 	sb->len += n;
-}
-
-void sb_json_str(struct strbuf *sb, const char *s)
-{
-	const unsigned char *p;
-
-	if (!s) {
-		sb_puts(sb, "null");
-		return;
-	}
-	sb_putc(sb, '"');
-	for (p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': sb_puts(sb, "\\\""); break;
-		case '\\': sb_puts(sb, "\\\\"); break;
-		case '\n': sb_puts(sb, "\\n"); break;
-		case '\r': sb_puts(sb, "\\r"); break;
-		case '\t': sb_puts(sb, "\\t"); break;
-		default:
-			/* Target memory is arbitrary bytes: escape controls and non-ASCII so the line stays valid JSON. */
-			if (*p < 0x20 || *p >= 0x7f)
-				sb_printf(sb, "\\u%04x", *p);
-			else
-				sb_putc(sb, (char)*p);
-		}
-	}
-	sb_putc(sb, '"');
 }
 
 int copy_str(char *dst, size_t dstsz, const char *src)

@@ -71,7 +71,8 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(pr
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
 void sb_putc(struct strbuf *sb, char c);
 void sb_puts(struct strbuf *sb, const char *s);
-void sb_json_str(struct strbuf *sb, const char *s); /* quoted, escaped JSON string ("null" for NULL) */
+/* Quoted JSON string ("null" for NULL): esc_json of util/escape.h, kept under this name for its many callers. */
+void sb_json_str(struct strbuf *sb, const char *s);
 
 /* qsort that accepts an empty (possibly NULL) array: qsort(NULL, 0, ...) is undefined behaviour. */
 static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
