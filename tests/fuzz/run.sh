@@ -5,7 +5,12 @@
 #   tests/fuzz/run.sh [SECONDS] [HARNESS...]     (default 60 s each; all harnesses)
 #
 # Harnesses: fuzz_gcstate (target memory -> GC state, pyobj readers, census walk), fuzz_elf
-# (interpreter binaries), fuzz_proc (/proc text), fuzz_trace (trace files, if present).
+# (interpreter binaries), fuzz_proc (/proc text), fuzz_trace (trace files), fuzz_trace_rows
+# (a valid trace schema with fuzzed rows through every loader, report format and the replay
+# views), fuzz_escape (target names through every escaper of util/escape).
+# The trace harnesses are seeded with traces written by pyleak's own recorder (seed_trace.c: no
+# root, no BPF, deterministic), so a clean clone reaches the loaders from the first run.
+# At the end, one line per harness with its coverage (libFuzzer's "cov:" edges).
 # Each is compiled with clang -fsanitize=fuzzer,address,undefined straight from the sources it
 # needs (no libpyleak.a, so it never waits for the rest of the tree), seeded from this machine
 # (real /proc files, real python binaries cut to their first pages, generated images), and
@@ -27,20 +32,26 @@ cd "$ROOT"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter -I$SRC/.output -I$SRC/userspace -I$SRC -I$SRC/bpf -DPYLEAK_VERSION=\"fuzz\""
 U=$SRC/userspace
+TARGET_SRCS="$U/target/python.c $U/target/remote.c $U/target/elffile.c $U/target/proc.c $U/target/layout.c $U/target/layouts_gen.c"
+UTIL_SRCS="$U/util/common.c $U/util/escape.c"
 declare -A SRCS=(
-	[fuzz_gcstate]="$U/target/python.c $U/target/remote.c $U/target/pyobj.c $U/analysis/census.c $U/target/elffile.c $U/target/proc.c $U/util/common.c $U/target/layout.c $U/target/layouts_gen.c"
-	[fuzz_elf]="$U/target/elffile.c $U/util/common.c"
-	[fuzz_proc]="$U/target/proc.c $U/util/common.c"
-	[fuzz_trace]="$U/trace/trace.c $U/trace/report.c $U/trace/report_text.c $U/trace/report_html.c $U/trace/report_machine.c $U/util/common.c $U/util/format.c $U/model/gcstats.c"
+	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $UTIL_SRCS"
+	[fuzz_elf]="$U/target/elffile.c $UTIL_SRCS"
+	[fuzz_proc]="$U/target/proc.c $UTIL_SRCS"
+	[fuzz_trace]="$U/trace/trace.c $U/trace/report.c $UTIL_SRCS $U/util/format.c $U/model/gcstats.c"
+	[fuzz_trace_rows]="$U/trace/trace.c $U/trace/report.c $U/trace/record.c $U/trace/replay.c $U/views/view_text.c
+		$U/views/view_json.c $U/model/model.c $U/model/gcstats.c $U/model/stacks.c $U/model/allocstats.c
+		$UTIL_SRCS $U/util/format.c $TARGET_SRCS"
+	[fuzz_escape]="$UTIL_SRCS"
 )
 declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm"
-	[fuzz_trace]="-lsqlite3 -lm")
-declare -A MAXLEN=([fuzz_gcstate]=32768 [fuzz_elf]=65536 [fuzz_proc]=8192 [fuzz_trace]=131072)
+	[fuzz_trace]="-lsqlite3 -lm" [fuzz_trace_rows]="-lsqlite3 -lm" [fuzz_escape]="-lm")
+declare -A MAXLEN=([fuzz_gcstate]=32768 [fuzz_elf]=65536 [fuzz_proc]=8192 [fuzz_trace]=131072
+	[fuzz_trace_rows]=8192 [fuzz_escape]=4096)
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc)
-	[ -f tests/fuzz/fuzz_trace.c ] && harnesses+=(fuzz_trace)
+	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc fuzz_trace fuzz_trace_rows fuzz_escape)
 fi
 
 seed_proc() {
@@ -78,12 +89,37 @@ seed_gcstate() {
 		"$U/target/layout.c" && "$OUT/seed_gcstate" "$d"
 }
 
+# Valid traces written by the recorder itself from synthetic snapshots (basic, hostile names,
+# invalid GC state and exited processes, empty), in 512-byte pages; plus SQLite's bare header.
 seed_trace() {
 	local d=$1
 	mkdir -p "$d"
-	# real traces if a previous run of the integration tests left some; else SQLite's own header
-	ls "$ROOT"/.output/fuzz-seeds/*.db >/dev/null 2>&1 && cp "$ROOT"/.output/fuzz-seeds/*.db "$d/"
+	# shellcheck disable=SC2086
+	"$CC_HOST" -std=gnu11 -D_GNU_SOURCE -I"$SRC/.output" -I"$U" -I"$SRC" -I"$SRC/bpf" -DPYLEAK_VERSION=\"seed\" \
+		-o "$OUT/seed_trace" tests/fuzz/seed_trace.c "$U/trace/record.c" $UTIL_SRCS "$U/model/gcstats.c" \
+		$TARGET_SRCS -lsqlite3 -lm && "$OUT/seed_trace" "$d" || return 1
 	printf 'SQLite format 3\0' > "$d/header"
+}
+
+# Row programs for fuzz_trace_rows: the first byte's low bit adds the baseline rows; then
+# (table, values...) records (see the harness).
+seed_trace_rows() {
+	local d=$1
+	mkdir -p "$d"
+	printf '\001' > "$d/baseline"
+	printf '\000' > "$d/empty"
+	# baseline + a types row of process 1 with a hostile name (text of 40 bytes)
+	printf '\001\004\001\001\003\000\004\050\033]0;x\007\r\n\377\342\200\256<img src=x onerror=y>=1+2;a\001\000\001\005' > "$d/hostile-type"
+	# baseline + a process row (id 3) and a sample of it
+	printf '\001\000\001\003\001\011\001\011\001\050\004\004p\033yz\000\000\000\000\000\003\000\003\001\000\000\000\001\001\003\001\003\003\000' > "$d/process"
+}
+
+seed_escape() {
+	local d=$1
+	mkdir -p "$d"
+	printf 'plain.name' > "$d/plain"
+	printf '\033]0;pwned\007\033[2J\r\n\377\303(\342\200\256<img src=x onerror="x">=1+2;\\x1b' > "$d/hostile"
+	printf '\302\233\342\201\246\360\237\230\200\355\240\200\300\233' > "$d/utf8"
 }
 
 fail=0
@@ -118,5 +154,13 @@ for h in "${harnesses[@]}"; do
 	else
 		echo "fuzz: $h ok"
 	fi
+done
+# Coverage of every harness that ran, in one place at the end (`make fuzz` shows it last).
+echo "== coverage (libFuzzer cov: edges, ft: features)"
+for h in "${harnesses[@]}"; do
+	line=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' "$OUT/$h.log" 2>/dev/null | tail -1)
+	cov=$(printf '%s' "$line" | grep -oE 'cov: [0-9]+' | head -1)
+	ft=$(printf '%s' "$line" | grep -oE 'ft: [0-9]+' | head -1)
+	printf '  %-16s %s %s\n' "$h" "${cov:-cov: ?}" "${ft:-}"
 done
 exit $fail
