@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Plain-text renderer of the model for `top -b`: one block per refresh. */
+#include "util/escape.h"
 #include "util/format.h"
 #include "views/views.h"
 
@@ -16,7 +17,7 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 	localtime_r(&tt, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
 	sb_printf(sb, "pyleak top - %s  host %s  %d python processes  interval %.1fs  dropped %llu  cpu %.1f%%\n",
-		  tbuf, snap->host, snap->nrows, snap->interval_s, (unsigned long long)snap->dropped_events,
+		  tbuf, snap->host /* our own hostname */, snap->nrows, snap->interval_s, (unsigned long long)snap->dropped_events,
 		  snap->self_cpu_pct);
 	sb_printf(sb, "%7s %-16s %-7s %-6s %7s %8s %17s %6s %9s %9s %7s\n", "PID", "COMMAND", "PY", "SOURCE", "RSS",
 		  "dRSS/min", "GC/s g0/g1/g2", "GC%", "MAXPAUSE", "P99PAUSE", "GARBAGE");
@@ -24,6 +25,10 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 		const struct proc_row *r = snap->rows[i];
 		uint64_t maxp = 0, p99 = 0;
 		char rates[32];
+		/* Every name below is the target's bytes: through esc_text (util/escape.h). The COMMAND
+		 * column keeps 16 bytes, cut at a whole escape. */
+		char comm[17], ver[ESC_TEXT_SIZE(sizeof(r->target.version))], name[ESC_TEXT_SIZE(MODEL_NAME_MAX)];
+		char note[ESC_TEXT_SIZE(sizeof(r->note))];
 
 		for (g = 0; g < MODEL_NGEN; g++) {
 			if (r->pause[g].max_us > maxp)
@@ -32,14 +37,15 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				p99 = r->pause[g].p99_us;
 		}
 		snprintf(rates, sizeof(rates), "%.1f/%.1f/%.2f", r->gc_per_s[0], r->gc_per_s[1], r->gc_per_s[2]);
-		sb_printf(sb, "%7d %-16.16s %-7s %-6s %7s %8s %17s %5.1f%s %9s %9s %7lld%s\n", r->target.pid, r->target.comm,
-			  r->target.version, gc_tier__name(r->target.tier), fmt_bytes(a, sizeof(a), r->rss),
+		sb_printf(sb, "%7d %-16.16s %-7s %-6s %7s %8s %17s %5.1f%s %9s %9s %7lld%s\n", r->target.pid,
+			  esc_text_buf(comm, sizeof(comm), r->target.comm), esc_text_buf(ver, sizeof(ver), r->target.version),
+			  gc_tier__name(r->target.tier), fmt_bytes(a, sizeof(a), r->rss),
 			  fmt_sbytes(b, sizeof(b), r->rss_per_min), rates, r->gc_time_pct,
 			  r->pauses_estimated ? "~" : " ", r->pauses_estimated ? "est." : fmt_us(c, sizeof(c), maxp),
 			  r->pauses_estimated ? "est." : fmt_us(d, sizeof(d), p99), (long long)r->garbage,
 			  r->exited ? "  (exited)" : "");
 		if (!r->gc_valid && r->note[0])
-			sb_printf(sb, "%7s %s\n", "", r->note);
+			sb_printf(sb, "%7s %s\n", "", esc_text_buf(note, sizeof(note), r->note));
 		else if (r->gc_valid)
 			sb_printf(sb, "%7s collections/collected/uncollectable: gen0 %lld/%lld/%lld gen1 %lld/%lld/%lld "
 				      "gen2 %lld/%lld/%lld  thresholds %lld/%lld/%lld counts %lld/%lld/%lld%s%s\n",
@@ -59,14 +65,16 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				sb_printf(sb, "%7s alloc (%s%s): %.0f/s;", "", r->alloc.source,
 					  r->alloc.estimated ? ", estimated" : "", r->alloc.per_s);
 			for (k = 0; k < r->alloc.ntypes && k < 5; k++)
-				sb_printf(sb, " %s %+.0f/s", r->alloc.types[k].name, r->alloc.types[k].net_per_s);
+				sb_printf(sb, " %s %+.0f/s", esc_text_buf(name, sizeof(name), r->alloc.types[k].name),
+					  r->alloc.types[k].net_per_s);
 			sb_putc(sb, '\n');
 		}
 		if (r->sites_valid && r->sites.nstacks) {
-			char frame[400];
+			char frame[400], shown[ESC_TEXT_SIZE(400)];
 
 			site_frame__format(&r->sites.stacks[0].frames[0], frame, sizeof(frame));
-			sb_printf(sb, "%7s top allocation site: %s (%.0f%% of %llu samples%s)\n", "", frame,
+			sb_printf(sb, "%7s top allocation site: %s (%.0f%% of %llu samples%s)\n", "",
+				  esc_text_buf(shown, sizeof(shown), frame),
 				  100.0 * r->sites.stacks[0].count / (r->sites.total ? r->sites.total : 1),
 				  (unsigned long long)r->sites.total, r->sites.counters.walk_errors ? ", some walks failed" : "");
 		}
@@ -76,14 +84,19 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 			sb_printf(sb, "%7s live objects %lld (census %.0f ms, every %.0f s); top types:", "",
 				  (long long)r->live_objects, r->census_ms, r->census_period);
 			for (k = 0; k < r->ntypes && k < 5; k++)
-				sb_printf(sb, " %s %lld%s", r->types[k].name, (long long)r->types[k].count,
+				sb_printf(sb, " %s %lld%s", esc_text_buf(name, sizeof(name), r->types[k].name),
+					  (long long)r->types[k].count,
 					  r->types[k].per_min >= 1 ? "+" : "");
 			sb_putc(sb, '\n');
 		}
-		for (g = 0; g < r->nsuspects && g < 3; g++)
+		for (g = 0; g < r->nsuspects && g < 3; g++) {
+			char evidence[ESC_TEXT_SIZE(sizeof(r->suspects[g].evidence))];
+
 			sb_printf(sb, "%7s SUSPECT %s %s %+.0f/min (confidence %.3f): %s\n", "",
-				  suspect_kind__name(r->suspects[g].kind), r->suspects[g].name, r->suspects[g].per_min,
-				  r->suspects[g].confidence, r->suspects[g].evidence);
+				  suspect_kind__name(r->suspects[g].kind), esc_text_buf(name, sizeof(name), r->suspects[g].name),
+				  r->suspects[g].per_min, r->suspects[g].confidence,
+				  esc_text_buf(evidence, sizeof(evidence), r->suspects[g].evidence));
+		}
 	}
 	sb_putc(sb, '\n');
 }
