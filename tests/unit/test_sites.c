@@ -111,12 +111,12 @@ static void test_collapsed(void **state)
 	lines = sites__format_collapsed(&rep, NULL, &sb);
 	assert_int_equal(lines, 2);
 	assert_string_equal(sb.buf, "/srv/app.py:3 <module>;/srv/app.py:41 Server.run 7\n"
-				    "[truncated];/srv/we_ird_name.py:? f 2\n");
+				    "[truncated];/srv/we\\x3bird\\nname.py:? f 2\n");
 	sb_reset(&sb);
 	lines = sites__format_collapsed(&rep, "python3.11 (42)", &sb);
 	assert_int_equal(lines, 2);
 	assert_string_equal(sb.buf, "python3.11 (42);/srv/app.py:3 <module>;/srv/app.py:41 Server.run 7\n"
-				    "python3.11 (42);[truncated];/srv/we_ird_name.py:? f 2\n");
+				    "python3.11 (42);[truncated];/srv/we\\x3bird\\nname.py:? f 2\n");
 	sb_free(&sb);
 }
 
