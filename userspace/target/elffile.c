@@ -82,30 +82,20 @@ int elf__open_mem(const void *buf, size_t size, struct elf_file **out)
 	return 0;
 }
 
-int elf__open(const char *path, struct elf_file **out)
+int elf__open_fd(int fd, struct elf_file **out)
 {
 	struct elf_file *elf;
 	struct stat st;
 	void *map;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr))
 		return -ENOEXEC;
-	}
 	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	err = -errno;
-	close(fd);
 	if (map == MAP_FAILED)
-		return err;
+		return -errno;
 	err = elf__open_mem(map, st.st_size, &elf);
 	if (err) {
 		munmap(map, st.st_size);
@@ -114,6 +104,18 @@ int elf__open(const char *path, struct elf_file **out)
 	elf->mapped = true;
 	*out = elf;
 	return 0;
+}
+
+int elf__open(const char *path, struct elf_file **out)
+{
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = elf__open_fd(fd, out);
+	close(fd);
+	return err;
 }
 
 void elf__close(struct elf_file *elf)

@@ -32,6 +32,8 @@ struct usdt_note {
 
 /* Opens and maps `path`; -errno (-ENOEXEC for a file that is not a usable ELF64 x86_64 object). */
 int elf__open(const char *path, struct elf_file **out);
+/* The same from an open file (not closed; the mapping outlives it). */
+int elf__open_fd(int fd, struct elf_file **out);
 /* Same checks over a caller-owned buffer (unit tests, fuzzing); the buffer must outlive the handle. */
 int elf__open_mem(const void *buf, size_t size, struct elf_file **out);
 void elf__close(struct elf_file *elf);

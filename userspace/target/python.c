@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -134,7 +137,7 @@ static void read_collectors(struct elf_file *elf, struct bin_facts *f)
 	}
 }
 
-static int bin_facts_load(const char *path, const struct stat *st, struct bin_facts *f)
+static int bin_facts_load(int fd, const char *path, const struct stat *st, struct bin_facts *f)
 {
 	struct elf_file *elf;
 	struct elf_sym sym;
@@ -146,7 +149,7 @@ static int bin_facts_load(const char *path, const struct stat *st, struct bin_fa
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	f->mtime = st->st_mtime;
-	err = elf__open(path, &elf);
+	err = elf__open_fd(fd, &elf);
 	if (err)
 		return err;
 	/* Py_Initialize is exported by every CPython; _PyRuntime by 3.7+. */
@@ -208,13 +211,13 @@ static int bin_facts_load(const char *path, const struct stat *st, struct bin_fa
 	return 0;
 }
 
-static int bin_facts_get(const char *path, const struct bin_facts **out)
+static int bin_facts_get(int fd, const char *path, const struct bin_facts **out)
 {
 	struct bin_facts *f;
 	struct stat st;
 	int i, err;
 
-	if (stat(path, &st))
+	if (fstat(fd, &st))
 		return -errno;
 	for (i = 0; i < BIN_CACHE_MAX; i++) {
 		f = bin_cache[i];
@@ -226,7 +229,7 @@ static int bin_facts_get(const char *path, const struct bin_facts **out)
 	f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	err = bin_facts_load(path, &st, f);
+	err = bin_facts_load(fd, path, &st, f);
 	if (err) {
 		free(f);
 		return err;
@@ -239,31 +242,59 @@ static int bin_facts_get(const char *path, const struct bin_facts **out)
 }
 
 /*
- * Host path through which pyleak can open a file the target maps. The path in /proc/PID/maps is
- * printed relative to *our* root when the file is reachable from it and relative to the mount's
- * own namespace otherwise, so try, in order, the path itself (same mount namespace), the path
- * under /proc/PID/root (a container's own root), and /proc/PID/map_files/START-END (always the
- * mapped file, whatever its name); accept only a candidate with the mapping's inode.
+ * Open a file the target maps, as the file it maps: a process controls the names in its mount
+ * namespace (a container's /usr/lib/libpython3.11.so can be a symlink to /etc/shadow, and can be
+ * swapped between two looks), so the name is only a hint and the inode decides. The path in
+ * /proc/PID/maps is printed relative to *our* root when the file is reachable from it and
+ * relative to the mount's own namespace otherwise, so try, in order, the path itself (same mount
+ * namespace), the path resolved inside /proc/PID/root with openat2(RESOLVE_IN_ROOT) (Linux 5.6:
+ * absolute symlinks and ".." stay inside the container's root, magic links are refused), and
+ * /proc/PID/map_files/START-END (always the mapped file, whatever its name). A candidate counts
+ * only if the opened file (fstat of the fd, not a second lookup of the name) has the mapping's
+ * device and inode. Returns the open fd (the ELF reader maps it) and in out the host path that
+ * names it (for the probes, which attach by path).
  */
-static int host_path(pid_t pid, const struct proc_map *m, bool other_ns, char *out, size_t sz)
+static int open_in_root(pid_t pid, const char *path)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char root[64];
+	int dirfd, fd;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	close(dirfd);
+	return fd;
+}
+
+static int host_open(pid_t pid, const struct proc_map *m, bool other_ns, char *out, size_t sz)
 {
 	struct stat st;
-	int k;
+	int k, fd;
 
 	for (k = 0; k < 3; k++) {
 		if (k == 0 && (other_ns || m->deleted))
 			continue;
 		if (k == 1 && (!other_ns || m->deleted))
 			continue;
-		if (k == 0)
+		if (k == 0) {
 			snprintf(out, sz, "%s", m->path);
-		else if (k == 1)
+			fd = open(out, O_RDONLY | O_CLOEXEC);
+		} else if (k == 1) {
 			snprintf(out, sz, "/proc/%d/root%s", pid, m->path);
-		else
+			fd = open_in_root(pid, m->path);
+		} else {
 			snprintf(out, sz, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start, m->end);
-		if (!stat(out, &st) && st.st_ino == m->inode && major(st.st_dev) == m->dev_major &&
-		    minor(st.st_dev) == m->dev_minor)
-			return 0;
+			fd = open(out, O_RDONLY | O_CLOEXEC);
+		}
+		if (fd < 0)
+			continue;
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_ino == m->inode &&
+		    major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor)
+			return fd;
+		close(fd);
 	}
 	return -ENOENT;
 }
@@ -386,7 +417,7 @@ static int find_runtime_file(pid_t pid, struct proc_map *maps, int n, bool other
 	char exe_link[64], exe[PROC_PATH_MAX];
 	const struct bin_facts *f = NULL;
 	ssize_t len;
-	int i, pass;
+	int i, pass, err;
 
 	snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", pid);
 	len = readlink(exe_link, exe, sizeof(exe) - 1);
@@ -409,7 +440,13 @@ static int find_runtime_file(pid_t pid, struct proc_map *maps, int n, bool other
 				continue;
 			if (pass == 1 && strcmp(m->path, exe))
 				continue;
-			if (host_path(pid, m, other_ns, path, sizeof(path)) || bin_facts_get(path, &f) || !f->is_python)
+			int fd = host_open(pid, m, other_ns, path, sizeof(path));
+
+			if (fd < 0)
+				continue;
+			err = bin_facts_get(fd, path, &f);
+			close(fd);
+			if (err || !f->is_python)
 				continue;
 			if (pass == 0)
 				copy_str(t->libpython, sizeof(t->libpython), m->path);
