@@ -43,7 +43,7 @@ ATTR_KEY = "attr" + PAYLOAD
 FILE_NAME = b"/tmp/hostile_file" + os.fsencode(PAYLOAD) + b".py"
 FUNC_NAME = "hostile_func" + PAYLOAD
 THREAD_NAME = "hostile_thread" + PAYLOAD
-COMM = b"=A1\x1b[2J\x07\r\n\xff\xe2\x80\xae<b"
+COMM = b"=A1\x1b[2J\x07\r\n\xff\xe2\x80\xae<"  # 15 bytes: all the kernel keeps
 THREAD_COMM = b"=T\x1b]0;t\x07\xff\r"
 
 SOURCE = "def make(lst, other, cls):\n    lst.append(cls())\n    other.append(cls())\n"
@@ -121,7 +121,7 @@ def main():
                 "qualname": raw(QUALNAME).hex(),
                 "container_global": (b"__main__." + raw(LIST_KEY)).hex(),
                 "container_attr": (b"__main__.hostile." + raw(ATTR_KEY)).hex(),
-                "file": FILE_NAME.hex(),
+                "file": raw(os.fsdecode(FILE_NAME)).hex(),  # co_filename: a surrogateescape str
                 "func": raw(FUNC_NAME).hex(),
                 "thread": raw(THREAD_NAME).hex(),
                 "thread_comm": THREAD_COMM.hex(),

@@ -191,6 +191,22 @@ int proc__read_status(pid_t pid, struct proc_status *st)
 	return proc__parse_status(buf, st);
 }
 
+int proc__comm(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	long n;
+
+	/* /proc/PID/comm is the raw name plus one '\n'; status's "Name:" escapes '\n' and '\\' its own
+	 * way, which would make the name shown differ from the name the process set. */
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	n = read_file(path, buf, size);
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
 int proc__cmdline(pid_t pid, char *buf, size_t size)
 {
 	char path[64];
@@ -200,8 +216,10 @@ int proc__cmdline(pid_t pid, char *buf, size_t size)
 	n = read_file(path, buf, size);
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
+	/* Arguments are separated by spaces; the rest stays the target's bytes (newlines and tabs
+	 * included): every output escapes them visibly (util/escape.h). */
 	for (i = 0; i < n; i++)
-		if (buf[i] == '\0' || buf[i] == '\n' || buf[i] == '\t')
+		if (buf[i] == '\0')
 			buf[i] = ' ';
 	while (n > 0 && buf[n - 1] == ' ')
 		buf[--n] = '\0';

@@ -37,6 +37,8 @@ int proc__read_status(pid_t pid, struct proc_status *st);
 int proc__parse_status(const char *text, struct proc_status *st);
 /* NULs become spaces, trailing whitespace trimmed; "[comm]" for an empty cmdline. */
 int proc__cmdline(pid_t pid, char *buf, size_t size);
+/* The raw comm (any bytes but NUL, at most 15), without the kernel's trailing newline. */
+int proc__comm(pid_t pid, char *buf, size_t size);
 /* Start time in clock ticks after boot (field 22 of stat): with the pid it identifies a process. */
 int proc__start_time(pid_t pid, uint64_t *ticks);
 int proc__parse_stat_start_time(const char *stat, uint64_t *ticks);

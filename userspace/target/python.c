@@ -485,7 +485,8 @@ int python__inspect(pid_t pid, struct py_target *t)
 		return -ENOENT;
 	}
 	t->ns_pid = st.ns_pid ? st.ns_pid : pid;
-	copy_str(t->comm, sizeof(t->comm), st.name);
+	if (proc__comm(pid, t->comm, sizeof(t->comm)))
+		copy_str(t->comm, sizeof(t->comm), st.name);
 	if (proc__start_time(pid, &t->start_time))
 		return -ESRCH;
 	n = proc__read_maps(pid, &maps);
