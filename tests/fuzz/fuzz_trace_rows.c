@@ -127,7 +127,7 @@ static uint8_t take(struct input *in)
 static void bind_value(sqlite3_stmt *st, int col, int table, struct input *in)
 {
 	uint8_t kind = take(in);
-	int64_t v = 0;
+	uint64_t v = 0;
 	double d;
 	size_t len;
 
@@ -150,7 +150,7 @@ static void bind_value(sqlite3_stmt *st, int col, int table, struct input *in)
 	case 2:
 		for (int i = 0; i < 8; i++)
 			v = v << 8 | take(in);
-		sqlite3_bind_int64(st, col, v);
+		sqlite3_bind_int64(st, col, (sqlite3_int64)v);
 		break;
 	case 3: {
 		static const double specials[] = { 0, -1, 1e300, -1e300, 1700000000.5, 1e-300, NAN, INFINITY, -INFINITY };
