@@ -335,7 +335,8 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
     assert any(l.get("pid") == str(pid) for _, l, _ in smp)
 
     # ---- the interactive view: no escape of the target reached the terminal
-    tui.wait_for(lambda scr: tui_text(comm) in scr, timeout=30, what="the hostile comm, as glyphs")
+    # the COMMAND column shows the command line (script and arguments), as glyphs
+    tui.wait_for(lambda scr: tui_text(HOSTILE_ARG)[:18] in scr, timeout=30, what="the hostile argv, as glyphs")
     tui.keys("Enter")
     tui.wait_text("COLLECTIONS")
     tui.keys("2")  # Types tab
