@@ -38,8 +38,11 @@ static const char html_script[] =
 	"var D=JSON.parse(document.getElementById('pyleak-data').textContent);\n"
 	"var S=D.summary, NS='http://www.w3.org/2000/svg';\n"
 	"var COL=['#1f77b4','#ff7f0e','#d62728','#2ca02c','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];\n"
+	/* vis(): the names are the target's; shown with esc_text's visible escapes (util/escape.h), so no
+	 * control or bidi override reorders or hides text in the page (invalid UTF-8 arrives as U+FFFD) */
+	"function vis(s){return String(s).replace(/[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069\\\\]/g,function(c){var n=c.charCodeAt(0);if(c==='\\\\')return '\\\\\\\\';if(n===10)return '\\\\n';if(n===13)return '\\\\r';if(n===9)return '\\\\t';return n<128?'\\\\x'+('0'+n.toString(16)).slice(-2):'\\\\u'+('000'+n.toString(16)).slice(-4);});}\n"
 	"function el(tag,attrs,text){var e=document.createElement(tag);for(var k in attrs)e.setAttribute(k,attrs[k]);"
-	"if(text!==undefined)e.textContent=text;return e;}\n"
+	"if(text!==undefined)e.textContent=vis(text);return e;}\n"
 	"function sv(tag,attrs){var e=document.createElementNS(NS,tag);for(var k in attrs)e.setAttribute(k,attrs[k]);return e;}\n"
 	"function fmt(v){if(v===null||v===undefined)return '-';var a=Math.abs(v);"
 	"if(a>=1e9)return (v/1e9).toFixed(2)+'G';if(a>=1e6)return (v/1e6).toFixed(2)+'M';"
@@ -70,7 +73,7 @@ static const char html_script[] =
 	"  if(o.scatter){s.pts.forEach(function(p){svg.appendChild(sv('circle',{cx:X(p[0]).toFixed(1),cy:Y(p[1]).toFixed(1),r:2,fill:c,'fill-opacity':0.6}));});}\n"
 	"  else{var d=s.pts.filter(function(p){return p[1]!==null;}).map(function(p){return X(p[0]).toFixed(1)+','+Y(p[1]).toFixed(1);}).join(' ');\n"
 	"   svg.appendChild(sv('polyline',{points:d,fill:'none',stroke:c,'stroke-width':1.5}));}\n"
-	"  var lg=sv('text',{x:L+8+k*110,y:H-4,fill:c});lg.textContent='\\u25A0 '+s.name;svg.appendChild(lg);});\n"
+	"  var lg=sv('text',{x:L+8+k*110,y:H-4,fill:c});lg.textContent='\\u25A0 '+vis(s.name);svg.appendChild(lg);});\n"
 	" return svg;}\n"
 	"var m=S.trace,md=document.getElementById('meta');\n"
 	"md.appendChild(el('div',{},'file '+m.file+' \\u2014 host '+m.host+', kernel '+m.kernel+', pyleak '+m.pyleak_version+', schema '+m.schema_version));\n"

@@ -8,29 +8,16 @@
 #include <string.h>
 
 #include "util/common.h"
+#include "util/escape.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* json writers (report_html.c embeds the json summary too)                                     */
 
 /* A JSON string; '<' is escaped too so the same text is safe inside an HTML <script>. */
+/* A JSON string (esc_json: ASCII, '<' escaped too, so the same text is safe inside an HTML <script>). */
 void report_json__str(FILE *f, const char *s)
 {
-	const unsigned char *p;
-
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f || *p == '<' || *p == '>' || *p == '&')
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	esc_fputs(f, esc_json, s);
 }
 
 void report_json__num(FILE *f, double v)
@@ -274,18 +261,10 @@ int report__write_json(const struct trace *t, FILE *f)
 /* ------------------------------------------------------------------------------------------ */
 /* csv                                                                                           */
 
+/* A quoted cell: esc_csv (visible escapes, no formula-leading cell). */
 static void csv_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		if ((unsigned char)*s >= 0x20 || *s == '\t')
-			fputc(*s, f);
-		else
-			fputc(' ', f);
-	}
-	fputc('"', f);
+	esc_fputs(f, esc_csv, s);
 }
 
 int report__write_csv(const struct trace *t, FILE *f)
@@ -427,13 +406,15 @@ int report__write_collapsed(const struct trace *t, FILE *f)
 		for (j = i; j < t->naux[k] && t->aux[k][j].proc == a->proc && !strcmp(t->aux[k][j].name, a->name); j++)
 			sum = report__sat_add(sum, t->aux[k][j].count > 0 ? t->aux[k][j].count : 0);
 		if (sum > 0) {
-			const char *s;
 
-			if (nprocs_with_sites > 1)
-				fprintf(f, "%s-%d;", t->procs[a->proc].comm, t->procs[a->proc].pid);
-			/* A frame name with a newline or space-count ambiguity would break the format. */
-			for (s = a->name; *s; s++)
-				fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+			if (nprocs_with_sites > 1) {
+				esc_fputs(f, esc_collapsed, t->procs[a->proc].comm);
+				fprintf(f, "-%d;", t->procs[a->proc].pid);
+			}
+			/* The stored stack is frames joined with ';' (docs/trace-schema.md): esc_text keeps
+			 * the separators and makes line breaks and controls visible, so every line stays
+			 * "frames count" (a ';' inside a frame's name splits it: the schema cannot tell). */
+			esc_fputs(f, esc_text, a->name);
 			fprintf(f, " %lld\n", (long long)sum);
 			lines++;
 		}

@@ -5,7 +5,19 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "util/escape.h"
 #include "util/format.h"
+
+/*
+ * Every string in a trace is what a target (or whoever wrote the file) chose: through esc_text
+ * before it reaches the terminal (util/escape.h). The report is written by one thread.
+ */
+static struct esc_ring text_ring;
+
+static const char *T(const char *s)
+{
+	return esc_ring__text(&text_ring, s);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* text                                                                                          */
@@ -29,7 +41,7 @@ static void text_types(FILE *f, const struct proc_sum *s)
 		return;
 	}
 	for (i = 0; i < s->ntypes; i++)
-		fprintf(f, "    %-40s %10s -> %-10s %+lld (%s/min)\n", s->types[i].name,
+		fprintf(f, "    %-40s %10s -> %-10s %+lld (%s/min)\n", T(s->types[i].name),
 			fmt_count(b1, sizeof(b1), (double)s->types[i].first), fmt_count(b2, sizeof(b2), (double)s->types[i].last),
 			(long long)(s->types[i].last - s->types[i].first), fmt_count(b3, sizeof(b3), s->types[i].per_min));
 }
@@ -45,7 +57,7 @@ static void text_containers(FILE *f, const struct proc_sum *s)
 		return;
 	}
 	for (i = 0; i < s->ncontainers; i++)
-		fprintf(f, "    %-40s %-12s %lld -> %lld (%s/min)\n", s->containers[i].name,
+		fprintf(f, "    %-40s %-12s %lld -> %lld (%s/min)\n", T(s->containers[i].name),
 			s->containers[i].kind ? s->containers[i].kind : "", (long long)s->containers[i].first,
 			(long long)s->containers[i].last, fmt_count(b, sizeof(b), s->containers[i].per_min));
 }
@@ -62,7 +74,7 @@ static void text_suspects(FILE *f, const struct proc_sum *s)
 	for (i = 0; i < s->nsuspects; i++) {
 		const struct trace_aux *a = s->suspects[i];
 
-		fprintf(f, "    %-10s %-40s %+.1f/min confidence %.2f%s%s\n", a->kind ? a->kind : "?", a->name,
+		fprintf(f, "    %-10s %-40s %+.1f/min confidence %.2f%s%s\n", T(a->kind ? a->kind : "?"), T(a->name),
 			a->per_min, a->confidence, a->text ? "  " : "", a->text ? a->text : "");
 	}
 }
@@ -77,7 +89,7 @@ static void text_sites(FILE *f, const struct proc_sum *s)
 		return;
 	}
 	for (i = 0; i < s->nsites; i++)
-		fprintf(f, "    %10lld  %s\n", (long long)s->sites[i].last, s->sites[i].name);
+		fprintf(f, "    %10lld  %s\n", (long long)s->sites[i].last, T(s->sites[i].name));
 }
 
 static void text_process(FILE *f, const struct proc_sum *s)
@@ -87,17 +99,20 @@ static void text_process(FILE *f, const struct proc_sum *s)
 	char b1[16], b2[16], b3[16], b4[16], b5[16], b6[16], b7[16];
 	int g;
 
-	fprintf(f, "\nprocess %d (%s)%s\n", p->pid, p->comm, p->exited ? " exited" : "");
-	fprintf(f, "  cmdline: %s\n", p->cmdline);
-	fprintf(f, "  python %s, exe %s, gc source %s", p->python[0] ? p->python : "?", p->exe,
-		p->gc_source[0] ? p->gc_source : "?");
+	fprintf(f, "\nprocess %d (%s)%s\n", p->pid, T(p->comm), p->exited ? " exited" : "");
+	fprintf(f, "  cmdline: %s\n", T(p->cmdline));
+	fprintf(f, "  python %s, exe %s, gc source %s", T(p->python[0] ? p->python : "?"), T(p->exe),
+		T(p->gc_source[0] ? p->gc_source : "?"));
 	if (p->ns_pid != p->pid)
 		fprintf(f, ", ns pid %d", p->ns_pid);
-	if (p->container_id[0])
-		fprintf(f, ", container %.12s", p->container_id);
+	if (p->container_id[0]) {
+		char id[13]; /* the short form of the id: 12 bytes, cut at a whole escape */
+
+		fprintf(f, ", container %s", esc_text_buf(id, sizeof(id), p->container_id));
+	}
 	fprintf(f, "\n  %d samples over %.1f s, %d gc events\n", p->nsamples, s->duration_s, p->nevents);
 	if (p->note[0])
-		fprintf(f, "  note: %s\n", p->note);
+		fprintf(f, "  note: %s\n", T(p->note));
 	if (l) {
 		fputs("  gc totals (cumulative since process start, = gc.get_stats()):\n", f);
 		for (g = 0; g < TRACE_NGEN; g++)
@@ -148,9 +163,9 @@ int report__write_text(const struct trace *t, FILE *f)
 
 	if (!s)
 		return -ENOMEM;
-	fprintf(f, "pyleak trace %s (schema %d, pyleak %s)\n", t->path, m->schema_version, m->pyleak_version);
-	fprintf(f, "host %s, kernel %s\n", m->host, m->kernel);
-	fprintf(f, "command: %s\n", m->command_line);
+	fprintf(f, "pyleak trace %s (schema %d, pyleak %s)\n", T(t->path), m->schema_version, T(m->pyleak_version));
+	fprintf(f, "host %s, kernel %s\n", T(m->host), T(m->kernel));
+	fprintf(f, "command: %s\n", T(m->command_line));
 	fprintf(f, "recorded %.1f s at %.3g s intervals, %d processes%s\n",
 		m->end_time > m->start_time ? m->end_time - m->start_time : 0, m->interval_s, t->nprocs,
 		m->complete ? "" : " (recording did not end cleanly: the last interval may be missing)");
@@ -161,7 +176,7 @@ int report__write_text(const struct trace *t, FILE *f)
 		fprintf(f, "dropped: %llu gc events lost in the kernel ring buffer\n",
 			(unsigned long long)m->ringbuf_dropped_events);
 	if (t->truncated[0])
-		fprintf(f, "truncated while loading (caps): %s\n", t->truncated);
+		fprintf(f, "truncated while loading (caps): %s\n", T(t->truncated));
 	if (!t->nprocs)
 		fputs("\nprocesses: none recorded\n", f);
 	for (i = 0; i < t->nprocs; i++) {

@@ -381,6 +381,22 @@ const char *esc_buf(char *dst, size_t dstsz, esc_fn esc, const char *s)
 	return dst;
 }
 
+const char *esc_ring__text(struct esc_ring *r, const char *s)
+{
+	struct strbuf *sb = &r->sb[r->next++ % ESC_RING];
+
+	sb_reset(sb);
+	esc_text(sb, s);
+	return sb->buf && !sb->oom ? sb->buf : "";
+}
+
+void esc_ring__free(struct esc_ring *r)
+{
+	for (int i = 0; i < ESC_RING; i++)
+		sb_free(&r->sb[i]);
+	r->next = 0;
+}
+
 int esc_fputs(FILE *f, esc_fn esc, const char *s)
 {
 	struct strbuf sb;

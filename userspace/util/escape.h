@@ -59,6 +59,19 @@ static inline const char *esc_text_buf(char *dst, size_t dstsz, const char *s)
 /* esc(s) to f; returns what fputs returns. */
 int esc_fputs(FILE *f, esc_fn esc, const char *s);
 
+/*
+ * For printf-style callers that need several escaped strings in one call: esc_ring__text()
+ * returns esc_text(s) in the next of ESC_RING buffers (valid until ESC_RING more calls).
+ * One ring per thread of output; esc_ring__free() releases it.
+ */
+#define ESC_RING 8
+struct esc_ring {
+	struct strbuf sb[ESC_RING];
+	unsigned next;
+};
+const char *esc_ring__text(struct esc_ring *r, const char *s);
+void esc_ring__free(struct esc_ring *r);
+
 /* Inverse of esc_text: the original bytes into out[outsz] (terminated); length or -EINVAL. */
 long esc_text_decode(const char *s, char *out, size_t outsz);
 

@@ -73,7 +73,8 @@ void serve__render_scrapes(struct strbuf *sb, uint64_t scrapes);
 void serve_render_types(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts);
 void serve_render_suspects(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts);
 
-/* A label value, escaped (\\ \" \n) and made valid UTF-8 (bad bytes become '?'), without quotes. */
+/* A label value without quotes: esc_prom (util/escape.h), the visible escapes of the text outputs,
+ * then \\ and \" quoted: always printable UTF-8. */
 void serve__label_value(struct strbuf *sb, const char *s);
 /* The identity labels of a process, without braces: pid="1",comm="x",python="3.11.2",... */
 void serve__process_labels(struct strbuf *sb, const struct proc_row *row);

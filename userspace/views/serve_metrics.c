@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/gcstats.h"
+#include "util/escape.h"
 
 #ifndef PYLEAK_VERSION
 #define PYLEAK_VERSION "0.0.0"
@@ -28,59 +29,10 @@ static void family__begin(struct strbuf *sb, struct family *f)
 	sb_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
 }
 
-/* Length of a valid UTF-8 sequence at p (1-4), or 0 if it is not one (overlong and surrogates too). */
-static int utf8_len(const unsigned char *p)
-{
-	int n, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 void serve__label_value(struct strbuf *sb, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	int n;
-
-	/* comm and cmdline are whatever bytes the target chose: Prometheus wants UTF-8. */
-	while (*p) {
-		switch (*p) {
-		case '\\': sb_puts(sb, "\\\\"); p++; continue;
-		case '"': sb_puts(sb, "\\\""); p++; continue;
-		case '\n': sb_puts(sb, "\\n"); p++; continue;
-		default: break;
-		}
-		n = utf8_len(p);
-		if (!n) {
-			sb_putc(sb, '?');
-			p++;
-			continue;
-		}
-		while (n--)
-			sb_putc(sb, (char)*p++);
-	}
+	/* comm, container ids and type names are whatever bytes the target chose (util/escape.h). */
+	esc_prom(sb, s);
 }
 
 void serve__process_labels(struct strbuf *sb, const struct proc_row *row)

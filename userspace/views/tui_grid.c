@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/common.h"
+#include "util/escape.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The grid
@@ -75,38 +76,18 @@ void tui_grid__set_attr(struct tui_grid *g, int x, int y, int n, uint8_t attr)
 			g->cells[(size_t)y * g->w + x + i].attr = attr;
 }
 
-/* Decode one UTF-8 sequence; malformed input yields U+FFFD and advances one byte. */
+/* Decode one UTF-8 sequence (utf8_decode: no overlongs or surrogates); malformed input yields
+ * U+FFFD and advances one byte, so every bad byte is one '?' column. */
 static uint32_t utf8_next(const unsigned char **p)
 {
-	const unsigned char *s = *p;
 	uint32_t cp;
-	int n, i;
+	int n = utf8_decode(*p, &cp);
 
-	if (s[0] < 0x80) {
-		*p = s + 1;
-		return s[0];
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 1;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 2;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 3;
-		cp = s[0] & 0x07;
-	} else {
-		*p = s + 1;
+	if (!n) {
+		(*p)++;
 		return 0xfffd;
 	}
-	for (i = 1; i <= n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			*p = s + 1;
-			return 0xfffd;
-		}
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	*p = s + n + 1;
+	*p += n;
 	return cp;
 }
 
@@ -117,7 +98,9 @@ static uint32_t utf8_next(const unsigned char **p)
  */
 static uint32_t safe_char(const struct tui_grid *g, uint32_t cp)
 {
-	if (cp < 0x20 || cp == 0x7f)
+	/* C1 controls and the bidi/line-separator code points (esc_is_invisible) never reach the
+	 * terminal either: U+202A-U+202E sit inside the punctuation range allowed below. */
+	if (cp < 0x20 || cp == 0x7f || esc_is_invisible(cp))
 		return '?';
 	if (cp < 0x80)
 		return cp;
