@@ -17,6 +17,7 @@
 #include "bpf/gc.h"
 #include "gc.skel.h"
 #include "probes/gc.h"
+#include "util/common.h"
 
 _Static_assert(GC_PROBES_HIST_SLOTS == GC_HIST_SLOTS, "probes/gc.h and bpf/gc.h disagree on slots");
 _Static_assert(GC_PROBES_NGEN == GC_NGEN, "probes/gc.h and bpf/gc.h disagree on generations");
@@ -123,7 +124,7 @@ int gc_probes__open(struct gc_probes **out, const struct gc_probes_opts *opts)
 	p->skel = gc_bpf__open();
 	if (!p->skel) {
 		err = -errno;
-		fprintf(stderr, "pyleak: cannot open gc bpf object: %s\n", strerror(-err));
+		pr_err("cannot open gc bpf object: %s", strerror(-err));
 		goto cleanup;
 	}
 	if (opts) {
@@ -132,14 +133,14 @@ int gc_probes__open(struct gc_probes **out, const struct gc_probes_opts *opts)
 	}
 	err = gc_bpf__load(p->skel);
 	if (err) {
-		fprintf(stderr, "pyleak: cannot load gc bpf programs: %s; run as root or grant "
-				"CAP_BPF and CAP_PERFMON\n", strerror(-err));
+		pr_err("cannot load gc bpf programs: %s; run as root or grant CAP_BPF and CAP_PERFMON",
+		       strerror(-err));
 		goto cleanup;
 	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), handle_event, p, NULL);
 	if (!p->rb) {
 		err = -errno;
-		fprintf(stderr, "pyleak: cannot open gc ring buffer: %s\n", strerror(-err));
+		pr_err("cannot open gc ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	p->ncpus = libbpf_num_possible_cpus();
@@ -203,7 +204,7 @@ int gc_probes__attach_usdt(struct gc_probes *p, const char *binary_path)
 		return -EINVAL;
 	err = file_id(binary_path, &a.dev, &a.ino);
 	if (err) {
-		fprintf(stderr, "pyleak: cannot stat %s: %s\n", binary_path, strerror(-err));
+		pr_err("cannot stat %s: %s", binary_path, strerror(-err));
 		return err;
 	}
 	if (find_attachment(p, ATTACH_USDT, a.dev, a.ino, 0))
@@ -227,7 +228,7 @@ int gc_probes__attach_usdt(struct gc_probes *p, const char *binary_path)
 		goto fail;
 	return 0;
 fail:
-	fprintf(stderr, "pyleak: cannot attach usdt python:gc__start/gc__done in %s: %s\n",
+	pr_err("cannot attach usdt python:gc__start/gc__done in %s: %s",
 		binary_path, strerror(-err));
 	for (i = 0; i < 2; i++)
 		bpf_link__destroy(a.links[i]);
@@ -246,7 +247,7 @@ int gc_probes__attach_collector(struct gc_probes *p, const char *binary_path,
 		return -EINVAL;
 	err = file_id(binary_path, &a.dev, &a.ino);
 	if (err) {
-		fprintf(stderr, "pyleak: cannot stat %s: %s\n", binary_path, strerror(-err));
+		pr_err("cannot stat %s: %s", binary_path, strerror(-err));
 		return err;
 	}
 	if (find_attachment(p, ATTACH_COLLECTOR, a.dev, a.ino, func_offset))
@@ -269,7 +270,7 @@ int gc_probes__attach_collector(struct gc_probes *p, const char *binary_path,
 		goto fail;
 	return 0;
 fail:
-	fprintf(stderr, "pyleak: cannot attach gc collector uprobe at %s+0x%llx: %s\n",
+	pr_err("cannot attach gc collector uprobe at %s+0x%llx: %s",
 		binary_path, (unsigned long long)func_offset, strerror(-err));
 	for (i = 0; i < 2; i++)
 		bpf_link__destroy(a.links[i]);
@@ -327,7 +328,7 @@ static int poll_attach(struct gc_probes *p)
 			if (errno == ENODEV)
 				continue; /* possible but offline CPU */
 			err = -errno;
-			fprintf(stderr, "pyleak: cannot open cpu-clock perf event on cpu %d: %s\n", i,
+			pr_err("cannot open cpu-clock perf event on cpu %d: %s", i,
 				strerror(-err));
 			goto cleanup;
 		}
@@ -335,7 +336,7 @@ static int poll_attach(struct gc_probes *p)
 		p->poll_links[i] = bpf_program__attach_perf_event(p->skel->progs.gc_poll, fd);
 		if (!p->poll_links[i]) {
 			err = -errno;
-			fprintf(stderr, "pyleak: cannot attach gc poll program on cpu %d: %s\n", i,
+			pr_err("cannot attach gc poll program on cpu %d: %s", i,
 				strerror(-err));
 			goto cleanup;
 		}
@@ -371,7 +372,7 @@ int gc_probes__set_target(struct gc_probes *p, pid_t pid, const struct gc_target
 		err = -errno;
 		if (err == -E2BIG)
 			err = -ENOSPC;
-		fprintf(stderr, "pyleak: cannot register pid %d for gc probes: %s\n", pid,
+		pr_err("cannot register pid %d for gc probes: %s", pid,
 			strerror(-err));
 		return err;
 	}
