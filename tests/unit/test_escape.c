@@ -188,12 +188,41 @@ static void test_fputs(void **state)
 	assert_string_equal(buf, "x\\x1by");
 }
 
+/* Messages quote names the target chose: pr_err/pr_warn escape the whole line. */
+static void test_messages(void **state)
+{
+	char path[] = "/tmp/pyleak-test-escape-XXXXXX", buf[256];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	pr_err("pid %d: %s", 42, "\x1b]0;pwned\x07\n\xe2\x80\xae");
+	pr_warn("%s", "\r\xff");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	f = fdopen(fd, "r");
+	assert_non_null(f);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	assert_string_equal(buf, "pyleak: pid 42: \\x1b]0;pwned\\x07\\n\\u202e\n"
+				 "pyleak: warning: \\r\\xff\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text), cmocka_unit_test(test_text_round_trip), cmocka_unit_test(test_json),
 		cmocka_unit_test(test_csv),  cmocka_unit_test(test_html),	      cmocka_unit_test(test_prom_and_dot),
 		cmocka_unit_test(test_collapsed), cmocka_unit_test(test_buf),	      cmocka_unit_test(test_fputs),
+		cmocka_unit_test(test_messages),
 	};
 	return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
 }
