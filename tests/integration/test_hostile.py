@@ -397,3 +397,71 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
     assert esc_text(comm)[:16] in out
     docs = assert_json_lines(run(["top", "--replay", db, "-b", "--json"]).stdout, "top --replay --json")
     assert json_has(docs, json_text(comm))
+
+
+SAN = os.environ.get("PYLEAK_SAN", os.path.join(os.path.dirname(PYLEAK), "..", ".output-san", "pyleak"))
+
+
+@pytest.mark.parametrize("interp", [i for i in MATRIX if i.name == "debian-3.11"] + [
+    i for i in MATRIX if i.minor == (3, 13)][:1], ids=repr)
+def test_hostile_names_under_sanitizers(root, interp, tmp_path, started):
+    """The same names through the ASan+UBSan build: every batch output, a recording and its
+    reports, and the TUI for a few refreshes, with no sanitizer report and clean output."""
+    need(os.path.exists(SAN), "no sanitizer build at %s (make SANITIZE=1)" % SAN)
+    need(shutil.which("tmux") is not None, "tmux is not installed")
+    tmp = str(tmp_path)
+    h = Hostile(interp, tmp)
+    started.append(h)
+    names = h.truth()
+    pid = h.pid
+    logs = os.path.join(tmp, "san")
+    os.mkdir(logs)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:log_path=%s/asan" % logs,
+               UBSAN_OPTIONS="print_stacktrace=1:log_path=%s/ubsan" % logs)
+
+    def san(args, timeout=120):
+        p = subprocess.run([SAN] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=env, timeout=timeout)
+        assert p.returncode == 0, "%s: exit %d: %r" % (args, p.returncode, p.stderr[-2000:])
+        assert_clean_text(p.stderr, "stderr of %s" % args)
+        return p.stdout
+
+    db = os.path.join(tmp, "san.db")
+    rec = subprocess.Popen([SAN, "record", "-p", str(pid), "-o", db, "--duration", "6", "--interval", "1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert esc_text(HOSTILE_ARG) in assert_clean_text(san(["list", "-p", pid]), "list")
+    assert_json_lines(san(["list", "-p", pid, "--json"]), "list --json")
+    assert esc_text(names["type"]) in assert_clean_text(san(["census", "-p", pid, "-n", "0"]), "census")
+    assert_json_lines(san(["census", "-p", pid, "--json"]), "census --json")
+    assert_clean_text(san(["top", "-b", "-p", pid, "-d", "1", "-n", "3"], timeout=60), "top -b")
+    assert_json_lines(san(["top", "-b", "--json", "-p", pid, "-d", "1", "-n", "3"], timeout=60), "top --json")
+    assert_clean_text(san(["top", "-b", "-p", pid, "--sites", "--format", "collapsed", "-d", "1", "-n", "3"],
+                          timeout=60), "collapsed")
+    rcfile = os.path.join(tmp, "tui.rc")
+    sess = "pyleak-hostile-asan-%d" % os.getpid()
+    envs = "ASAN_OPTIONS=%s UBSAN_OPTIONS=%s LANG=C.UTF-8" % (env["ASAN_OPTIONS"], env["UBSAN_OPTIONS"])
+    try:
+        subprocess.check_call(["tmux", "new-session", "-d", "-s", sess, "-x", "200", "-y", "50",
+                               "bash -c '%s %s top -p %d -n 4 -d 0.5; echo $? > %s; sleep 30'" % (
+                                   envs, SAN, pid, rcfile)])
+        deadline = time.time() + 60
+        while not os.path.exists(rcfile) and time.time() < deadline:
+            time.sleep(0.2)
+        assert os.path.exists(rcfile), "the TUI did not finish 4 refreshes in 60 s"
+        time.sleep(0.2)
+        assert open(rcfile).read().strip() == "0"
+        title = subprocess.run(["tmux", "display", "-p", "-t", sess, "#{pane_title}"], stdout=subprocess.PIPE,
+                               universal_newlines=True).stdout
+        assert "pwned" not in title, title
+    finally:
+        subprocess.call(["tmux", "kill-session", "-t", sess], stderr=subprocess.DEVNULL)
+    assert rec.wait(60) == 0, rec.stderr.read()[-2000:]
+    for fmt in ("text", "json", "html", "csv", "chrome", "collapsed"):
+        out = san(["report", db, "--format", fmt])
+        assert_clean_text(out, "report " + fmt, allow_tab=(fmt == "html"))
+    assert_clean_text(san(["top", "--replay", db, "-b"]), "top --replay -b")
+    reports = ""
+    for name in sorted(os.listdir(logs)):
+        with open(os.path.join(logs, name), errors="replace") as f:
+            reports += f.read()
+    assert not reports, "sanitizer reports:\n" + reports[:4000]
