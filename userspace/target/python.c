@@ -252,7 +252,8 @@ static int bin_facts_get(int fd, const char *path, const struct bin_facts **out)
  * /proc/PID/map_files/START-END (always the mapped file, whatever its name). A candidate counts
  * only if the opened file (fstat of the fd, not a second lookup of the name) has the mapping's
  * device and inode. Returns the open fd (the ELF reader maps it) and in out the host path that
- * names it (for the probes, which attach by path).
+ * names it (for the probes, which attach by path): for a container, its map_files link when
+ * that is open to us.
  */
 static int open_in_root(pid_t pid, const char *path)
 {
@@ -292,8 +293,24 @@ static int host_open(pid_t pid, const struct proc_map *m, bool other_ns, char *o
 		if (fd < 0)
 			continue;
 		if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_ino == m->inode &&
-		    major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor)
+		    major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor) {
+			/*
+			 * The probes and later readers open `out` again by name, and under /proc/PID/root
+			 * the kernel would follow the container's symlinks anew (absolute ones from our
+			 * root). /proc/PID/map_files/START-END names the mapped file itself: use it when
+			 * we may (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, kept by the live commands).
+			 */
+			if (k == 1) {
+				char alt[96];
+				struct stat ast;
+
+				snprintf(alt, sizeof(alt), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start,
+					 m->end);
+				if (!stat(alt, &ast) && ast.st_ino == st.st_ino && ast.st_dev == st.st_dev)
+					snprintf(out, sz, "%s", alt);
+			}
 			return fd;
+		}
 		close(fd);
 	}
 	return -ENOENT;
