@@ -17,6 +17,7 @@
 #include "trace/record.h"
 #include "trace/report.h"
 #include "trace/trace.h"
+#include "trace/replay.h"
 
 #define T0 1700000000.0
 
@@ -475,6 +476,33 @@ static void sql(const char *path, const char *stmt)
 	sqlite3_close(db);
 }
 
+/* A shared recording with absurd times: replay must not convert an out-of-range span to int
+ * (undefined behaviour, found by fuzz_trace_rows) and caps its steps. */
+static void test_replay_hostile_times(void **state)
+{
+	static const char *const ends[] = { "1e300", "inf", "-1e300", "nan" };
+	char path[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		struct trace *t = NULL;
+		struct replay *r = NULL;
+		char stmt[200];
+
+		path_in(path, sizeof(path), "hostile-times.db");
+		unlink(path);
+		write_sample_trace(path);
+		snprintf(stmt, sizeof(stmt), "UPDATE meta SET value='%s' WHERE key='end_time';"
+			 "UPDATE meta SET value='1e-300' WHERE key='interval_s'", ends[i]);
+		sql(path, stmt);
+		assert_int_equal(trace__load(path, &t), 0);
+		assert_int_equal(replay__new(t, 1, &r), 0);
+		assert_true(replay__steps(r) >= 1 && replay__steps(r) <= 10000000);
+		replay__free(r);
+		trace__free(t);
+	}
+}
+
 static void test_refuse_foreign(void **state)
 {
 	char path[300], cmd[700];
@@ -541,7 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_formats_parse),
 		cmocka_unit_test(test_refuse_overwrite), cmocka_unit_test(test_empty_trace),
-		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_max_size_drops_events),
+		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_replay_hostile_times), cmocka_unit_test(test_max_size_drops_events),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,6 +4,7 @@
 #include "util/common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,9 +40,15 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 	for (i = 0; i < t->nprocs; i++)
 		if (t->procs[i].nsamples && t->procs[i].samples[t->procs[i].nsamples - 1].time > r->end)
 			r->end = t->procs[i].samples[t->procs[i].nsamples - 1].time;
-	r->nsteps = (int)((r->end - r->start) / r->interval) + 1;
-	if (r->nsteps > 10000000)
-		r->nsteps = 10000000;
+	{
+		/* Times and the interval come from the file: a hostile one makes the span NaN, infinite
+		 * or past INT_MAX, and converting that to int is undefined (fuzz_trace_rows found it). */
+		double span = (r->end - r->start) / r->interval;
+
+		if (!isfinite(span) || span < 0)
+			span = 0;
+		r->nsteps = span >= 10000000 - 1 ? 10000000 : (int)span + 1;
+	}
 	r->rows = calloc((size_t)t->nprocs, sizeof(*r->rows));
 	r->view = calloc((size_t)t->nprocs, sizeof(*r->view));
 	if (!r->rows || !r->view) {
