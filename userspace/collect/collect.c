@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The collector: finds Python processes, attaches probes, reads maps and memory into the model. */
 #include "collect/collect.h"
+#include "model/groups.h"
 #include "model/source.h"
 #include "util/common.h"
 #include "target/proc.h"
@@ -57,6 +58,7 @@ struct collector {
 	struct gc_probes *probes;
 	struct alloc_probes *alloc; /* NULL: no allocation rates */
 	struct sites *sites;	    /* NULL: no allocation sites */
+	struct groups *groups;	    /* process families, their history across recycled workers */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -103,7 +105,8 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 	c->rows = calloc(MAX_ROWS, sizeof(*c->rows));
 	c->view = calloc(MAX_ROWS, sizeof(*c->view));
 	c->neg = calloc(NEG_CACHE_MAX, sizeof(*c->neg));
-	if (!c->rows || !c->view || !c->neg) {
+	c->groups = groups__new();
+	if (!c->rows || !c->view || !c->neg || !c->groups) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -169,6 +172,7 @@ void collector__free(struct collector *c)
 	free(c->rows);
 	free(c->view);
 	free(c->neg);
+	groups__free(c->groups);
 	free(c->pids);
 	free(c);
 }
@@ -308,6 +312,12 @@ static void add_process(struct collector *c, pid_t pid, double now)
 	if (!c->probes)
 		row->target.tier = GC_TIER_NONE;
 	row->first_seen = now;
+	{
+		struct proc_status st;
+
+		if (!proc__read_status(pid, &st))
+			row->ppid = st.ppid;
+	}
 	row->garbage = -1;
 	row->live_objects = -1;
 	c->rows[c->nrows++] = row;
@@ -377,6 +387,13 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		register_target(c, row);
 	}
 	proc__rss_bytes(t->pid, &row->rss);
+	{
+		/* a worker is reparented when its master dies: ppid is read every refresh */
+		struct proc_status st;
+
+		if (!row->exited && !proc__read_status(t->pid, &st))
+			row->ppid = st.ppid;
+	}
 	if (c->probes && !gc_probes__read(c->probes, t->pid, &ks))
 		have_ks = true;
 	err = python__read_gc(t, &r, &gc);
@@ -553,6 +570,8 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	}
 	snap->rows = c->view;
 	snap->nrows = c->nrows;
+	groups__update(c->groups, snap);
+	groups__select(snap, c->opts.group);
 	if (c->probes) {
 		snap->dropped_events = gc_probes__dropped(c->probes);
 		snap->attachments = gc_probes__attachments(c->probes);

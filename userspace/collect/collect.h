@@ -28,6 +28,8 @@ struct collector_opts {
 	/* Every individual collection seen by the probes (for recording and the GC timeline). */
 	gc_event_fn on_gc_event;
 	void *ctx;
+	/* Only the processes of the families matching this (model/groups.h): name, root pid or kind. */
+	const char *group;
 	/* Called once for each process that exits (after its last sample). */
 	void (*on_exit)(const struct proc_row *row, void *ctx);
 };

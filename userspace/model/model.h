@@ -12,6 +12,8 @@
 #include "model/gcstats.h"
 #include "target/python.h"
 
+struct group_row;
+
 #define MODEL_NGEN 3
 #define MODEL_HIST_SLOTS GC_PROBES_HIST_SLOTS
 /* Samples kept per process: enough for a 2-minute window at 1 s, for rates and sparklines. */
@@ -127,6 +129,11 @@ struct proc_row {
 
 	double first_seen, last_update;
 	void *ext; /* per-feature state (census cache...) owned by the collector */
+
+	/* Process family (model/groups.h): filled by groups__update() from ppid and the program */
+	pid_t ppid;
+	int group_id;	   /* 0: in no family */
+	uint8_t group_role; /* enum group_role */
 };
 
 struct snapshot {
@@ -141,6 +148,8 @@ struct snapshot {
 	double self_cpu_pct;
 	uint64_t self_rss;
 	int attachments;
+	int ngroups;
+	struct group_row *groups; /* model/groups.h; owned by whoever grouped the rows */
 };
 
 /* The i-th newest history sample (0 = newest), or NULL. */

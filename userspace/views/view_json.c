@@ -175,7 +175,14 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 	sb_putc(sb, ']');
 }
 
+static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row);
+
 void view_json__process(struct strbuf *sb, const struct proc_row *row)
+{
+	process_json(sb, NULL, row);
+}
+
+static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row)
 {
 	const struct py_target *t = &row->target;
 	int g;
@@ -195,6 +202,7 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row)
 	num(sb, row->rss_per_min);
 	sb_puts(sb, ",\"note\":");
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
+	view_json__process_group(sb, snap, row);
 	analysis_json(sb, row);
 	alloc_json(sb, row);
 	sites_json(sb, row);
@@ -258,7 +266,9 @@ void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
 	for (i = 0; i < snap->nrows; i++) {
 		if (i)
 			sb_putc(sb, ',');
-		view_json__process(sb, snap->rows[i]);
+		process_json(sb, snap, snap->rows[i]);
 	}
-	sb_puts(sb, "]}\n");
+	sb_putc(sb, ']');
+	view_json__groups(sb, snap);
+	sb_puts(sb, "}\n");
 }

@@ -10,6 +10,9 @@
 void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap);
 /* The per-process object inside "processes" (also used by the recorder's metadata). */
 void view_json__process(struct strbuf *sb, const struct proc_row *row);
+/* view_json_groups.c: `,"ppid":..,"group":{...}` of a process and `,"groups":[...]` of a snapshot. */
+void view_json__process_group(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row);
+void view_json__groups(struct strbuf *sb, const struct snapshot *snap);
 /* A block of plain text for a refresh (`top -b`). */
 void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap);
 
