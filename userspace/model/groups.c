@@ -457,6 +457,22 @@ static void fmt_rate(char *buf, size_t sz, double v, bool bytes)
 	snprintf(buf, sz, "%s/min", n);
 }
 
+/* "18 MB", "640 KB", "1.2 GB" (powers of 1024, as fmt_bytes): for sentences. */
+static void prose_bytes(char *buf, size_t sz, double b)
+{
+	const char *sign = b < 0 ? "-" : "";
+	double a = fabs(b);
+
+	if (a >= 1024.0 * 1024 * 1024)
+		snprintf(buf, sz, "%s%.1f GB", sign, a / (1024.0 * 1024 * 1024));
+	else if (a >= 10.0 * 1024 * 1024)
+		snprintf(buf, sz, "%s%.0f MB", sign, a / (1024.0 * 1024));
+	else if (a >= 1024.0 * 1024)
+		snprintf(buf, sz, "%s%.1f MB", sign, a / (1024.0 * 1024));
+	else
+		snprintf(buf, sz, "%s%.0f KB", sign, a / 1024);
+}
+
 static void fmt_life(char *buf, size_t sz, double s)
 {
 	if (s < 120)
@@ -582,8 +598,9 @@ static void recycled_verdicts(struct group_row *g)
 				grew++;
 			}
 			if (i < GROUP_EVIDENCE_WORKERS) {
-				fmt_sbytes(amount, sizeof(amount), d);
-				snprintf(ev, sizeof(ev), "%spid %d %s in %.0f s", i ? ", " : "", (int)r[i]->pid, amount, span);
+				prose_bytes(amount, sizeof(amount), d);
+				snprintf(ev, sizeof(ev), "%spid %d %s%s in %.0f s", i ? ", " : "", (int)r[i]->pid, d >= 0 ? "+" : "",
+					 amount, span);
 				if (len + strlen(ev) < sizeof(v.evidence)) {
 					memcpy(v.evidence + len, ev, strlen(ev) + 1);
 					len += strlen(ev);
@@ -599,7 +616,7 @@ static void recycled_verdicts(struct group_row *g)
 				v.life_s = g->median_life_s;
 				v.confidence = (double)grew / n;
 				copy_str(v.name, sizeof(v.name), "rss");
-				fmt_bytes(amount, sizeof(amount), v.per_life);
+				prose_bytes(amount, sizeof(amount), v.per_life);
 				snprintf(v.text, sizeof(v.text),
 					 "each worker grows %s over its %s life: a leak hidden by recycling (%d/%d recycled workers)",
 					 amount, life, grew, n);
