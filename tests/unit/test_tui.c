@@ -12,6 +12,7 @@
 
 #include "probes/gc.h"
 #include "views/tui_render.h"
+#include "model/groups.h"
 
 #define NROWS_MAX 64
 
@@ -433,12 +434,12 @@ static void test_sites_tab(void **state)
 	struct proc_row *r;
 	int y;
 
-	render(f, 120, 30);
+	render(f, 200, 30);
 	tui_state__key(&f->st, TUI_KEY_ENTER);
 	r = f->snap.rows[0];
 	/* no samples yet: says so */
 	tui_state__key(&f->st, '4');
-	render(f, 120, 30);
+	render(f, 200, 30);
 	assert_true(tui_grid__find(&f->g, "Sites") >= 0);
 	/* two stacks, 75% / 25%, leaf first then callers, the deep one truncated */
 	memset(stacks, 0, sizeof(stacks));
@@ -456,7 +457,7 @@ static void test_sites_tab(void **state)
 	r->sites.nstacks = 2;
 	r->sites.total = 40;
 	r->sites.counters.walk_errors = 2;
-	render(f, 120, 30);
+	render(f, 200, 30);
 	assert_true(tui_grid__find(&f->g, "Sites: 40 samples, 2 walk errors (discarded)") >= 0);
 	y = tui_grid__find(&f->g, "/srv/app.py:41 make_widget");
 	assert_true(y >= 0);
@@ -755,6 +756,103 @@ static void test_leak_tabs(void **state)
 	assert_null(strstr(line(f, y), "\u2588"));
 }
 
+/* A gunicorn family: one header line with summed figures and the family verdict; Enter unfolds
+ * the workers under it, e folds them back; drilling into a worker names the family's verdict. */
+static void test_family_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct groups *gs = groups__new();
+	const char *cmd = "/usr/bin/python3.11 /usr/bin/gunicorn -w 4 app:app";
+	struct proc_row *r;
+	char buf[64];
+	int y, hy;
+
+	assert_non_null(gs);
+	r = add_row(f, 5000, "gunicorn", cmd, "3.11.2", GC_TIER_USDT, 30ull << 20);
+	r->ppid = 1;
+	snprintf(r->target.exe, sizeof(r->target.exe), "/usr/bin/python3.11");
+	for (int i = 0; i < 4; i++) {
+		r = add_row(f, 5001 + i, "gunicorn", cmd, "3.11.2", GC_TIER_USDT, (uint64_t)(100 + i) << 20);
+		r->ppid = 5000;
+		r->target.start_time = 1;
+		snprintf(r->target.exe, sizeof(r->target.exe), "/usr/bin/python3.11");
+		r->gc_per_s[0] = 25;
+		r->nsuspects = 1;
+		r->suspects[0].kind = SUSPECT_TYPE;
+		snprintf(r->suspects[0].name, sizeof(r->suspects[0].name), "app.Session");
+		r->suspects[0].per_min = 300;
+		r->suspects[0].confidence = 0.99;
+	}
+	groups__update(gs, &f->snap);
+	assert_int_equal(f->snap.ngroups, 1);
+
+	render(f, 200, 30);
+	/* folded: one line for the family (sorted by its summed RSS: 436 MB, above the 300 MB web
+	 * worker), no worker lines */
+	hy = tui_grid__find(&f->g, "gunicorn:5000: 4 workers");
+	assert_true(hy >= 0);
+	assert_non_null(strstr(line(f, hy), "\u25b8 gunicorn:5000"));
+	assert_non_null(strstr(line(f, hy), "436M"));
+	assert_non_null(strstr(line(f, hy), "100")); /* G0/s summed: 4 x 25 */
+	assert_non_null(strstr(line(f, hy), "4/4 app.Session +300/m"));
+	assert_true(hy < pid_line(f, 4242));
+	assert_int_equal(pid_line(f, 5001), -1);
+	assert_int_equal(pid_line(f, 5000), hy);
+	/* the header is selected first; Enter unfolds instead of drilling in */
+	assert_int_equal(f->st.sel_pid, -f->snap.groups[0].id);
+	assert_int_equal(tui_state__key(&f->st, TUI_KEY_ENTER), TUI_ACT_REDRAW);
+	assert_int_equal(f->st.view, TUI_VIEW_LIST);
+	render(f, 200, 30);
+	assert_non_null(strstr(line(f, hy), "\u25be gunicorn:5000"));
+	for (int i = 0; i < 4; i++) {
+		y = pid_line(f, 5001 + i);
+		assert_true(y > hy && y <= hy + 5);
+		assert_non_null(strstr(line(f, y), "  python3.11 gunicorn -w 4"));
+	}
+	y = tui_grid__find(&f->g, "[master]");
+	assert_true(y > hy);
+	assert_non_null(strstr(line(f, y), "   5000 "));
+	/* members follow the sort: the biggest worker first */
+	assert_int_equal(pid_line(f, 5004), hy + 1);
+	/* Down onto a worker, Enter drills in: the family and its verdict with each worker's rate */
+	tui_state__key(&f->st, TUI_KEY_DOWN);
+	assert_int_equal(f->st.sel_pid, 5004);
+	tui_state__key(&f->st, TUI_KEY_ENTER);
+	assert_int_equal(f->st.view, TUI_VIEW_DETAIL);
+	render(f, 200, 30);
+	assert_true(tui_grid__find(&f->g, "family gunicorn:5000 (this process: worker; 4 workers now, 0 recycled)") >= 0);
+	assert_true(tui_grid__find(&f->g, "4/4 workers: app.Session +300/min each") >= 0);
+	assert_true(tui_grid__find(&f->g, "pid 5001 +300/min, pid 5002 +300/min") >= 0);
+	/* Up from the first worker skips the header line in the drill-in */
+	tui_state__key(&f->st, TUI_KEY_UP);
+	assert_true(f->st.detail_pid > 0);
+	tui_state__key(&f->st, TUI_KEY_ESC);
+	/* e on a member folds its family back and selects the header */
+	f->st.sel_pid = 5002;
+	render(f, 200, 30);
+	assert_int_equal(tui_state__key(&f->st, 'e'), TUI_ACT_REDRAW);
+	render(f, 200, 30);
+	assert_int_equal(pid_line(f, 5002), -1);
+	assert_int_equal(f->st.sel_pid, -f->snap.groups[0].id);
+	/* the filter matches a family by name and shows it whole */
+	f->st.filter[0] = '\0';
+	snprintf(f->st.filter, sizeof(f->st.filter), "gunicorn:5000");
+	render(f, 200, 30);
+	assert_true(tui_grid__find(&f->g, "gunicorn:5000: 4 workers") >= 0);
+	assert_int_equal(pid_line(f, 4242), -1);
+	/* ASCII terminals fold with + and - */
+	f->st.filter[0] = '\0';
+	assert_int_equal(tui_grid__init(&f->g, 200, 30, true), 0);
+	assert_int_equal(tui_render(&f->g, &f->snap, &f->st), 0);
+	assert_true(tui_grid__find(&f->g, "+ gunicorn:5000: 4 workers") >= 0);
+	/* the help names the key */
+	tui_state__key(&f->st, 'h');
+	render(f, 200, 30);
+	assert_true(tui_grid__find(&f->g, "fold the selected family") >= 0);
+	(void)buf;
+	groups__free(gs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +871,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_misc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ascii_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leak_tabs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_family_rows, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,7 @@ static const char record_usage[] =
 	"\n"
 	"USAGE\n"
 	"    pyleak record [-p PID[,PID...]]... [--all] -o FILE [--duration D] [--interval S]\n"
-	"                  [--max-size SIZE] [--force] [--container ID] [--no-bpf]\n"
+	"                  [--max-size SIZE] [--force] [--container ID] [--group FAMILY] [--no-bpf]\n"
 	"\n"
 	"Every interval, one sample per process (RSS, cumulative collections/collected/uncollectable per\n"
 	"generation = gc.get_stats(), gc.garbage length, thresholds, counts, GC time, pause histograms);\n"
@@ -33,6 +33,8 @@ static const char record_usage[] =
 	"    -p, --pid PIDS        only these host pids (comma separated, repeatable)\n"
 	"    -a, --all             every Python process on the host, as they come and go (default)\n"
 	"        --container ID    every Python process of this container (id or its prefix)\n"
+	"        --group FAMILY    every process of this family as workers come and go: its name\n"
+	"                          (gunicorn:4242), root pid or kind (gunicorn, multiprocessing...)\n"
 	"    -d, --duration D      stop after D (90, 90s, 15m, 8h); default: until Ctrl-C\n"
 	"    -i, --interval S      seconds between samples (default 1; 0.1 to 3600)\n"
 	"        --max-size SIZE   bound on the file (default 256M): at 90% gc events stop being written\n"
@@ -212,6 +214,7 @@ int cmd_record(int argc, char **argv)
 		{ "container", required_argument, NULL, 'C' }, { "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' }, { "max-size", required_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },	      { "help", no_argument, NULL, 'h' },
+		{ "group", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true };
@@ -242,6 +245,7 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'a': all = true; break;
 		case 'C': co.container = optarg; break;
+		case 'g': co.group = optarg; break;
 		case 'd':
 			if (parse_duration(optarg, &duration) || duration <= 0) {
 				pr_err("invalid duration '%s': give e.g. 90, 15m or 8h", optarg);
@@ -273,8 +277,8 @@ int cmd_record(int argc, char **argv)
 		pr_err("record needs an output file: -o FILE");
 		goto usage;
 	}
-	if (all && (npids || co.container)) {
-		pr_err("--all cannot be combined with -p or --container");
+	if (all && (npids || co.container || co.group)) {
+		pr_err("--all cannot be combined with -p, --container or --group");
 		goto usage;
 	}
 	if (privileges__check(!co.no_bpf))

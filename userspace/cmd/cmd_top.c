@@ -20,6 +20,7 @@ static const char top_usage[] =
 	"\n"
 	"USAGE\n"
 	"    pyleak top [-b] [--json] [-d SECONDS] [-n ITERATIONS] [-p PID[,PID...]] [--container ID]\n"
+	"               [--group FAMILY]\n"
 	"\n"
 	"Per process: collections, collected and uncollectable objects per generation (cumulative since\n"
 	"the process started, so they equal gc.get_stats() in the target, and per refresh), pause times\n"
@@ -36,6 +37,8 @@ static const char top_usage[] =
 	"    -n, --iterations N   quit after N refreshes\n"
 	"    -p, --pid PIDS       only these host pids (comma separated); default: all Python processes\n"
 	"        --container ID   only the Python processes of this container (id or its prefix)\n"
+	"        --group FAMILY   only this process family: its name (gunicorn:4242), its root pid, or a\n"
+	"                         kind (gunicorn, uvicorn, uwsgi, celery, multiprocessing, fork)\n"
 	"        --no-bpf         no BPF: exact counters read from memory, no pause times\n"
 	"        --alloc MODE     allocation rates per type: young (default: sample the young GC list at\n"
 	"                         each collection, free), exact (allocator uprobes: exact, costly:\n"
@@ -57,7 +60,8 @@ static const char top_usage[] =
 	"    -h, --help           this text\n"
 	"\n"
 	"KEYS (interactive)\n"
-	"    arrows PgUp PgDn Home End move, Enter drill in, Esc/Backspace back, F6 or < > sort,\n"
+	"    arrows PgUp PgDn Home End move, Enter drill in (on a family: fold open/shut; e too),\n"
+	"    Esc/Backspace back, F6 or < > sort,\n"
 	"    I reverse the sort, / filter, p pause, + - interval, h ? F1 help, q F10 quit;\n"
 	"    in a process: Left/Right, Tab or 1-5 switch tabs (GC, Types, Containers, Sites, Suspects)\n"
 	"\n"
@@ -79,6 +83,7 @@ int cmd_top(int argc, char **argv)
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
@@ -123,6 +128,7 @@ int cmd_top(int argc, char **argv)
 			}
 			break;
 		case 'C': co.container = optarg; break;
+		case 'g': co.group = optarg; break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
 		case 'R': replay_path = optarg; break;

@@ -76,6 +76,7 @@ int tui_detail__render(struct tui_grid *g, const struct snapshot *snap, struct t
 	y++;
 	if (r->note[0] && r->gc_valid)
 		tui_grid__puts(g, 0, y++, g->w, TUI_A_WARN, r->note);
+	y += tui_groups__detail_lines(g, snap, r, y, MIN(bottom - 4, y + 5));
 	/* Tabs */
 	x = 0;
 	for (t = 0; t < TUI_TAB__COUNT; t++) {

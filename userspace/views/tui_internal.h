@@ -32,6 +32,15 @@ void tui_tab__no_data(struct tui_grid *g, int x, int y, int w, const char *what,
 bool tui_tab__is_suspect(const struct proc_row *row, enum suspect_kind kind, const char *name);
 void tui_tab__census_line(struct tui_grid *g, const struct proc_row *row, int x, int y, int w);
 
+/* tui_groups.c: process families (model/groups.h). */
+struct group_row;
+/* The header line's figures as a row (the table draws and sorts it like a process). */
+void tui_groups__header_row(const struct snapshot *snap, const struct group_row *g, struct proc_row *out);
+const char *tui_groups__header_text(const struct group_row *g, bool expanded, bool ascii, char *buf, size_t sz);
+const char *tui_groups__suspect_text(const struct group_row *g, char *buf, size_t sz);
+/* The family lines of a member's drill-in from line y (below maxy); returns the lines used. */
+int tui_groups__detail_lines(struct tui_grid *g, const struct snapshot *snap, const struct proc_row *r, int y, int maxy);
+
 /* tui_help.c */
 void tui_help__render(struct tui_grid *g, int y0);
 

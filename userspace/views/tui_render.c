@@ -138,7 +138,9 @@ void tui_state__free(struct tui_state *st)
 	if (!st)
 		return;
 	free(st->vis);
+	free(st->vis_group);
 	st->vis = NULL;
+	st->vis_group = NULL;
 	st->nvis = st->vis_cap = 0;
 }
 
@@ -157,6 +159,42 @@ double tui_interval__step(double cur, int dir)
 		if (steps[i] < cur - 1e-9)
 			return steps[i];
 	return steps[0];
+}
+
+bool tui_state__expanded(const struct tui_state *st, int group_id)
+{
+	for (int i = 0; i < st->nexpanded; i++)
+		if (st->expanded[i] == group_id)
+			return true;
+	return false;
+}
+
+void tui_state__toggle_group(struct tui_state *st, int group_id)
+{
+	for (int i = 0; i < st->nexpanded; i++)
+		if (st->expanded[i] == group_id) {
+			st->expanded[i] = st->expanded[--st->nexpanded];
+			return;
+		}
+	if (st->nexpanded == TUI_MAX_EXPANDED) /* the oldest folds back */
+		memmove(st->expanded, st->expanded + 1, sizeof(st->expanded[0]) * --st->nexpanded);
+	st->expanded[st->nexpanded++] = group_id;
+}
+
+/* Enter or e on a family's header line folds it open or shut; e on a member folds its family
+ * and selects the header.  false: the selection is not in a family. */
+static bool group_key(struct tui_state *st, bool from_member)
+{
+	int id;
+
+	if (!st->nvis || st->sel_idx >= st->nvis || !st->vis_group)
+		return false;
+	id = st->vis_group[st->sel_idx];
+	if (!id || (st->vis[st->sel_idx] > 0 && !from_member))
+		return false;
+	tui_state__toggle_group(st, id);
+	st->sel_pid = -id; /* the header stays selected whichever way it folded */
+	return true;
 }
 
 static void select_idx(struct tui_state *st, int idx)
@@ -294,7 +332,9 @@ enum tui_action tui_state__key(struct tui_state *st, int key)
 		case TUI_KEY_DOWN:
 			/* flip through the processes in list order without going back */
 			select_idx(st, st->sel_idx + (key == TUI_KEY_UP ? -1 : 1));
-			if (st->nvis)
+			if (st->nvis && st->sel_pid < 0) /* a family header: on to the next process */
+				select_idx(st, st->sel_idx + (key == TUI_KEY_UP ? -1 : 1));
+			if (st->nvis && st->sel_pid > 0)
 				st->detail_pid = st->sel_pid;
 			return TUI_ACT_REDRAW;
 		default: return TUI_ACT_NONE;
@@ -310,8 +350,15 @@ enum tui_action tui_state__key(struct tui_state *st, int key)
 	case TUI_KEY_ENTER:
 		if (!st->nvis)
 			return TUI_ACT_NONE;
+		if (group_key(st, false))
+			break;
 		st->detail_pid = st->sel_pid;
 		st->view = TUI_VIEW_DETAIL;
+		break;
+	case 'e':
+	case 'E':
+		if (!group_key(st, true))
+			return TUI_ACT_NONE;
 		break;
 	case '/':
 		copy_str(st->filter_edit, sizeof(st->filter_edit), st->filter);

@@ -118,6 +118,7 @@ enum tui_action {
 };
 
 #define TUI_FILTER_MAX 64
+#define TUI_MAX_EXPANDED 64 /* families shown with their members at once */
 
 struct tui_state {
 	enum tui_view view, help_return;
@@ -134,8 +135,14 @@ struct tui_state {
 	double interval_s;
 	char status[128]; /* one-shot message for the footer (errors from the collector...) */
 
-	/* Filled by tui_render() for the next key: the rows as shown, and the layout. */
+	/* Process families (model/groups.h) shown with their members, by family id */
+	int expanded[TUI_MAX_EXPANDED];
+	int nexpanded;
+
+	/* Filled by tui_render() for the next key: the rows as shown, and the layout.  A family's
+	 * header line has pid -id; vis_group gives every line's family (0: none). */
 	pid_t *vis;
+	int *vis_group;
 	int nvis, vis_cap;
 	int page_rows;
 	uint32_t col_shown; /* bit per enum tui_col */
@@ -144,6 +151,8 @@ struct tui_state {
 void tui_state__init(struct tui_state *st, double interval_s);
 void tui_state__free(struct tui_state *st);
 enum tui_action tui_state__key(struct tui_state *st, int key);
+bool tui_state__expanded(const struct tui_state *st, int group_id);
+void tui_state__toggle_group(struct tui_state *st, int group_id);
 /* The next/previous interval step from `cur` (dir +1 longer, -1 shorter), within 0.1 .. 3600 s. */
 double tui_interval__step(double cur, int dir);
 

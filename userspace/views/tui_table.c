@@ -12,6 +12,7 @@
 #include "util/common.h"
 #include "util/format.h"
 #include "target/python.h"
+#include "model/groups.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Columns of the process table
@@ -301,36 +302,98 @@ static const char *active_filter(const struct tui_state *st)
 	return st->editing_filter ? st->filter_edit : st->filter;
 }
 
-/* Filter and sort the snapshot's rows into st->vis (pids) and rows_out (pointers). */
-static int build_visible(const struct snapshot *snap, struct tui_state *st, const struct proc_row ***rows_out)
-{
-	const struct proc_row **rows = NULL;
-	struct sort_ctx sc = { st->sort_col, st->sort_reverse };
-	int n = 0, i;
+/* One line of the list: a process, or a family's header (row is then the family as a row). */
+struct vis_line {
+	const struct proc_row *row;
+	const struct group_row *group; /* the family of a header or member line */
+	bool header;
+};
 
-	*rows_out = NULL;
+struct visible {
+	struct vis_line *lines;
+	int n;
+	struct proc_row *headers; /* the families' header rows, owned here */
+};
+
+static void visible__free(struct visible *v)
+{
+	free(v->lines);
+	free(v->headers);
+}
+
+static bool group_matches(const struct snapshot *snap, const struct group_row *g, const char *filter)
+{
+	if (!filter[0] || strcasestr(g->name, filter))
+		return true;
+	for (int i = 0; i < snap->nrows; i++)
+		if (snap->rows[i] && snap->rows[i]->group_id == g->id && row_matches(snap->rows[i], filter))
+			return true;
+	return false;
+}
+
+/*
+ * Filter and sort into st->vis (pids; a family header is -id) and v: processes in no family and
+ * families' headers sort together; an expanded family's members follow its header, sorted the
+ * same way.  A family whose name or any member matches the filter shows whole.
+ */
+static int build_visible(const struct snapshot *snap, struct tui_state *st, struct visible *v)
+{
+	const struct proc_row **top = NULL, **members = NULL;
+	struct sort_ctx sc = { st->sort_col, st->sort_reverse };
+	int ntop = 0, n = 0, i, k, m, ng = snap ? snap->ngroups : 0;
+
+	memset(v, 0, sizeof(*v));
 	if (snap && snap->nrows > 0) {
-		rows = calloc((size_t)snap->nrows, sizeof(*rows));
-		if (!rows)
-			return -ENOMEM;
+		top = calloc((size_t)(snap->nrows + ng), sizeof(*top));
+		members = calloc((size_t)snap->nrows, sizeof(*members));
+		v->lines = calloc((size_t)(snap->nrows + ng), sizeof(*v->lines));
+		v->headers = ng ? calloc((size_t)ng, sizeof(*v->headers)) : NULL;
+		if (!top || !members || !v->lines || (ng && !v->headers))
+			goto oom;
+		for (i = 0; i < ng; i++) {
+			tui_groups__header_row(snap, &snap->groups[i], &v->headers[i]);
+			if (group_matches(snap, &snap->groups[i], active_filter(st)))
+				top[ntop++] = &v->headers[i];
+		}
 		for (i = 0; i < snap->nrows; i++)
-			if (snap->rows[i] && row_matches(snap->rows[i], active_filter(st)))
-				rows[n++] = snap->rows[i];
-		qsort_r(rows, (size_t)n, sizeof(*rows), row_cmp, &sc);
+			if (snap->rows[i] && !snapshot__group(snap, snap->rows[i]->group_id) &&
+			    row_matches(snap->rows[i], active_filter(st)))
+				top[ntop++] = snap->rows[i];
+		qsort_r(top, (size_t)ntop, sizeof(*top), row_cmp, &sc);
+		for (i = 0; i < ntop; i++) {
+			const struct group_row *g = top[i] >= v->headers && top[i] < v->headers + ng ?
+							    &snap->groups[top[i] - v->headers] : NULL;
+
+			v->lines[n++] = (struct vis_line){ top[i], g, g != NULL };
+			if (!g || !tui_state__expanded(st, g->id))
+				continue;
+			for (k = m = 0; k < snap->nrows; k++)
+				if (snap->rows[k] && snap->rows[k]->group_id == g->id)
+					members[m++] = snap->rows[k];
+			qsort_r(members, (size_t)m, sizeof(*members), row_cmp, &sc);
+			for (k = 0; k < m; k++)
+				v->lines[n++] = (struct vis_line){ members[k], g, false };
+		}
 	}
 	if (n > st->vis_cap) {
-		pid_t *v = realloc(st->vis, (size_t)n * sizeof(*v));
+		pid_t *p = realloc(st->vis, (size_t)n * sizeof(*p));
+		int *gid;
 
-		if (!v) {
-			free(rows);
-			return -ENOMEM;
-		}
-		st->vis = v;
+		if (!p)
+			goto oom;
+		st->vis = p;
+		gid = realloc(st->vis_group, (size_t)n * sizeof(*gid));
+		if (!gid)
+			goto oom;
+		st->vis_group = gid;
 		st->vis_cap = n;
 	}
-	for (i = 0; i < n; i++)
-		st->vis[i] = rows[i]->target.pid;
+	for (i = 0; i < n; i++) {
+		st->vis[i] = v->lines[i].header ? -v->lines[i].group->id : v->lines[i].row->target.pid;
+		st->vis_group[i] = v->lines[i].group ? v->lines[i].group->id : 0;
+	}
 	st->nvis = n;
+	v->n = n;
 	/* The selection follows its process; when that one is gone, the line it was on. */
 	for (i = 0; i < n; i++)
 		if (st->vis[i] == st->sel_pid)
@@ -339,8 +402,14 @@ static int build_visible(const struct snapshot *snap, struct tui_state *st, cons
 		st->sel_idx = i;
 	st->sel_idx = n ? MAX(0, MIN(st->sel_idx, n - 1)) : 0;
 	st->sel_pid = n ? st->vis[st->sel_idx] : 0;
-	*rows_out = rows;
+	free(top);
+	free(members);
 	return 0;
+oom:
+	free(top);
+	free(members);
+	visible__free(v);
+	return -ENOMEM;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -416,8 +485,9 @@ static void render_table_title(struct tui_grid *g, int y, const struct layout *l
 }
 
 static void render_row(struct tui_grid *g, int y, const struct layout *lo, const struct snapshot *snap,
-		       const struct proc_row *r, bool selected)
+		       const struct vis_line *line, const struct tui_state *st, bool selected)
 {
+	const struct proc_row *r = line->row;
 	uint8_t base = TUI_A_NORMAL;
 	char buf[600];
 	int c;
@@ -433,7 +503,21 @@ static void render_row(struct tui_grid *g, int y, const struct layout *lo, const
 
 		if (!lo->shown[c])
 			continue;
-		if (c == TUI_COL_COMMAND && r->exited) {
+		if (c == TUI_COL_COMMAND && line->header) {
+			tui_groups__header_text(line->group, tui_state__expanded(st, line->group->id), g->ascii, buf,
+						sizeof(buf));
+		} else if (c == TUI_COL_SUSPECT && line->header) {
+			tui_groups__suspect_text(line->group, buf, sizeof(buf));
+		} else if (c == TUI_COL_COMMAND && line->group) {
+			/* a member, indented under its header, with its role when it is not a worker */
+			char cmd[520];
+
+			short_command(r, cmd, sizeof(cmd));
+			snprintf(buf, sizeof(buf), "  %s%s%.*s", r->exited ? "[exited] " : "",
+				 r->group_role == GROUP_ROLE_MASTER ? "[master] " :
+				 r->group_role == GROUP_ROLE_HELPER ? "[helper] " : "",
+				 500, cmd);
+		} else if (c == TUI_COL_COMMAND && r->exited) {
 			char cmd[520];
 
 			short_command(r, cmd, sizeof(cmd));
@@ -454,11 +538,11 @@ static void render_row(struct tui_grid *g, int y, const struct layout *lo, const
 
 int tui_table__render(struct tui_grid *g, const struct snapshot *snap, struct tui_state *st, int y0)
 {
-	const struct proc_row **rows = NULL;
+	struct visible v;
 	struct layout lo;
 	int y, i, err, body;
 
-	err = build_visible(snap, st, &rows);
+	err = build_visible(snap, st, &v);
 	if (err)
 		return err;
 	layout_columns(g->w, &lo);
@@ -494,7 +578,7 @@ int tui_table__render(struct tui_grid *g, const struct snapshot *snap, struct tu
 	else if (!st->nvis)
 		tui_grid__printf(g, 1, y, g->w - 1, TUI_A_DIM, "no process matches '%s'", active_filter(st));
 	for (i = st->scroll; i < st->nvis && y < g->h - 1; i++, y++)
-		render_row(g, y, &lo, snap, rows[i], i == st->sel_idx);
-	free(rows);
+		render_row(g, y, &lo, snap, &v.lines[i], st, i == st->sel_idx);
+	visible__free(&v);
 	return 0;
 }
