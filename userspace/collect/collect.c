@@ -468,7 +468,8 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		sites_report__free(&row->sites);
 		row->sites_valid = !sites__read(c->sites, t->pid, &row->sites);
 	}
-	if (!c->opts.no_analysis && !row->exited)
+	/* --group: censuses only for the selected families (a new worker joins at its next refresh) */
+	if (!c->opts.no_analysis && !row->exited && (!c->opts.group || row->group_id))
 		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
 
 	memset(&s, 0, sizeof(s));
@@ -572,6 +573,15 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	snap->nrows = c->nrows;
 	groups__update(c->groups, snap);
 	groups__select(snap, c->opts.group);
+	if (c->opts.group) {
+		/* rows outside the selection forget their family: read_row() skips their censuses */
+		for (i = 0; i < c->nrows; i++) {
+			const struct group_row *g = snapshot__group(snap, c->rows[i]->group_id);
+
+			if (!g)
+				c->rows[i]->group_id = 0;
+		}
+	}
 	if (c->probes) {
 		snap->dropped_events = gc_probes__dropped(c->probes);
 		snap->attachments = gc_probes__attachments(c->probes);

@@ -765,6 +765,7 @@ void groups__update(struct groups *gs, struct snapshot *snap)
 	for (i = 0; i < n; i++) {
 		snap->rows[i]->group_id = 0;
 		snap->rows[i]->group_role = GROUP_ROLE_NONE;
+		snap->rows[i]->group_name[0] = '\0';
 	}
 	if (!gs || n <= 0)
 		goto expire;
@@ -858,6 +859,14 @@ expire:
 		else
 			k++;
 	if (gs && root) {
+		for (i = 0; i < n; i++) {
+			const struct group_state *gst = snap->rows[i]->group_id ? group_by_id(gs, snap->rows[i]->group_id) : NULL;
+
+			if (gst)
+				copy_str(snap->rows[i]->group_name, sizeof(snap->rows[i]->group_name), gst->row.name);
+			else
+				snap->rows[i]->group_id = 0;
+		}
 		for (k = 0; k < GROUPS_MAX; k++) {
 			if (!gs->g[k].used)
 				continue;

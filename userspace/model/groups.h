@@ -20,7 +20,7 @@
 
 #include "model/model.h"
 
-#define GROUP_NAME_MAX 48
+#define GROUP_NAME_MAX MODEL_GROUP_NAME_MAX
 #define GROUPS_MAX 128		 /* families tracked at once; more are left ungrouped (and said so) */
 #define GROUP_RETIRED_MAX 32	 /* retired workers remembered per family, newest kept */
 #define GROUP_MAX_VERDICTS 8

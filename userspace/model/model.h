@@ -36,6 +36,7 @@ struct proc_sample {
 };
 
 #define MODEL_NAME_MAX 160
+#define MODEL_GROUP_NAME_MAX 48
 #define MODEL_MAX_TYPES 64	/* rows kept per process: the largest and the fastest growing */
 #define MODEL_MAX_CONTAINERS 32
 #define MODEL_MAX_SUSPECTS 16
@@ -134,6 +135,7 @@ struct proc_row {
 	pid_t ppid;
 	int group_id;	   /* 0: in no family */
 	uint8_t group_role; /* enum group_role */
+	char group_name[MODEL_GROUP_NAME_MAX]; /* "gunicorn:4242", "" in no family */
 };
 
 struct snapshot {

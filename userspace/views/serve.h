@@ -73,6 +73,9 @@ void serve__render_scrapes(struct strbuf *sb, uint64_t scrapes);
 void serve_render_types(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts);
 void serve_render_suspects(struct strbuf *sb, const struct snapshot *snap, const struct serve_render_opts *opts);
 
+/* serve_groups.c: the pyleak_group_* families (docs/prometheus.md), nothing without families. */
+void serve_render_groups(struct strbuf *sb, const struct snapshot *snap);
+
 /* A label value without quotes: esc_prom (util/escape.h), the visible escapes of the text outputs,
  * then \\ and \" quoted: always printable UTF-8. */
 void serve__label_value(struct strbuf *sb, const char *s);

@@ -44,6 +44,12 @@ void serve__process_labels(struct strbuf *sb, const struct proc_row *row)
 	sb_puts(sb, "\",python=\"");
 	serve__label_value(sb, t->version);
 	sb_printf(sb, "\",gc_source=\"%s\"", gc_tier__name(t->tier));
+	/* The family (serve_groups.c): one value per family, so no more series than the pid makes. */
+	if (row->group_name[0]) {
+		sb_puts(sb, ",group=\"");
+		serve__label_value(sb, row->group_name);
+		sb_putc(sb, '"');
+	}
 	/* Only when known: an empty container_id label would be the same as no label anyway. */
 	if (t->container_id[0]) {
 		sb_puts(sb, ",container_id=\"");
@@ -436,4 +442,5 @@ void serve__render(struct strbuf *sb, const struct snapshot *snap, const struct 
 	}
 	serve_render_types(sb, snap, opts);
 	serve_render_suspects(sb, snap, opts);
+	serve_render_groups(sb, snap);
 }
