@@ -51,6 +51,8 @@ static const char top_usage[] =
 	"        --no-sites       do not sample allocation sites\n"
 	"        --format FMT     with -b: text (default), json, or collapsed (the sampled stacks after\n"
 	"                         the last refresh, for flamegraph.pl / speedscope / inferno)\n"
+	"        --census-budget PCT  share of one core all censuses together may use (default 2;\n"
+	"                         0.1 to 50): a family of many workers shares it\n"
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2% of one core)\n"
 	"        --no-color       monochrome interactive view\n"
@@ -83,7 +85,7 @@ int cmd_top(int argc, char **argv)
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
-		{ "group", required_argument, NULL, 'g' },
+		{ "group", required_argument, NULL, 'g' },  { "census-budget", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
@@ -129,6 +131,14 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'C': co.container = optarg; break;
 		case 'g': co.group = optarg; break;
+		case 'K':
+			if (parse_double(optarg, 0.1, 50, &d)) {
+				pr_err("invalid --census-budget '%s': give a percentage of one core between 0.1 and 50", optarg);
+				return EXIT_USAGE;
+			}
+			analysis__default_opts(&co.analysis);
+			co.analysis.cpu_budget = d / 100.0;
+			break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
 		case 'R': replay_path = optarg; break;

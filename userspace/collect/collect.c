@@ -59,6 +59,7 @@ struct collector {
 	struct alloc_probes *alloc; /* NULL: no allocation rates */
 	struct sites *sites;	    /* NULL: no allocation sites */
 	struct groups *groups;	    /* process families, their history across recycled workers */
+	int ncensused;		    /* rows that share the census budget (--group: the selected ones) */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -470,7 +471,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	}
 	/* --group: censuses only for the selected families (a new worker joins at its next refresh) */
 	if (!c->opts.no_analysis && !row->exited && (!c->opts.group || row->group_id))
-		analysis__update(row, &r, &c->opts.analysis, c->nrows, now);
+		analysis__update(row, &r, &c->opts.analysis, c->ncensused, now);
 
 	memset(&s, 0, sizeof(s));
 	s.time = now;
@@ -556,6 +557,10 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	}
 	scan(c, now);
 	forget_strangers(c);
+	c->ncensused = c->nrows;
+	if (c->opts.group)
+		for (i = c->ncensused = 0; i < c->nrows; i++)
+			c->ncensused += c->rows[i]->group_id != 0;
 	for (i = 0; i < c->nrows; i++)
 		if (!c->rows[i]->exited)
 			read_row(c, c->rows[i], now, dt);
