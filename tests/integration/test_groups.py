@@ -22,7 +22,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from conftest import PYLEAK, SCENARIOS, Interp, interpreters, need, pyleak_json_lines, resolve, stop_on_sigint
+from conftest import PYLEAK, SCENARIOS, interpreters, need, pyleak_json_lines, run_pyleak, stop_on_sigint
 from test_serve import PROMETHEUS, PROMTOOL, Prometheus, Serve, find
 
 PY = "/usr/bin/python3.11"  # Debian's gunicorn and Flask run on it
@@ -333,6 +333,45 @@ def test_pool_families_and_unrelated(api, method, root, scenario):
         assert e and e[0]["group"] is None, e
     me = [x for x in snap["processes"] if x["pid"] == os.getpid()]
     assert not me or me[0]["group"] is None
+
+
+def test_record_group_and_report(root, scenario, tmp_path):
+    interp = interpreters(minors=(), debian=True, pyenv=False)
+    need(interp, "Debian's python3.11 is missing")
+    s = scenario(interp[0], "family_pool.py", "--api", "pool", "--start-method", "spawn", "--workers", "3",
+                 "--duration", "60")
+    s.truth(timeout=60)
+    deadline = time.time() + 30
+    while len([k for k in children(s.pid)]) < 4 and time.time() < deadline:  # 3 workers + the tracker
+        time.sleep(0.2)
+    lone = subprocess.Popen([PY, "-c", "import time; time.sleep(120)"])
+    out = os.path.join(str(tmp_path), "family.db")
+    try:
+        run_pyleak("record", "--group", s.pid, "-o", out, "-d", "5", timeout=60)
+    finally:
+        lone.kill()
+        lone.wait()
+    kids = children(s.pid)
+    rep = json.loads(run_pyleak("report", out, "--format", "json").stdout)
+    recorded = set(p["pid"] for p in rep["processes"])
+    assert recorded == set([s.pid] + kids), (recorded, kids)  # the family, nothing else
+    assert len(rep["groups"]) == 1
+    g = rep["groups"][0]
+    assert g["name"] == "multiprocessing:%d" % s.pid and g["kind"] == "multiprocessing"
+    assert g["max_workers"] == 3
+    roles = dict((m["pid"], m["role"]) for m in g["members"])
+    assert roles[s.pid] == "master" and sorted(roles) == sorted([s.pid] + kids)
+    assert sorted(r for r in roles.values()) == ["helper", "master", "worker", "worker", "worker"]
+    assert len(g["series"]["t"]) >= 4 and max(g["series"]["workers"]) == 3
+    text = run_pyleak("report", out).stdout
+    assert "process families: 1" in text
+    assert "family multiprocessing:%d (multiprocessing), root pid %d" % (s.pid, s.pid) in text
+    assert "workers: up to 3 at once" in text
+    html = os.path.join(str(tmp_path), "family.html")
+    run_pyleak("report", out, "--format", "html", "-o", html)
+    with open(html) as f:
+        body = f.read()
+    assert "id=\"families\"" in body and ("multiprocessing:%d" % s.pid) in body
 
 
 def series(prom, match, start):

@@ -9,7 +9,8 @@ come and go: --tasks bounds how many tasks run in all (0: as many as fit in --du
 
 pyleak should show: one family rooted at this process with --workers workers (plus
 multiprocessing's helpers under spawn/forkserver), kind multiprocessing (spawn, forkserver) or
-fork; no verdict.
+fork; no verdict.  SIGTERM or SIGINT kill the scenario's process group (its workers and helpers
+with it).
 
 Truth keys: expected (none), api, start_method, workers (pids of the live workers at the
 write, from multiprocessing.active_children()), children (every child pid), tasks.
@@ -18,6 +19,7 @@ write, from multiprocessing.active_children()), children (every child pid), task
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -57,6 +59,16 @@ def main():
         }
 
     _truth.setup(args, extra)
+    # Its own process group, and SIGTERM/SIGINT take the whole group: _truth's handler exits at
+    # once, which would leave the pool's workers, the forkserver and the resource tracker behind.
+    os.setpgid(0, 0)
+
+    def end_group(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.killpg(0, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, end_group)
+    signal.signal(signal.SIGINT, end_group)
     _truth.announce("start", scenario="family_pool")
     if args.api == "pool":
         pool = ctx.Pool(args.workers, maxtasksperchild=args.max_tasks or None)

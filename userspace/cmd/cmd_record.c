@@ -326,6 +326,7 @@ int cmd_record(int argc, char **argv)
 		if (err == -ENOSPC)
 			break;
 		err = err ?: record_census(&ctx, &snap);
+		err = err ?: recorder__groups(ctx.rec, &snap);
 		if (err)
 			goto cleanup;
 		recorded_any = true;
@@ -345,7 +346,7 @@ int cmd_record(int argc, char **argv)
 		err = recorder__snapshot(ctx.rec, &snap);
 		if (err && err != -ENOSPC)
 			goto cleanup;
-		if (!err && record_census(&ctx, &snap))
+		if (!err && (record_census(&ctx, &snap) || recorder__groups(ctx.rec, &snap)))
 			goto cleanup;
 		for (int k = 0; !err && k < snap.nrows; k++)
 			if (!snap.rows[k]->exited)

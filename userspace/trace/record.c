@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The trace writer: snapshots and GC events into a versioned SQLite file (docs/trace-schema.md). */
 #include "trace/record.h"
+#include "trace/record_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -339,6 +340,7 @@ int recorder__open(const struct recorder_opts *opts, struct recorder **out)
 	err = err ?: exec(r, "PRAGMA synchronous=NORMAL");
 	err = err ?: exec(r, "BEGIN");
 	err = err ?: exec(r, schema_sql);
+	err = err ?: exec(r, recorder__groups_schema);
 	if (err)
 		goto cleanup;
 	r->in_txn = true;
@@ -646,6 +648,17 @@ static int hook_proc(struct recorder *r, pid_t pid, int64_t *id)
 		return -ENOENT;
 	*id = p->id;
 	return begin(r);
+}
+
+/* For record_groups.c: the open interval's database and a process's row id (-ENOENT unknown). */
+sqlite3 *recorder__db(struct recorder *r)
+{
+	return r->db;
+}
+
+int recorder__proc_id(struct recorder *r, pid_t pid, int64_t *id)
+{
+	return hook_proc(r, pid, id);
 }
 
 /* A row of an auxiliary table (types, containers, suspects, sites): its statement with the

@@ -47,6 +47,9 @@ uint64_t recorder__dropped_events(const struct recorder *r);
 void recorder__counts(const struct recorder *r, uint64_t *samples, uint64_t *events);
 /* Final commit, end_time, checkpoint the WAL into the file, close. NULL is fine. 0 or -errno. */
 int recorder__close(struct recorder *r);
+/* Process families of the snapshot (record_groups.c): membership, one sample per family and the
+ * verdicts when they change; into the interval recorder__snapshot() opened.  0 or -errno. */
+int recorder__groups(struct recorder *r, const struct snapshot *snap);
 
 /* Hooks for the features that fill the later tables (census, leak verdicts, sites): each writes
  * into the open interval's transaction. proc_pid must have appeared in a snapshot. */

@@ -29,7 +29,7 @@ static const char html_head[] =
 	".chart{border:1px solid #ddd;background:#fcfcfc}.chart text{font-size:11px;fill:#333}\n"
 	".none{color:#777;font-style:italic}\n"
 	"</style></head><body>\n<h1>pyleak report</h1>\n<div id=\"meta\" class=\"meta\"></div>\n"
-	"<div id=\"procs\"></div>\n";
+	"<div id=\"families\"></div>\n<div id=\"procs\"></div>\n";
 
 static const char html_script[] =
 	"<script>\n"
@@ -108,6 +108,20 @@ static const char html_script[] =
 	" if(!p.suspects.length)root.appendChild(none());else root.appendChild(table(['kind','name','per min','confidence','evidence'],p.suspects.map(function(s){return [s.kind,s.name,fmt(s.per_min),s.confidence,s.evidence||''];})));\n"
 	" root.appendChild(el('h3',{},'allocation sites'));\n"
 	" if(!p.sites.length)root.appendChild(none());else root.appendChild(table(['count','stack'],p.sites.map(function(s){return [s.count,s.stack];})));\n"
+	"});\n"
+	"var fam=document.getElementById('families');\n"
+	"(S.groups||[]).forEach(function(g){var d=g.series,t0=D.t0;\n"
+	" fam.appendChild(el('h2',{},'process family '+g.name+' ('+g.kind+')'));\n"
+	" fam.appendChild(table(['command','root pid','workers (max)','recycled','RSS peak','largest process','pause p99','pause max'],"
+	"[[g.command,g.root_pid,g.max_workers,g.recycled,bytes(g.rss_peak),bytes(g.rss_max_process),us(g.pause_p99_us<0?null:g.pause_p99_us),us(g.pause_max_us<0?null:g.pause_max_us)]]));\n"
+	" fam.appendChild(el('div',{},'members: '+g.members.map(function(m){return m.pid+(m.role==='worker'?'':' ('+m.role+')');}).join(', ')));\n"
+	" if(g.median_life_s>0)fam.appendChild(el('div',{},'recycled workers: median life '+g.median_life_s.toFixed(0)+' s, median RSS growth over a life '+bytes(g.median_rss_growth)));\n"
+	" fam.appendChild(el('h3',{},'family verdicts'));\n"
+	" if(!g.verdicts.length)fam.appendChild(none());else fam.appendChild(table(['verdict','evidence'],g.verdicts.map(function(v){return [v.text,v.evidence];})));\n"
+	" var c=el('div',{'class':'charts'});fam.appendChild(c);\n"
+	" function pts(k){return d.t.map(function(x,j){return [x-t0,d[k][j]];});}\n"
+	" c.appendChild(chart('family RSS',[{name:'all processes',pts:pts('rss')},{name:'largest',pts:pts('rss_max')}],{yfmt:bytes,zero:true}));\n"
+	" c.appendChild(chart('workers',[{name:'live',pts:pts('workers')},{name:'recycled',pts:pts('recycled')}],{zero:true}));\n"
 	"});\n"
 	"document.body.setAttribute('data-rendered','1');\n"
 	"})();\n"

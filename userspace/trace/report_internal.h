@@ -67,6 +67,9 @@ int report__write_json(const struct trace *t, FILE *f);
 int report__write_csv(const struct trace *t, FILE *f);
 int report__write_chrome(const struct trace *t, FILE *f);
 int report__write_collapsed(const struct trace *t, FILE *f);
+/* report_groups.c: the process families section of the text report, and `,"groups":[...]`. */
+void report_groups__text(const struct trace *t, FILE *f);
+void report_groups__json(const struct trace *t, FILE *f);
 /* report_text.c, report_html.c */
 int report__write_text(const struct trace *t, FILE *f);
 int report__write_html(const struct trace *t, FILE *f);

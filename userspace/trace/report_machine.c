@@ -253,7 +253,9 @@ int report__write_json(const struct trace *t, FILE *f)
 			fputc(',', f);
 		json_process(f, t, s);
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
+	report_groups__json(t, f);
+	fputs("}\n", f);
 	free(s);
 	return 0;
 }

@@ -177,6 +177,7 @@ int report__write_text(const struct trace *t, FILE *f)
 			(unsigned long long)m->ringbuf_dropped_events);
 	if (t->truncated[0])
 		fprintf(f, "truncated while loading (caps): %s\n", T(t->truncated));
+	report_groups__text(t, f);
 	if (!t->nprocs)
 		fputs("\nprocesses: none recorded\n", f);
 	for (i = 0; i < t->nprocs; i++) {

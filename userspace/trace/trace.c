@@ -526,6 +526,7 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_hist(&l);
 	for (k = 0; k < TRACE_NAUX && !err; k++)
 		err = load_aux(&l, (enum trace_aux_kind)k);
+	err = err ?: trace__load_groups(l.db, t);
 	if (err == -ENOMEM)
 		pr_err("%s: out of memory loading the trace", path);
 cleanup:
@@ -544,6 +545,7 @@ void trace__free(struct trace *t)
 
 	if (!t)
 		return;
+	trace__free_groups(t);
 	for (i = 0; i < t->nprocs; i++) {
 		free(t->procs[i].samples);
 		free(t->procs[i].events);

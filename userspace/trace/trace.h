@@ -81,6 +81,43 @@ struct trace_aux {
 	double per_min, confidence;
 };
 
+/* Process families (trace_groups.c; tables absent in traces from before families: none then). */
+#define TRACE_MAX_GROUPS 1024
+#define TRACE_MAX_GROUP_ROWS 1000000 /* samples and verdicts, each, over all families */
+
+struct trace_group_sample {
+	double time;
+	int workers, recycled;
+	uint64_t rss, rss_max;
+	double gc_per_s[TRACE_NGEN];
+	uint64_t pause_count;
+	int64_t pause_p99_us, pause_max_us;
+	double median_life_s, median_rss_growth;
+};
+
+struct trace_group_verdict {
+	double time;
+	char kind[16], name[160];
+	bool recycled;
+	int workers_with, workers;
+	double per_min_each, per_life, life_s;
+	char text[256], evidence[512];
+};
+
+struct trace_group {
+	int64_t id;
+	char name[48], kind[24], command[512];
+	int root_pid;
+	double first_seen, last_seen;
+	int nmembers;
+	int *members;	     /* indexes into trace->procs */
+	char (*roles)[8];    /* "master", "worker", "helper" */
+	int nsamples;
+	struct trace_group_sample *samples; /* by time */
+	int nverdicts;
+	struct trace_group_verdict *verdicts; /* by time */
+};
+
 enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_NAUX };
 
 struct trace {
@@ -91,6 +128,8 @@ struct trace {
 	int naux[TRACE_NAUX];
 	struct trace_aux *aux[TRACE_NAUX];
 	char truncated[128]; /* "" or which tables hit their caps */
+	int ngroups;
+	struct trace_group *groups;
 };
 
 /*
@@ -102,5 +141,9 @@ struct trace {
 int trace__load(const char *path, struct trace **out);
 void trace__free(struct trace *t);
 const char *trace__aux_name(enum trace_aux_kind k);
+/* trace_groups.c, called by trace__load / trace__free. */
+struct sqlite3;
+int trace__load_groups(struct sqlite3 *db, struct trace *t);
+void trace__free_groups(struct trace *t);
 
 #endif /* PYLEAK_TRACE_H */
