@@ -18,6 +18,7 @@
 #include "trace/report.h"
 #include "trace/trace.h"
 #include "trace/replay.h"
+#include "model/groups.h"
 
 #define T0 1700000000.0
 
@@ -564,11 +565,91 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Process families: membership, samples and verdicts written and read back, reported in every
+ * format; a trace from before families (no groups tables) loads with none. */
+static void test_groups_round_trip(void **state)
+{
+	char path[300], *out;
+	struct recorder_opts o = { .command_line = "pyleak record --group gunicorn", .interval_s = 1,
+				   .start_time = T0, .quiet = true };
+	struct recorder *r;
+	struct trace *t;
+	struct groups *gs = groups__new();
+	struct proc_row *rows[3];
+	struct snapshot snap = { .time = T0 + 1, .interval_s = 1, .nrows = 3, .rows = rows };
+	sqlite3 *db;
+
+	(void)state;
+	assert_non_null(gs);
+	path_in(path, sizeof(path), "groups.db");
+	o.path = path;
+	for (int i = 0; i < 3; i++) {
+		rows[i] = make_row(300 + i, 7000 + (uint64_t)i, "python3.11", GC_TIER_USDT);
+		snprintf(rows[i]->target.cmdline, sizeof(rows[i]->target.cmdline), "/usr/bin/python3.11 /usr/bin/gunicorn app:app");
+		rows[i]->ppid = i ? 300 : 1;
+		rows[i]->rss = (uint64_t)(10 + i) << 20;
+		if (i) {
+			rows[i]->nsuspects = 1;
+			rows[i]->suspects[0].kind = SUSPECT_TYPE;
+			snprintf(rows[i]->suspects[0].name, sizeof(rows[i]->suspects[0].name), "app.Session");
+			rows[i]->suspects[0].per_min = 300;
+			rows[i]->suspects[0].confidence = 0.99;
+		}
+	}
+	assert_int_equal(recorder__open(&o, &r), 0);
+	for (int k = 0; k < 3; k++) {
+		snap.time = T0 + 1 + k;
+		groups__update(gs, &snap);
+		assert_int_equal(snap.ngroups, 1);
+		assert_int_equal(recorder__snapshot(r, &snap), 0);
+		assert_int_equal(recorder__groups(r, &snap), 0);
+	}
+	assert_int_equal(recorder__close(r), 0);
+
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_int_equal(t->ngroups, 1);
+	assert_string_equal(t->groups[0].name, "gunicorn:300");
+	assert_string_equal(t->groups[0].kind, "gunicorn");
+	assert_int_equal(t->groups[0].root_pid, 300);
+	assert_int_equal(t->groups[0].nmembers, 3);
+	assert_int_equal(t->groups[0].nsamples, 3);
+	assert_int_equal(t->groups[0].samples[2].workers, 2);
+	assert_int_equal(t->groups[0].samples[2].rss, (uint64_t)33 << 20);
+	assert_int_equal(t->groups[0].nverdicts, 1); /* written once: the set did not change */
+	assert_string_equal(t->groups[0].verdicts[0].text, "2/2 workers: app.Session +300/min each");
+	out = render(t, REPORT_TEXT);
+	assert_non_null(strstr(out, "family gunicorn:300 (gunicorn), root pid 300"));
+	assert_non_null(strstr(out, "2/2 workers: app.Session +300/min each"));
+	assert_non_null(strstr(out, "members: 300 (master) 301 302"));
+	free(out);
+	out = render(t, REPORT_JSON);
+	assert_true(json_ok(out));
+	assert_non_null(strstr(out, "\"groups\":[{\"name\":\"gunicorn:300\""));
+	free(out);
+	out = render(t, REPORT_HTML);
+	assert_non_null(strstr(out, "process family"));
+	free(out);
+	trace__free(t);
+
+	/* the same file without the families' tables: an older trace */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE group_verdicts; DROP TABLE group_samples;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_int_equal(t->ngroups, 0);
+	assert_int_equal(t->nprocs, 3);
+	trace__free(t);
+	for (int i = 0; i < 3; i++)
+		free(rows[i]);
+	groups__free(gs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_formats_parse),
 		cmocka_unit_test(test_refuse_overwrite), cmocka_unit_test(test_empty_trace),
+		cmocka_unit_test(test_groups_round_trip),
 		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_replay_hostile_times), cmocka_unit_test(test_max_size_drops_events),
 	};
 
