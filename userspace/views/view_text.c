@@ -99,4 +99,5 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 		}
 	}
 	sb_putc(sb, '\n');
+	view_text__groups(sb, snap);
 }

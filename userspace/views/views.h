@@ -15,5 +15,7 @@ void view_json__process_group(struct strbuf *sb, const struct snapshot *snap, co
 void view_json__groups(struct strbuf *sb, const struct snapshot *snap);
 /* A block of plain text for a refresh (`top -b`). */
 void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap);
+/* view_text_groups.c: the families' block of a refresh (nothing without families). */
+void view_text__groups(struct strbuf *sb, const struct snapshot *snap);
 
 #endif /* PYLEAK_VIEWS_H */
