@@ -430,3 +430,60 @@ def test_prometheus_group_cardinality_bounded(root, started, scenario, tmp_path)
     assert len(workers_seen) >= 50, workers_seen
     assert recycled >= 50
     assert srv.stop() == 0
+
+
+SAN = os.environ.get("PYLEAK_SAN", os.path.join(os.path.dirname(PYLEAK), "..", ".output-san", "pyleak"))
+
+
+def test_tui_family_row_under_asan(root, scenario, tmp_path):
+    """The interactive view, built with ASan+UBSan, in tmux: a pool is one folded line; Enter
+    unfolds its workers, a worker's drill-in names the family, e folds it back, q quits clean."""
+    import test_tui
+    need(os.path.exists(SAN), "no sanitizer build at %s (make SANITIZE=1)" % SAN)
+    need(shutil.which("tmux") is not None, "tmux is not installed")
+    interp = interpreters(minors=(), debian=True, pyenv=False)
+    need(interp, "Debian's python3.11 is missing")
+    s = scenario(interp[0], "family_pool.py", "--api", "pool", "--start-method", "fork", "--workers", "3",
+                 "--duration", "60")
+    s.truth(timeout=60)
+    deadline = time.time() + 30
+    while len(children(s.pid)) < 3 and time.time() < deadline:
+        time.sleep(0.2)
+    kids = children(s.pid)
+    logs = tmp_path / "san"
+    logs.mkdir()
+    env = "ASAN_OPTIONS=detect_leaks=1:log_path={0}/asan UBSAN_OPTIONS=print_stacktrace=1:log_path={0}/ubsan".format(logs)
+    old = test_tui.PYLEAK
+    test_tui.PYLEAK = "env %s %s" % (env, os.path.abspath(SAN))
+    t = test_tui.Tui(["--group", s.pid, "-d", "1", "--no-census"], width=140, height=30)
+    test_tui.PYLEAK = old
+    try:
+        head = "fork:%d: 3 workers" % s.pid
+        t.wait_text(head, timeout=60)
+        scr = t.screen()
+        assert not any(test_tui.row_line(scr.split("\n"), k) for k in kids), scr  # folded
+        t.keys("Enter")
+        scr = t.wait_text("[master]")
+        lines = scr.split("\n")
+        for k in kids:
+            assert test_tui.row_line(lines, k), (k, scr)
+        t.keys("Down")
+        t.keys("Enter")
+        t.wait_text("family fork:%d (this process:" % s.pid)
+        t.keys("Escape")
+        t.wait_text("[master]")
+        t.keys("e")
+        t.wait_for(lambda scr: "[master]" not in scr and head in scr, what="folded family")
+        t.keys("h")
+        t.wait_text("fold the selected family")
+        t.keys("q")
+        t.keys("q")
+        rc = t.status(timeout=20)
+    finally:
+        t.close()
+    reports = ""
+    for name in sorted(os.listdir(str(logs))):
+        with open(str(logs / name)) as f:
+            reports += f.read()
+    assert not reports, "sanitizer reports:\n" + reports[:4000]
+    assert rc == 0
