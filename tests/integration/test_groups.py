@@ -335,6 +335,42 @@ def test_pool_families_and_unrelated(api, method, root, scenario):
     assert not me or me[0]["group"] is None
 
 
+def test_uvicorn_workers_family(root, started, tmp_path):
+    need(subprocess.call([PY, "-c", "import uvicorn"], stderr=subprocess.DEVNULL) == 0,
+         "python3-uvicorn is not installed (tools/deps.sh installs it)")
+    port = free_port()
+    log = open(os.path.join(str(tmp_path), "uvicorn.log"), "w+")
+    proc = subprocess.Popen([PY, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+                             "--app-dir", SCENARIOS, "family_asgi_app:app"], stdout=log, stderr=subprocess.STDOUT)
+
+    class Stop(object):
+        def stop(self):
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    started.append(Stop())
+    pids = set()
+    deadline = time.time() + 60
+    while len(pids) < 2 and time.time() < deadline:  # a bounded loop until both workers answered
+        try:
+            pids.add(int(urlopen("http://127.0.0.1:%d/" % port, timeout=2).read()))
+        except (IOError, OSError, ValueError):
+            time.sleep(0.2)
+    assert len(pids) == 2, pids
+    snap = pyleak_json_lines("top", "-b", "--json", "-n", "2", "-d", "1", "--no-census", "--group", proc.pid)[-1]
+    g = group_of(snap, proc.pid)
+    assert g and g["kind"] == "uvicorn" and g["name"] == "uvicorn:%d" % proc.pid, snap["groups"]
+    assert g["workers"] == 2
+    roles = dict((p["pid"], p["group"]["role"]) for p in snap["processes"])
+    assert roles[proc.pid] == "master"
+    for w in pids:
+        assert roles[w] == "worker"
+    assert set(roles) == set([proc.pid] + children(proc.pid))
+
+
 def test_record_group_and_report(root, scenario, tmp_path):
     interp = interpreters(minors=(), debian=True, pyenv=False)
     need(interp, "Debian's python3.11 is missing")
