@@ -588,7 +588,8 @@ static void recycled_verdicts(struct group_row *g)
 	{
 		struct group_verdict v = { .kind = SUSPECT_RSS, .recycled = true, .workers = n };
 
-		for (i = 0; i < n; i++) {
+		/* newest first: the evidence names the latest generations */
+		for (i = n - 1; i >= 0; i--) {
 			double d = r[i]->rss_first ? (double)r[i]->rss_last - (double)r[i]->rss_first : 0;
 			double span = r[i]->last_seen - r[i]->first_seen;
 
@@ -597,9 +598,9 @@ static void recycled_verdicts(struct group_row *g)
 				rates[grew] = d / span * 60;
 				grew++;
 			}
-			if (i < GROUP_EVIDENCE_WORKERS) {
+			if (n - 1 - i < GROUP_EVIDENCE_WORKERS) {
 				prose_bytes(amount, sizeof(amount), d);
-				snprintf(ev, sizeof(ev), "%spid %d %s%s in %.0f s", i ? ", " : "", (int)r[i]->pid, d >= 0 ? "+" : "",
+				snprintf(ev, sizeof(ev), "%spid %d %s%s in %.0f s", len ? ", " : "", (int)r[i]->pid, d >= 0 ? "+" : "",
 					 amount, span);
 				if (len + strlen(ev) < sizeof(v.evidence)) {
 					memcpy(v.evidence + len, ev, strlen(ev) + 1);
@@ -640,7 +641,7 @@ static void recycled_verdicts(struct group_row *g)
 				continue;
 			grew = 0;
 			len = 0;
-			for (k = 0; k < n; k++)
+			for (k = n - 1; k >= 0; k--) /* newest first, as above */
 				for (int m = 0; m < r[k]->ngrowth; m++) {
 					double d = (double)(r[k]->growth[m].last - r[k]->growth[m].first);
 					double span = r[k]->last_seen - r[k]->first_seen;
@@ -671,7 +672,10 @@ static void recycled_verdicts(struct group_row *g)
 			v.life_s = g->median_life_s;
 			v.confidence = (double)grew / n;
 			fmt_rate(rate, sizeof(rate), v.per_min_each, false);
-			fmt_count(amount, sizeof(amount), v.per_life);
+			if (v.per_life < 1000)
+				snprintf(amount, sizeof(amount), "%.0f", v.per_life);
+			else
+				fmt_count(amount, sizeof(amount), v.per_life);
 			snprintf(v.text, sizeof(v.text),
 				 "each worker grows %s by +%s over its %s life (%s): a leak hidden by recycling (%d/%d recycled workers)",
 				 name, amount, life, rate, grew, n);
