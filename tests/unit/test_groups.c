@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Process families: grouping from (pid, ppid, exe, cmdline, start) tuples, figures, verdicts, recycling. */
 #include <setjmp.h>
 #include <stdarg.h>

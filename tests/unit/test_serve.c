@@ -13,6 +13,7 @@
 
 #include "probes/gc.h"
 #include "views/serve.h"
+#include "model/groups.h"
 
 #define MAX_LINES 4096
 
@@ -513,6 +514,65 @@ static void test_listen_addresses(void **state)
 	assert_int_equal(serve_addr__parse("example.com:80", &a), -EINVAL); /* no resolver */
 }
 
+/* Process families: the group label on members' series; per-family series without a pid, the
+ * same count for 3 workers or 30; the pause histogram summed over members; HELP/TYPE once. */
+static void test_groups(void **state)
+{
+	struct fixture f;
+	struct groups *gs = groups__new();
+	int i, nworkers, before = 0;
+
+	(void)state;
+	assert_non_null(gs);
+	for (nworkers = 3; nworkers <= 30; nworkers += 27) {
+		struct proc_row *rows[32];
+		int n = 0, k, group_series = 0;
+
+		memset(&f, 0, sizeof(f));
+		f.snap.rows = rows;
+		for (i = 0; i <= nworkers; i++) {
+			struct proc_row *r = new_row(700 + i, "gunicorn", "3.11.2", GC_TIER_USDT);
+
+			copy_str(r->target.exe, sizeof(r->target.exe), "/usr/bin/python3.11");
+			copy_str(r->target.cmdline, sizeof(r->target.cmdline), "/usr/bin/python3.11 /usr/bin/gunicorn app:app");
+			r->target.start_time = 1000 + (uint64_t)i;
+			r->ppid = i ? 700 : 1;
+			add_pause(r, 0, 100);
+			rows[n++] = r;
+		}
+		f.snap.nrows = n;
+		f.snap.time = 1700000000 + nworkers;
+		groups__update(gs, &f.snap);
+		assert_int_equal(f.snap.ngroups, 1);
+		render(&f);
+		assert_true(count_containing(&f, "pyleak_process_resident_memory_bytes{pid=\"701\",comm=\"gunicorn\","
+						 "python=\"3.11.2\",gc_source=\"usdt\",group=\"gunicorn:700\"}") == 1);
+		assert_string_equal(sample(&f, "pyleak_group_workers{group=\"gunicorn:700\",kind=\"gunicorn\"}"),
+				    nworkers == 3 ? "3" : "30");
+		for (k = 0; k < f.nlines; k++) {
+			if (!strncmp(f.lines[k], "pyleak_group_", 13)) {
+				group_series++;
+				assert_null(strstr(f.lines[k], "pid="));
+			}
+		}
+		assert_int_equal(count_containing(&f, "# TYPE pyleak_group_gc_pause_seconds histogram"), 1);
+		{
+			char want[160];
+
+			snprintf(want, sizeof(want), "%d", nworkers + 1);
+			assert_string_equal(sample(&f, "pyleak_group_gc_pause_seconds_count{group=\"gunicorn:700\","
+						       "kind=\"gunicorn\",generation=\"0\"}"), want);
+		}
+		if (before)
+			assert_int_equal(group_series, before); /* bounded: not by the number of workers */
+		before = group_series;
+		sb_free(&f.out);
+		for (i = 0; i < n; i++)
+			free(rows[i]);
+	}
+	groups__free(gs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_empty_snapshot),
 		cmocka_unit_test(test_types_and_suspects),
 		cmocka_unit_test(test_listen_addresses),
+		cmocka_unit_test(test_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Process families: grouping from the process tree, family figures, worker history, verdicts. */
 #include "model/groups.h"
 

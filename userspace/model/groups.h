@@ -102,7 +102,7 @@ struct group_row {
 	pid_t root_pid;
 	uint64_t root_start;
 	bool root_exited;
-	char command[MODEL_NAME_MAX]; /* the root's command line, for the header row */
+	char command[512]; /* the root's command line, for the header row */
 	double first_seen;
 
 	int members;  /* rows of the snapshot in this family (root and helpers included) */

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The trace writer, process families: who belongs to which family, its figures and verdicts. */
 #include "trace/record.h"
 #include "trace/record_internal.h"

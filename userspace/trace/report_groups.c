@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Reports, process families: one section per family (text), its figures as JSON (json, html). */
 #include "trace/report_internal.h"
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The trace reader, process families: the groups tables into trace->groups (bounded, untrusted). */
 #include "trace/trace.h"
 

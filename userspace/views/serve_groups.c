@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Prometheus exporter, process families: per-family series labelled by the family, not by pid. */
 #include "views/serve.h"
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Process families in `pyleak top`: the family's header line in the table and its line in a drill-in. */
 #include "views/tui_internal.h"
 

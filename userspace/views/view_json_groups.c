@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* JSON of process families (docs/json.md "groups"): the per-process `group` object and `groups`. */
 #include "views/views.h"
 

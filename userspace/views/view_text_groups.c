@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: BSD-2-Clause
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Batch text (`top -b`), process families: one block per family after the processes. */
 #include "views/views.h"
 
