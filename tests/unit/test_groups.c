@@ -138,6 +138,8 @@ static void test_deep_chain_bounded(void **state)
 struct fam {
 	struct snapshot snap;
 	struct proc_row *rows[64];
+	struct proc_row *all[64]; /* every row made (groups__select drops some from rows) */
+	int nall;
 	struct groups *gs;
 };
 
@@ -156,6 +158,7 @@ static struct proc_row *row_new(struct fam *f, pid_t pid, pid_t ppid, const char
 	r->live_objects = -1;
 	r->first_seen = f->snap.time;
 	f->rows[f->snap.nrows++] = r;
+	f->all[f->nall++] = r;
 	return r;
 }
 
@@ -164,6 +167,9 @@ static void drop_row(struct fam *f, struct proc_row *r)
 	for (int i = 0; i < f->snap.nrows; i++)
 		if (f->rows[i] == r) {
 			f->rows[i] = f->rows[--f->snap.nrows];
+			for (int k = 0; k < f->nall; k++)
+				if (f->all[k] == r)
+					f->all[k] = f->all[--f->nall];
 			free(r);
 			return;
 		}
@@ -206,8 +212,8 @@ static int fam_teardown(void **state)
 {
 	struct fam *f = *state;
 
-	for (int i = 0; i < f->snap.nrows; i++)
-		free(f->rows[i]);
+	for (int i = 0; i < f->nall; i++)
+		free(f->all[i]);
 	groups__free(f->gs);
 	free(f);
 	return 0;
