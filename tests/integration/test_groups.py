@@ -408,6 +408,11 @@ def test_record_group_and_report(root, scenario, tmp_path):
     with open(html) as f:
         body = f.read()
     assert "id=\"families\"" in body and ("multiprocessing:%d" % s.pid) in body
+    # top --replay regroups the recording the way the live view grouped it
+    last = pyleak_json_lines("top", "--replay", out, "-b", "--json")[-1]
+    rg = group_of(last, s.pid)
+    assert rg and rg["name"] == g["name"] and rg["workers"] == 3, last["groups"]
+    assert dict((p["pid"], p["group"]["role"]) for p in last["processes"]) == roles
 
 
 def series(prom, match, start):

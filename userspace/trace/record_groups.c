@@ -13,7 +13,7 @@
 const char recorder__groups_schema[] =
 	"CREATE TABLE groups(id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT, root_pid INTEGER,"
 	" command TEXT, first_seen REAL, last_seen REAL, verdict_hash INTEGER);"
-	"CREATE TABLE group_members(grp INTEGER NOT NULL, proc INTEGER NOT NULL, role TEXT,"
+	"CREATE TABLE group_members(grp INTEGER NOT NULL, proc INTEGER NOT NULL, role TEXT, ppid INTEGER,"
 	" PRIMARY KEY(grp, proc)) WITHOUT ROWID;"
 	"CREATE TABLE group_samples(grp INTEGER NOT NULL, time REAL NOT NULL, workers INTEGER, recycled INTEGER,"
 	" rss INTEGER, rss_max INTEGER, gc_per_s0 REAL, gc_per_s1 REAL, gc_per_s2 REAL,"
@@ -80,12 +80,13 @@ static int write_group(struct recorder *r, const struct snapshot *snap, const st
 
 		if (row->group_id != g->id || recorder__proc_id(r, row->target.pid, &id))
 			continue;
-		err = run(db, "INSERT OR IGNORE INTO group_members(grp, proc, role) VALUES(?,?,?)", &st);
+		err = run(db, "INSERT OR IGNORE INTO group_members(grp, proc, role, ppid) VALUES(?,?,?,?)", &st);
 		if (err)
 			break;
 		sqlite3_bind_int(st, 1, g->id);
 		sqlite3_bind_int64(st, 2, id);
 		sqlite3_bind_text(st, 3, group_role__name((enum group_role)row->group_role), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, row->ppid);
 		err = done(db, st);
 	}
 	if (err)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* `top --replay`: turn a recorded trace back into the snapshots the live views render. */
 #include "trace/replay.h"
+#include "model/groups.h"
 #include "util/common.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@ struct replay {
 	int step, nsteps;
 	struct proc_row **rows; /* one per trace process, reused */
 	struct proc_row **view;
+	struct groups *groups; /* families regrouped from the recorded membership */
+	pid_t *parent;	       /* per trace process: its recorded parent if in a family, 0 none */
 };
 
 int replay__new(const struct trace *t, double speed, struct replay **out)
@@ -51,10 +54,19 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 	}
 	r->rows = calloc((size_t)t->nprocs, sizeof(*r->rows));
 	r->view = calloc((size_t)t->nprocs, sizeof(*r->view));
-	if (!r->rows || !r->view) {
+	r->parent = calloc((size_t)t->nprocs, sizeof(*r->parent));
+	r->groups = groups__new();
+	if (!r->rows || !r->view || !r->parent || !r->groups) {
 		replay__free(r);
 		return -ENOMEM;
 	}
+	/* The families' members with their recorded parents: regrouped the way the live view grouped
+	 * them (a process in no family needs no parent). */
+	for (i = 0; i < t->ngroups; i++)
+		for (int k = 0; k < t->groups[i].nmembers; k++)
+			if (strcmp(t->groups[i].roles[k], "master"))
+				r->parent[t->groups[i].members[k]] = t->groups[i].ppids[k] > 0 ? t->groups[i].ppids[k]
+												  : t->groups[i].root_pid;
 	for (i = 0; i < t->nprocs; i++) {
 		r->rows[i] = calloc(1, sizeof(struct proc_row));
 		if (!r->rows[i]) {
@@ -76,6 +88,8 @@ void replay__free(struct replay *r)
 		free(r->rows[i]);
 	free(r->rows);
 	free(r->view);
+	free(r->parent);
+	groups__free(r->groups);
 	free(r);
 }
 
@@ -172,6 +186,10 @@ static void fill_row(struct replay *r, int pidx, int si, double at)
 			 : !strcmp(p->gc_source, "uprobe") ? GC_TIER_UPROBE
 			 : !strcmp(p->gc_source, "poll") ? GC_TIER_POLL : GC_TIER_NONE;
 	row->target.supported = true;
+	row->target.start_time = p->start_ticks;
+	row->ppid = r->parent[pidx];
+	row->first_seen = p->first_seen;
+	row->last_update = s->time;
 	row->exited = p->exited && si == p->nsamples - 1 && at >= p->last_seen;
 	row->gc_ready = row->gc_valid = s->gc_valid;
 	row->rss = s->rss;
@@ -260,6 +278,7 @@ static int replay_refresh(void *ctx, struct snapshot *snap)
 	snap->rows = r->view;
 	snap->nrows = n;
 	snap->dropped_events = r->t->meta.ringbuf_dropped_events;
+	groups__update(r->groups, snap);
 	r->step++;
 	return 0;
 }

@@ -112,6 +112,7 @@ struct trace_group {
 	int nmembers;
 	int *members;	     /* indexes into trace->procs */
 	char (*roles)[8];    /* "master", "worker", "helper" */
+	int *ppids;	     /* each member's parent pid when first recorded (0 unknown) */
 	int nsamples;
 	struct trace_group_sample *samples; /* by time */
 	int nverdicts;

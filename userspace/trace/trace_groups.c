@@ -87,7 +87,7 @@ static int load(sqlite3 *db, struct trace *t)
 	if (err)
 		return err;
 
-	if (sqlite3_prepare_v2(db, "SELECT grp, proc, role FROM group_members ORDER BY grp, proc", -1, &st, NULL) !=
+	if (sqlite3_prepare_v2(db, "SELECT grp, proc, role, ppid FROM group_members ORDER BY grp, proc", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return -EINVAL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && rows++ < TRACE_MAX_GROUP_ROWS) {
@@ -97,8 +97,10 @@ static int load(sqlite3 *db, struct trace *t)
 		if (!g || pi < 0)
 			continue;
 		if ((err = grow((void **)&g->members, g->nmembers, sizeof(*g->members))) ||
-		    (err = grow((void **)&g->roles, g->nmembers, sizeof(*g->roles))))
+		    (err = grow((void **)&g->roles, g->nmembers, sizeof(*g->roles))) ||
+		    (err = grow((void **)&g->ppids, g->nmembers, sizeof(*g->ppids))))
 			break;
+		g->ppids[g->nmembers] = sqlite3_column_int(st, 3);
 		g->members[g->nmembers] = pi;
 		col_str(st, 2, g->roles[g->nmembers], sizeof(g->roles[0]));
 		g->nmembers++;
@@ -185,6 +187,7 @@ void trace__free_groups(struct trace *t)
 	for (int i = 0; i < t->ngroups; i++) {
 		free(t->groups[i].members);
 		free(t->groups[i].roles);
+		free(t->groups[i].ppids);
 		free(t->groups[i].samples);
 		free(t->groups[i].verdicts);
 	}
