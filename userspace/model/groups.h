@@ -21,7 +21,7 @@
 #include "model/model.h"
 
 #define GROUP_NAME_MAX MODEL_GROUP_NAME_MAX
-#define GROUPS_MAX 128		 /* families tracked at once; more are left ungrouped (and said so) */
+#define GROUPS_MAX 128		 /* families tracked at once; the processes of more are left ungrouped */
 #define GROUP_RETIRED_MAX 32	 /* retired workers remembered per family, newest kept */
 #define GROUP_MAX_VERDICTS 8
 #define GROUP_GROWTH_TYPES 6	 /* per retired worker: the types that grew most over its life */
