@@ -800,6 +800,7 @@ static void test_family_rows(void **state)
 	assert_int_equal(pid_line(f, 5000), hy);
 	/* the header is selected first; Enter unfolds instead of drilling in */
 	assert_int_equal(f->st.sel_pid, -f->snap.groups[0].id);
+	assert_non_null(strstr(line(f, 29), "Enter Fold"));
 	assert_int_equal(tui_state__key(&f->st, TUI_KEY_ENTER), TUI_ACT_REDRAW);
 	assert_int_equal(f->st.view, TUI_VIEW_LIST);
 	render(f, 200, 30);

@@ -89,8 +89,11 @@ static void render_footer(struct tui_grid *g, const struct tui_state *st)
 		return;
 	}
 	for (i = 0; i < nkeys && x < maxw; i++) {
+		/* on a family's header line Enter folds the family open or shut */
+		bool fold = keys == list_keys && i == 0 && st->sel_pid < 0;
+
 		x += tui_grid__puts(g, x, y, maxw - x, TUI_A_KEY, keys[i][0]);
-		x += tui_grid__printf(g, x, y, maxw - x, TUI_A_NORMAL, " %s  ", keys[i][1]);
+		x += tui_grid__printf(g, x, y, maxw - x, TUI_A_NORMAL, " %s  ", fold ? "Fold" : keys[i][1]);
 	}
 }
 
