@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/common.h"
+#include "util/escape.h"
 #include "util/format.h"
 
 struct group_fig {
@@ -58,6 +59,14 @@ static void figures(const struct trace_group *g, struct group_fig *f)
 	}
 }
 
+/* Every string of a trace is the target's or the file's: through esc_text (util/escape.h). */
+static struct esc_ring text_ring;
+
+static const char *T(const char *s)
+{
+	return esc_ring__text(&text_ring, s);
+}
+
 void report_groups__text(const struct trace *t, FILE *f)
 {
 	struct group_fig fig;
@@ -73,9 +82,9 @@ void report_groups__text(const struct trace *t, FILE *f)
 		figures(g, &fig);
 		for (k = workers = 0; k < g->nmembers; k++)
 			workers += !strcmp(g->roles[k], "worker");
-		fprintf(f, "\nfamily %s (%s), root pid %d, %.0f s recorded\n", g->name, g->kind, g->root_pid,
+		fprintf(f, "\nfamily %s (%s), root pid %d, %.0f s recorded\n", T(g->name), T(g->kind), g->root_pid,
 			g->last_seen > g->first_seen ? g->last_seen - g->first_seen : 0);
-		fprintf(f, "  command: %s\n", g->command);
+		fprintf(f, "  command: %s\n", T(g->command));
 		fprintf(f, "  workers: up to %d at once, %d recorded in all, %d recycled\n", fig.max_workers, workers,
 			fig.recycled);
 		fprintf(f, "  members:");
@@ -98,9 +107,9 @@ void report_groups__text(const struct trace *t, FILE *f)
 		}
 		fputs("  verdicts:\n", f);
 		for (k = 0; k < fig.nlast; k++) {
-			fprintf(f, "    %s\n", fig.last[k].text);
+			fprintf(f, "    %s\n", T(fig.last[k].text));
 			if (fig.last[k].evidence[0])
-				fprintf(f, "      %s\n", fig.last[k].evidence);
+				fprintf(f, "      %s\n", T(fig.last[k].evidence));
 		}
 	}
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "model/groups.h"
+#include "util/escape.h"
 #include "util/format.h"
 
 void view_text__groups(struct strbuf *sb, const struct snapshot *snap)
@@ -19,6 +20,7 @@ void view_text__groups(struct strbuf *sb, const struct snapshot *snap)
 		for (k = 0; k < MODEL_NGEN; k++)
 			if (g->pause[k].p99_us > p99)
 				p99 = g->pause[k].p99_us;
+		/* the name is kind:pid; verdicts name the target's types: through esc_text */
 		sb_printf(sb, "family %s: %d workers, %d recycled; RSS %s (max %s); gen0 %.1f/s (%.1f/s per worker); "
 			      "pause p99 %s; members",
 			  g->name, g->workers, g->recycled, fmt_bytes(a, sizeof(a), (double)g->rss_total),
@@ -28,8 +30,13 @@ void view_text__groups(struct strbuf *sb, const struct snapshot *snap)
 			if (snap->rows[k]->group_id == g->id && n++ < 32)
 				sb_printf(sb, " %d", (int)snap->rows[k]->target.pid);
 		sb_puts(sb, n > 32 ? " ...\n" : "\n");
-		for (k = 0; k < g->nverdicts; k++)
-			sb_printf(sb, "%7s FAMILY %s [%s]\n", "", g->verdicts[k].text, g->verdicts[k].evidence);
+		for (k = 0; k < g->nverdicts; k++) {
+			sb_printf(sb, "%7s FAMILY ", "");
+			esc_text(sb, g->verdicts[k].text);
+			sb_puts(sb, " [");
+			esc_text(sb, g->verdicts[k].evidence);
+			sb_puts(sb, "]\n");
+		}
 	}
 	if (snap->ngroups)
 		sb_putc(sb, '\n');
