@@ -7,7 +7,8 @@
 # Harnesses: fuzz_gcstate (target memory -> GC state, pyobj readers, census walk), fuzz_elf
 # (interpreter binaries), fuzz_proc (/proc text), fuzz_trace (trace files), fuzz_trace_rows
 # (a valid trace schema with fuzzed rows through every loader, report format and the replay
-# views), fuzz_escape (target names through every escaper of util/escape).
+# views), fuzz_escape (target names through every escaper of util/escape), fuzz_mallocheap (a
+# glibc heap: chunks, arenas, tcache and fastbin lists through analysis/mallocheap.c).
 # The trace harnesses are seeded with traces written by pyleak's own recorder (seed_trace.c: no
 # root, no BPF, deterministic), so a clean clone reaches the loaders from the first run.
 # At the end, one line per harness with its coverage (libFuzzer's "cov:" edges).
@@ -24,6 +25,7 @@ OUT=${FUZZ_OUT:-$ROOT/.output/fuzz}
 # FUZZ_SRC: another tree to take userspace/ from (e.g. a copy with candidate fixes)
 SRC=${FUZZ_SRC:-$ROOT}
 CLANG=${CLANG:-clang}
+PYTHON_SEED=${PYTHON:-/usr/bin/python3}
 CC_HOST=${CC:-cc}
 JOBS=${FUZZ_JOBS:-1}
 mkdir -p "$OUT"
@@ -45,15 +47,16 @@ declare -A SRCS=(
 		$U/views/view_json.c $U/model/model.c $U/model/gcstats.c $U/model/stacks.c $U/model/allocstats.c
 		$UTIL_SRCS $U/util/format.c $TARGET_SRCS"
 	[fuzz_escape]="$UTIL_SRCS"
+	[fuzz_mallocheap]="$U/analysis/mallocheap.c $U/target/remote.c $U/target/elffile.c $UTIL_SRCS"
 )
 declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm"
-	[fuzz_trace]="-lsqlite3 -lm" [fuzz_trace_rows]="-lsqlite3 -lm" [fuzz_escape]="-lm")
+	[fuzz_trace]="-lsqlite3 -lm" [fuzz_trace_rows]="-lsqlite3 -lm" [fuzz_escape]="-lm" [fuzz_mallocheap]="-lm")
 declare -A MAXLEN=([fuzz_gcstate]=32768 [fuzz_elf]=65536 [fuzz_proc]=8192 [fuzz_trace]=131072
-	[fuzz_trace_rows]=8192 [fuzz_escape]=4096)
+	[fuzz_trace_rows]=8192 [fuzz_escape]=4096 [fuzz_mallocheap]=65536)
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc fuzz_trace fuzz_trace_rows fuzz_escape)
+	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc fuzz_trace fuzz_trace_rows fuzz_escape fuzz_mallocheap)
 fi
 
 seed_proc() {
@@ -93,6 +96,28 @@ seed_gcstate() {
 
 # Valid traces written by the recorder itself from synthetic snapshots (basic, hostile names,
 # invalid GC state and exited processes, empty), in 512-byte pages; plus SQLite's bare header.
+seed_mallocheap() {
+	local d=$1
+	mkdir -p "$d"
+	# this machine's own heap: a real glibc [heap] (tcache first, safe-linked lists), cut to 48 KiB,
+	# with the 9-byte header naming [heap] = the whole image and libc data = its last 4 KiB
+	"$PYTHON_SEED" - "$d" <<'PY'
+import struct, sys
+d = sys.argv[1]
+for l in open("/proc/self/maps"):
+    if l.rstrip().endswith("[heap]"):
+        s, e = (int(x, 16) for x in l.split()[0].split("-"))
+        with open("/proc/self/mem", "rb") as m:
+            m.seek(s)
+            img = m.read(min(e - s, 49152))
+        n = len(img) // 16
+        for flags in (0, 1, 3, 5):
+            hdr = bytes([flags]) + struct.pack("<HHHH", 0, min(n, 65535), max(n - 256, 0), 256)
+            open("%s/heap-%d" % (d, flags), "wb").write(hdr + img)
+        break
+PY
+}
+
 seed_trace() {
 	local d=$1
 	mkdir -p "$d"

@@ -160,8 +160,8 @@ static int add_chunk(struct walk *w, uint64_t addr, uint64_t size, enum malloche
 
 	if (h->nchunks >= w->max_chunks) {
 		mark_partial(w, "chunk index cap of %llu reached", (unsigned long long)w->max_chunks);
-		w->stop = true;
-		return -E2BIG;
+		w->stop = true; /* a partial result, not an error */
+		return 0;
 	}
 	if (h->nchunks == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 4096;
