@@ -402,6 +402,16 @@ def run_paced(rate, duration, step, tick=0.02):
     return done
 
 
+def spin(us):
+    """Burn about `us` microseconds of CPU in pure Python arithmetic (small ints: no malloc)."""
+    end = perf_ns() + int(us * 1000)
+    x = 0
+    while perf_ns() < end:
+        for i in range(50):
+            x = (x * 31 + i) & 0xff
+    return x
+
+
 def perf_ns():
     """time.perf_counter_ns() (3.7+), or perf_counter() scaled on 3.6."""
     f = getattr(time, "perf_counter_ns", None)

@@ -37,6 +37,9 @@ def main():
     p.add_argument("--size", type=int, default=4000, help="bytes per leaked block (default %(default)s)")
     p.add_argument("--balanced", type=int, default=10,
                    help="blocks malloc'ed and freed per step (default %(default)s)")
+    p.add_argument("--work-us", type=float, default=0.0,
+                   help="pure-Python CPU work per step in microseconds, no malloc (default %(default)s): "
+                        "a service's CPU use, which the overhead budget is a share of")
     args = p.parse_args()
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
     libc.malloc.restype = ctypes.c_void_p
@@ -67,6 +70,8 @@ def main():
     _truth.announce("start", scenario="native_ctypes_leak")
 
     def step(i):
+        if args.work_us > 0:
+            _truth.spin(args.work_us)
         a = libc.malloc(size)
         if a:
             libc.memset(a, 0x5a, size)

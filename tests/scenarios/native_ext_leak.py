@@ -44,6 +44,9 @@ def main():
     p.add_argument("--ext-dir", required=True, help="directory holding the built _leaky module")
     p.add_argument("--rate", type=float, default=50.0, help="handle() calls per second (default %(default)s)")
     p.add_argument("--size", type=int, default=6000, help="bytes leaked per call (default %(default)s)")
+    p.add_argument("--work-us", type=float, default=0.0,
+                   help="pure-Python CPU work per step in microseconds, no malloc (default %(default)s): "
+                        "a service's CPU use, which the overhead budget is a share of")
     args = p.parse_args()
     sys.path.insert(0, args.ext_dir)
     mod = importlib.import_module("_leaky")
@@ -70,6 +73,8 @@ def main():
     _truth.announce("start", scenario="native_ext_leak")
 
     def step(i):
+        if args.work_us > 0:
+            _truth.spin(args.work_us)
         handle(mod, size)
         churn(mod, size)
         _S["steps"] += 1

@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "analysis/mallocheap.h"
+#include "analysis/nativeleak.h"
 #include "cmd/cmds.h"
+#include "probes/native.h"
+#include "target/python.h"
+#include "util/format.h"
 #include "target/proc.h"
 #include "target/remote.h"
 #include "util/common.h"
@@ -17,6 +21,7 @@ static const char heap_usage[] =
 	"\n"
 	"USAGE\n"
 	"    pyleak heap -p PID [--json] [--interval SECONDS] [--count N] [--max-read SIZE]\n"
+	"    pyleak heap -p PID --native SECONDS [--every N] [--budget PCT] [--json]\n"
 	"\n"
 	"Walks glibc malloc's chunks in the target's memory: the main arena from the start of\n"
 	"[heap], the non-main arenas (64 MiB-aligned heap_info regions), mmapped chunks; chunks that\n"
@@ -33,11 +38,23 @@ static const char heap_usage[] =
 	"    -i, --interval SECONDS time between walks (default 5)\n"
 	"    -c, --count N          walks (default 1)\n"
 	"        --max-read SIZE    read budget per walk (default 256M)\n"
+	"    -n, --native SECONDS   also sample native allocations for SECONDS: uprobes on malloc,\n"
+	"                           calloc, realloc, posix_memalign and free of the libc the process\n"
+	"                           maps, 1 call in --every sampled with its native caller (and deeper\n"
+	"                           frames where frame pointers allow) and its Python stack; a sample\n"
+	"                           counts as outstanding only while the heap walk finds its chunk in\n"
+	"                           use with the same size. Walks every --interval. Prints outstanding\n"
+	"                           bytes per stack, their growth and 'native' suspects\n"
+	"        --every N          sample 1 in N calls while attached (default 1)\n"
+	"        --budget PCT       duty-cycle the probes so that they cost at most PCT%% of the\n"
+	"                           process's own CPU, measured from its system time (default 2;\n"
+	"                           0 = attached throughout, costly)\n"
 	"    -h, --help             this text\n"
 	"\n"
 	"EXAMPLES\n"
 	"    sudo pyleak heap -p 4242\n"
-	"    sudo pyleak heap -p 4242 --count 12 --interval 10 --json\n";
+	"    sudo pyleak heap -p 4242 --count 12 --interval 10 --json\n"
+	"    sudo pyleak heap -p 4242 --native 90\n";
 
 struct heap_first {
 	bool set;
@@ -175,24 +192,242 @@ static int heap_walk_once(pid_t pid, uint64_t max_read, struct mallocheap *h)
 	return err;
 }
 
+#define NATIVE_SHOW 20 /* stacks printed */
+
+static void native_evidence(const struct native_stack *st, char *buf, size_t size)
+{
+	char where[1024], rate[32];
+
+	native_stack__format(st, 2, where, sizeof(where));
+	fmt_bytes(rate, sizeof(rate), st->growth_bytes_per_min);
+	snprintf(buf, size, "%s: +%s/min outstanding, %.0f%% of sampled blocks still allocated (chunk headers checked)",
+		 where, rate, 100 * st->out_ratio);
+}
+
+static void native_print_text(const struct native_report *rep)
+{
+	const struct native_counters *c = &rep->counters;
+	char line[2048], b1[32];
+	int i, shown = 0;
+
+	printf("native sampling: 1 in %u calls, probes attached %.1f s of %.1f s (%llu slices, cost %.2f%% of its CPU)\n",
+	       c->every, c->observed_s, c->elapsed_s, (unsigned long long)c->slices, c->overhead_pct);
+	printf("  calls %llu, sampled %llu, recorded %llu, frees of samples seen %llu, python stack errors %llu\n",
+	       (unsigned long long)c->calls, (unsigned long long)c->sampled, (unsigned long long)c->recorded,
+	       (unsigned long long)c->freed, (unsigned long long)c->py_errors);
+	printf("  maps full: inflight %llu, live %llu, stacks %llu, ring %llu, samples dropped %llu%s\n",
+	       (unsigned long long)c->inflight_full, (unsigned long long)c->live_full,
+	       (unsigned long long)c->stacks_full, (unsigned long long)c->ring_full,
+	       (unsigned long long)c->samples_dropped,
+	       rep->verified == NATIVE_VERIFIED_HEADERS ? "" : "  (not verified: no glibc heap walk)");
+	for (i = 0; i < rep->nstacks; i++)
+		if (rep->stacks[i].suspect) {
+			native_evidence(&rep->stacks[i], line, sizeof(line));
+			printf("  SUSPECT native: %s\n", line);
+		}
+	printf("  %12s %8s %6s %8s  %s\n", "growth/min", "out", "out%", "age s", "stack");
+	for (i = 0; i < rep->nstacks && shown < NATIVE_SHOW; i++) {
+		const struct native_stack *st = &rep->stacks[i];
+
+		if (!st->out_blocks)
+			continue;
+		native_stack__format(st, 4, line, sizeof(line));
+		fmt_bytes(b1, sizeof(b1), st->growth_bytes_per_min);
+		printf("  %12s %8llu %5.0f%% %8.1f  %s\n", b1, (unsigned long long)st->out_blocks, 100 * st->out_ratio,
+		       st->oldest_age_s, line);
+		shown++;
+	}
+}
+
+static void native_json(struct strbuf *sb, const struct native_report *rep)
+{
+	const struct native_counters *c = &rep->counters;
+	char line[2048];
+	int i, j, n = 0;
+
+	sb_printf(sb,
+		  "{\"every\":%u,\"observed_s\":%.3f,\"elapsed_s\":%.3f,\"slices\":%llu,\"overhead_pct\":%.3f,"
+		  "\"verified\":\"%s\",\"walk_partial\":%s,\"calls\":%llu,\"frees\":%llu,\"sampled\":%llu,"
+		  "\"recorded\":%llu,\"freed_seen\":%llu,\"py_errors\":%llu,\"full\":{\"inflight\":%llu,"
+		  "\"live\":%llu,\"stacks\":%llu,\"ring\":%llu,\"samples\":%llu},\"outstanding_samples\":%d",
+		  c->every, c->observed_s, c->elapsed_s, (unsigned long long)c->slices, c->overhead_pct,
+		  rep->verified == NATIVE_VERIFIED_HEADERS ? "chunk_headers" : "none",
+		  rep->walk_partial ? "true" : "false", (unsigned long long)c->calls, (unsigned long long)c->frees,
+		  (unsigned long long)c->sampled, (unsigned long long)c->recorded, (unsigned long long)c->freed,
+		  (unsigned long long)c->py_errors, (unsigned long long)c->inflight_full,
+		  (unsigned long long)c->live_full, (unsigned long long)c->stacks_full,
+		  (unsigned long long)c->ring_full, (unsigned long long)c->samples_dropped, rep->nsamples);
+	sb_puts(sb, ",\"suspects\":[");
+	for (i = 0; i < rep->nstacks; i++) {
+		if (!rep->stacks[i].suspect)
+			continue;
+		native_evidence(&rep->stacks[i], line, sizeof(line));
+		sb_puts(sb, n++ ? ",{\"kind\":\"native\",\"name\":" : "{\"kind\":\"native\",\"name\":");
+		sb_json_str(sb, rep->stacks[i].caller);
+		sb_puts(sb, ",\"evidence\":");
+		sb_json_str(sb, line);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"stacks\":[");
+	for (i = 0, n = 0; i < rep->nstacks && n < 50; i++) {
+		const struct native_stack *st = &rep->stacks[i];
+
+		if (!st->out_blocks && !st->sampled_blocks)
+			continue;
+		sb_puts(sb, n++ ? ",{\"caller\":" : "{\"caller\":");
+		sb_json_str(sb, st->caller);
+		sb_puts(sb, ",\"deeper\":[");
+		for (j = 0; j < st->ndeeper; j++) {
+			if (j)
+				sb_putc(sb, ',');
+			sb_json_str(sb, st->deeper[j]);
+		}
+		sb_puts(sb, "],\"python\":[");
+		for (j = 0; j < st->py.nframes; j++) {
+			site_frame__format(&st->py.frames[j], line, sizeof(line));
+			if (j)
+				sb_putc(sb, ',');
+			sb_json_str(sb, line);
+		}
+		sb_printf(sb,
+			  "],\"sampled_blocks\":%llu,\"sampled_bytes\":%llu,\"freed_seen\":%llu,\"out_blocks\":%llu,"
+			  "\"out_bytes\":%llu,\"gone_blocks\":%llu,\"out_ratio\":%.4f,\"oldest_age_s\":%.3f,"
+			  "\"growth_bytes_per_min\":%.1f,\"suspect\":%s}",
+			  (unsigned long long)st->sampled_blocks, (unsigned long long)st->sampled_bytes,
+			  (unsigned long long)st->freed_seen, (unsigned long long)st->out_blocks,
+			  (unsigned long long)st->out_bytes, (unsigned long long)st->gone_blocks, st->out_ratio,
+			  st->oldest_age_s, st->growth_bytes_per_min, st->suspect ? "true" : "false");
+	}
+	sb_puts(sb, "]}");
+}
+
+/* Sample for `seconds`, walking the heap every interval to verify; print the last verification. */
+static int heap_native(pid_t pid, double seconds, double interval, unsigned every, double budget, uint64_t max_read,
+		       bool json)
+{
+	struct native_probes_opts o = { .every = every, .budget_pct = budget };
+	struct native_probes *np = NULL;
+	struct native_report rep = { 0 };
+	struct mallocheap h = { 0 };
+	struct py_target t;
+	struct remote r;
+	uint64_t start, next_walk;
+	int err, tries, ms;
+	bool done = false;
+
+	memset(&t, 0, sizeof(t));
+	err = python__inspect(pid, &t);
+	if (err) {
+		pr_err("pid %d: not a python process pyleak can read: %s", (int)pid, strerror(-err));
+		return err;
+	}
+	remote__init_pid(&r, pid);
+	for (tries = 0; (err = python__resolve_gc(&t, &r)) == -EAGAIN && tries < 20 && !exiting; tries++)
+		sleep_interruptible_ms(50);
+	if (err)
+		pr_warn("pid %d: no interpreter state (%s): native stacks without Python frames", (int)pid,
+			strerror(-err));
+	err = native_probes__open(&np, &o);
+	if (err)
+		return err;
+	err = native_probes__add(np, &t);
+	if (err) {
+		pr_err("pid %d: cannot sample native allocations: %s", (int)pid,
+		       err == -ENOTSUP ? "no glibc malloc (another allocator or no libc)" : strerror(-err));
+		goto cleanup;
+	}
+	start = now_mono_ns();
+	next_walk = start + (uint64_t)(interval * 1e9);
+	while (!done) {
+		uint64_t now;
+
+		ms = native_probes__tick(np);
+		now = now_mono_ns();
+		done = exiting || now - start >= (uint64_t)(seconds * 1e9);
+		if (now >= next_walk || done) {
+			native_report__free(&rep);
+			mallocheap__free(&h);
+			err = heap_walk_once(pid, max_read, &h);
+			if (err)
+				goto cleanup;
+			err = native_probes__read(np, pid, &rep);
+			if (err)
+				goto cleanup;
+			nativeleak__verify(&rep, h.allocator == MH_GLIBC ? &h : NULL, now_mono_ns());
+			if (h.allocator == MH_GLIBC)
+				native_probes__keep(np, pid, &rep);
+			next_walk = now + (uint64_t)(interval * 1e9);
+			if (!python__alive(&t)) {
+				pr_err("pid %d exited", (int)pid);
+				err = -ESRCH;
+				goto cleanup;
+			}
+		}
+		if (!done)
+			sleep_interruptible_ms(ms < 1 ? 1 : ms > 50 ? 50 : ms);
+	}
+	if (json) {
+		struct strbuf sb;
+
+		sb_init(&sb);
+		sb_printf(&sb, "{\"time\":%.3f,\"pid\":%d,\"allocator\":\"%s\",\"heap_in_use_bytes\":%llu,\"native\":",
+			  now_wall(), (int)pid, mallocheap__allocator_name(h.allocator),
+			  (unsigned long long)h.in_use_bytes);
+		native_json(&sb, &rep);
+		sb_puts(&sb, "}\n");
+		if (!sb.oom)
+			fputs(sb.buf, stdout);
+		sb_free(&sb);
+	} else {
+		print_text(&h, pid, &(struct heap_first){ 0 }, now_wall());
+		native_print_text(&rep);
+	}
+	fflush(stdout);
+cleanup:
+	native_probes__destroy(np); /* every probe detached before we return */
+	native_report__free(&rep);
+	mallocheap__free(&h);
+	return err;
+}
+
 int cmd_heap(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },     { "json", no_argument, NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'c' },
 		{ "max-read", required_argument, NULL, 'M' }, { "help", no_argument, NULL, 'h' },
+		{ "native", required_argument, NULL, 'n' },   { "every", required_argument, NULL, 'E' },
+		{ "budget", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct heap_first first = { 0 };
 	struct mallocheap h = { 0 };
 	uint64_t max_read = 0;
-	double interval = 5, t;
-	long pid = 0, count = 1, i;
+	double interval = 5, t, native = 0, budget = NATIVE_BUDGET_DEFAULT;
+	long pid = 0, count = 1, i, every = NATIVE_EVERY_DEFAULT;
 	bool json = false;
 	int c, err = 0;
 
-	while ((c = getopt_long(argc, argv, "p:ji:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:ji:c:hn:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'n':
+			if (parse_duration(optarg, &native) || native <= 0) {
+				pr_err("invalid native sampling duration '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'E':
+			if (parse_long(optarg, 1, 1 << 20, &every)) {
+				pr_err("invalid --every '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'B':
+			if (parse_double(optarg, 0, 100, &budget)) {
+				pr_err("invalid --budget '%s' (percent, 0-100)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'p':
 			if (parse_long(optarg, 1, 1l << 22, &pid)) {
 				pr_err("invalid pid '%s'", optarg);
@@ -233,8 +468,11 @@ int cmd_heap(int argc, char **argv)
 		cmd_usage(stderr, heap_usage);
 		return EXIT_USAGE;
 	}
-	if (privileges__check(false))
+	if (privileges__check(native > 0))
 		return EXIT_FAIL;
+	if (native > 0)
+		return heap_native((pid_t)pid, native, interval, (unsigned)every, budget, max_read, json) ? EXIT_FAIL
+													    : EXIT_OK;
 	for (i = 0; i < count && !exiting; i++) {
 		if (i)
 			sleep_interruptible_ms((long)(interval * 1000));

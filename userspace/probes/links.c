@@ -33,6 +33,12 @@ struct link_create_umulti {
 int links__uprobe_multi(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies, int cnt,
 			pid_t pid)
 {
+	return links__uprobe_multi_flags(prog_fd, path, offsets, cookies, cnt, pid, 0);
+}
+
+int links__uprobe_multi_flags(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies,
+			      int cnt, pid_t pid, uint32_t umulti_flags)
+{
 	struct link_create_umulti a;
 	long fd;
 
@@ -46,6 +52,7 @@ int links__uprobe_multi(int prog_fd, const char *path, const uint64_t *offsets, 
 	a.cookies = (uint64_t)(uintptr_t)cookies;
 	a.cnt = (uint32_t)cnt;
 	a.pid = (uint32_t)pid;
+	a.umulti_flags = umulti_flags;
 	fd = syscall(__NR_bpf, CMD_LINK_CREATE, &a, sizeof(a));
 	return fd < 0 ? -errno : (int)fd;
 }

@@ -20,6 +20,11 @@ struct bpf_link;
 int links__uprobe_multi(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies, int cnt,
 			pid_t pid);
 
+/* The same with uprobe_multi flags: PYLEAK_UPROBE_MULTI_RETURN makes it a uretprobe link. */
+#define PYLEAK_UPROBE_MULTI_RETURN 1 /* BPF_F_UPROBE_MULTI_RETURN, Linux 6.6 */
+int links__uprobe_multi_flags(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies,
+			      int cnt, pid_t pid, uint32_t umulti_flags);
+
 /*
  * Tear down nlinks libbpf links and nfds link fds (NULL / negative entries skipped), concurrently,
  * and clear every entry (NULL, -1).

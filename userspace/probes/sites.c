@@ -527,6 +527,63 @@ int sites__add_target(struct sites *s, const struct py_target *t)
 	return 0;
 }
 
+int sites__pystack_cfg(const struct py_target *t, struct pystack_cfg *cfg)
+{
+	return build_cfg(t, cfg);
+}
+
+int sites__register(struct sites *s, const struct py_target *t)
+{
+	struct sites_proc *p;
+
+	if (!s || !t || !t->layout)
+		return -EINVAL;
+	p = proc_find(s, t->pid);
+	if (!p) {
+		if (s->nprocs == s->procs_cap) {
+			int ncap = s->procs_cap ? s->procs_cap * 2 : 16;
+			struct sites_proc *n = realloc(s->procs, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			s->procs = n;
+			s->procs_cap = ncap;
+		}
+		p = &s->procs[s->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pid = t->pid;
+		p->minor = t->minor;
+		p->layout = *t->layout;
+		remote__init_pid(&p->remote, t->pid);
+	}
+	return 0;
+}
+
+int sites__resolve(struct sites *s, pid_t pid, const struct pystack *stack, struct site_stack *st)
+{
+	struct sites_proc *p = s ? proc_find(s, pid) : NULL;
+	int k;
+
+	if (!p)
+		return -ENOENT;
+	memset(st, 0, sizeof(*st));
+	st->truncated = stack->flags & PYSTACK_F_TRUNCATED;
+	st->nframes = stack->nframes > SITES_MAX_FRAMES ? SITES_MAX_FRAMES : (int)stack->nframes;
+	for (k = 0; k < st->nframes; k++) {
+		struct code_entry *e = code_get(p, stack->frames[k].code);
+		struct site_frame *f = &st->frames[k];
+
+		f->insn = stack->frames[k].insn;
+		f->code = e ? &e->code : NULL;
+		f->line = e && e->code.ok ? pyline__addr2line(p->minor, e->table, e->table_len, e->code.firstlineno,
+							      f->insn)
+					  : -1;
+		if (e)
+			e->used = true;
+	}
+	return 0;
+}
+
 int sites__inject_fault(struct sites *s, pid_t pid, enum sites_fault fault)
 {
 	struct pystack_cfg cfg;

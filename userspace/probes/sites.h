@@ -28,6 +28,17 @@ int sites__open(struct sites **out, const struct sites_opts *opts);
  */
 int sites__add_target(struct sites *s, const struct py_target *t);
 
+/*
+ * For other probes that capture Python stacks with bpf/pystack.bpf.h (bpf/native.bpf.c): the
+ * walker configuration of t (the one definition of its offsets), registering t for resolution
+ * only (no attachment), and resolving one captured stack with the shared code cache.
+ */
+struct pystack_cfg;
+struct pystack;
+int sites__pystack_cfg(const struct py_target *t, struct pystack_cfg *cfg);
+int sites__register(struct sites *s, const struct py_target *t);
+int sites__resolve(struct sites *s, pid_t pid, const struct pystack *stack, struct site_stack *out);
+
 /* Stop sampling pid and drop its stacks, counters and code cache.  -ENOENT if unknown. */
 int sites__forget(struct sites *s, pid_t pid);
 

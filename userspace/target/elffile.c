@@ -429,3 +429,67 @@ int elf__find_version_string(const struct elf_file *elf, const char *prefix, cha
 	}
 	return fallback ? copy_str(out, outsz, fallback) : -ENOENT;
 }
+
+int elf__offset_to_vaddr(const struct elf_file *elf, uint64_t offset, uint64_t *vaddr)
+{
+	int i;
+
+	if (!elf->ph)
+		return -ENOENT;
+	for (i = 0; i < elf->eh->e_phnum; i++) {
+		const Elf64_Phdr *p = &elf->ph[i];
+
+		if (p->p_type != PT_LOAD)
+			continue;
+		if (offset >= p->p_offset && offset - p->p_offset < p->p_filesz) {
+			*vaddr = p->p_vaddr + (offset - p->p_offset);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* The function symbol whose [value, value + size) holds vaddr, from .symtab then .dynsym (a size-0
+ * symbol counts when it is the nearest below vaddr and nothing sized holds it). */
+static bool symbolize_in(const struct elf_file *elf, uint32_t type, uint64_t vaddr, struct elf_sym *out)
+{
+	const Elf64_Shdr *s = find_sec_type(elf, type), *strs;
+	const Elf64_Sym *syms, *best = NULL;
+	const char *strtab;
+	size_t n, i;
+
+	if (!s || s->sh_entsize != sizeof(Elf64_Sym) || s->sh_link >= elf->eh->e_shnum || (s->sh_offset & 7))
+		return false;
+	strs = &elf->sh[s->sh_link];
+	if (!in_range(elf, s->sh_offset, s->sh_size) || !in_range(elf, strs->sh_offset, strs->sh_size))
+		return false;
+	syms = (const Elf64_Sym *)(elf->data + s->sh_offset);
+	strtab = (const char *)elf->data + strs->sh_offset;
+	n = s->sh_size / sizeof(Elf64_Sym);
+	for (i = 0; i < n; i++) {
+		const Elf64_Sym *sym = &syms[i];
+
+		if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF ||
+		    sym->st_name >= strs->sh_size || sym->st_value > vaddr)
+			continue;
+		if (sym->st_size && vaddr - sym->st_value < sym->st_size) {
+			best = sym;
+			break;
+		}
+	}
+	if (!best)
+		return false;
+	out->value = best->st_value;
+	out->size = best->st_size;
+	out->type = STT_FUNC;
+	out->dynamic = type == SHT_DYNSYM;
+	copy_str(out->name, sizeof(out->name), strtab + best->st_name);
+	return true;
+}
+
+int elf__symbolize(const struct elf_file *elf, uint64_t vaddr, struct elf_sym *out)
+{
+	if (symbolize_in(elf, SHT_SYMTAB, vaddr, out) || symbolize_in(elf, SHT_DYNSYM, vaddr, out))
+		return 0;
+	return -ENOENT;
+}

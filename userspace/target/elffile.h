@@ -47,6 +47,10 @@ int elf__find_section(const struct elf_file *elf, const char *name, struct elf_s
 
 /* Virtual address -> file offset through the PT_LOAD segments; -ENOENT if not file-backed. */
 int elf__vaddr_to_offset(const struct elf_file *elf, uint64_t vaddr, uint64_t *offset);
+/* File offset -> virtual address (the inverse, for addresses seen in a mapping); -ENOENT. */
+int elf__offset_to_vaddr(const struct elf_file *elf, uint64_t offset, uint64_t *vaddr);
+/* The function holding vaddr (.symtab first, then .dynsym); -ENOENT if none. */
+int elf__symbolize(const struct elf_file *elf, uint64_t vaddr, struct elf_sym *out);
 /* Pointer to `size` initialized bytes at `vaddr` inside the mapped file, or NULL (bss, out of range). */
 const void *elf__data_at(const struct elf_file *elf, uint64_t vaddr, size_t size);
 /* p_vaddr of the first PT_LOAD, page aligned down: runtime address = map start - this + vaddr. */
