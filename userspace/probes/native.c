@@ -70,8 +70,10 @@ struct nat_pid {
 	int *index; /* -1 empty, -2 deleted, else sample index */
 	size_t index_cap;
 	uint64_t dropped;
-	/* stacks */
+	/* stacks; canon[i]: the stack i is the same as when named (another raw id, same names:
+	 * instruction offsets of frames on one line differ) */
 	struct native_stack *stacks;
+	int *canon;
 	int nstacks, capstacks;
 	/* symbolization */
 	struct proc_map *maps;
@@ -283,6 +285,26 @@ static uint64_t stack_key(const struct native_event *ev)
 	return h ? h : 1;
 }
 
+/* Same native frames and the same Python frames by file, line and function. */
+static bool same_names(const struct native_stack *a, const struct native_stack *b)
+{
+	int i;
+
+	if (strcmp(a->caller, b->caller) || a->ndeeper != b->ndeeper || a->py.nframes != b->py.nframes ||
+	    a->py.truncated != b->py.truncated)
+		return false;
+	for (i = 0; i < a->ndeeper; i++)
+		if (strcmp(a->deeper[i], b->deeper[i]))
+			return false;
+	for (i = 0; i < a->py.nframes; i++) {
+		const struct site_frame *x = &a->py.frames[i], *y = &b->py.frames[i];
+
+		if (x->line != y->line || x->code != y->code)
+			return false;
+	}
+	return true;
+}
+
 static int stack_for(struct native_probes *p, struct nat_pid *e, const struct native_event *ev)
 {
 	uint64_t key = stack_key(ev);
@@ -292,16 +314,21 @@ static int stack_for(struct native_probes *p, struct nat_pid *e, const struct na
 
 	for (k = 0; k < e->nstacks; k++)
 		if (e->stacks[k].key == key)
-			return k;
+			return e->canon[k];
 	if (e->nstacks >= MAX_STACKS)
 		return -1;
 	if (e->nstacks == e->capstacks) {
 		int cap = e->capstacks ? e->capstacks * 2 : 64;
 		struct native_stack *n = realloc(e->stacks, (size_t)cap * sizeof(*n));
+		int *c;
 
 		if (!n)
 			return -1;
 		e->stacks = n;
+		c = realloc(e->canon, (size_t)cap * sizeof(*c));
+		if (!c)
+			return -1;
+		e->canon = c;
 		e->capstacks = cap;
 	}
 	st = &e->stacks[e->nstacks];
@@ -322,6 +349,12 @@ static int stack_for(struct native_probes *p, struct nat_pid *e, const struct na
 		if (!bpf_map__lookup_elem(p->skel->maps.native_pystacks, &skey, sizeof(skey), &ps, sizeof(ps), 0))
 			sites__resolve(p->sites, e->pid, &ps, &st->py);
 	}
+	e->canon[e->nstacks] = e->nstacks;
+	for (k = 0; k < e->nstacks; k++)
+		if (e->canon[k] == k && same_names(&e->stacks[k], st)) {
+			e->canon[e->nstacks++] = k;
+			return k;
+		}
 	return e->nstacks++;
 }
 
@@ -776,6 +809,7 @@ static void pid_free(struct nat_pid *e)
 	free(e->samples);
 	free(e->index);
 	free(e->stacks);
+	free(e->canon);
 	free(e);
 }
 
