@@ -101,6 +101,10 @@ MODES = [
     # issue's two workloads (allocation-heavy, realistic) to bound the run time.
     dict(name="pyleak --alloc-budget 2", kind="pyleak", args=["--alloc-budget", "2"],
          requires="--alloc-budget", scale=15.0, workloads=("alloc_heavy", "http_workload")),
+    # Native sampling (libc malloc/free uprobes + uretprobes) under the default 2% budget, with
+    # the heap walked every second to verify the samples: `pyleak heap --native`.
+    dict(name="pyleak heap --native (budget 2)", kind="pyleak-native", args=[], scale=15.0,
+         workloads=("alloc_heavy", "http_workload")),
     dict(name="pyleak --alloc exact", kind="pyleak", args=["--alloc", "exact"],
          requires="--alloc", scale=0.05),
     dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
@@ -278,6 +282,11 @@ def start_observer(env, mode, py, pid):
         obs = Observer(cmd, lambda line: line.startswith("{"))
         obs.wait_ready(60)
         return obs
+    if mode["kind"] == "pyleak-native":
+        cmd = [env.pyleak, "heap", "-p", str(pid), "--native", "3600", "--interval", "1", "--json"] + mode["args"]
+        obs = Observer(cmd, lambda line: line.startswith("{"))
+        obs.wait_ready(60)
+        return obs
     if mode["kind"] == "bpftrace":
         cmd = ["bpftrace", "-p", str(pid), "-e", BPFTRACE_GC.format(exe=py)]
         obs = Observer(cmd, lambda line: line.startswith("Attaching"))
@@ -307,7 +316,7 @@ def run_once(env, py, wl, mode):
     obs = None
     res = {"observer": mode["name"] if mode else None}
     try:
-        if mode and mode["kind"] in ("pyleak", "bpftrace"):
+        if mode and mode["kind"] in ("pyleak", "bpftrace", "pyleak-native"):
             obs = start_observer(env, mode, py, target.pid)
             res["attach_s"] = round(obs.t_ready - obs.t_start, 4)
         target.stdin.write(b"go\n")

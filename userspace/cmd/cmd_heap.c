@@ -45,6 +45,8 @@ static const char heap_usage[] =
 	"                           counts as outstanding only while the heap walk finds its chunk in\n"
 	"                           use with the same size. Walks every --interval. Prints outstanding\n"
 	"                           bytes per stack, their growth and 'native' suspects\n"
+	"        --format collapsed with --native: collapsed stacks of outstanding native bytes\n"
+	"                           (flamegraph.pl, speedscope) instead of the table\n"
 	"        --every N          sample 1 in N calls while attached (default 1)\n"
 	"        --budget PCT       duty-cycle the probes so that they cost at most PCT%% of the\n"
 	"                           process's own CPU, measured from its system time (default 2;\n"
@@ -301,9 +303,24 @@ static void native_json(struct strbuf *sb, const struct native_report *rep)
 	sb_puts(sb, "]}");
 }
 
+static void native_print_json(const struct mallocheap *h, pid_t pid, const struct native_report *rep)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	sb_printf(&sb, "{\"time\":%.3f,\"pid\":%d,\"allocator\":\"%s\",\"heap_in_use_bytes\":%llu,\"native\":",
+		  now_wall(), (int)pid, mallocheap__allocator_name(h->allocator), (unsigned long long)h->in_use_bytes);
+	native_json(&sb, rep);
+	sb_puts(&sb, "}\n");
+	if (!sb.oom)
+		fputs(sb.buf, stdout);
+	fflush(stdout);
+	sb_free(&sb);
+}
+
 /* Sample for `seconds`, walking the heap every interval to verify; print the last verification. */
 static int heap_native(pid_t pid, double seconds, double interval, unsigned every, double budget, uint64_t max_read,
-		       bool json)
+		       bool json, bool collapsed)
 {
 	struct native_probes_opts o = { .every = every, .budget_pct = budget };
 	struct native_probes *np = NULL;
@@ -357,6 +374,8 @@ static int heap_native(pid_t pid, double seconds, double interval, unsigned ever
 			if (h.allocator == MH_GLIBC)
 				native_probes__keep(np, pid, &rep);
 			next_walk = now + (uint64_t)(interval * 1e9);
+			if (json)
+				native_print_json(&h, pid, &rep);
 			if (!python__alive(&t)) {
 				pr_err("pid %d exited", (int)pid);
 				err = -ESRCH;
@@ -366,19 +385,17 @@ static int heap_native(pid_t pid, double seconds, double interval, unsigned ever
 		if (!done)
 			sleep_interruptible_ms(ms < 1 ? 1 : ms > 50 ? 50 : ms);
 	}
-	if (json) {
+	if (collapsed) {
 		struct strbuf sb;
+		char root[64];
 
 		sb_init(&sb);
-		sb_printf(&sb, "{\"time\":%.3f,\"pid\":%d,\"allocator\":\"%s\",\"heap_in_use_bytes\":%llu,\"native\":",
-			  now_wall(), (int)pid, mallocheap__allocator_name(h.allocator),
-			  (unsigned long long)h.in_use_bytes);
-		native_json(&sb, &rep);
-		sb_puts(&sb, "}\n");
-		if (!sb.oom)
+		snprintf(root, sizeof(root), "pid %d", (int)pid);
+		native__format_collapsed(&rep, root, &sb);
+		if (!sb.oom && sb.buf)
 			fputs(sb.buf, stdout);
 		sb_free(&sb);
-	} else {
+	} else if (!json) {
 		print_text(&h, pid, &(struct heap_first){ 0 }, now_wall());
 		native_print_text(&rep);
 	}
@@ -397,7 +414,7 @@ int cmd_heap(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'c' },
 		{ "max-read", required_argument, NULL, 'M' }, { "help", no_argument, NULL, 'h' },
 		{ "native", required_argument, NULL, 'n' },   { "every", required_argument, NULL, 'E' },
-		{ "budget", required_argument, NULL, 'B' },
+		{ "budget", required_argument, NULL, 'B' },   { "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct heap_first first = { 0 };
@@ -405,7 +422,7 @@ int cmd_heap(int argc, char **argv)
 	uint64_t max_read = 0;
 	double interval = 5, t, native = 0, budget = NATIVE_BUDGET_DEFAULT;
 	long pid = 0, count = 1, i, every = NATIVE_EVERY_DEFAULT;
-	bool json = false;
+	bool json = false, collapsed = false;
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "p:ji:c:hn:", opts, NULL)) != -1) {
@@ -421,6 +438,13 @@ int cmd_heap(int argc, char **argv)
 				pr_err("invalid --every '%s'", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'F':
+			if (strcmp(optarg, "collapsed") && strcmp(optarg, "text")) {
+				pr_err("unknown --format '%s' (text or collapsed)", optarg);
+				return EXIT_USAGE;
+			}
+			collapsed = !strcmp(optarg, "collapsed");
 			break;
 		case 'B':
 			if (parse_double(optarg, 0, 100, &budget)) {
@@ -471,7 +495,7 @@ int cmd_heap(int argc, char **argv)
 	if (privileges__check(native > 0))
 		return EXIT_FAIL;
 	if (native > 0)
-		return heap_native((pid_t)pid, native, interval, (unsigned)every, budget, max_read, json) ? EXIT_FAIL
+		return heap_native((pid_t)pid, native, interval, (unsigned)every, budget, max_read, json, collapsed) ? EXIT_FAIL
 													    : EXIT_OK;
 	for (i = 0; i < count && !exiting; i++) {
 		if (i)

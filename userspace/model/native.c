@@ -46,3 +46,45 @@ int native_stack__format(const struct native_stack *st, int max_py, char *buf, s
 	}
 	return 0;
 }
+
+/* ';' and line breaks would split a collapsed frame: replaced by '_'. */
+static void put_frame(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++)
+		sb_putc(sb, (*s == ';' || *s == '\n' || *s == '\r') ? '_' : *s);
+}
+
+int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb)
+{
+	const struct native_counters *c = &rep->counters;
+	char frame[SITES_FILE_MAX + SITES_FUNC_MAX + 16];
+	double scale = c->observed_s > 0 ? (c->every ? c->every : 1) * c->elapsed_s / c->observed_s : 0;
+	int i, k, lines = 0;
+
+	for (i = 0; i < rep->nstacks; i++) {
+		const struct native_stack *st = &rep->stacks[i];
+		uint64_t weight = (uint64_t)((double)st->out_bytes * scale);
+
+		if (!st->out_blocks || !weight)
+			continue;
+		if (root) {
+			put_frame(sb, root);
+			sb_putc(sb, ';');
+		}
+		if (st->py.truncated)
+			sb_puts(sb, "[truncated];");
+		for (k = st->py.nframes - 1; k >= 0; k--) {
+			site_frame__format(&st->py.frames[k], frame, sizeof(frame));
+			put_frame(sb, frame);
+			sb_putc(sb, ';');
+		}
+		for (k = st->ndeeper - 1; k >= 0; k--) {
+			put_frame(sb, st->deeper[k]);
+			sb_putc(sb, ';');
+		}
+		put_frame(sb, st->caller);
+		sb_printf(sb, " %llu\n", (unsigned long long)weight);
+		lines++;
+	}
+	return lines;
+}

@@ -76,4 +76,12 @@ void native_report__free(struct native_report *rep);
 /* "caller <- deeper <- file.py:12 func <- ..." into buf, at most max_py Python frames. */
 int native_stack__format(const struct native_stack *st, int max_py, char *buf, size_t size);
 
+/*
+ * Collapsed stacks of outstanding native bytes (flamegraph.pl, speedscope): root; Python frames
+ * root first; deeper native frames; the caller; weight = verified outstanding sampled bytes scaled
+ * by the sampling and the attached share of time (an estimate of the bytes outstanding). Returns
+ * the number of lines.
+ */
+int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb);
+
 #endif /* PYLEAK_MODEL_NATIVE_H */
