@@ -211,3 +211,25 @@ def test_native_control_no_suspect(root, scenario):
     no_native_probes_left()
     assert n["recorded"] > 100, n
     assert n["suspects"] == [], n["suspects"]
+
+
+def test_top_native_suspect(root, scenario, tmp_path):
+    """top --native: the same verdict as a `native` suspect of the process, and no probes after."""
+    interp = _interps()[0]
+    ext = build_ext(interp, tmp_path)
+    s = scenario(interp, "native_ext_leak.py", "--ext-dir", ext, "--rate", "200", "--size", "4000",
+                 "--work-us", WORK_US)
+    s.truth()
+    p = run_pyleak("top", "-b", "--json", "-d", "5", "-n", "17", "-p", s.pid, "--native", timeout=150)
+    snaps = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    from conftest import proc_entry
+    e = proc_entry(snaps[-1], s.pid)
+    assert e and e["native"] and e["native"]["verified"] == "chunk_headers", e and e.get("native")
+    sus = [x for x in e["suspects"] if x["kind"] == "native"]
+    assert sus and "leak_buffer" in sus[0]["name"] and "handle" in sus[0]["evidence"], e["suspects"]
+    assert not [x for x in e["suspects"] if x["kind"] == "native" and "scratch" in x["name"]]
+    no_native_probes_left()
+    # off by default
+    p = run_pyleak("top", "-b", "--json", "-d", "1", "-n", "2", "-p", s.pid, timeout=60)
+    e = proc_entry(json.loads(p.stdout.splitlines()[-1]), s.pid)
+    assert e["native"] is None

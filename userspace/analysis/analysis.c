@@ -348,6 +348,7 @@ static int suspect_rank(const struct suspect *s)
 	case SUSPECT_CONTAINER: return strchr(s->name, '@') ? 4 : 1;
 	case SUSPECT_TYPE: return strchr(s->name, '.') ? 2 : 3;
 	case SUSPECT_RSS: return 5;
+	case SUSPECT_NATIVE: return 2; /* a named native stack: as specific as a named type */
 	}
 	return 6;
 }
@@ -377,6 +378,24 @@ static void add_suspect(struct proc_row *row, enum suspect_kind kind, const char
 	s->per_min = per_min;
 	s->confidence = conf;
 	copy_str(s->evidence, sizeof(s->evidence), evidence);
+}
+
+/* Native stacks that analysis/nativeleak.c found outstanding and growing (top --native). */
+static void native_verdicts(struct proc_row *row)
+{
+	char ev[1024];
+	int i;
+
+	if (!row->native_valid)
+		return;
+	for (i = 0; i < row->native.nstacks; i++) {
+		const struct native_stack *st = &row->native.stacks[i];
+
+		if (!st->suspect)
+			continue;
+		native_stack__evidence(st, ev, sizeof(ev));
+		add_suspect(row, SUSPECT_NATIVE, st->caller, st->growth_bytes_per_min, st->out_ratio, ev);
+	}
 }
 
 /*
@@ -677,5 +696,6 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	memcpy(row->suspects, a->census_suspects, sizeof(row->suspects[0]) * a->ncensus_suspects);
 	gc_verdicts(row, a, &pol, now);
 	rss_verdict(row, a, &pol);
+	native_verdicts(row);
 	qsort(row->suspects, row->nsuspects, sizeof(row->suspects[0]), cmp_suspects);
 }

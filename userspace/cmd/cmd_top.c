@@ -49,6 +49,11 @@ static const char top_usage[] =
 	"        --sites          sample allocation sites (the default): the Python stack of the thread\n"
 	"                         that triggered each young collection, captured in the kernel\n"
 	"        --no-sites       do not sample allocation sites\n"
+	"        --native         sample native allocations (libc malloc/free uprobes, duty-cycled\n"
+	"                         under a 2% budget of each process's own CPU) with their native and\n"
+	"                         Python stacks, verified from glibc's chunk headers every 5 s; JSON\n"
+	"                         \"native\" per process (docs/json.md). Off by default\n"
+	"        --no-native      do not (the default)\n"
 	"        --format FMT     with -b: text (default), json, or collapsed (the sampled stacks after\n"
 	"                         the last refresh, for flamegraph.pl / speedscope / inferno)\n"
 	"        --census-budget PCT  share of one core all censuses together may use (default 2;\n"
@@ -86,9 +91,11 @@ int cmd_top(int argc, char **argv)
 		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
 		{ "group", required_argument, NULL, 'g' },  { "census-budget", required_argument, NULL, 'K' },
+		{ "native", no_argument, NULL, 'V' },	    { "no-native", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
-	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG } };
+	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG },
+				     .native_opts = { .budget_pct = NATIVE_BUDGET_DEFAULT } };
 	struct collector *c = NULL;
 	struct trace *trace = NULL;
 	struct replay *replay = NULL;
@@ -174,6 +181,8 @@ int cmd_top(int argc, char **argv)
 			co.alloc.mode = ALLOC_MODE_BUDGET;
 			co.alloc.budget_pct = d;
 			break;
+		case 'V': co.native = true; break;
+		case 'W': co.native = false; break;
 		case 'M': no_color = true; break;
 		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
 		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;

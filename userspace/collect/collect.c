@@ -2,6 +2,8 @@
 /* The collector: finds Python processes, attaches probes, reads maps and memory into the model. */
 #include "collect/collect.h"
 #include "model/groups.h"
+#include "analysis/mallocheap.h"
+#include "analysis/nativeleak.h"
 #include "model/source.h"
 #include "util/common.h"
 #include "target/proc.h"
@@ -57,6 +59,7 @@ struct collector {
 	pid_t *pids;
 	struct gc_probes *probes;
 	struct alloc_probes *alloc; /* NULL: no allocation rates */
+	struct native_probes *native; /* NULL: no native sampling (top --native) */
 	struct sites *sites;	    /* NULL: no allocation sites */
 	struct groups *groups;	    /* process families, their history across recycled workers */
 	int ncensused;		    /* rows that share the census budget (--group: the selected ones) */
@@ -128,6 +131,11 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 				goto fail;
 			}
 		}
+		if (opts->native) {
+			err = native_probes__open(&c->native, &opts->native_opts);
+			if (err)
+				goto fail; /* native_probes__open said why */
+		}
 		if (opts->alloc.mode != ALLOC_MODE_OFF) {
 			err = alloc_probes__open(&c->alloc, &opts->alloc);
 			if (err) {
@@ -150,11 +158,52 @@ void collector__set_interval(struct collector *c, double interval_s)
 	c->opts.interval_s = interval_s;
 }
 
+/*
+ * Native samples are verified by a walk of the glibc heap (analysis/mallocheap.h) every
+ * NATIVE_WALK_INTERVAL_S, not every refresh: a walk reads the heap's chunk headers (a few ms per
+ * 10 MB of heap, bounded by MH_DEFAULT_MAX_BYTES).
+ */
+#define NATIVE_WALK_INTERVAL_S 5.0
+
+static void native_refresh(struct collector *c, struct proc_row *row, double now)
+{
+	struct mallocheap_input *in = malloc(sizeof(*in));
+	struct proc_map *maps = NULL;
+	struct mallocheap h = { 0 };
+	struct remote r;
+	int n;
+
+	row->native_walk_time = now;
+	if (!in)
+		return;
+	n = proc__read_maps(row->target.pid, &maps);
+	if (n < 0)
+		goto out;
+	mallocheap__input_from_maps(maps, n, in);
+	remote__init_pid(&r, row->target.pid);
+	native_report__free(&row->native);
+	row->native_valid = !native_probes__read(c->native, row->target.pid, &row->native);
+	if (!row->native_valid)
+		goto out;
+	if (!mallocheap__walk(&r, in, &h)) {
+		nativeleak__verify(&row->native, &h, now_mono_ns());
+		native_probes__keep(c->native, row->target.pid, &row->native);
+		row->native_heap_in_use = h.in_use_bytes;
+	} else {
+		nativeleak__verify(&row->native, NULL, now_mono_ns());
+	}
+out:
+	mallocheap__free(&h);
+	free(maps);
+	free(in);
+}
+
 static void row_free(struct proc_row *row)
 {
 	if (!row)
 		return;
 	sites_report__free(&row->sites);
+	native_report__free(&row->native);
 	analysis__free(row);
 	free(row);
 }
@@ -166,6 +215,7 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	sites__destroy(c->sites);
+	native_probes__destroy(c->native);
 	alloc_probes__destroy(c->alloc);
 	gc_probes__destroy(c->probes);
 	for (i = 0; i < c->nrows; i++)
@@ -243,6 +293,9 @@ static void register_target(struct collector *c, struct proc_row *row)
 	err = gc_probes__set_target(c->probes, t->pid, &cfg);
 	if (err)
 		snprintf(row->note, sizeof(row->note), "cannot register with the probes: %s", strerror(-err));
+	if (c->native && (err = native_probes__add(c->native, t)))
+		snprintf(row->note, sizeof(row->note), "no native sampling: %s",
+			 err == -ENOTSUP ? "no glibc malloc" : strerror(-err));
 	if (c->alloc && (err = alloc_probes__set_target(c->alloc, t)))
 		snprintf(row->note, sizeof(row->note), "no allocation rates: %s", strerror(-err));
 	/* Sites ride on the collection-start probe: the poll tier has none. */
@@ -465,6 +518,8 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 
 	if (c->alloc && !row->exited)
 		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, &row->alloc);
+	if (c->native && !row->exited && now - row->native_walk_time >= NATIVE_WALK_INTERVAL_S)
+		native_refresh(c, row, now);
 	if (c->sites && !row->exited && t->tier != GC_TIER_POLL) {
 		sites_report__free(&row->sites);
 		row->sites_valid = !sites__read(c->sites, t->pid, &row->sites);
@@ -536,6 +591,8 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 				gc_probes__forget(c->probes, row->target.pid);
 			if (c->alloc)
 				alloc_probes__forget(c->alloc, row->target.pid);
+			if (c->native)
+				native_probes__forget(c->native, row->target.pid);
 			if (c->sites)
 				sites__forget(c->sites, row->target.pid);
 			row_free(row);
@@ -612,6 +669,12 @@ void collector__wait(struct collector *c, long ms)
 		/* The allocation budget scheduler ends its slices on time: wake when it needs to. */
 		if (c->alloc) {
 			long need = alloc_probes__tick(c->alloc);
+
+			if (need > 0 && need < left)
+				left = need;
+		}
+		if (c->native) {
+			long need = native_probes__tick(c->native);
 
 			if (need > 0 && need < left)
 				left = need;

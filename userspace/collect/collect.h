@@ -11,6 +11,7 @@
 #include "probes/gc.h"
 #include "probes/alloc.h"
 #include "probes/sites.h"
+#include "probes/native.h"
 
 struct collector;
 
@@ -24,6 +25,8 @@ struct collector_opts {
 	bool no_analysis;    /* GC only: no censuses, no verdicts */
 	struct alloc_probes_opts alloc; /* mode OFF (zeroed) = no allocation rates */
 	bool no_sites;	     /* do not sample allocation sites (Python stacks at young collections) */
+	bool native;	     /* sample native allocations (probes/native.h), verified by heap walks */
+	struct native_probes_opts native_opts;
 	struct analysis_opts analysis; /* zeroed: analysis__default_opts() */
 	/* Every individual collection seen by the probes (for recording and the GC timeline). */
 	gc_event_fn on_gc_event;

@@ -11,6 +11,7 @@ const char *suspect_kind__name(enum suspect_kind k)
 	case SUSPECT_CONTAINER: return "container";
 	case SUSPECT_GARBAGE: return "garbage";
 	case SUSPECT_RSS: return "rss";
+	case SUSPECT_NATIVE: return "native";
 	}
 	return "unknown";
 }

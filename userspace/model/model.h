@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "model/allocstats.h"
+#include "model/native.h"
 #include "model/stacks.h"
 #include "model/gcstats.h"
 #include "target/python.h"
@@ -63,7 +64,7 @@ struct container_row {
 	bool named;
 };
 
-enum suspect_kind { SUSPECT_TYPE = 0, SUSPECT_CONTAINER, SUSPECT_GARBAGE, SUSPECT_RSS };
+enum suspect_kind { SUSPECT_TYPE = 0, SUSPECT_CONTAINER, SUSPECT_GARBAGE, SUSPECT_RSS, SUSPECT_NATIVE };
 const char *suspect_kind__name(enum suspect_kind k);
 
 /* A leak verdict with its evidence. */
@@ -108,6 +109,12 @@ struct proc_row {
 	/* Allocation sites sampled at young collections (sites.h), cumulative since attach */
 	bool sites_valid;
 	struct sites_report sites;
+
+	/* Sampled native allocations verified from the glibc heap (model/native.h; top --native) */
+	bool native_valid;
+	struct native_report native;
+	uint64_t native_heap_in_use; /* glibc in-use bytes at the last verification walk */
+	double native_walk_time;     /* wall clock of that walk, 0 never */
 
 	/* Allocation rates over the last refresh (alloc.h), when an allocation source runs */
 	bool alloc_valid;

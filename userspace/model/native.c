@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/native.h"
+#include "util/format.h"
 
 void native_report__free(struct native_report *rep)
 {
@@ -88,3 +89,76 @@ int native__format_collapsed(const struct native_report *rep, const char *root, 
 	}
 	return lines;
 }
+
+void native_stack__evidence(const struct native_stack *st, char *buf, size_t size)
+{
+	char where[1024], rate[32];
+
+	native_stack__format(st, 2, where, sizeof(where));
+	fmt_bytes(rate, sizeof(rate), st->growth_bytes_per_min);
+	snprintf(buf, size, "%s: +%s/min outstanding, %.0f%% of sampled blocks still allocated (chunk headers checked)",
+		 where, rate, 100 * st->out_ratio);
+}
+
+void native__format_json(const struct native_report *rep, struct strbuf *sb)
+{
+	const struct native_counters *c = &rep->counters;
+	char line[2048];
+	int i, j, n = 0;
+
+	sb_printf(sb,
+		  "{\"every\":%u,\"observed_s\":%.3f,\"elapsed_s\":%.3f,\"slices\":%llu,\"overhead_pct\":%.3f,"
+		  "\"verified\":\"%s\",\"walk_partial\":%s,\"calls\":%llu,\"frees\":%llu,\"sampled\":%llu,"
+		  "\"recorded\":%llu,\"freed_seen\":%llu,\"py_errors\":%llu,\"full\":{\"inflight\":%llu,"
+		  "\"live\":%llu,\"stacks\":%llu,\"ring\":%llu,\"samples\":%llu},\"outstanding_samples\":%d",
+		  c->every, c->observed_s, c->elapsed_s, (unsigned long long)c->slices, c->overhead_pct,
+		  rep->verified == NATIVE_VERIFIED_HEADERS ? "chunk_headers" : "none",
+		  rep->walk_partial ? "true" : "false", (unsigned long long)c->calls, (unsigned long long)c->frees,
+		  (unsigned long long)c->sampled, (unsigned long long)c->recorded, (unsigned long long)c->freed,
+		  (unsigned long long)c->py_errors, (unsigned long long)c->inflight_full,
+		  (unsigned long long)c->live_full, (unsigned long long)c->stacks_full,
+		  (unsigned long long)c->ring_full, (unsigned long long)c->samples_dropped, rep->nsamples);
+	sb_puts(sb, ",\"suspects\":[");
+	for (i = 0; i < rep->nstacks; i++) {
+		if (!rep->stacks[i].suspect)
+			continue;
+		native_stack__evidence(&rep->stacks[i], line, sizeof(line));
+		sb_puts(sb, n++ ? ",{\"kind\":\"native\",\"name\":" : "{\"kind\":\"native\",\"name\":");
+		sb_json_str(sb, rep->stacks[i].caller);
+		sb_puts(sb, ",\"evidence\":");
+		sb_json_str(sb, line);
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "],\"stacks\":[");
+	for (i = 0, n = 0; i < rep->nstacks && n < 50; i++) {
+		const struct native_stack *st = &rep->stacks[i];
+
+		if (!st->out_blocks && !st->sampled_blocks)
+			continue;
+		sb_puts(sb, n++ ? ",{\"caller\":" : "{\"caller\":");
+		sb_json_str(sb, st->caller);
+		sb_puts(sb, ",\"deeper\":[");
+		for (j = 0; j < st->ndeeper; j++) {
+			if (j)
+				sb_putc(sb, ',');
+			sb_json_str(sb, st->deeper[j]);
+		}
+		sb_puts(sb, "],\"python\":[");
+		for (j = 0; j < st->py.nframes; j++) {
+			site_frame__format(&st->py.frames[j], line, sizeof(line));
+			if (j)
+				sb_putc(sb, ',');
+			sb_json_str(sb, line);
+		}
+		sb_printf(sb,
+			  "],\"sampled_blocks\":%llu,\"sampled_bytes\":%llu,\"freed_seen\":%llu,\"out_blocks\":%llu,"
+			  "\"out_bytes\":%llu,\"gone_blocks\":%llu,\"out_ratio\":%.4f,\"oldest_age_s\":%.3f,"
+			  "\"growth_bytes_per_min\":%.1f,\"suspect\":%s}",
+			  (unsigned long long)st->sampled_blocks, (unsigned long long)st->sampled_bytes,
+			  (unsigned long long)st->freed_seen, (unsigned long long)st->out_blocks,
+			  (unsigned long long)st->out_bytes, (unsigned long long)st->gone_blocks, st->out_ratio,
+			  st->oldest_age_s, st->growth_bytes_per_min, st->suspect ? "true" : "false");
+	}
+	sb_puts(sb, "]}");
+}
+

@@ -84,4 +84,10 @@ int native_stack__format(const struct native_stack *st, int max_py, char *buf, s
  */
 int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb);
 
+/* A suspect's one-line evidence: "caller <- ... <- file:line func: +2.0 MiB/min outstanding, 96% of
+ * sampled blocks still allocated (chunk headers checked)". */
+void native_stack__evidence(const struct native_stack *st, char *buf, size_t size);
+/* The "native" JSON object of docs/json.md (pyleak heap --native, top -b --json --native). */
+void native__format_json(const struct native_report *rep, struct strbuf *sb);
+
 #endif /* PYLEAK_MODEL_NATIVE_H */

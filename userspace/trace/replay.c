@@ -158,7 +158,7 @@ static void fill_aux(const struct trace *t, int pidx, double at, struct proc_row
 		s->kind = !a->kind ? SUSPECT_TYPE
 			: !strcmp(a->kind, "container") ? SUSPECT_CONTAINER
 			: !strcmp(a->kind, "garbage") ? SUSPECT_GARBAGE
-			: !strcmp(a->kind, "rss") ? SUSPECT_RSS : SUSPECT_TYPE;
+			: !strcmp(a->kind, "rss") ? SUSPECT_RSS : !strcmp(a->kind, "native") ? SUSPECT_NATIVE : SUSPECT_TYPE;
 		copy_str(s->name, sizeof(s->name), a->name ? a->name : "?");
 		copy_str(s->evidence, sizeof(s->evidence), a->text ? a->text : "");
 		s->per_min = a->per_min;

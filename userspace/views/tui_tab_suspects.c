@@ -31,7 +31,7 @@ void tui_render__suspects_tab(struct tui_grid *g, const struct proc_row *row, in
 		const char *ev = s->evidence;
 		int textw = MAX(10, w - 6);
 
-		tui_fmt__per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS);
+		tui_fmt__per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS || s->kind == SUSPECT_NATIVE);
 		tui_grid__printf(g, x + 1, line++, w - 1, TUI_A_WARN, "%-9s %s  %s  confidence %.3f",
 				 suspect_kind__name(s->kind), s->name, rate, s->confidence);
 		/* Evidence wrapped at spaces, indented, at most 3 lines per suspect. */

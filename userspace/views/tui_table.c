@@ -118,7 +118,7 @@ const char *tui_cell__suspect(const struct proc_row *row, char *buf, size_t sz)
 		return buf;
 	}
 	s = &row->suspects[0];
-	tui_fmt__per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS);
+	tui_fmt__per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS || s->kind == SUSPECT_NATIVE);
 	if (row->nsuspects > 1)
 		snprintf(buf, sz, "%s %s (+%d)", s->name, rate, row->nsuspects - 1);
 	else

@@ -117,6 +117,17 @@ static void sites_json(struct strbuf *sb, const struct proc_row *row)
 }
 
 /* Census-derived facts: live objects, types, containers, suspects (null/[] before a census). */
+/* "native": the verified native samples (docs/json.md, pyleak heap --native), null when off. */
+static void native_json(struct strbuf *sb, const struct proc_row *row)
+{
+	if (!row->native_valid) {
+		sb_puts(sb, ",\"native\":null");
+		return;
+	}
+	sb_printf(sb, ",\"native_heap_in_use_bytes\":%llu,\"native\":", (unsigned long long)row->native_heap_in_use);
+	native__format_json(&row->native, sb);
+}
+
 static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 {
 	int i;
@@ -206,6 +217,7 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	analysis_json(sb, row);
 	alloc_json(sb, row);
 	sites_json(sb, row);
+	native_json(sb, row);
 	if (!row->gc_valid) {
 		sb_puts(sb, ",\"gc\":null}");
 		return;
