@@ -405,6 +405,10 @@ static void test_drill_in(void **state)
 	render(f, 80, 24);
 	assert_true(tui_grid__find(&f->g, "Suspects: no data yet") >= 0);
 	tui_state__key(&f->st, TUI_KEY_TAB);
+	assert_int_equal(f->st.tab, TUI_TAB_NATIVE);
+	render(f, 80, 24);
+	assert_true(tui_grid__find(&f->g, "Native: no data yet") >= 0);
+	tui_state__key(&f->st, TUI_KEY_TAB);
 	assert_int_equal(f->st.tab, TUI_TAB_GC);
 	/* Down flips to the next process of the list without leaving */
 	tui_state__key(&f->st, TUI_KEY_DOWN);
