@@ -283,7 +283,7 @@ def start_observer(env, mode, py, pid):
         obs.wait_ready(60)
         return obs
     if mode["kind"] == "pyleak-native":
-        cmd = [env.pyleak, "heap", "-p", str(pid), "--native", "3600", "--interval", "1", "--json"] + mode["args"]
+        cmd = [env.pyleak, "heap", "-p", str(pid), "--native", "3600", "--interval", "5", "--json"] + mode["args"]
         obs = Observer(cmd, lambda line: line.startswith("{"))
         obs.wait_ready(60)
         return obs
