@@ -15,6 +15,7 @@
 #include "target/proc.h"
 #include "target/remote.h"
 #include "util/common.h"
+#include "util/escape.h"
 
 static const char heap_usage[] =
 	"pyleak heap: the native (libc malloc) heap of a process, from outside, with no probe\n"
@@ -67,10 +68,13 @@ struct heap_first {
 
 static void print_text(const struct mallocheap *h, pid_t pid, const struct heap_first *f, double t)
 {
+	char lib[ESC_TEXT_SIZE(sizeof(h->allocator_lib))];
 	double mins = f->set ? (t - f->t) / 60.0 : 0;
 	int k;
 
-	printf("pid %d  allocator %s (%s)\n", (int)pid, mallocheap__allocator_name(h->allocator), h->allocator_lib);
+	/* the library path is the target's: escaped like every name it controls */
+	printf("pid %d  allocator %s (%s)\n", (int)pid, mallocheap__allocator_name(h->allocator),
+	       esc_text_buf(lib, sizeof(lib), h->allocator_lib));
 	if (h->allocator != MH_GLIBC) {
 		printf("  not glibc malloc: the heap is not walked (its figures would be wrong)\n");
 		return;
@@ -199,7 +203,7 @@ static int heap_walk_once(pid_t pid, uint64_t max_read, struct mallocheap *h)
 static void native_print_text(const struct native_report *rep)
 {
 	const struct native_counters *c = &rep->counters;
-	char line[2048], b1[32];
+	char line[2048], b1[32], esc[ESC_TEXT_SIZE(2048)];
 	int i, shown = 0;
 
 	printf("native sampling: 1 in %u calls, probes attached %.1f s of %.1f s (%llu slices, cost %.2f%% of its CPU)\n",
@@ -215,7 +219,7 @@ static void native_print_text(const struct native_report *rep)
 	for (i = 0; i < rep->nstacks; i++)
 		if (rep->stacks[i].suspect) {
 			native_stack__evidence(&rep->stacks[i], line, sizeof(line));
-			printf("  SUSPECT native: %s\n", line);
+			printf("  SUSPECT native: %s\n", esc_text_buf(esc, sizeof(esc), line));
 		}
 	printf("  %12s %8s %6s %8s  %s\n", "growth/min", "out", "out%", "age s", "stack");
 	for (i = 0; i < rep->nstacks && shown < NATIVE_SHOW; i++) {
@@ -226,7 +230,7 @@ static void native_print_text(const struct native_report *rep)
 		native_stack__format(st, 4, line, sizeof(line));
 		fmt_bytes(b1, sizeof(b1), st->growth_bytes_per_min);
 		printf("  %12s %8llu %5.0f%% %8.1f  %s\n", b1, (unsigned long long)st->out_blocks, 100 * st->out_ratio,
-		       st->oldest_age_s, line);
+		       st->oldest_age_s, esc_text_buf(esc, sizeof(esc), line));
 		shown++;
 	}
 }

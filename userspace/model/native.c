@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/native.h"
+#include "util/escape.h"
 #include "util/format.h"
 
 void native_report__free(struct native_report *rep)
@@ -48,11 +49,10 @@ int native_stack__format(const struct native_stack *st, int max_py, char *buf, s
 	return 0;
 }
 
-/* ';' and line breaks would split a collapsed frame: replaced by '_'. */
+/* Frames carry target-controlled names: escaped as every collapsed output is (util/escape.h). */
 static void put_frame(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++)
-		sb_putc(sb, (*s == ';' || *s == '\n' || *s == '\r') ? '_' : *s);
+	esc_collapsed(sb, s);
 }
 
 int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb)
