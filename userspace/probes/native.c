@@ -2,9 +2,14 @@
 /* Sampled native allocations: load bpf/native.bpf.c, duty-cycle its libc uprobes per process under
  * the overhead budget (probes/budget.h), keep the samples not seen freed, resolve their stacks. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -211,19 +216,42 @@ static int sample_add(struct nat_pid *e, const struct native_sample *s)
 
 /* ------------------------------------------------------------------ symbolization */
 
-static struct elf_file *elf_for(struct nat_pid *e, const char *path)
+/*
+ * A file the target maps, opened as the file it maps (docs/security.md: the target controls the
+ * names in its mount namespace): /proc/PID/map_files/START-END, checked against the mapping's
+ * device and inode by fstat of the opened fd. The same link names it for the uprobes.
+ */
+static int open_mapped(pid_t pid, const struct proc_map *m, char *path, size_t size, struct elf_file **out)
 {
-	char host[PROC_PATH_MAX + 32];
+	struct stat st;
+	int fd, err;
+
+	snprintf(path, size, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start, m->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_ino != m->inode || major(st.st_dev) != m->dev_major ||
+	    minor(st.st_dev) != m->dev_minor) {
+		close(fd);
+		return -ENOENT;
+	}
+	err = elf__open_fd(fd, out);
+	close(fd);
+	return err;
+}
+
+static struct elf_file *elf_for(struct nat_pid *e, const struct proc_map *m)
+{
+	char host[96];
 	int i;
 
 	for (i = 0; i < e->nelves; i++)
-		if (!strcmp(e->elves[i].path, path))
+		if (!strcmp(e->elves[i].path, m->path))
 			return e->elves[i].elf;
 	if (e->nelves == ELF_CACHE)
 		return NULL;
-	copy_str(e->elves[e->nelves].path, sizeof(e->elves[e->nelves].path), path);
-	snprintf(host, sizeof(host), "/proc/%d/root%s", (int)e->pid, path);
-	if (elf__open(host, &e->elves[e->nelves].elf))
+	copy_str(e->elves[e->nelves].path, sizeof(e->elves[e->nelves].path), m->path);
+	if (open_mapped(e->pid, m, host, sizeof(host), &e->elves[e->nelves].elf))
 		e->elves[e->nelves].elf = NULL;
 	return e->elves[e->nelves++].elf;
 }
@@ -261,7 +289,7 @@ static bool symbolize(struct nat_pid *e, uint64_t addr, char *buf, size_t size, 
 	}
 	base = strrchr(m->path, '/');
 	base = base ? base + 1 : m->path;
-	elf = elf_for(e, m->path);
+	elf = elf_for(e, m);
 	/* a long library name is cut (the function stays readable): truncation is accepted here */
 	if (elf && !elf__offset_to_vaddr(elf, addr - m->start + m->pgoff, &vaddr) && !elf__symbolize(elf, vaddr, &sym))
 		n = snprintf(buf, size, "%.64s:%s+0x%llx", base, sym.name, (unsigned long long)(vaddr - sym.value));
@@ -458,7 +486,7 @@ static int resolve_libc(struct nat_pid *e)
 	struct proc_map *maps = NULL;
 	struct elf_file *elf = NULL;
 	struct elf_sym sym;
-	const char *path = NULL;
+	const struct proc_map *libc = NULL;
 	int n, i, err = -ENOTSUP, found = 0;
 
 	n = proc__read_maps(e->pid, &maps);
@@ -473,13 +501,12 @@ static int resolve_libc(struct nat_pid *e)
 			err = -ENOTSUP;
 			goto out;
 		}
-		if (!path && is_libc(maps[i].path))
-			path = maps[i].path;
+		if (!libc && is_libc(maps[i].path))
+			libc = &maps[i];
 	}
-	if (!path)
+	if (!libc)
 		goto out;
-	snprintf(e->libc, sizeof(e->libc), "/proc/%d/root%s", (int)e->pid, path);
-	err = elf__open(e->libc, &elf);
+	err = open_mapped(e->pid, libc, e->libc, sizeof(e->libc), &elf);
 	if (err)
 		goto out;
 	for (i = 0; i < NFNS; i++) {
