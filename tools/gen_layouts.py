@@ -66,6 +66,7 @@ ASCII = ["PyASCIIObject"]
 COMPACT = ["PyCompactUnicodeObject"]
 BYTES = ["PyBytesObject"]
 OBM = ["struct _obmalloc_state"]
+FUNC = ["PyFunctionObject"]
 
 SPECS = [
     ("runtime_size", "size", RT, None),
@@ -182,6 +183,47 @@ SPECS = [
     # holders.c: instance attributes (<=3.10 tp_dictoffset; 3.11+ split keys of managed dicts)
     ("type_dictoffset", "off", TYPE, ["tp_dictoffset"]),
     ("heaptype_cached_keys", "off", HEAP, ["ht_cached_keys"]),
+
+    # analysis/refs.c: the referents of the object kinds whose layout pyleak reads (retention
+    # chains).  Sources: Include/cpython/cellobject.h (PyCellObject), Include/cpython/
+    # funcobject.h (PyFunctionObject), Include/cpython/classobject.h (PyMethodObject),
+    # Modules/_collectionsmodule.c (dequeobject, block), Modules/_functoolsmodule.c
+    # (lru_cache_object), Include/descrobject.h + structmember.h (PyMemberDescrObject,
+    # PyMemberDef), Include/cpython/code.h, Include/internal/pycore_frame.h (3.11+
+    # _PyInterpreterFrame, PyFrameObject.f_frame), Include/cpython/frameobject.h (<= 3.10),
+    # Include/cpython/longintrepr.h (ob_digit; 3.12+ long_value.ob_digit, gh-101291).
+    ("cell_ref", "off", ["PyCellObject"], ["ob_ref"]),
+    ("func_code", "off", FUNC, ["func_code"]),
+    ("func_globals", "off", FUNC, ["func_globals"]),
+    ("func_defaults", "off", FUNC, ["func_defaults"]),
+    ("func_kwdefaults", "off", FUNC, ["func_kwdefaults"]),
+    ("func_closure", "off", FUNC, ["func_closure"]),
+    ("func_dict", "off", FUNC, ["func_dict"]),
+    ("method_func", "off", ["PyMethodObject"], ["im_func"]),
+    ("method_self", "off", ["PyMethodObject"], ["im_self"]),
+    ("deque_leftblock", "off", ["dequeobject"], ["leftblock"]),
+    ("deque_leftindex", "off", ["dequeobject"], ["leftindex"]),
+    ("deque_rightindex", "off", ["dequeobject"], ["rightindex"]),
+    ("dequeblock_data", "off", ["block"], ["data"]),
+    ("dequeblock_rightlink", "off", ["block"], ["rightlink"]),
+    ("lru_cache_cache", "off", ["lru_cache_object"], ["cache"]),
+    ("lru_cache_func", "off", ["lru_cache_object"], ["func"]),
+    ("lru_cache_dict", "off", ["lru_cache_object"], ["dict"]),
+    ("type_members", "off", TYPE, ["tp_members"]),
+    ("memberdescr_member", "off", ["PyMemberDescrObject"], ["d_member"]),
+    ("memberdef_size", "size", ["PyMemberDef", "struct PyMemberDef"], None),
+    ("memberdef_name", "off", ["PyMemberDef", "struct PyMemberDef"], ["name"]),
+    ("memberdef_type", "off", ["PyMemberDef", "struct PyMemberDef"], ["type"]),
+    ("memberdef_offset", "off", ["PyMemberDef", "struct PyMemberDef"], ["offset"]),
+    ("code_nlocalsplus", "off", CODE, ["co_nlocalsplus"]),
+    ("code_localsplusnames", "off", CODE, ["co_localsplusnames"]),
+    ("code_nlocals", "off", CODE, ["co_nlocals"]),
+    ("code_varnames", "off", CODE, ["co_varnames"]),
+    ("code_cellvars", "off", CODE, ["co_cellvars"]),
+    ("code_freevars", "off", CODE, ["co_freevars"]),
+    ("frame_locals", "off", FRAME, ["f_locals"]),
+    ("frameobj_frame", "off", ["PyFrameObject", "struct _frame"], ["f_frame"]),
+    ("long_digit", "off", ["PyLongObject", "struct _longobject"], ["ob_digit", "long_value.ob_digit"]),
 ]
 FIELDS = [s[0] for s in SPECS]
 
@@ -595,7 +637,7 @@ def generate(pyenv_root, gdb_bin):
            "",
            "#include <stddef.h>",
            "",
-           "#include \"layout.h\"",
+           "#include \"target/layout.h\"",
            ""]
     for t in tables:
         name, major, minor, built_from, vals, notes, comment = t

@@ -139,6 +139,40 @@ struct py_layout {
 	/* instance attributes (holders.c) */
 	int32_t type_dictoffset;      /* tp_dictoffset */
 	int32_t heaptype_cached_keys; /* ht_cached_keys: shared keys of split instance dicts */
+
+	/* retention chains (analysis/refs.c): referents of the object kinds pyleak reads */
+	int32_t cell_ref;	      /* PyCellObject.ob_ref */
+	int32_t func_code;	      /* PyFunctionObject */
+	int32_t func_globals;
+	int32_t func_defaults;
+	int32_t func_kwdefaults;
+	int32_t func_closure;
+	int32_t func_dict;
+	int32_t method_func;	      /* PyMethodObject im_func / im_self */
+	int32_t method_self;
+	int32_t deque_leftblock;      /* dequeobject (Modules/_collectionsmodule.c) */
+	int32_t deque_leftindex;
+	int32_t deque_rightindex;
+	int32_t dequeblock_data;      /* block: leftlink, data[BLOCKLEN], rightlink */
+	int32_t dequeblock_rightlink;
+	int32_t lru_cache_cache;      /* lru_cache_object (Modules/_functoolsmodule.c) */
+	int32_t lru_cache_func;
+	int32_t lru_cache_dict;
+	int32_t type_members;	      /* tp_members */
+	int32_t memberdescr_member;   /* PyMemberDescrObject.d_member */
+	int32_t memberdef_size;	      /* sizeof(PyMemberDef) */
+	int32_t memberdef_name;
+	int32_t memberdef_type;
+	int32_t memberdef_offset;
+	int32_t code_nlocalsplus;     /* 3.11+ */
+	int32_t code_localsplusnames; /* 3.11+ */
+	int32_t code_nlocals;	      /* <= 3.10: co_nlocals, co_varnames, co_cellvars, co_freevars */
+	int32_t code_varnames;
+	int32_t code_cellvars;
+	int32_t code_freevars;
+	int32_t frame_locals;	      /* f_locals (PyFrameObject <= 3.10, _PyInterpreterFrame 3.11+) */
+	int32_t frameobj_frame;	      /* 3.11+ PyFrameObject.f_frame */
+	int32_t long_digit;	      /* PyLongObject ob_digit (3.12+ long_value.ob_digit) */
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */
