@@ -14,6 +14,7 @@ struct cmd {
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_census(int argc, char **argv);
+int cmd_refs(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -1,0 +1,407 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""refs_chains: objects kept alive by known chains of references, for `pyleak refs`.
+
+Each case keeps --count instances of its own class alive through one chain, and the truth file
+gives, per instance address, the TRUE chain from its root down to it, computed inside this
+process with gc.get_referrers (a breadth-first walk up from the object, link by link, with what
+each link is: dict key, attribute name, index, C field) -- objgraph.find_backref_chain's shape.
+
+  module_dict     sys.modules['refs_svc'].__dict__['registry'] -> dict['sess-N'] -> refs_svc.Session
+  class_attr      __main__.Registry._items (a class attribute list) -> __main__.ClassLeak
+  instance_attr   __main__ global `app` .server (an App attribute) .conns (a __slots__ member of
+                  Server) -> list -> __main__.InstLeak: an attribute two levels down
+  lru_cache       __main__.Session.render = functools.lru_cache(maxsize=None)(render): the cache
+                  dict's keys (self,) keep every Session alive
+  closure         global `adder` is a closure whose cell holds a list of __main__.ClosureLeak
+  thread_local    a thread 'refs-worker' blocked in worker() with local `buf` = [ThreadLeak...]
+  garbage         cycles of __main__.GarbageLeak kept in gc.garbage (gc.DEBUG_SAVEALL while
+                  collecting them)
+  churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
+                  of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
+                  "chain lost", never a wrong one; the truth gives the chain shapes that are true
+
+--case all (the default) sets up every case but churn in one process. Idles after setup.
+Truth keys: cases {name: {type, count, chains {"0xADDR": {root, links, target_type}}}};
+root = {kind: module|thread|garbage, module, thread, function}; links = [{from_type, from_name,
+kind: item|key|index|element|attr|field|cell|local, key|index|name}], root first.
+"""
+
+import functools
+import gc
+import os
+import sys
+import threading
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _truth  # noqa: E402
+
+CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage")
+FrameType = types.FrameType
+
+
+def _cell_type():
+    x = 1
+    return type((lambda: x).__closure__[0])
+
+
+CellType = _cell_type()
+
+
+# ---------------------------------------------------------------------------------- the cases
+
+class Registry(object):
+    _items = []
+
+
+class ClassLeak(object):
+    def __init__(self, i):
+        self.i = i
+
+
+class InstLeak(object):
+    def __init__(self, i):
+        self.i = i
+
+
+class Server(object):
+    __slots__ = ("conns", "port")
+
+
+class App(object):
+    def __init__(self):
+        self.name = "app"
+        self.server = Server()
+        self.server.port = 8080
+        self.server.conns = []
+
+
+class Session(object):
+    def __init__(self, i):
+        self.i = i
+
+    @functools.lru_cache(maxsize=None)
+    def render(self):
+        return "session"
+
+
+class ClosureLeak(object):
+    pass
+
+
+class ThreadLeak(object):
+    pass
+
+
+class GarbageLeak(object):
+    pass
+
+
+class Churn(object):
+    pass
+
+
+app = None
+adder = None
+holder = {}
+_worker = {}
+
+
+def make_adder():
+    items = []
+
+    def add(x):
+        items.append(x)
+    return add
+
+
+def worker(ready, stop, count):
+    buf = [ThreadLeak() for _ in range(count)]
+    ready.set()
+    stop.wait()
+    return buf
+
+
+def churn_loop(count, stop):
+    while not stop.is_set():
+        batch = [Churn() for _ in range(count)]
+        holder["batch"] = batch
+        del batch
+
+
+def setup_case(name, count):
+    global app, adder
+    if name == "module_dict":
+        mod = types.ModuleType("refs_svc")
+        sys.modules["refs_svc"] = mod
+        exec("class Session(object):\n    def __init__(self, i):\n        self.i = i\n", mod.__dict__)
+        mod.registry = {}
+        for i in range(count):
+            mod.registry["sess-%d" % i] = mod.Session(i)
+        return "refs_svc.Session"
+    if name == "class_attr":
+        for i in range(count):
+            Registry._items.append(ClassLeak(i))
+        return "__main__.ClassLeak"
+    if name == "instance_attr":
+        app = App()
+        for i in range(count):
+            app.server.conns.append(InstLeak(i))
+        return "__main__.InstLeak"
+    if name == "lru_cache":
+        for i in range(count):
+            Session(i).render()
+        return "__main__.Session"
+    if name == "closure":
+        adder = make_adder()
+        for i in range(count):
+            adder(ClosureLeak())
+        return "__main__.ClosureLeak"
+    if name == "thread_local":
+        ready, stop = threading.Event(), threading.Event()
+        t = threading.Thread(target=worker, args=(ready, stop, count), name="refs-worker")
+        t.daemon = True
+        t.start()
+        ready.wait()
+        _worker["thread"] = t
+        return "__main__.ThreadLeak"
+    if name == "garbage":
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        for i in range(count):
+            g = GarbageLeak()
+            g.me = g
+            del g
+        gc.collect()
+        gc.set_debug(0)
+        return "__main__.GarbageLeak"
+    if name == "churn":
+        stop = threading.Event()
+        t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")
+        t.daemon = True
+        t.start()
+        _worker["churn"] = t
+        return "__main__.Churn"
+    raise SystemExit("unknown case %r" % name)
+
+
+# ---------------------------------------------------------------------------------- the truth
+
+def _is_lru(o):
+    return type(o).__name__ == "_lru_cache_wrapper"
+
+
+def _owner_of_dict(d, ignore):
+    """The object whose __dict__ is d (an instance, a class, a function, a module), or None."""
+    for o in gc.get_referrers(d):
+        if id(o) in ignore or type(o) is FrameType:
+            continue
+        if isinstance(o, type):
+            if any(r is d for r in gc.get_referents(o)):
+                return o
+        elif getattr(o, "__dict__", None) is d:
+            return o
+    return None
+
+
+def _link(p, c, ignore):
+    """What p -> c is: (link dict, the object the link starts from) or None."""
+    name = _truth.pyleak_name(type(p))
+    base = {"from_type": name}
+    if isinstance(p, type):
+        base["from_name"] = _truth.pyleak_name(p)
+    if isinstance(p, dict):
+        for k, v in list(p.items()):
+            if v is c:
+                owner = _owner_of_dict(p, ignore)
+                if owner is not None and isinstance(k, str) and not isinstance(owner, types.ModuleType):
+                    return _link_attr(owner, k), owner
+                lk = dict(base, kind="item", key=k if isinstance(k, (str, int)) else None)
+                return lk, p
+            if k is c:
+                return dict(base, kind="key"), p
+        return None
+    if isinstance(p, (list, tuple)):
+        for i, v in enumerate(p):
+            if v is c:
+                return dict(base, kind="index", index=i), p
+        return None
+    if isinstance(p, (set, frozenset)):
+        return dict(base, kind="element"), p
+    if type(p) is CellType:
+        return dict(base, kind="cell"), p
+    if isinstance(p, types.FunctionType):
+        for f in ("__closure__", "__defaults__", "__kwdefaults__", "__globals__"):
+            if getattr(p, f, None) is c:
+                return dict(base, kind="field", name=f), p
+        return None
+    if isinstance(p, types.MethodType):
+        for f in ("__self__", "__func__"):
+            if getattr(p, f, None) is c:
+                return dict(base, kind="field", name=f), p
+        return None
+    if _is_lru(p):
+        if getattr(p, "__wrapped__", None) is c:
+            return dict(base, kind="field", name="__wrapped__"), p
+        if isinstance(c, dict) and getattr(p, "__dict__", None) is not c:
+            return dict(base, kind="field", name="cache"), p
+        return None
+    d = getattr(p, "__dict__", None)
+    if isinstance(d, dict):
+        for k, v in list(d.items()):
+            if v is c:
+                return _link_attr(p, k), p
+    for cls in type(p).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        for s in slots:
+            if getattr(p, s, None) is c:
+                return _link_attr(p, s), p
+    return None
+
+
+def _link_attr(o, k):
+    lk = {"from_type": _truth.pyleak_name(type(o)), "kind": "attr", "name": k}
+    if isinstance(o, type):
+        lk["from_name"] = _truth.pyleak_name(o)
+    return lk
+
+
+def _root_of(o):
+    if o is gc.garbage:
+        return {"kind": "garbage"}
+    if isinstance(o, dict):
+        for name, m in list(sys.modules.items()):
+            if isinstance(m, types.ModuleType) and getattr(m, "__dict__", None) is o:
+                return {"kind": "module", "module": name}
+    return None
+
+
+def true_chain(obj, max_depth=12):
+    """BFS up gc.get_referrers from obj to a root; the links root first, or None."""
+    nodes = [obj]
+    prev = [-1]
+    links = [None]
+    roots = [None]
+    ignore = set()
+    ignore.update((id(nodes), id(prev), id(links), id(roots), id(ignore)))
+    seen = set([id(obj)])
+    ignore.add(id(seen))
+    head = 0
+    depth = {0: 0}
+    ignore.add(id(depth))
+    found = -1
+    while head < len(nodes) and found < 0:
+        cur = nodes[head]
+        if depth[head] >= max_depth:
+            head += 1
+            continue
+        refs = gc.get_referrers(cur)
+        ignore.add(id(refs))
+        for r in refs:
+            if id(r) in ignore or type(r) is FrameType or id(r) in seen:
+                continue
+            got = _link(r, cur, ignore)
+            if got is None:
+                continue
+            lk, start = got
+            if id(start) in seen:
+                continue
+            seen.add(id(start))
+            if start is not r:
+                seen.add(id(r))
+            nodes.append(start)
+            prev.append(head)
+            links.append(lk)
+            depth[len(nodes) - 1] = depth[head] + 1
+            root = _root_of(start)
+            if root is not None:
+                roots.append(root)
+                found = len(nodes) - 1
+                break
+            roots.append(None)
+        del refs
+        head += 1
+    if found < 0:
+        return None
+    out = []
+    i = found
+    while i > 0:
+        out.append(links[i])
+        i = prev[i]
+    chain = {"root": roots[found], "links": out, "target_type": _truth.pyleak_name(type(obj))}
+    del nodes[:]
+    return chain
+
+
+def thread_chain(obj):
+    """The frame-local chain of a ThreadLeak: thread 'refs-worker' frame worker local 'buf'."""
+    t = _worker.get("thread")
+    if t is None:
+        return None
+    f = sys._current_frames().get(t.ident)
+    while f is not None:
+        if f.f_code.co_name == "worker":
+            buf = f.f_locals.get("buf")
+            for i, v in enumerate(buf or ()):
+                if v is obj:
+                    root = {"kind": "thread", "thread": t.name, "function": "worker",
+                            "line": f.f_lineno}
+                    links = [{"from_type": "frame", "kind": "local", "name": "buf"},
+                             {"from_type": "list", "kind": "index", "index": i}]
+                    return {"root": root, "links": links, "target_type": "__main__.ThreadLeak"}
+        f = f.f_back
+    return None
+
+
+def case_truth(name, tname, count):
+    chains = {}
+    objs = [o for o in gc.get_objects() if _truth.pyleak_name(type(o)) == tname]
+    for o in objs:
+        if name == "thread_local":
+            c = thread_chain(o)
+        else:
+            c = true_chain(o)
+        chains["0x%x" % id(o)] = c
+    del objs[:]
+    return {"type": tname, "count": count, "chains": chains}
+
+
+CHURN_SHAPES = [
+    # what a correct chain of a Churn can look like (the test matches pyleak's text against them)
+    r"^sys\.modules\['__main__'\]\.__dict__\['holder'\] → dict\['batch'\] → list\[\d+\] → __main__\.Churn @0x[0-9a-f]+$",
+    r"^thread 'refs-churn' frame (churn_loop|<listcomp>|churn_loop\.<locals>\.<listcomp>) \(refs_chains\.py:\d+\)"
+    r" local '(batch|\.0)' → list\[\d+\] → __main__\.Churn @0x[0-9a-f]+$",
+]
+
+
+def main():
+    p = _truth.parser(__doc__, duration=0.0, duration_help="ignored: setup, then idle")
+    p.add_argument("--case", default="all", help="one of %s, all (default) or churn" % ", ".join(CASES))
+    p.add_argument("--count", type=int, default=12, help="instances per case (default %(default)s)")
+    args = p.parse_args()
+    names = CASES if args.case == "all" else (args.case,)
+    types_of = {}
+
+    def extra():
+        cases = {}
+        for n in names:
+            if n == "churn":
+                cases[n] = {"type": types_of[n], "count": args.count, "shapes": CHURN_SHAPES}
+            else:
+                cases[n] = case_truth(n, types_of[n], args.count)
+        return {"scenario": "refs_chains", "cases": cases,
+                "expected": {"kind": "none", "name": None}, "expected_all": []}
+
+    for n in names:
+        types_of[n] = setup_case(n, args.count)
+    _truth.setup(args, extra)
+    _truth.announce("start", scenario="refs_chains", cases=list(names))
+    gc.collect()
+    _truth.idle()
+
+
+if __name__ == "__main__":
+    main()
