@@ -16,6 +16,8 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
   thread_local    a thread 'refs-worker' blocked in worker() with local `buf` = [ThreadLeak...]
   garbage         cycles of __main__.GarbageLeak kept in gc.garbage (gc.DEBUG_SAVEALL while
                   collecting them)
+  hostile         __main__ global `weird` = {HOSTILE_KEY: [HostileLeak...]}: a key with quotes, a
+                  backslash, a newline, control bytes and an ANSI escape, for the output escaping
   churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
                   of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
                   "chain lost", never a wrong one; the truth gives the chain shapes that are true
@@ -37,7 +39,9 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
 
-CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage")
+CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
+         "hostile")
+HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m"
 FrameType = types.FrameType
 
 
@@ -102,9 +106,14 @@ class Churn(object):
     pass
 
 
+class HostileLeak(object):
+    pass
+
+
 app = None
 adder = None
 holder = {}
+weird = {}
 _worker = {}
 
 
@@ -176,6 +185,9 @@ def setup_case(name, count):
         gc.collect()
         gc.set_debug(0)
         return "__main__.GarbageLeak"
+    if name == "hostile":
+        weird[HOSTILE_KEY] = [HostileLeak() for _ in range(count)]
+        return "__main__.HostileLeak"
     if name == "churn":
         stop = threading.Event()
         t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")

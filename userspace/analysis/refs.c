@@ -1289,9 +1289,23 @@ static int read_threads(struct refs_ctx *x, uint32_t iframe_rt)
 			if (remote__read_u64(x->raw, frame + l->frame_previous, &prev))
 				break;
 			if (l->frameobj_frame == NONE) {
-				/* <= 3.10: the frame object of the GC walk (a frame created after it is not
-				 * in the snapshot: it holds nothing older that another root does not). */
+				/* <= 3.10: a frame object, but running frames are untracked (ceval.c
+				 * _PyEval_EvalCodeWithName makes them with _PyFrame_New_NoTrack and tracks a
+				 * frame only if it outlives the call): add it to the snapshot. */
+				uint64_t ftype = 0;
+				int rt;
+
 				node = node_find(x, frame);
+				if (node < 0 && !remote__read_u64(x->raw, frame + l->object_type, &ftype)) {
+					rt = rt_resolve(x, ftype);
+					if (rt < 0)
+						return rt;
+					if (x->rts[rt].kind == RK_FRAME) {
+						node = node_add(x, frame, rt, &added);
+						if (node == -ENOMEM)
+							return -ENOMEM;
+					}
+				}
 				remote__read_u64(x->raw, frame + l->frame_code, &code);
 				remote__read_i32(x->raw, frame + l->frame_lasti, &insn);
 				if (node >= 0 && (err = frame_add(x, node, x->nthreads - 1, frame, code, insn)))
@@ -1312,7 +1326,6 @@ static int read_threads(struct refs_ctx *x, uint32_t iframe_rt)
 					if (node == -ENOMEM)
 						return -ENOMEM;
 					if (node >= 0) {
-						x->st->objects++;
 						if ((err = frame_add(x, node, x->nthreads - 1, frame, code, insn)))
 							return err;
 					}

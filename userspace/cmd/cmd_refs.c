@@ -59,31 +59,77 @@ enum fmt { FMT_TEXT, FMT_JSON, FMT_DOT };
 
 /* ---------------------------------------------------------------- JSON */
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
+static int utf8_len(const unsigned char *p)
+{
+	int n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string that keeps UTF-8 text (the chains' arrows, non-ASCII keys) as UTF-8: util's
+ * sb_json_str writes every byte >= 0x7f as its own \u00XX, which turns "→" into three Latin-1
+ * characters. Controls are \u00XX, invalid bytes U+FFFD.
+ */
+static void json_str(struct strbuf *sb, const char *s)
+{
+	const unsigned char *p;
+	int n;
+
+	if (!s) {
+		sb_puts(sb, "null");
+		return;
+	}
+	sb_putc(sb, '"');
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = utf8_len(p);
+		if (*p == '"' || *p == '\\') {
+			sb_putc(sb, '\\');
+			sb_putc(sb, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sb_printf(sb, "\\u%04x", *p);
+		} else if (!n) {
+			sb_puts(sb, "\\ufffd");
+			n = 1;
+		} else {
+			sb_printf(sb, "%.*s", n, (const char *)p);
+		}
+	}
+	sb_putc(sb, '"');
+}
+
 static void json_node(struct strbuf *sb, const struct refs_node *n)
 {
 	if (n->addr)
 		sb_printf(sb, "{\"addr\":\"0x%llx\",\"type\":", (unsigned long long)n->addr);
 	else
 		sb_puts(sb, "{\"addr\":null,\"type\":");
-	sb_json_str(sb, n->type);
+	json_str(sb, n->type);
 	sb_puts(sb, ",\"name\":");
-	sb_json_str(sb, n->name[0] ? n->name : NULL);
+	json_str(sb, n->name[0] ? n->name : NULL);
 	sb_putc(sb, '}');
 }
 
 static void json_edge(struct strbuf *sb, const struct refs_link *lk)
 {
 	sb_puts(sb, "{\"kind\":");
-	sb_json_str(sb, refs_edge__name(lk->edge));
+	json_str(sb, refs_edge__name(lk->edge));
 	switch (lk->edge) {
 	case REFS_EDGE_ITEM:
 		sb_puts(sb, ",\"key\":");
 		if (lk->key_is_int)
 			sb_printf(sb, "%lld", (long long)lk->key_int);
 		else
-			sb_json_str(sb, lk->key_is_str ? lk->key : NULL);
+			json_str(sb, lk->key_is_str ? lk->key : NULL);
 		sb_puts(sb, ",\"key_type\":");
-		sb_json_str(sb, lk->key_is_str ? "str" : lk->key_is_int ? "int" : lk->key);
+		json_str(sb, lk->key_is_str ? "str" : lk->key_is_int ? "int" : lk->key);
 		break;
 	case REFS_EDGE_INDEX: sb_printf(sb, ",\"index\":%lld", (long long)lk->index); break;
 	case REFS_EDGE_OPAQUE: sb_printf(sb, ",\"offset\":%lld", (long long)lk->index); break;
@@ -91,7 +137,7 @@ static void json_edge(struct strbuf *sb, const struct refs_link *lk)
 	case REFS_EDGE_FIELD:
 	case REFS_EDGE_LOCAL:
 		sb_puts(sb, ",\"name\":");
-		sb_json_str(sb, lk->key);
+		json_str(sb, lk->key);
 		break;
 	default: break;
 	}
@@ -106,21 +152,21 @@ static void json_chain(struct strbuf *sb, const struct refs_chain *c)
 	sb_puts(sb, "{\"target\":");
 	json_node(sb, &c->target);
 	sb_puts(sb, ",\"status\":");
-	sb_json_str(sb, refs_status__name(c->status));
+	json_str(sb, refs_status__name(c->status));
 	sb_puts(sb, ",\"why\":");
-	sb_json_str(sb, c->why[0] ? c->why : NULL);
+	json_str(sb, c->why[0] ? c->why : NULL);
 	sb_puts(sb, ",\"root\":{\"kind\":");
-	sb_json_str(sb, refs_root__name(c->root));
+	json_str(sb, refs_root__name(c->root));
 	if (c->root == REFS_ROOT_MODULE) {
 		sb_puts(sb, ",\"module\":");
-		sb_json_str(sb, c->module);
+		json_str(sb, c->module);
 	} else if (c->root == REFS_ROOT_THREAD) {
 		sb_puts(sb, ",\"thread\":");
-		sb_json_str(sb, c->thread[0] ? c->thread : NULL);
+		json_str(sb, c->thread[0] ? c->thread : NULL);
 		sb_printf(sb, ",\"thread_id\":%llu,\"function\":", (unsigned long long)c->thread_id);
-		sb_json_str(sb, c->function);
+		json_str(sb, c->function);
 		sb_puts(sb, ",\"file\":");
-		sb_json_str(sb, c->file);
+		json_str(sb, c->file);
 		sb_printf(sb, ",\"line\":%d", c->line);
 	} else if ((c->root == REFS_ROOT_CLASS || c->root == REFS_ROOT_OPAQUE) && c->nlinks) {
 		sb_puts(sb, ",\"object\":");
@@ -137,7 +183,7 @@ static void json_chain(struct strbuf *sb, const struct refs_chain *c)
 	sb_puts(sb, "],\"text\":");
 	sb_init(&text);
 	refs__chain_text(c, &text);
-	sb_json_str(sb, text.oom ? NULL : text.buf);
+	json_str(sb, text.oom ? NULL : text.buf);
 	sb_free(&text);
 	sb_putc(sb, '}');
 }
@@ -149,9 +195,9 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 	int i;
 
 	sb_printf(sb, "{\"time\":%.3f,\"pid\":%d,\"python\":", now_wall(), (int)t->pid);
-	sb_json_str(sb, t->version);
+	json_str(sb, t->version);
 	sb_puts(sb, ",\"query\":{\"type\":");
-	sb_json_str(sb, type);
+	json_str(sb, type);
 	if (type)
 		sb_puts(sb, ",\"addr\":null}");
 	else
