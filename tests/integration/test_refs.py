@@ -16,7 +16,19 @@ from conftest import PYLEAK, interpreters, need, run_pyleak
 
 INTERPS = interpreters()
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile")
+         "hostile", "deque_set", "bound_method")
+
+
+def idle_truth(s, timeout=120):
+    """The final truth: after the "idle" announcement (a collection during the idle write makes
+    the scenario write again, and its truth computation allocates a lot)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if '"event": "idle"' in s.output():
+            return s.truth(phase="idle")
+        assert s.proc.poll() is None, s.output()
+        time.sleep(0.1)
+    raise AssertionError("scenario never idle: " + s.output())
 
 
 def refs_json(pid, what, *args):
@@ -63,7 +75,7 @@ def check_chain(chain, truth):
 @pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
 def test_chains_match_truth(interp, scenario):
     s = scenario(interp, "refs_chains.py", "--case", "all", "--count", "12")
-    truth = s.truth(phase="idle")
+    truth = idle_truth(s)
     for case in CASES:
         c = truth["cases"][case]
         out = refs_json(s.pid, c["type"], "--max-chains", "4")
@@ -85,7 +97,7 @@ def test_chains_match_truth(interp, scenario):
 @pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
 def test_text_and_escaping(interp, scenario):
     s = scenario(interp, "refs_chains.py", "--case", "all", "--count", "3")
-    truth = s.truth(phase="idle")
+    truth = idle_truth(s)
     p = run_pyleak("refs", "-p", s.pid, "__main__.Session", "-k", "1")
     line = p.stdout.strip().splitlines()[-1]
     assert re.match(r"^sys\.modules\['__main__'\]\.__dict__\['Session'\] → __main__\.Session\.render "
@@ -115,7 +127,7 @@ def _svg_ok(svg):
 def test_dot_renders(interp, scenario):
     need(shutil.which("dot") is not None, "graphviz (dot) is not installed: tools/deps.sh")
     s = scenario(interp, "refs_chains.py", "--case", "all", "--count", "3")
-    s.truth(phase="idle")
+    idle_truth(s)
     for ty in ("__main__.Session", "__main__.HostileLeak", "__main__.ThreadLeak", "__main__.ClosureLeak"):
         p = run_pyleak("refs", "-p", s.pid, ty, "-f", "dot", "-k", "3")
         assert p.stdout.startswith("digraph refs {")
@@ -137,7 +149,7 @@ def test_churn_lost_or_correct(interp, scenario):
     """Objects freed and replaced as fast as the target can: 'chain lost', 'no chain' or a true
     chain (one of the shapes the scenario documents), never a wrong one."""
     s = scenario(interp, "refs_chains.py", "--case", "churn", "--count", "200")
-    truth = s.truth(phase="idle")
+    truth = idle_truth(s)
     shapes = [re.compile(x) for x in truth["cases"]["churn"]["shapes"]]
     statuses = {}
     for _ in range(4):
@@ -159,7 +171,7 @@ def test_churn_lost_or_correct(interp, scenario):
 def test_bad_input(root, scenario, tmp_path):
     interp = INTERPS[0]
     s = scenario(interp, "refs_chains.py", "--case", "class_attr", "--count", "2")
-    s.truth(phase="idle")
+    idle_truth(s)
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         cases = [
@@ -190,7 +202,7 @@ def test_target_exits_mid_run(root, scenario):
     """The target dies while pyleak reads it: a clear message and status 1."""
     interp = INTERPS[0]
     s = scenario(interp, "census_mix.py", "--objects", "400000")
-    s.truth(phase="idle")
+    idle_truth(s)
     proc = subprocess.Popen([PYLEAK, "refs", "-p", str(s.pid), "__main__.Filler"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True)
     time.sleep(0.15)

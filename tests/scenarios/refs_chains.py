@@ -18,6 +18,9 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
                   collecting them)
   hostile         __main__ global `weird` = {HOSTILE_KEY: [HostileLeak...]}: a key with quotes, a
                   backslash, a newline, control bytes and an ANSI escape, for the output escaping
+  deque_set       __main__ global `jobs` (a collections.deque) of (i, {SetLeak}) tuples: deque
+                  blocks, tuple items, set members
+  bound_method    __main__ global `hooks` = [MethodLeak().run, ...]: a bound method's __self__
   churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
                   of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
                   "chain lost", never a wrong one; the truth gives the chain shapes that are true
@@ -28,6 +31,7 @@ root = {kind: module|thread|garbage, module, thread, function}; links = [{from_t
 kind: item|key|index|element|attr|field|cell|local, key|index|name}], root first.
 """
 
+import collections
 import functools
 import gc
 import os
@@ -40,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
 
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile")
+         "hostile", "deque_set", "bound_method")
 HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m"
 FrameType = types.FrameType
 
@@ -110,10 +114,21 @@ class HostileLeak(object):
     pass
 
 
+class SetLeak(object):
+    pass
+
+
+class MethodLeak(object):
+    def run(self):
+        return self
+
+
 app = None
 adder = None
 holder = {}
 weird = {}
+jobs = collections.deque()
+hooks = []
 _worker = {}
 
 
@@ -188,6 +203,14 @@ def setup_case(name, count):
     if name == "hostile":
         weird[HOSTILE_KEY] = [HostileLeak() for _ in range(count)]
         return "__main__.HostileLeak"
+    if name == "deque_set":
+        for i in range(count * 10):  # more than one 64-item deque block
+            jobs.append((i, set([SetLeak()]) if i % 10 == 0 else None))
+        return "__main__.SetLeak"
+    if name == "bound_method":
+        for i in range(count):
+            hooks.append(MethodLeak().run)
+        return "__main__.MethodLeak"
     if name == "churn":
         stop = threading.Event()
         t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")
@@ -234,7 +257,7 @@ def _link(p, c, ignore):
             if k is c:
                 return dict(base, kind="key"), p
         return None
-    if isinstance(p, (list, tuple)):
+    if isinstance(p, (list, tuple, collections.deque)):
         for i, v in enumerate(p):
             if v is c:
                 return dict(base, kind="index", index=i), p
