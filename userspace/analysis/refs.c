@@ -530,7 +530,7 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 				rt->opaque_hi = rt->opaque_lo = 0;
 			rt->c_object = rt->kind == RK_CELL || rt->kind == RK_FUNCTION || rt->kind == RK_METHOD ||
 				       rt->kind == RK_LRU || rt->kind == RK_MODULE || rt->kind == RK_FRAME ||
-				       (rt->kind == RK_OPAQUE && !pt->heap);
+				       ((rt->kind == RK_OPAQUE || rt->kind == RK_PLAIN) && rt->opaque_hi && !pt->heap);
 		}
 	} else {
 		snprintf(rt->name, sizeof(rt->name), addr ? "?0x%llx" : "frame", (unsigned long long)addr);
@@ -1953,6 +1953,8 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	res->st.census_partial = census__stats(cen)->partial_generations > 0 || census__stats(cen)->timed_out;
 	if (census__stats(cen)->timed_out)
 		res->st.timed_out = true;
+	if (census__stats(cen)->truncated)
+		res->st.truncated = true;
 	census__free(cen);
 	cen = NULL;
 	res->st.instances = x.ncands;
