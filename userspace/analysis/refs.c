@@ -2110,7 +2110,7 @@ static void sb_escaped(struct strbuf *sb, const char *s, char quote)
 
 static void sb_node(struct strbuf *sb, const struct refs_node *n)
 {
-	if (!strcmp(n->type, "type") && n->name[0]) {
+	if (n->name[0] && !n->c_object) { /* a class (of `type` or of a metaclass): its own name */
 		sb_escaped(sb, n->name, 0);
 	} else if (n->c_object) {
 		sb_putc(sb, '(');

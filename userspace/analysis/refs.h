@@ -68,7 +68,7 @@ struct refs_node {
 	uint64_t addr;			/* 0 for a 3.11+ interpreter frame root */
 	uint64_t type_addr;
 	char type[PYOBJ_NAME_MAX];	/* its type's name ("dict", "__main__.Session", "type") */
-	char name[REFS_TEXT_MAX];	/* classes: their name; functions: qualname; "" otherwise */
+	char name[REFS_TEXT_MAX];	/* classes: their name; functions: their qualname; else "" */
 	bool c_object;			/* shown as "(type)": a C object with named fields */
 };
 

@@ -242,7 +242,7 @@ static void dot_str(struct strbuf *sb, const char *s)
 static void dot_node_label(struct strbuf *sb, const struct refs_node *n)
 {
 	sb_puts(sb, "\"");
-	dot_str(sb, !strcmp(n->type, "type") && n->name[0] ? "class" : n->type);
+	dot_str(sb, n->name[0] && !n->c_object ? "class" : n->type);
 	if (n->name[0]) {
 		sb_puts(sb, "\\n");
 		dot_str(sb, n->name);
