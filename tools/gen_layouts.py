@@ -224,6 +224,22 @@ SPECS = [
     ("frame_locals", "off", FRAME, ["f_locals"]),
     ("frameobj_frame", "off", ["PyFrameObject", "struct _frame"], ["f_frame"]),
     ("long_digit", "off", ["PyLongObject", "struct _longobject"], ["ob_digit", "long_value.ob_digit"]),
+    # Objects/funcobject.c (classmethod, staticmethod), Modules/_functoolsmodule.c
+    # (partialobject), Include/cpython/methodobject.h (PyCFunctionObject), Objects/descrobject.c
+    # (propertyobject)
+    ("classmethod_callable", "off", ["classmethod"], ["cm_callable"]),
+    ("classmethod_dict", "off", ["classmethod"], ["cm_dict"]),
+    ("staticmethod_callable", "off", ["staticmethod"], ["sm_callable"]),
+    ("staticmethod_dict", "off", ["staticmethod"], ["sm_dict"]),
+    ("partial_fn", "off", ["partialobject"], ["fn"]),
+    ("partial_args", "off", ["partialobject"], ["args"]),
+    ("partial_kw", "off", ["partialobject"], ["kw"]),
+    ("partial_dict", "off", ["partialobject"], ["dict"]),
+    ("cfunction_self", "off", ["PyCFunctionObject"], ["m_self"]),
+    ("property_get", "off", ["propertyobject"], ["prop_get"]),
+    ("property_set", "off", ["propertyobject"], ["prop_set"]),
+    ("property_del", "off", ["propertyobject"], ["prop_del"]),
+    ("property_doc", "off", ["propertyobject"], ["prop_doc"]),
 ]
 FIELDS = [s[0] for s in SPECS]
 

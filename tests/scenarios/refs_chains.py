@@ -21,6 +21,9 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
   deque_set       __main__ global `jobs` (a collections.deque) of (i, {SetLeak}) tuples: deque
                   blocks, tuple items, set members
   bound_method    __main__ global `hooks` = [MethodLeak().run, ...]: a bound method's __self__
+  partial         __main__ global `callbacks` = [functools.partial(print, PartialLeak()), ...]
+  builtin_method  __main__ global `sinks` = [a_list.append]: a builtin method's __self__ holds
+                  a list of SinkLeak
   churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
                   of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
                   "chain lost", never a wrong one; the truth gives the chain shapes that are true
@@ -44,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
 
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile", "deque_set", "bound_method")
+         "hostile", "deque_set", "bound_method", "partial", "builtin_method")
 HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m"
 FrameType = types.FrameType
 
@@ -118,6 +121,14 @@ class SetLeak(object):
     pass
 
 
+class PartialLeak(object):
+    pass
+
+
+class SinkLeak(object):
+    pass
+
+
 class MethodLeak(object):
     def run(self):
         return self
@@ -129,6 +140,8 @@ holder = {}
 weird = {}
 jobs = collections.deque()
 hooks = []
+callbacks = []
+sinks = []
 _worker = {}
 
 
@@ -211,6 +224,13 @@ def setup_case(name, count):
         for i in range(count):
             hooks.append(MethodLeak().run)
         return "__main__.MethodLeak"
+    if name == "partial":
+        for i in range(count):
+            callbacks.append(functools.partial(print, PartialLeak()))
+        return "__main__.PartialLeak"
+    if name == "builtin_method":
+        sinks.append([SinkLeak() for _ in range(count)].append)
+        return "__main__.SinkLeak"
     if name == "churn":
         stop = threading.Event()
         t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")
@@ -270,6 +290,15 @@ def _link(p, c, ignore):
         for f in ("__closure__", "__defaults__", "__kwdefaults__", "__globals__"):
             if getattr(p, f, None) is c:
                 return dict(base, kind="field", name=f), p
+        return None
+    if isinstance(p, functools.partial):
+        for f, n in (("func", "func"), ("args", "args"), ("keywords", "keywords")):
+            if getattr(p, f, None) is c:
+                return dict(base, kind="field", name=n), p
+        return None
+    if isinstance(p, types.BuiltinMethodType):
+        if getattr(p, "__self__", None) is c:
+            return dict(base, kind="field", name="__self__"), p
         return None
     if isinstance(p, types.MethodType):
         for f in ("__self__", "__func__"):

@@ -105,6 +105,11 @@ enum rkind {
 	RK_TYPE,   /* the object is a class */
 	RK_MODULE,
 	RK_LRU,	   /* functools._lru_cache_wrapper */
+	RK_CLASSMETHOD,
+	RK_STATICMETHOD,
+	RK_PARTIAL,   /* functools.partial */
+	RK_CFUNCTION, /* builtin_function_or_method: m_self */
+	RK_PROPERTY,
 	RK_FRAME,  /* frame object (<= 3.10: the frame; 3.11+: points at an interpreter frame) */
 	RK_IFRAME, /* 3.11+ interpreter frame of a live thread (not an object) */
 	RK_OPAQUE, /* a C type pyleak cannot read: only scanned */
@@ -147,6 +152,11 @@ static const struct {
 	{ "module", RK_MODULE },
 	{ "functools._lru_cache_wrapper", RK_LRU },
 	{ "frame", RK_FRAME },
+	{ "classmethod", RK_CLASSMETHOD },
+	{ "staticmethod", RK_STATICMETHOD },
+	{ "functools.partial", RK_PARTIAL },
+	{ "builtin_function_or_method", RK_CFUNCTION },
+	{ "property", RK_PROPERTY },
 	/* weakref.ref/proxy hold their referent weakly (tp_traverse visits only the callback) */
 	{ "weakref", RK_NONE },
 	{ "weakref.ReferenceType", RK_NONE },
@@ -159,13 +169,15 @@ static const struct {
 /* FIELD edges: aux names the field. */
 enum field {
 	F_DICT = 0, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_GLOBALS, F_SELF, F_FUNC, F_CACHE, F_WRAPPED,
-	F_LOCALS, NFIELDS
+	F_LOCALS, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
 };
 static const char *const field_names[NFIELDS] = {
 	[F_DICT] = "__dict__",	       [F_CLOSURE] = "__closure__", [F_DEFAULTS] = "__defaults__",
 	[F_KWDEFAULTS] = "__kwdefaults__", [F_GLOBALS] = "__globals__", [F_SELF] = "__self__",
 	[F_FUNC] = "__func__",	       [F_CACHE] = "cache",	    [F_WRAPPED] = "__wrapped__",
-	[F_LOCALS] = "f_locals",
+	[F_LOCALS] = "f_locals",	       [F_PFUNC] = "func",	    [F_PARGS] = "args",
+	[F_PKEYWORDS] = "keywords",	       [F_FGET] = "fget",	    [F_FSET] = "fset",
+	[F_FDEL] = "fdel",		       [F_DOC] = "__doc__",
 };
 
 /* Internal edge kinds (public enum refs_edge after collapsing). */
@@ -530,6 +542,8 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 				rt->opaque_hi = rt->opaque_lo = 0;
 			rt->c_object = rt->kind == RK_CELL || rt->kind == RK_FUNCTION || rt->kind == RK_METHOD ||
 				       rt->kind == RK_LRU || rt->kind == RK_MODULE || rt->kind == RK_FRAME ||
+				       rt->kind == RK_CLASSMETHOD || rt->kind == RK_STATICMETHOD ||
+				       rt->kind == RK_PARTIAL || rt->kind == RK_CFUNCTION || rt->kind == RK_PROPERTY ||
 				       ((rt->kind == RK_OPAQUE || rt->kind == RK_PLAIN) && rt->opaque_hi && !pt->heap);
 		}
 	} else {
@@ -999,6 +1013,35 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			ret = x_field(x, xs, hdr, hlen, l->lru_cache_func, F_WRAPPED);
 		if (!ret)
 			ret = x_field(x, xs, hdr, hlen, l->lru_cache_dict, F_DICT);
+		break;
+	case RK_CLASSMETHOD:
+		ret = x_field(x, xs, hdr, hlen, l->classmethod_callable, F_FUNC);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->classmethod_dict, F_DICT);
+		break;
+	case RK_STATICMETHOD:
+		ret = x_field(x, xs, hdr, hlen, l->staticmethod_callable, F_FUNC);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->staticmethod_dict, F_DICT);
+		break;
+	case RK_PARTIAL:
+		ret = x_field(x, xs, hdr, hlen, l->partial_fn, F_PFUNC);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->partial_args, F_PARGS);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->partial_kw, F_PKEYWORDS);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->partial_dict, F_DICT);
+		break;
+	case RK_CFUNCTION: ret = x_field(x, xs, hdr, hlen, l->cfunction_self, F_SELF); break;
+	case RK_PROPERTY:
+		ret = x_field(x, xs, hdr, hlen, l->property_get, F_FGET);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->property_set, F_FSET);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->property_del, F_FDEL);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->property_doc, F_DOC);
 		break;
 	case RK_TYPE:
 		/* tp_dict (tp_mro / tp_bases are not followed: a base class is held by its module). */

@@ -173,6 +173,19 @@ struct py_layout {
 	int32_t frame_locals;	      /* f_locals (PyFrameObject <= 3.10, _PyInterpreterFrame 3.11+) */
 	int32_t frameobj_frame;	      /* 3.11+ PyFrameObject.f_frame */
 	int32_t long_digit;	      /* PyLongObject ob_digit (3.12+ long_value.ob_digit) */
+	int32_t classmethod_callable; /* classmethod cm_callable / cm_dict */
+	int32_t classmethod_dict;
+	int32_t staticmethod_callable; /* staticmethod sm_callable / sm_dict */
+	int32_t staticmethod_dict;
+	int32_t partial_fn;	      /* functools.partial: fn, args, kw, dict */
+	int32_t partial_args;
+	int32_t partial_kw;
+	int32_t partial_dict;
+	int32_t cfunction_self;	      /* PyCFunctionObject.m_self (builtin methods of an object) */
+	int32_t property_get;	      /* property: fget, fset, fdel, doc */
+	int32_t property_set;
+	int32_t property_del;
+	int32_t property_doc;
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

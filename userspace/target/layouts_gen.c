@@ -160,6 +160,19 @@ static const struct py_layout layout_3_6 = {
 	.frame_locals = 56,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -300,6 +313,19 @@ static const struct py_layout layout_3_7 = {
 	.frame_locals = 56,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -440,6 +466,19 @@ static const struct py_layout layout_3_8 = {
 	.frame_locals = 56,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -580,6 +619,19 @@ static const struct py_layout layout_3_9 = {
 	.frame_locals = 56,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -720,6 +772,19 @@ static const struct py_layout layout_3_10 = {
 	.frame_locals = 56,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -860,6 +925,19 @@ static const struct py_layout layout_3_11 = {
 	.frame_locals = 24,
 	.frameobj_frame = 24,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -1000,6 +1078,19 @@ static const struct py_layout layout_3_12 = {
 	.frame_locals = 40,
 	.frameobj_frame = 24,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -1140,6 +1231,19 @@ static const struct py_layout layout_3_13 = {
 	.frame_locals = 40,
 	.frameobj_frame = 24,
 	.long_digit = 24,
+	.classmethod_callable = 16,
+	.classmethod_dict = 24,
+	.staticmethod_callable = 16,
+	.staticmethod_dict = 24,
+	.partial_fn = 16,
+	.partial_args = 24,
+	.partial_kw = 32,
+	.partial_dict = 40,
+	.cfunction_self = 24,
+	.property_get = 16,
+	.property_set = 24,
+	.property_del = 32,
+	.property_doc = 40,
 };
 
 /*
@@ -1286,6 +1390,19 @@ static const struct py_layout layout_3_14 = {
 	.frame_locals = LAYOUT_NONE,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = LAYOUT_NONE,
+	.classmethod_callable = LAYOUT_NONE,
+	.classmethod_dict = LAYOUT_NONE,
+	.staticmethod_callable = LAYOUT_NONE,
+	.staticmethod_dict = LAYOUT_NONE,
+	.partial_fn = LAYOUT_NONE,
+	.partial_args = LAYOUT_NONE,
+	.partial_kw = LAYOUT_NONE,
+	.partial_dict = LAYOUT_NONE,
+	.cfunction_self = LAYOUT_NONE,
+	.property_get = LAYOUT_NONE,
+	.property_set = LAYOUT_NONE,
+	.property_del = LAYOUT_NONE,
+	.property_doc = LAYOUT_NONE,
 };
 
 /*
@@ -1435,6 +1552,19 @@ static const struct py_layout layout_3_14_incremental = {
 	.frame_locals = LAYOUT_NONE,
 	.frameobj_frame = LAYOUT_NONE,
 	.long_digit = LAYOUT_NONE,
+	.classmethod_callable = LAYOUT_NONE,
+	.classmethod_dict = LAYOUT_NONE,
+	.staticmethod_callable = LAYOUT_NONE,
+	.staticmethod_dict = LAYOUT_NONE,
+	.partial_fn = LAYOUT_NONE,
+	.partial_args = LAYOUT_NONE,
+	.partial_kw = LAYOUT_NONE,
+	.partial_dict = LAYOUT_NONE,
+	.cfunction_self = LAYOUT_NONE,
+	.property_get = LAYOUT_NONE,
+	.property_set = LAYOUT_NONE,
+	.property_del = LAYOUT_NONE,
+	.property_doc = LAYOUT_NONE,
 };
 
 const struct py_layout *const py_layouts[] = {
