@@ -577,6 +577,7 @@ struct mutating {
 	size_t when_len_below; /* only reads shorter than this (0: any) */
 	bool page_reads;       /* or: the first 4 KiB page read (the referents pass) */
 	uint64_t at, value;
+	int skip; /* matching reads to let through first */
 	bool done;
 };
 
@@ -585,7 +586,8 @@ static int mutating_read(struct remote *r, uint64_t addr, void *buf, size_t len)
 	struct mutating *m = r->ctx;
 
 	if (!m->done && ((m->page_reads && len == 4096) ||
-			 (!m->page_reads && addr == m->when_addr && (!m->when_len_below || len < m->when_len_below)))) {
+			 (!m->page_reads && addr == m->when_addr && (!m->when_len_below || len < m->when_len_below))) &&
+	    m->skip-- <= 0) {
 		m->done = true;
 		fh_w64(m->h, m->at, m->value);
 	}
@@ -666,6 +668,111 @@ static void test_freed_while_scanning(void **state)
 	}
 }
 
+/* A thread blocked in worker() with local `buf` = [leaf]: the thread's frame is the root. */
+static void test_thread_frames(void **state)
+{
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < NMINORS; k++) {
+		struct world w;
+		struct refs_result *res = NULL;
+		struct refs_chain *c;
+		const struct py_layout *l;
+		uint64_t ts, frame, code, codetype, names, leafv, buf, items[2];
+		char want[128];
+
+		world_init(&w, minors[k]);
+		l = w.h.l;
+		leafv = leaf(&w, 0);
+		items[0] = leafv;
+		buf = g_list(&w, 2, items, 1);
+		codetype = fh_type(&w.h, "code", 0, l->code_size, 0, w.object);
+		code = fh_alloc(&w.h, l->code_size + 64);
+		fh_w64(&w.h, code + l->object_refcnt, 1);
+		fh_w64(&w.h, code + l->object_type, codetype);
+		fh_w64(&w.h, code + (l->code_qualname != LAYOUT_NONE ? l->code_qualname : l->code_name), s_str(&w, "worker"));
+		fh_w64(&w.h, code + l->code_name, s_str(&w, "worker"));
+		fh_w64(&w.h, code + l->code_filename, s_str(&w, "/srv/app.py"));
+		fh_w32(&w.h, code + l->code_firstlineno, 12);
+		items[0] = s_str(&w, "x");
+		items[1] = s_str(&w, "buf");
+		names = fh_alloc(&w.h, 64); /* a tuple (untracked here: only its items are read) */
+		fh_w64(&w.h, names + l->object_type, w.tuple);
+		fh_w64(&w.h, names + l->varobject_size, 2);
+		fh_w64(&w.h, names + l->tuple_item, items[0]);
+		fh_w64(&w.h, names + l->tuple_item + 8, items[1]);
+		if (l->code_nlocalsplus != LAYOUT_NONE) {
+			fh_w32(&w.h, code + l->code_nlocalsplus, 2);
+			fh_w64(&w.h, code + l->code_localsplusnames, names);
+		} else {
+			fh_w32(&w.h, code + l->code_nlocals, 2);
+			fh_w64(&w.h, code + l->code_varnames, names);
+		}
+		if (l->frameobj_frame == LAYOUT_NONE) {
+			/* <= 3.10: an untracked frame object (running frames are not on the GC lists) */
+			uint64_t ftype = fh_type(&w.h, "frame", PY_TPFLAGS_HAVE_GC, l->frame_localsplus, 8, w.object);
+
+			frame = fh_alloc(&w.h, l->frame_localsplus + 64);
+			fh_w64(&w.h, frame + l->object_refcnt, 1);
+			fh_w64(&w.h, frame + l->object_type, ftype);
+		} else {
+			frame = fh_alloc(&w.h, l->frame_localsplus + 64); /* in a thread's data stack */
+		}
+		fh_w64(&w.h, frame + l->frame_code, code);
+		fh_w64(&w.h, frame + l->frame_localsplus + 8, buf);
+		ts = fh_alloc(&w.h, 512);
+		fh_w64(&w.h, ts + l->tstate_thread_id, 0x7f00aa001234ull);
+		if (l->cframe_current_frame != LAYOUT_NONE) {
+			uint64_t cf = fh_alloc(&w.h, 64);
+
+			fh_w64(&w.h, cf + l->cframe_current_frame, frame);
+			fh_w64(&w.h, ts + l->tstate_frame, cf);
+		} else {
+			fh_w64(&w.h, ts + l->tstate_frame, frame);
+		}
+		fh_w64(&w.h, w.t.interp_addr + l->interp_threads_head, ts);
+
+		c = one(&w, leafv, NULL, &res);
+		assert_int_equal(res->st.frames, 1);
+		assert_int_equal(c->status, REFS_FOUND);
+		assert_int_equal(c->root, REFS_ROOT_THREAD);
+		assert_int_equal(c->thread_id, 0x7f00aa001234ull);
+		assert_string_equal(c->function, "worker");
+		assert_int_equal(c->line, 12); /* no addr2line: the function's first line */
+		assert_int_equal(c->links[0].edge, REFS_EDGE_LOCAL);
+		assert_string_equal(c->links[0].key, "buf");
+		snprintf(want, sizeof(want), "thread '?' frame worker (app.py:12) local 'buf' → list[0] → svc.Leaf @0x%llx",
+			 (unsigned long long)leafv);
+		text_is(c, want);
+		refs__free(res);
+		/* the thread returns from worker() and the frame's memory now runs another function
+		 * (no locals) before the re-check: chain lost, not a wrong local */
+		{
+			struct mutating m = { 0 };
+			uint64_t other = fh_alloc(&w.h, l->code_size + 64);
+
+			memcpy(fh_ptr(&w.h, other), fh_ptr(&w.h, code), l->code_size);
+			fh_w32(&w.h, other + (l->code_nlocalsplus != LAYOUT_NONE ? l->code_nlocalsplus : l->code_nlocals), 0);
+			use_mutating(&w, &m);
+			m.when_len_below = 4096;
+			if (l->frameobj_frame == LAYOUT_NONE) {
+				m.when_addr = frame; /* the re-check reads the frame object's header */
+			} else {
+				m.when_addr = frame + l->frame_code; /* read once for the snapshot, once again */
+				m.skip = 1;
+			}
+			m.at = frame + l->frame_code;
+			m.value = other;
+			c = one(&w, leafv, NULL, &res);
+			assert_true(m.done);
+			assert_int_equal(c->status, REFS_LOST);
+			refs__free(res);
+		}
+		fh_free(&w.h);
+	}
+}
+
 /* Hostile strings in keys: the text escapes quotes, backslashes and control bytes. */
 static void test_text_escapes(void **state)
 {
@@ -702,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_type_query_samples_newest),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_freed_while_scanning),
+		cmocka_unit_test(test_thread_frames),
 		cmocka_unit_test(test_text_escapes),
 	};
 

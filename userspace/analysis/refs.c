@@ -395,6 +395,32 @@ static enum rkind c_kind(const char *tp_name, bool *known)
 	return RK_OPAQUE;
 }
 
+/* Does this version's table have the offsets a kind is read with? (3.14's tables are partial:
+ * a kind without them is scanned as opaque rather than read at a wrong offset.) */
+static bool kind_supported(const struct py_layout *l, enum rkind k)
+{
+	switch (k) {
+	case RK_DICT: return l->dict_keys != NONE && l->dictkeys_nentries != NONE;
+	case RK_LIST: return l->list_item != NONE && l->varobject_size != NONE;
+	case RK_TUPLE: return l->tuple_item != NONE && l->varobject_size != NONE;
+	case RK_SET: return l->set_table != NONE && l->set_mask != NONE;
+	case RK_DEQUE: return l->deque_leftblock != NONE && l->dequeblock_data != NONE;
+	case RK_CELL: return l->cell_ref != NONE;
+	case RK_FUNCTION: return l->func_globals != NONE;
+	case RK_METHOD: return l->method_self != NONE;
+	case RK_TYPE: return l->type_dict != NONE;
+	case RK_MODULE: return l->module_dict != NONE;
+	case RK_LRU: return l->lru_cache_cache != NONE;
+	case RK_CLASSMETHOD: return l->classmethod_callable != NONE;
+	case RK_STATICMETHOD: return l->staticmethod_callable != NONE;
+	case RK_PARTIAL: return l->partial_fn != NONE;
+	case RK_CFUNCTION: return l->cfunction_self != NONE;
+	case RK_PROPERTY: return l->property_get != NONE;
+	case RK_FRAME: return l->frame_localsplus != NONE && l->frame_code != NONE && l->code_size > 0;
+	default: return true;
+	}
+}
+
 /* __slots__ of one heap type: its tp_members of object type (type_new puts them there). */
 static void read_members(struct refs_ctx *x, struct rtype *rt, uint64_t members)
 {
@@ -523,6 +549,10 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 					if (!seen_c) {
 						seen_c = true;
 						solid_size = bsize;
+					}
+					if (known && !kind_supported(l, k)) {
+						known = false;
+						break;
 					}
 					if (known) {
 						rt->kind = k;
