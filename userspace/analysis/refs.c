@@ -1845,10 +1845,16 @@ static void chain_for(struct refs_ctx *x, struct search *s, uint32_t target, str
 		err = make_chain(x, s, target, -1, opaque_edge, c);
 	} else {
 		c->status = REFS_NOT_FOUND;
-		snprintf(c->why, sizeof(c->why),
-			 "no holder found among %lld objects within %d links (held only by C code, the C stack, "
-			 "untracked or frozen objects, or freed)",
-			 (long long)x->nnodes, x->o->max_depth);
+		if (s->nseen > 1)
+			snprintf(c->why, sizeof(c->why),
+				 "%u objects hold it, but no root reaches them within %d links: a reference cycle "
+				 "the next collection frees, or held by C code or the C stack",
+				 s->nseen - 1, x->o->max_depth);
+		else
+			snprintf(c->why, sizeof(c->why),
+				 "no holder found among %lld objects (held only by C code, the C stack, untracked "
+				 "or frozen objects, or freed meanwhile)",
+				 (long long)x->nnodes);
 		err = 0;
 		if (!target_same(x, target)) {
 			c->status = REFS_LOST;
