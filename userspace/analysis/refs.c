@@ -1095,6 +1095,18 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			}
 			ret = x_frame_locals(x, xs, f, code, NULL);
 		} else {
+			/* A thread's frame (a root) must still run the code it ran in the snapshot: a
+			 * frame object freed and reused by another call would name the wrong function. */
+			if (n->flags & NF_ROOT_FRAME) {
+				const struct frame_info *f = NULL;
+				int k;
+
+				for (k = 0; k < x->nframes && !f; k++)
+					if (x->frames[k].node == i)
+						f = &x->frames[k];
+				if (!f || (size_t)l->frame_code + 8 > hlen || rd64(hdr + l->frame_code) != f->code)
+					return -ESTALE;
+			}
 			ret = x_field(x, xs, hdr, hlen, l->frame_locals, F_LOCALS);
 			if (!ret)
 				ret = x_frame_locals(x, xs, n->addr, rd64(hdr + l->frame_code), NULL);
