@@ -108,11 +108,18 @@ def test_text_and_escaping(interp, scenario):
     assert "\x1b" not in p.stdout and "\x01" not in p.stdout
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("sys.modules")]
     assert len(lines) == 2, p.stdout
-    assert "['a\\'b\"c\\\\d\\x0ae\\x01f\\x1b[31m']" in lines[0], lines[0]
+    assert "['a\\'b\"c\\\\d\\x0ae\\x01f\\x1b[31m\\xc2\\x9b1m\\xed\\xa0\\x80g']" in lines[0], lines[0]
+    assert "\x9b" not in p.stdout and "\ud800" not in p.stdout
     out = refs_json(s.pid, "__main__.HostileLeak", "-k", "1")
     want = truth["cases"]["hostile"]
-    assert out["chains"][0]["links"][1]["edge"]["key"] == "a'b\"c\\d\ne\x01f\x1b[31m"
-    check_chain(out["chains"][0], want["chains"][out["chains"][0]["target"]["addr"]])
+    key = "a'b\"c\\d\ne\x01f\x1b[31m\x9b1m\ud800g"
+    # JSON: the text as text; bytes that are no valid UTF-8 (the lone surrogate) as U+FFFD each
+    assert out["chains"][0]["links"][1]["edge"]["key"] == \
+        key.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    chain = out["chains"][0]
+    truth_chain = want["chains"][chain["target"]["addr"]]
+    truth_chain["links"][1]["key"] = chain["links"][1]["edge"]["key"]
+    check_chain(chain, truth_chain)
 
 
 def _svg_ok(svg):
@@ -141,7 +148,9 @@ def test_dot_renders(interp, scenario):
         if ty == "__main__.Session":
             assert "cache" in joined and "(key)" in joined and "['Session']" in joined, joined
         if ty == "__main__.HostileLeak":
-            assert "\\x01" in joined and "\x01" not in joined, joined
+            assert "\\x01" in joined and "\x01" not in joined and "\\xed" in joined, joined
+        if ty == "__main__.ThreadLeak":
+            assert "thread 'refs-worker'" in texts and "frame worker" in texts, texts
 
 
 @pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])

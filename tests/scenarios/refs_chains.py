@@ -17,7 +17,8 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
   garbage         cycles of __main__.GarbageLeak kept in gc.garbage (gc.DEBUG_SAVEALL while
                   collecting them)
   hostile         __main__ global `weird` = {HOSTILE_KEY: [HostileLeak...]}: a key with quotes, a
-                  backslash, a newline, control bytes and an ANSI escape, for the output escaping
+                  backslash, a newline, control bytes, an ANSI escape, a C1 CSI and a lone
+                  surrogate, for the output escaping
   deque_set       __main__ global `jobs` (a collections.deque) of (i, {SetLeak}) tuples: deque
                   blocks, tuple items, set members
   bound_method    __main__ global `hooks` = [MethodLeak().run, ...]: a bound method's __self__
@@ -48,7 +49,7 @@ import _truth  # noqa: E402
 
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
          "hostile", "deque_set", "bound_method", "partial", "builtin_method")
-HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m"
+HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m\x9b1m\ud800g"
 FrameType = types.FrameType
 
 

@@ -786,7 +786,7 @@ static void test_text_escapes(void **state)
 	copy_str(c.module, sizeof(c.module), "m'\x1b[2J");
 	links[0].edge = REFS_EDGE_ITEM;
 	links[0].key_is_str = true;
-	copy_str(links[0].key, sizeof(links[0].key), "a'b\\c\nd\x01");
+	copy_str(links[0].key, sizeof(links[0].key), "a'b\\c\nd\x01\xc2\x9b\xed\xa0\x80\xc3\xa9");
 	copy_str(links[0].from.type, sizeof(links[0].from.type), "dict");
 	links[1].edge = REFS_EDGE_LOCAL;
 	copy_str(links[1].key, sizeof(links[1].key), "x\ty");
@@ -797,7 +797,8 @@ static void test_text_escapes(void **state)
 	c.target.addr = 0x10;
 	sb_init(&sb);
 	refs__chain_text(&c, &sb);
-	assert_string_equal(sb.buf, "sys.modules['m\\'\\x1b[2J'].__dict__['a\\'b\\\\c\\x0ad\\x01'] → list local 'x\\x09y' → "
+	assert_string_equal(sb.buf, "sys.modules['m\\'\\x1b[2J'].__dict__['a\\'b\\\\c\\x0ad\\x01\\xc2\\x9b\\xed\\xa0\\x80\xc3\xa9'] → list "
+				    "local 'x\\x09y' → "
 				    "T\\x7f @0x10");
 	sb_free(&sb);
 }

@@ -685,7 +685,6 @@ static int emit_array(struct refs_ctx *x, struct xstate *xs, unsigned kind, uint
 struct dict_arg {
 	struct refs_ctx *x;
 	struct xstate *xs;
-	unsigned item_kind; /* E_ITEM, or E_ATTRV never: dicts emit items */
 	int64_t ord;
 };
 
@@ -703,7 +702,7 @@ static int dict_cb(uint64_t key, uint64_t value, void *argp)
 
 static int x_dict(struct refs_ctx *x, struct xstate *xs, uint64_t dict)
 {
-	struct dict_arg a = { x, xs, E_ITEM, 0 };
+	struct dict_arg a = { x, xs, 0 };
 	int err = pyobj__dict_iter(x->l, xs->r, dict, xs->mode == MODE_FIND ? -1 : xs->budget, dict_cb, &a);
 
 	return err < 0 ? err : 0;
@@ -2184,18 +2183,50 @@ cleanup:
 
 /* ---------------------------------------------------------------- text */
 
-/* Target strings are hostile: backslash, quotes and control bytes are written as escapes. */
+int refs__utf8_len(const unsigned char *p)
+{
+	int n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong forms, UTF-16 surrogates (pyobj__read_str passes lone ones through), > U+10FFFF */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] >= 0x90))
+		return 0;
+	/* C1 controls (U+0080-U+009F: CSI is U+009B) act on terminals like C0 ones */
+	if (p[0] == 0xc2 && p[1] < 0xa0)
+		return 0;
+	return n;
+}
+
+/* Target strings are hostile: backslash, the quote, control bytes (C0, DEL, C1) and bytes that
+ * are no valid UTF-8 are written as escapes. */
 static void sb_escaped(struct strbuf *sb, const char *s, char quote)
 {
 	const unsigned char *p;
+	int n;
 
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || (quote && *p == (unsigned char)quote))
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = refs__utf8_len(p);
+		if (*p == '\\' || (quote && *p == (unsigned char)quote)) {
 			sb_printf(sb, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
+		} else if (*p < 0x20 || *p == 0x7f || !n) {
 			sb_printf(sb, "\\x%02x", *p);
-		else
-			sb_putc(sb, (char)*p);
+			n = 1;
+		} else {
+			sb_printf(sb, "%.*s", n, (const char *)p);
+		}
 	}
 }
 

@@ -138,4 +138,8 @@ void refs__free(struct refs_result *res);
  */
 void refs__chain_text(const struct refs_chain *c, struct strbuf *sb);
 
+/* Length (1-4) of the printable, valid UTF-8 character at p, or 0 for a byte to escape: invalid,
+ * overlong, a surrogate, or a C1 control. (Used by the text, JSON and DOT writers.) */
+int refs__utf8_len(const unsigned char *p);
+
 #endif /* PYLEAK_REFS_H */

@@ -59,20 +59,6 @@ enum fmt { FMT_TEXT, FMT_JSON, FMT_DOT };
 
 /* ---------------------------------------------------------------- JSON */
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
-static int utf8_len(const unsigned char *p)
-{
-	int n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /*
  * A JSON string that keeps UTF-8 text (the chains' arrows, non-ASCII keys) as UTF-8: util's
  * sb_json_str writes every byte >= 0x7f as its own \u00XX, which turns "→" into three Latin-1
@@ -89,12 +75,15 @@ static void json_str(struct strbuf *sb, const char *s)
 	}
 	sb_putc(sb, '"');
 	for (p = (const unsigned char *)s; *p; p += n) {
-		n = utf8_len(p);
+		n = refs__utf8_len(p);
 		if (*p == '"' || *p == '\\') {
 			sb_putc(sb, '\\');
 			sb_putc(sb, (char)*p);
 		} else if (*p < 0x20 || *p == 0x7f) {
 			sb_printf(sb, "\\u%04x", *p);
+		} else if (!n && p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0) {
+			sb_printf(sb, "\\u%04x", p[1]); /* a C1 control: valid text, escaped */
+			n = 2;
 		} else if (!n) {
 			sb_puts(sb, "\\ufffd");
 			n = 1;
@@ -226,16 +215,21 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 static void dot_str(struct strbuf *sb, const char *s)
 {
 	const unsigned char *p;
+	int n;
 
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	for (p = (const unsigned char *)s; *p; p += n) {
+		n = refs__utf8_len(p);
+		if (*p == '"' || *p == '\\') {
 			sb_printf(sb, "\\%c", *p);
-		else if (*p == '\n')
+		} else if (*p == '\n') {
 			sb_puts(sb, "\\\\n");
-		else if (*p < 0x20 || *p == 0x7f)
+		} else if (*p < 0x20 || *p == 0x7f || !n) {
+			/* invalid UTF-8 too: Graphviz would take the whole file for Latin-1 */
 			sb_printf(sb, "\\\\x%02x", *p);
-		else
-			sb_putc(sb, (char)*p);
+			n = 1;
+		} else {
+			sb_printf(sb, "%.*s", n, (const char *)p);
+		}
 	}
 }
 
@@ -328,21 +322,23 @@ static void print_dot(struct strbuf *sb, const struct py_target *t, const struct
 			dot_id(sb, &lk->from, i);
 			sb_puts(sb, " [label=");
 			if (k == 0 && c->root != REFS_ROOT_OPAQUE && c->root != REFS_ROOT_CLASS) {
-				sb_init(&text);
-				if (c->root == REFS_ROOT_MODULE) {
-					sb_puts(&text, "sys.modules['");
-					sb_puts(&text, c->module);
-					sb_puts(&text, "'].__dict__");
-				} else if (c->root == REFS_ROOT_GARBAGE) {
-					sb_puts(&text, "gc.garbage");
-				} else {
-					sb_printf(&text, "thread '%s'\nframe %s\n%s:%d", c->thread[0] ? c->thread : "?",
-						  c->function, c->file, c->line);
-				}
 				sb_putc(sb, '"');
-				dot_str(sb, text.oom ? "?" : text.buf);
+				if (c->root == REFS_ROOT_MODULE) {
+					sb_puts(sb, "sys.modules['");
+					dot_str(sb, c->module);
+					sb_puts(sb, "'].__dict__");
+				} else if (c->root == REFS_ROOT_GARBAGE) {
+					sb_puts(sb, "gc.garbage");
+				} else {
+					sb_puts(sb, "thread '");
+					dot_str(sb, c->thread[0] ? c->thread : "?");
+					sb_puts(sb, "'\\nframe ");
+					dot_str(sb, c->function);
+					sb_puts(sb, "\\n");
+					dot_str(sb, c->file);
+					sb_printf(sb, ":%d", c->line);
+				}
 				sb_puts(sb, "\", shape=ellipse, fillcolor=\"#88ccff\"");
-				sb_free(&text);
 			} else {
 				dot_node_label(sb, &lk->from);
 				if (k == 0)
