@@ -240,6 +240,12 @@ SPECS = [
     ("property_set", "off", ["propertyobject"], ["prop_set"]),
     ("property_del", "off", ["propertyobject"], ["prop_del"]),
     ("property_doc", "off", ["propertyobject"], ["prop_doc"]),
+    # Include/cpython/genobject.h (<= 3.10 gi_frame), Include/internal/pycore_genobject.h /
+    # genobject.h _PyGenObject_HEAD (3.11+ embedded gi_iframe, int8 gi_frame_state); coroutines
+    # and async generators share the layout.
+    ("gen_frame", "off", ["PyGenObject"], ["gi_frame"]),
+    ("gen_iframe", "off", ["PyGenObject"], ["gi_iframe"]),
+    ("gen_frame_state", "off", ["PyGenObject"], ["gi_frame_state"]),
 ]
 FIELDS = [s[0] for s in SPECS]
 

@@ -25,6 +25,8 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
   partial         __main__ global `callbacks` = [functools.partial(print, PartialLeak()), ...]
   builtin_method  __main__ global `sinks` = [a_list.append]: a builtin method's __self__ holds
                   a list of SinkLeak
+  generator       __main__ global `gens` = [a suspended generator make_gen()] whose local `buf`
+                  holds GenLeak (<= 3.10 through its frame object, 3.11+ inside the generator)
   churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
                   of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
                   "chain lost", never a wrong one; the truth gives the chain shapes that are true
@@ -48,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
 
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile", "deque_set", "bound_method", "partial", "builtin_method")
+         "hostile", "deque_set", "bound_method", "partial", "builtin_method", "generator")
 HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m\x9b1m\ud800g"
 FrameType = types.FrameType
 
@@ -130,6 +132,10 @@ class SinkLeak(object):
     pass
 
 
+class GenLeak(object):
+    pass
+
+
 class MethodLeak(object):
     def run(self):
         return self
@@ -142,6 +148,7 @@ weird = {}
 jobs = collections.deque()
 hooks = []
 callbacks = []
+gens = []
 sinks = []
 _worker = {}
 
@@ -152,6 +159,12 @@ def make_adder():
     def add(x):
         items.append(x)
     return add
+
+
+def make_gen(count):
+    buf = [GenLeak() for _ in range(count)]
+    yield len(buf)
+    yield buf
 
 
 def worker(ready, stop, count):
@@ -232,6 +245,11 @@ def setup_case(name, count):
     if name == "builtin_method":
         sinks.append([SinkLeak() for _ in range(count)].append)
         return "__main__.SinkLeak"
+    if name == "generator":
+        g = make_gen(count)
+        next(g)
+        gens.append(g)
+        return "__main__.GenLeak"
     if name == "churn":
         stop = threading.Event()
         t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")
@@ -261,8 +279,29 @@ def _owner_of_dict(d, ignore):
     return None
 
 
+def _gen_link(g, c):
+    """A local of generator g's frame that is c."""
+    f = getattr(g, "gi_frame", None)
+    if f is None:
+        return None
+    for k, v in list(f.f_locals.items()):
+        if v is c:
+            return {"from_type": _truth.pyleak_name(type(g)), "kind": "local", "name": k}, g
+    return None
+
+
+def _gen_of_frame(f, ignore):
+    """<= 3.10: the generator whose frame object f is (the frame itself is what refers)."""
+    for o in gc.get_referrers(f):
+        if id(o) not in ignore and isinstance(o, types.GeneratorType) and o.gi_frame is f:
+            return o
+    return None
+
+
 def _link(p, c, ignore):
     """What p -> c is: (link dict, the object the link starts from) or None."""
+    if isinstance(p, types.GeneratorType):
+        return _gen_link(p, c)
     name = _truth.pyleak_name(type(p))
     base = {"from_type": name}
     if isinstance(p, type):
@@ -366,9 +405,13 @@ def true_chain(obj, max_depth=12):
         refs = gc.get_referrers(cur)
         ignore.add(id(refs))
         for r in refs:
-            if id(r) in ignore or type(r) is FrameType or id(r) in seen:
+            if id(r) in ignore or id(r) in seen:
                 continue
-            got = _link(r, cur, ignore)
+            if type(r) is FrameType:
+                g = _gen_of_frame(r, ignore)  # our own frames have no generator: skipped
+                got = _gen_link(g, cur) if g is not None else None
+            else:
+                got = _link(r, cur, ignore)
             if got is None:
                 continue
             lk, start = got

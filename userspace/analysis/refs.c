@@ -110,6 +110,7 @@ enum rkind {
 	RK_PARTIAL,   /* functools.partial */
 	RK_CFUNCTION, /* builtin_function_or_method: m_self */
 	RK_PROPERTY,
+	RK_GEN,	      /* generator, coroutine, async_generator: their frame's locals */
 	RK_FRAME,  /* frame object (<= 3.10: the frame; 3.11+: points at an interpreter frame) */
 	RK_IFRAME, /* 3.11+ interpreter frame of a live thread (not an object) */
 	RK_OPAQUE, /* a C type pyleak cannot read: only scanned */
@@ -157,6 +158,9 @@ static const struct {
 	{ "functools.partial", RK_PARTIAL },
 	{ "builtin_function_or_method", RK_CFUNCTION },
 	{ "property", RK_PROPERTY },
+	{ "generator", RK_GEN },
+	{ "coroutine", RK_GEN },
+	{ "async_generator", RK_GEN },
 	/* weakref.ref/proxy hold their referent weakly (tp_traverse visits only the callback) */
 	{ "weakref", RK_NONE },
 	{ "weakref.ReferenceType", RK_NONE },
@@ -169,13 +173,13 @@ static const struct {
 /* FIELD edges: aux names the field. */
 enum field {
 	F_DICT = 0, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_GLOBALS, F_SELF, F_FUNC, F_CACHE, F_WRAPPED,
-	F_LOCALS, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
+	F_LOCALS, F_GIFRAME, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
 };
 static const char *const field_names[NFIELDS] = {
 	[F_DICT] = "__dict__",	       [F_CLOSURE] = "__closure__", [F_DEFAULTS] = "__defaults__",
 	[F_KWDEFAULTS] = "__kwdefaults__", [F_GLOBALS] = "__globals__", [F_SELF] = "__self__",
 	[F_FUNC] = "__func__",	       [F_CACHE] = "cache",	    [F_WRAPPED] = "__wrapped__",
-	[F_LOCALS] = "f_locals",	       [F_PFUNC] = "func",	    [F_PARGS] = "args",
+	[F_LOCALS] = "f_locals",	       [F_GIFRAME] = "gi_frame",    [F_PFUNC] = "func",	    [F_PARGS] = "args",
 	[F_PKEYWORDS] = "keywords",	       [F_FGET] = "fget",	    [F_FSET] = "fset",
 	[F_FDEL] = "fdel",		       [F_DOC] = "__doc__",
 };
@@ -417,6 +421,9 @@ static bool kind_supported(const struct py_layout *l, enum rkind k)
 	case RK_CFUNCTION: return l->cfunction_self != NONE;
 	case RK_PROPERTY: return l->property_get != NONE;
 	case RK_FRAME: return l->frame_localsplus != NONE && l->frame_code != NONE && l->code_size > 0;
+	case RK_GEN:
+		return (l->gen_iframe != NONE && l->gen_frame_state != NONE && l->frame_localsplus != NONE &&
+			l->code_size > 0) || l->gen_frame != NONE;
 	default: return true;
 	}
 }
@@ -574,6 +581,7 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 				       rt->kind == RK_LRU || rt->kind == RK_MODULE || rt->kind == RK_FRAME ||
 				       rt->kind == RK_CLASSMETHOD || rt->kind == RK_STATICMETHOD ||
 				       rt->kind == RK_PARTIAL || rt->kind == RK_CFUNCTION || rt->kind == RK_PROPERTY ||
+				       rt->kind == RK_GEN ||
 				       ((rt->kind == RK_OPAQUE || rt->kind == RK_PLAIN) && rt->opaque_hi && !pt->heap);
 		}
 	} else {
@@ -1072,6 +1080,17 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 		if (!ret)
 			ret = x_field(x, xs, hdr, hlen, l->property_doc, F_DOC);
 		break;
+	case RK_GEN:
+		if (l->gen_iframe != NONE) {
+			/* 3.11+: the frame lives inside the generator; a finished one holds nothing */
+			if ((size_t)l->gen_frame_state >= hlen || (int8_t)hdr[l->gen_frame_state] >= 1 ||
+			    iframe_code(x, xs->r, n->addr + l->gen_iframe, &code))
+				break;
+			ret = x_frame_locals(x, xs, n->addr + l->gen_iframe, code, NULL);
+		} else {
+			ret = x_field(x, xs, hdr, hlen, l->gen_frame, F_GIFRAME);
+		}
+		break;
 	case RK_TYPE:
 		/* tp_dict (tp_mro / tp_bases are not followed: a base class is held by its module). */
 		ret = emit(x, xs, E_FIELD, F_DICT, rd64(hdr + l->type_dict), 0);
@@ -1567,13 +1586,19 @@ static void node_info(struct refs_ctx *x, uint32_t i, struct refs_node *out)
 	if (rt->kind == RK_TYPE) {
 		if (pyobj_types__get(x->types, x->raw, n->addr, &pt) == 0 && pt)
 			copy_str(out->name, sizeof(out->name), pt->name);
-	} else if (rt->kind == RK_FUNCTION && x->l->func_code != NONE) {
-		uint64_t code = 0, q = 0;
+	} else if ((rt->kind == RK_FUNCTION && x->l->func_code != NONE) || rt->kind == RK_GEN) {
+		uint64_t code = 0, q = 0, fr = 0;
 		int32_t off = x->l->code_qualname != NONE ? x->l->code_qualname : x->l->code_name;
-		int err;
+		int err = 0;
 
-		if (!remote__read_u64(x->raw, n->addr + x->l->func_code, &code) &&
-		    !remote__read_u64(x->raw, code + off, &q)) {
+		if (rt->kind == RK_FUNCTION)
+			err = remote__read_u64(x->raw, n->addr + x->l->func_code, &code);
+		else if (x->l->gen_iframe != NONE)
+			err = iframe_code(x, x->raw, n->addr + x->l->gen_iframe, &code);
+		else
+			err = remote__read_u64(x->raw, n->addr + x->l->gen_frame, &fr) || !fr ||
+			      remote__read_u64(x->raw, fr + x->l->frame_code, &code);
+		if (!err && !remote__read_u64(x->raw, code + off, &q)) {
 			err = pyobj__read_str(x->l, x->raw, q, out->name, sizeof(out->name));
 			if (err && err != -ENAMETOOLONG)
 				out->name[0] = 0;
@@ -1713,6 +1738,8 @@ static int check_link(struct refs_ctx *x, const struct edge *e, struct refs_link
 		out->index = aux;
 		if (x->rts[p->rt].kind == RK_FRAME && x->l->frameobj_frame != NONE)
 			remote__read_u64(x->raw, p->addr + x->l->frameobj_frame, &f);
+		if (x->rts[p->rt].kind == RK_GEN)
+			f = p->addr + x->l->gen_iframe;
 		if (x->rts[p->rt].kind == RK_IFRAME || x->l->frameobj_frame != NONE)
 			iframe_code(x, x->raw, f, &code);
 		else
@@ -1785,6 +1812,14 @@ static int make_chain(struct refs_ctx *x, struct search *s, uint32_t target, int
 
 			prev->edge = REFS_EDGE_ATTR;
 			copy_str(prev->key, sizeof(prev->key), lk->key);
+			continue;
+		}
+		/* <= 3.10 gen.gi_frame -> frame local 'x' -> the generator's local 'x' (as 3.11+ reads it) */
+		if (nl > 0 && lk->edge == REFS_EDGE_LOCAL && links[nl - 1].edge == REFS_EDGE_FIELD &&
+		    !strcmp(links[nl - 1].key, "gi_frame")) {
+			links[nl - 1].edge = REFS_EDGE_LOCAL;
+			links[nl - 1].index = lk->index;
+			copy_str(links[nl - 1].key, sizeof(links[nl - 1].key), lk->key);
 			continue;
 		}
 		/* frame.f_locals['name'] (a frame whose locals() was materialised) -> local 'name' */

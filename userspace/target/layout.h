@@ -186,6 +186,9 @@ struct py_layout {
 	int32_t property_set;
 	int32_t property_del;
 	int32_t property_doc;
+	int32_t gen_frame;	      /* generator/coroutine: <= 3.10 gi_frame (a frame object) */
+	int32_t gen_iframe;	      /* 3.11+ embedded _PyInterpreterFrame */
+	int32_t gen_frame_state;      /* 3.11+ int8: >= 1 (COMPLETED, CLEARED) holds no locals */
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

@@ -173,6 +173,9 @@ static const struct py_layout layout_3_6 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = 16,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -326,6 +329,9 @@ static const struct py_layout layout_3_7 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = 16,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -479,6 +485,9 @@ static const struct py_layout layout_3_8 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = 16,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -632,6 +641,9 @@ static const struct py_layout layout_3_9 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = 16,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -785,6 +797,9 @@ static const struct py_layout layout_3_10 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = 16,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -938,6 +953,9 @@ static const struct py_layout layout_3_11 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = LAYOUT_NONE,
+	.gen_iframe = 80,
+	.gen_frame_state = 75,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -1091,6 +1109,9 @@ static const struct py_layout layout_3_12 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = LAYOUT_NONE,
+	.gen_iframe = 72,
+	.gen_frame_state = 67,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -1244,6 +1265,9 @@ static const struct py_layout layout_3_13 = {
 	.property_set = 24,
 	.property_del = 32,
 	.property_doc = 40,
+	.gen_frame = LAYOUT_NONE,
+	.gen_iframe = 72,
+	.gen_frame_state = 67,
 };
 
 /*
@@ -1403,6 +1427,9 @@ static const struct py_layout layout_3_14 = {
 	.property_set = LAYOUT_NONE,
 	.property_del = LAYOUT_NONE,
 	.property_doc = LAYOUT_NONE,
+	.gen_frame = LAYOUT_NONE,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 /*
@@ -1565,6 +1592,9 @@ static const struct py_layout layout_3_14_incremental = {
 	.property_set = LAYOUT_NONE,
 	.property_del = LAYOUT_NONE,
 	.property_doc = LAYOUT_NONE,
+	.gen_frame = LAYOUT_NONE,
+	.gen_iframe = LAYOUT_NONE,
+	.gen_frame_state = LAYOUT_NONE,
 };
 
 const struct py_layout *const py_layouts[] = {
