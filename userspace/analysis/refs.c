@@ -2057,6 +2057,29 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	x.cr.ctx = &x.pc;
 	t0 = now_mono_ns();
 
+	/* What this version's table cannot read (3.14's tables are partial): said in the output. */
+	{
+		static const struct {
+			enum rkind k;
+			const char *name;
+		} kinds[] = {
+			{ RK_DICT, "dict" }, { RK_LIST, "list" }, { RK_TUPLE, "tuple" }, { RK_SET, "set" },
+			{ RK_DEQUE, "deque" }, { RK_CELL, "cell" }, { RK_FUNCTION, "function" },
+			{ RK_METHOD, "method" }, { RK_MODULE, "module" }, { RK_LRU, "lru_cache" },
+			{ RK_FRAME, "frame" }, { RK_GEN, "generator" },
+		};
+		size_t q, used = 0;
+
+		for (q = 0; q < ARRAY_SIZE(kinds); q++) {
+			if (kind_supported(t->layout, kinds[q].k))
+				continue;
+			used += snprintf(res->st.unreadable_kinds + used, sizeof(res->st.unreadable_kinds) - used,
+					 "%s%s", used ? ", " : "", kinds[q].name);
+			if (used >= sizeof(res->st.unreadable_kinds))
+				break;
+		}
+	}
+
 	/* 1. every tracked object (and the candidates of a type query) */
 	err = rt_resolve(&x, 0); /* rts[0]: 3.11+ interpreter frames */
 	if (err < 0)

@@ -109,6 +109,8 @@ struct refs_stats {
 	bool truncated;		 /* max_nodes reached: the snapshot is partial */
 	bool timed_out;		 /* timeout_s reached: the snapshot or search is partial */
 	bool census_partial;	 /* a GC generation changed faster than it could be read */
+	char unreadable_kinds[160]; /* kinds this version's layout table has no offsets for
+				     * ("dict, tuple, set"): scanned as opaque; "" when none */
 };
 
 struct refs_result {

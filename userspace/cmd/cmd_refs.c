@@ -195,11 +195,13 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 		  ",\"instances\":%lld,\"sampled\":%d,\"snapshot\":{\"objects\":%lld,\"references\":%lld,"
 		  "\"opaque_objects\":%lld,\"changed_objects\":%lld,\"frames\":%lld,\"modules\":%lld,"
 		  "\"snapshot_ms\":%.3f,\"search_ms\":%.3f,\"reads\":%lld,\"bytes_read\":%lld,\"truncated\":%s,"
-		  "\"timed_out\":%s,\"census_partial\":%s},\"chains\":[",
+		  "\"timed_out\":%s,\"census_partial\":%s,\"unreadable_kinds\":",
 		  (long long)s->instances, res->nchains, (long long)s->objects, (long long)s->references,
 		  (long long)s->opaque_objects, (long long)s->changed_objects, (long long)s->frames,
 		  (long long)s->modules, s->snapshot_ms, s->search_ms, (long long)s->reads, (long long)s->bytes_read,
 		  s->truncated ? "true" : "false", s->timed_out ? "true" : "false", s->census_partial ? "true" : "false");
+	json_str(sb, s->unreadable_kinds[0] ? s->unreadable_kinds : NULL);
+	sb_puts(sb, "},\"chains\":[");
 	for (i = 0; i < res->nchains; i++) {
 		if (i)
 			sb_putc(sb, ',');
@@ -387,6 +389,10 @@ static void print_text(struct strbuf *sb, const struct py_target *t, const char 
 		refs__chain_text(&res->chains[i], sb);
 		sb_putc(sb, '\n');
 	}
+	if (s->unreadable_kinds[0])
+		sb_printf(sb, "\nwarning: pyleak's layout table for python %s has no offsets for: %s; such objects "
+			      "are only scanned as opaque, so chains through them are missing\n",
+			  t->version, s->unreadable_kinds);
 	if (s->truncated || s->timed_out || s->census_partial)
 		sb_puts(sb, "\nwarning: the snapshot is partial: a chain may be missing (never a wrong one); raise "
 			    "--max-nodes / --timeout\n");
