@@ -635,8 +635,10 @@ static int emit(struct refs_ctx *x, struct xstate *xs, unsigned kind, uint64_t a
 		int64_t c = node_find(x, child);
 		struct edge *e;
 
-		if (c < 0 || --xs->budget < 0)
-			return xs->budget < 0 ? 1 : 0;
+		if (c < 0)
+			return 0; /* not a snapshot object (untracked, or no object at all) */
+		if (--xs->budget < 0)
+			return 1; /* max_edges_per_object: stop reading this object */
 		if (x->nedges == x->capedges) {
 			uint64_t cap = x->capedges ? x->capedges * 2 : 1u << 20;
 			struct edge *n;
@@ -875,7 +877,7 @@ static int x_frame_locals(struct refs_ctx *x, struct xstate *xs, uint64_t frame,
 	return emit_array(x, xs, E_LOCAL, frame + l->frame_localsplus, n);
 }
 
-static int x_deque(struct refs_ctx *x, struct xstate *xs, uint64_t obj, const unsigned char *hdr)
+static int x_deque(struct refs_ctx *x, struct xstate *xs, const unsigned char *hdr)
 {
 	const struct py_layout *l = x->l;
 	unsigned char blk[1024];
@@ -892,7 +894,6 @@ static int x_deque(struct refs_ctx *x, struct xstate *xs, uint64_t obj, const un
 	memcpy(&len, hdr + l->varobject_size, 8);
 	b = rd64(hdr + l->deque_leftblock);
 	memcpy(&left, hdr + l->deque_leftindex, 8);
-	(void)obj;
 	if (len < 0 || len > (1ll << 32) || left < 0 || left >= blocklen)
 		return -EPROTO;
 	if (xs->mode == MODE_COLLECT && len > xs->budget)
@@ -1023,7 +1024,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 		break;
 	}
 	case RK_SET: ret = x_set(x, xs, hdr); break;
-	case RK_DEQUE: ret = x_deque(x, xs, n->addr, hdr); break;
+	case RK_DEQUE: ret = x_deque(x, xs, hdr); break;
 	case RK_CELL:
 		if (l->cell_ref != NONE && (size_t)l->cell_ref + 8 <= hlen)
 			ret = emit(x, xs, E_CELL, 0, rd64(hdr + l->cell_ref), 0);
