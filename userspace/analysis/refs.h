@@ -126,7 +126,8 @@ struct refs_result {
  * once (a census walk of the GC lists, then the referents of every object), the search runs on
  * the copy, and every link of a chain found is read again at the end; a link no longer in place
  * makes the chain REFS_LOST, never a wrong chain.
- * Returns 0 and *out, or -errno: -ENOENT no live instance of type_name, -EINVAL addr is not a
+ * Returns 0 and *out, or -errno: -ENOENT no live instance of type_name, -E2BIG none among the
+ * objects read before max_nodes / timeout_s cut the walk, -EINVAL addr is not a
  * Python object, -ESRCH target gone, -ENOTSUP no GC state / layout, -ENOMEM, -EINTR.
  */
 int refs__run(const struct py_target *t, struct remote *r, const struct refs_opts *o, const char *type_name,

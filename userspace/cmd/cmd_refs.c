@@ -536,6 +536,9 @@ int cmd_refs(int argc, char **argv)
 		if (err == -ENOENT)
 			pr_err("refs: pid %d: no live GC-tracked instance of type '%s' (names as 'pyleak census -p %d' "
 			       "prints them)", (int)pid, type, (int)pid);
+		else if (err == -E2BIG)
+			pr_err("refs: pid %d: no instance of type '%s' among the objects read before --max-nodes or "
+			       "--timeout cut the walk: raise them", (int)pid, type);
 		else if (err == -EINVAL)
 			pr_err("refs: pid %d: 0x%llx is not a live Python object", (int)pid, (unsigned long long)addr);
 		else if (err == -ESRCH)
