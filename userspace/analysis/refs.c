@@ -846,7 +846,7 @@ static int64_t tuple_len(struct refs_ctx *x, struct remote *r, uint64_t tup)
 }
 
 /* Locals of a frame: localsplus[0..n) (fast locals, cells, free variables). */
-static int x_frame_locals(struct refs_ctx *x, struct xstate *xs, uint64_t frame, uint64_t code, uint64_t *names_out)
+static int x_frame_locals(struct refs_ctx *x, struct xstate *xs, uint64_t frame, uint64_t code)
 {
 	const struct py_layout *l = x->l;
 	unsigned char c[512];
@@ -860,15 +860,11 @@ static int x_frame_locals(struct refs_ctx *x, struct xstate *xs, uint64_t frame,
 
 		memcpy(&nlp, c + l->code_nlocalsplus, 4);
 		n = nlp;
-		if (names_out)
-			*names_out = rd64(c + l->code_localsplusnames);
 	} else if (l->code_nlocals != NONE) {
 		int32_t nl;
 
 		memcpy(&nl, c + l->code_nlocals, 4);
 		n = nl + tuple_len(x, xs->r, rd64(c + l->code_cellvars)) + tuple_len(x, xs->r, rd64(c + l->code_freevars));
-		if (names_out)
-			*names_out = 0;
 	} else {
 		return -ENOTSUP;
 	}
@@ -990,7 +986,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			    emit(x, xs, E_FIELD, F_LOCALS, loc, 0))
 				return 1;
 		}
-		return x_frame_locals(x, xs, n->addr, code, NULL);
+		return x_frame_locals(x, xs, n->addr, code);
 	}
 	hlen = rt->basicsize > 48 ? (size_t)rt->basicsize : 48;
 	if (hlen > sizeof(hdr))
@@ -1087,7 +1083,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			if ((size_t)l->gen_frame_state >= hlen || (int8_t)hdr[l->gen_frame_state] >= 1 ||
 			    iframe_code(x, xs->r, n->addr + l->gen_iframe, &code))
 				break;
-			ret = x_frame_locals(x, xs, n->addr + l->gen_iframe, code, NULL);
+			ret = x_frame_locals(x, xs, n->addr + l->gen_iframe, code);
 		} else {
 			ret = x_field(x, xs, hdr, hlen, l->gen_frame, F_GIFRAME);
 		}
@@ -1112,7 +1108,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 				    emit(x, xs, E_FIELD, F_LOCALS, loc, 0))
 					return 1;
 			}
-			ret = x_frame_locals(x, xs, f, code, NULL);
+			ret = x_frame_locals(x, xs, f, code);
 		} else {
 			/* A thread's frame (a root) must still run the code it ran in the snapshot: a
 			 * frame object freed and reused by another call would name the wrong function. */
@@ -1128,7 +1124,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			}
 			ret = x_field(x, xs, hdr, hlen, l->frame_locals, F_LOCALS);
 			if (!ret)
-				ret = x_frame_locals(x, xs, n->addr, rd64(hdr + l->frame_code), NULL);
+				ret = x_frame_locals(x, xs, n->addr, rd64(hdr + l->frame_code));
 		}
 		break;
 	case RK_NONE:
@@ -2008,18 +2004,178 @@ static void ctx_free(struct refs_ctx *x)
 		pyobj_types__free(x->types);
 }
 
+/* What this version's table cannot read (3.14's tables are partial): said in the output. */
+static void note_unreadable(const struct py_layout *l, struct refs_stats *st)
+{
+	static const struct {
+		enum rkind k;
+		const char *name;
+	} kinds[] = {
+		{ RK_DICT, "dict" },	     { RK_LIST, "list" },	  { RK_TUPLE, "tuple" },
+		{ RK_SET, "set" },	     { RK_DEQUE, "deque" },	  { RK_CELL, "cell" },
+		{ RK_FUNCTION, "function" }, { RK_METHOD, "method" },	  { RK_MODULE, "module" },
+		{ RK_LRU, "lru_cache" },     { RK_FRAME, "frame" },	  { RK_GEN, "generator" },
+	};
+	size_t q, used = 0;
+
+	for (q = 0; q < ARRAY_SIZE(kinds) && used < sizeof(st->unreadable_kinds); q++)
+		if (!kind_supported(l, kinds[q].k))
+			used += snprintf(st->unreadable_kinds + used, sizeof(st->unreadable_kinds) - used, "%s%s",
+					 used ? ", " : "", kinds[q].name);
+}
+
+/* Step 1: every GC-tracked object, through a census walk (and the candidates of a type query). */
+static int walk_heap(struct refs_ctx *x)
+{
+	struct census_opts co = { 0 };
+	struct census *cen = NULL;
+	const struct census_stats *cs;
+	int err;
+
+	co.types = x->types;
+	/* The GC walk is the cheap part (~0.1 s per million objects, the referents ~0.8 s): it may
+	 * use 40% of the time, so a --timeout cut still leaves time to read references. */
+	co.budget_s = x->o->timeout_s * 0.4;
+	co.max_nodes = x->o->max_nodes;
+	co.top_containers = -1;
+	co.visit = visit;
+	co.visit_arg = x;
+	err = census__run(x->t, x->raw, &co, &cen);
+	if (err)
+		return err;
+	cs = census__stats(cen);
+	x->st->census_partial = cs->partial_generations > 0 || cs->timed_out;
+	x->st->timed_out |= cs->timed_out;
+	x->st->truncated |= cs->truncated;
+	census__free(cen);
+	x->st->instances = x->ncands;
+	return x->err;
+}
+
+/* The objects to explain: sampled instances of type_name, or the object at addr (added to the
+ * snapshot when the GC does not track it: its holders are searched among tracked objects). */
+static int find_targets(struct refs_ctx *x, const char *type_name, uint64_t addr, uint32_t *targets, int max)
+{
+	const struct pyobj_type *pt;
+	uint64_t type = 0, refcnt = 0;
+	int64_t ti;
+	bool added;
+	int rt;
+
+	if (type_name) {
+		if (!x->ncands) /* none among the objects read: said differently when cut short */
+			return x->st->truncated || x->st->timed_out ? -E2BIG : -ENOENT;
+		return pick_targets(x, max, targets);
+	}
+	ti = node_find(x, addr);
+	if (ti < 0) {
+		if (!remote__valid_ptr(addr, 8) || remote__read_u64(x->raw, addr + x->l->object_type, &type) ||
+		    remote__read_u64(x->raw, addr + x->l->object_refcnt, &refcnt) || refcnt == 0 ||
+		    refcnt > (1ull << 40) || pyobj_types__get(x->types, x->raw, type, &pt) || !pt)
+			return -EINVAL;
+		rt = rt_resolve(x, type);
+		if (rt < 0)
+			return rt;
+		ti = node_add(x, addr, rt, &added);
+		if (ti < 0)
+			return ti == -E2BIG ? -EINVAL : (int)ti;
+	}
+	targets[0] = (uint32_t)ti;
+	return 1;
+}
+
+/* Step 2: the roots: gc.garbage, module dicts of sys.modules, frames of live threads. */
+static int read_roots(struct refs_ctx *x, uint32_t iframe_rt)
+{
+	int err, k;
+
+	if (x->t->gc_garbage_addr && !remote__read_u64(x->raw, x->t->gc_garbage_addr, &x->garbage)) {
+		int64_t g = node_find(x, x->garbage);
+
+		if (g >= 0)
+			x->nodes[g].flags |= NF_ROOT_GARBAGE;
+	}
+	err = read_modules(x);
+	if (err == -ESRCH || err == -ENOMEM)
+		return err;
+	for (k = 0; k < x->nmods; k++) {
+		int64_t m = node_find(x, x->mods[k].dict);
+
+		if (m >= 0)
+			x->nodes[m].flags |= NF_ROOT_MODULE;
+	}
+	return read_threads(x, iframe_rt);
+}
+
+/* Step 3: the referents of every snapshot object, through the page cache. */
+static int read_referents(struct refs_ctx *x)
+{
+	uint32_t i;
+
+	for (i = 0; i < x->nnodes; i++) {
+		struct xstate xs = { .mode = MODE_COLLECT, .r = &x->cr, .budget = x->o->max_edges_per_object };
+		const struct rtype *rt = &x->rts[x->nodes[i].rt];
+		int err;
+
+		if ((i & 4095) == 0 && out_of_time(x))
+			break;
+		err = extract(x, &xs, i);
+		if (x->err)
+			return x->err;
+		if (err == -ESRCH)
+			return -ESRCH;
+		if (err == -ESTALE) {
+			x->nodes[i].flags |= NF_CHANGED;
+			x->st->changed_objects++;
+		}
+		if (rt->opaque_hi > rt->opaque_lo) {
+			x->nodes[i].flags |= NF_OPAQUE;
+			x->st->opaque_objects++;
+		}
+	}
+	x->st->references = x->nedges;
+	return 0;
+}
+
+/* Step 4: one BFS per target over the reversed edges, then the re-check of its chain. */
+static int search(struct refs_ctx *x, const uint32_t *targets, int ntargets, struct refs_result *res)
+{
+	struct search s = { 0 };
+	int err, k;
+
+	err = build_reverse(x);
+	if (err)
+		return err;
+	s.via = calloc((size_t)x->nnodes + 1, sizeof(*s.via));
+	s.depth = calloc((size_t)x->nnodes + 1, sizeof(*s.depth));
+	s.queue = malloc(((size_t)x->nnodes + 1) * sizeof(*s.queue));
+	s.seen = malloc(((size_t)x->nnodes + 1) * sizeof(*s.seen));
+	res->chains = calloc(ntargets ? ntargets : 1, sizeof(*res->chains));
+	if (!s.via || !s.depth || !s.queue || !s.seen || !res->chains) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (k = 0; k < ntargets; k++) {
+		chain_for(x, &s, targets[k], &res->chains[k]);
+		res->nchains++;
+	}
+cleanup:
+	free(s.via);
+	free(s.depth);
+	free(s.queue);
+	free(s.seen);
+	return err;
+}
+
 int refs__run(const struct py_target *t, struct remote *r, const struct refs_opts *o_in, const char *type_name,
 	      uint64_t addr, struct refs_result **out)
 {
 	struct refs_opts o = o_in ? *o_in : (struct refs_opts){ 0 };
 	struct refs_ctx x;
-	struct census_opts co = { 0 };
-	struct census *cen = NULL;
 	struct refs_result *res = NULL;
-	struct search s = { 0 };
-	uint32_t targets[256], iframe_rt, i;
+	uint32_t targets[256];
 	uint64_t t0, reads0 = r->reads, bytes0 = r->bytes;
-	int ntargets = 0, err, k;
+	int ntargets, err, iframe_rt;
 
 	*out = NULL;
 	if (!t->layout)
@@ -2061,188 +2217,41 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	x.cr = *r;
 	x.cr.read = pc_read;
 	x.cr.ctx = &x.pc;
+	note_unreadable(t->layout, &res->st);
+
 	t0 = now_mono_ns();
-
-	/* What this version's table cannot read (3.14's tables are partial): said in the output. */
-	{
-		static const struct {
-			enum rkind k;
-			const char *name;
-		} kinds[] = {
-			{ RK_DICT, "dict" }, { RK_LIST, "list" }, { RK_TUPLE, "tuple" }, { RK_SET, "set" },
-			{ RK_DEQUE, "deque" }, { RK_CELL, "cell" }, { RK_FUNCTION, "function" },
-			{ RK_METHOD, "method" }, { RK_MODULE, "module" }, { RK_LRU, "lru_cache" },
-			{ RK_FRAME, "frame" }, { RK_GEN, "generator" },
-		};
-		size_t q, used = 0;
-
-		for (q = 0; q < ARRAY_SIZE(kinds); q++) {
-			if (kind_supported(t->layout, kinds[q].k))
-				continue;
-			used += snprintf(res->st.unreadable_kinds + used, sizeof(res->st.unreadable_kinds) - used,
-					 "%s%s", used ? ", " : "", kinds[q].name);
-			if (used >= sizeof(res->st.unreadable_kinds))
-				break;
-		}
-	}
-
-	/* 1. every tracked object (and the candidates of a type query) */
-	err = rt_resolve(&x, 0); /* rts[0]: 3.11+ interpreter frames */
-	if (err < 0)
-		goto cleanup;
-	iframe_rt = err;
-	co.types = x.types;
-	/* The GC walk is the cheap part (~0.1 s per million objects, the referents ~0.8 s): it may
-	 * use 40% of the time, so a --timeout cut still leaves time to read references. */
-	co.budget_s = o.timeout_s * 0.4;
-	co.max_nodes = o.max_nodes;
-	co.top_containers = -1;
-	co.visit = visit;
-	co.visit_arg = &x;
-	err = census__run(t, r, &co, &cen);
+	iframe_rt = rt_resolve(&x, 0); /* rts[0]: 3.11+ interpreter frames (no type object) */
+	err = iframe_rt < 0 ? iframe_rt : walk_heap(&x);
 	if (err)
 		goto cleanup;
-	if (x.err) {
-		err = x.err;
+	ntargets = find_targets(&x, type_name, addr, targets, o.max_chains);
+	if (ntargets < 0) {
+		err = ntargets;
 		goto cleanup;
 	}
-	res->st.census_partial = census__stats(cen)->partial_generations > 0 || census__stats(cen)->timed_out;
-	if (census__stats(cen)->timed_out)
-		res->st.timed_out = true;
-	if (census__stats(cen)->truncated)
-		res->st.truncated = true;
-	census__free(cen);
-	cen = NULL;
-	res->st.instances = x.ncands;
-
-	if (type_name) {
-		if (!x.ncands) {
-			/* none among the objects read: say so differently when the walk was cut short */
-			err = res->st.truncated || res->st.timed_out ? -E2BIG : -ENOENT;
-			goto cleanup;
-		}
-		ntargets = pick_targets(&x, o.max_chains, targets);
-		if (ntargets < 0) {
-			err = ntargets;
-			goto cleanup;
-		}
-	} else {
-		int64_t ti = node_find(&x, addr);
-		uint64_t type = 0, refcnt = 0;
-		const struct pyobj_type *pt;
-
-		if (ti < 0) {
-			/* Not tracked (a str, an int, an untracked dict): look for its tracked holders. */
-			bool added;
-			int rt;
-
-			if (!remote__valid_ptr(addr, 8) || remote__read_u64(r, addr + x.l->object_type, &type) ||
-			    remote__read_u64(r, addr + x.l->object_refcnt, &refcnt) || refcnt == 0 ||
-			    refcnt > (1ull << 40) || pyobj_types__get(x.types, r, type, &pt) || !pt) {
-				err = -EINVAL;
-				goto cleanup;
-			}
-			rt = rt_resolve(&x, type);
-			if (rt < 0) {
-				err = rt;
-				goto cleanup;
-			}
-			ti = node_add(&x, addr, rt, &added);
-			if (ti < 0) {
-				err = ti == -E2BIG ? -EINVAL : (int)ti;
-				goto cleanup;
-			}
-		}
-		targets[ntargets++] = (uint32_t)ti;
-	}
-
-	/* 2. roots */
-	if (x.t->gc_garbage_addr && !remote__read_u64(r, x.t->gc_garbage_addr, &x.garbage)) {
-		int64_t g = node_find(&x, x.garbage);
-
-		if (g >= 0)
-			x.nodes[g].flags |= NF_ROOT_GARBAGE;
-	}
-	err = read_modules(&x);
-	if (err == -ESRCH || err == -ENOMEM)
-		goto cleanup;
-	for (k = 0; k < x.nmods; k++) {
-		int64_t m = node_find(&x, x.mods[k].dict);
-
-		if (m >= 0)
-			x.nodes[m].flags |= NF_ROOT_MODULE;
-	}
-	err = read_threads(&x, iframe_rt);
+	err = read_roots(&x, iframe_rt);
 	if (err)
 		goto cleanup;
 	res->st.objects = x.nnodes;
-
-	/* 3. referents of everything, through the page cache */
-	for (i = 0; i < x.nnodes; i++) {
-		struct xstate xs = { .mode = MODE_COLLECT, .r = &x.cr, .budget = o.max_edges_per_object };
-		int e2;
-
-		if ((i & 4095) == 0 && out_of_time(&x))
-			break;
-		e2 = extract(&x, &xs, i);
-		if (x.err) {
-			err = x.err;
-			goto cleanup;
-		}
-		if (e2 == -ESRCH) {
-			err = -ESRCH;
-			goto cleanup;
-		}
-		if (e2 == -ESTALE) {
-			x.nodes[i].flags |= NF_CHANGED;
-			res->st.changed_objects++;
-		}
-		if (x.rts[x.nodes[i].rt].opaque_hi > x.rts[x.nodes[i].rt].opaque_lo) {
-			x.nodes[i].flags |= NF_OPAQUE;
-			res->st.opaque_objects++;
-		}
-	}
-	if (!python__alive(t) && t->pid > 0) {
+	err = read_referents(&x);
+	if (!err && t->pid > 0 && !python__alive(t))
 		err = -ESRCH;
-		goto cleanup;
-	}
-	res->st.references = x.nedges;
-	res->st.snapshot_ms = (now_mono_ns() - t0) / 1e6;
-
-	/* 4. search and re-check */
-	t0 = now_mono_ns();
-	err = build_reverse(&x);
 	if (err)
 		goto cleanup;
-	s.via = calloc((size_t)x.nnodes + 1, sizeof(*s.via));
-	s.depth = calloc((size_t)x.nnodes + 1, sizeof(*s.depth));
-	s.queue = malloc(((size_t)x.nnodes + 1) * sizeof(*s.queue));
-	s.seen = malloc(((size_t)x.nnodes + 1) * sizeof(*s.seen));
-	res->chains = calloc(ntargets ? ntargets : 1, sizeof(*res->chains));
-	if (!s.via || !s.depth || !s.queue || !s.seen || !res->chains) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (k = 0; k < ntargets; k++) {
-		chain_for(&x, &s, targets[k], &res->chains[k]);
-		res->nchains++;
-	}
-	if (!python__alive(t) && t->pid > 0) {
+	res->st.snapshot_ms = (now_mono_ns() - t0) / 1e6;
+
+	t0 = now_mono_ns();
+	err = search(&x, targets, ntargets, res);
+	if (!err && t->pid > 0 && !python__alive(t))
 		err = -ESRCH;
+	if (err)
 		goto cleanup;
-	}
 	res->st.search_ms = (now_mono_ns() - t0) / 1e6;
 	res->st.reads = r->reads - reads0;
 	res->st.bytes_read = r->bytes - bytes0;
 	*out = res;
 	res = NULL;
-	err = 0;
 cleanup:
-	free(s.via);
-	free(s.depth);
-	free(s.queue);
-	free(s.seen);
-	census__free(cen);
 	ctx_free(&x);
 	refs__free(res);
 	return err;
