@@ -494,6 +494,13 @@ static void test_every_kind_every_layout(void **state)
 		text_is(c, "held by a C object of type _thread.RLock whose references pyleak cannot read: "
 			   "(_thread.RLock) @0x");
 		refs__free(res);
+		/* a root itself */
+		c = one(&w, w.svc_dict, NULL, &res);
+		assert_int_equal(c->status, REFS_FOUND);
+		assert_int_equal(c->nlinks, 0);
+		snprintf(want, sizeof(want), "sys.modules['svc'].__dict__ @0x%llx (a root)", (unsigned long long)w.svc_dict);
+		text_is(c, want);
+		refs__free(res);
 		/* nothing holds it */
 		c = one(&w, w.l_alone, NULL, &res);
 		assert_int_equal(c->status, REFS_NOT_FOUND);

@@ -2355,19 +2355,46 @@ static void sb_edge(struct strbuf *sb, const struct refs_link *lk)
 	}
 }
 
+/* The root a chain starts from ("sys.modules['svc'].__dict__", "thread 'x' frame f (a.py:3)"). */
+static void sb_root(struct strbuf *sb, const struct refs_chain *c, const struct refs_node *top)
+{
+	const char *base;
+
+	switch (c->root) {
+	case REFS_ROOT_MODULE:
+		sb_puts(sb, "sys.modules['");
+		sb_escaped(sb, c->module, '\'');
+		sb_puts(sb, "'].__dict__");
+		break;
+	case REFS_ROOT_GARBAGE: sb_puts(sb, "gc.garbage"); break;
+	case REFS_ROOT_THREAD:
+		base = strrchr(c->file, '/');
+		sb_puts(sb, "thread '");
+		sb_escaped(sb, c->thread[0] ? c->thread : "?", '\'');
+		sb_puts(sb, "' frame ");
+		sb_escaped(sb, c->function, 0);
+		sb_puts(sb, " (");
+		sb_escaped(sb, base ? base + 1 : c->file, 0);
+		sb_printf(sb, ":%d)", c->line);
+		break;
+	case REFS_ROOT_CLASS:
+		sb_puts(sb, "class ");
+		sb_node(sb, top);
+		break;
+	case REFS_ROOT_OPAQUE:
+		sb_node(sb, top);
+		sb_printf(sb, " @0x%llx", (unsigned long long)top->addr);
+		break;
+	default: sb_node(sb, top); break;
+	}
+}
+
 void refs__chain_text(const struct refs_chain *c, struct strbuf *sb)
 {
 	int i;
 
-	if (c->status == REFS_LOST) {
-		sb_puts(sb, "chain lost: ");
-		sb_node(sb, &c->target);
-		sb_printf(sb, " @0x%llx: ", (unsigned long long)c->target.addr);
-		sb_escaped(sb, c->why, 0);
-		return;
-	}
-	if (c->status == REFS_NOT_FOUND) {
-		sb_puts(sb, "no chain: ");
+	if (c->status == REFS_LOST || c->status == REFS_NOT_FOUND) {
+		sb_puts(sb, c->status == REFS_LOST ? "chain lost: " : "no chain: ");
 		sb_node(sb, &c->target);
 		sb_printf(sb, " @0x%llx: ", (unsigned long long)c->target.addr);
 		sb_escaped(sb, c->why, 0);
@@ -2377,39 +2404,17 @@ void refs__chain_text(const struct refs_chain *c, struct strbuf *sb)
 		sb_escaped(sb, c->why, 0);
 		sb_puts(sb, ": ");
 	}
+	if (!c->nlinks) { /* the object is a root itself (a module's __dict__, gc.garbage) */
+		sb_root(sb, c, &c->target);
+		if (c->root != REFS_ROOT_OPAQUE)
+			sb_printf(sb, " @0x%llx (a root)", (unsigned long long)c->target.addr);
+		return;
+	}
 	for (i = 0; i < c->nlinks; i++) {
 		const struct refs_link *lk = &c->links[i];
 
 		if (i == 0) {
-			switch (c->root) {
-			case REFS_ROOT_MODULE:
-				sb_puts(sb, "sys.modules['");
-				sb_escaped(sb, c->module, '\'');
-				sb_puts(sb, "'].__dict__");
-				break;
-			case REFS_ROOT_GARBAGE: sb_puts(sb, "gc.garbage"); break;
-			case REFS_ROOT_THREAD: {
-				const char *base = strrchr(c->file, '/');
-
-				sb_puts(sb, "thread '");
-				sb_escaped(sb, c->thread[0] ? c->thread : "?", '\'');
-				sb_puts(sb, "' frame ");
-				sb_escaped(sb, c->function, 0);
-				sb_puts(sb, " (");
-				sb_escaped(sb, base ? base + 1 : c->file, 0);
-				sb_printf(sb, ":%d)", c->line);
-				break;
-			}
-			case REFS_ROOT_CLASS:
-				sb_puts(sb, "class ");
-				sb_node(sb, &lk->from);
-				break;
-			case REFS_ROOT_OPAQUE:
-				sb_node(sb, &lk->from);
-				sb_printf(sb, " @0x%llx", (unsigned long long)lk->from.addr);
-				break;
-			default: sb_node(sb, &lk->from); break;
-			}
+			sb_root(sb, c, &lk->from);
 		} else {
 			/* "(type)" annotates what the previous link named: no arrow before it. */
 			sb_puts(sb, lk->from.c_object ? " " : " → ");
@@ -2417,7 +2422,7 @@ void refs__chain_text(const struct refs_chain *c, struct strbuf *sb)
 		}
 		sb_edge(sb, lk);
 	}
-	sb_puts(sb, c->nlinks ? " → " : "");
+	sb_puts(sb, " → ");
 	sb_node(sb, &c->target);
 	sb_printf(sb, " @0x%llx", (unsigned long long)c->target.addr);
 }
