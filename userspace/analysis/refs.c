@@ -524,7 +524,9 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 		if (rt->flags & PY_TPFLAGS_TYPE_SUBCLASS) {
 			rt->kind = RK_TYPE; /* instances are classes: their tp_dict */
 		} else {
-			rt->heap_inst = pt->heap && (rt->dictoffset || (l->minor >= 11 && (rt->flags & PY_TPFLAGS_MANAGED_DICT)));
+			/* tp_dictoffset is the instance dict of C types too (SimpleNamespace, exceptions,
+			 * functions): always a strong reference. */
+			rt->heap_inst = rt->dictoffset || (pt->heap && l->minor >= 11 && (rt->flags & PY_TPFLAGS_MANAGED_DICT));
 			if (pt->heap && l->heaptype_cached_keys != NONE)
 				remote__read_u64(x->raw, addr + l->heaptype_cached_keys, &rt->cached_keys);
 			/* Walk up: Python classes contribute __slots__; the first C type fixes the size
