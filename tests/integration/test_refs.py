@@ -182,6 +182,7 @@ def test_churn_lost_or_correct(interp, scenario):
                 assert any(x.match(c["text"]) for x in shapes), c["text"]
             if c["status"] == "lost":
                 assert c["text"].startswith("chain lost: __main__.Churn @0x"), c["text"]
+    print("%s: churn chains by status: %s" % (interp.name, statuses))
     assert statuses, "no run saw a Churn"
 
 
