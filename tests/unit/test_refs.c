@@ -30,6 +30,7 @@ struct world {
 	struct py_target t;
 	uint64_t gens;
 	uint64_t object, str, intt, dict, list, tuple, set, deque, cell, func, method, module, lru, lock, leaf;
+	uint64_t cmeth, prop, partial, l_cm, l_prop, l_partial;
 	uint64_t modules, svc_dict, garbage;
 	const char *mod_names[16];
 	uint64_t mod_vals[16];
@@ -204,6 +205,9 @@ static void world_init(struct world *w, int minor)
 	w->module = fh_type(&w->h, "module", PY_TPFLAGS_HAVE_GC, 72, 0, w->object);
 	w->lru = fh_type(&w->h, "functools._lru_cache_wrapper", PY_TPFLAGS_HAVE_GC, 152, 0, w->object);
 	w->lock = fh_type(&w->h, "_thread.RLock", PY_TPFLAGS_HAVE_GC, 48, 0, w->object);
+	w->cmeth = fh_type(&w->h, "classmethod", PY_TPFLAGS_HAVE_GC, 32, 0, w->object);
+	w->prop = fh_type(&w->h, "property", PY_TPFLAGS_HAVE_GC, 64, 0, w->object);
+	w->partial = fh_type(&w->h, "functools.partial", PY_TPFLAGS_HAVE_GC, 64, 0, w->object);
 	w->leaf = g_class(w, "Leaf", 0, 16, NULL, 0);
 
 	/* item */
@@ -379,6 +383,22 @@ static void world_init(struct world *w, int minor)
 		w->holder_list = cur;
 		mod_global(w, "deep", cur);
 	}
+	/* classmethod.__func__, property.fset, partial.args[0] */
+	{
+		uint64_t cm = gc_obj(w, 2, w->cmeth, 32, 0), pr = gc_obj(w, 2, w->prop, 64, 0);
+		uint64_t pa = gc_obj(w, 2, w->partial, 64, 0);
+
+		w->l_cm = leaf(w, 0);
+		w->l_prop = leaf(w, 0);
+		w->l_partial = leaf(w, 0);
+		fh_w64(&w->h, cm + l->classmethod_callable, w->l_cm);
+		fh_w64(&w->h, pr + l->property_set, w->l_prop);
+		items[0] = w->l_partial;
+		fh_w64(&w->h, pa + l->partial_args, g_tuple(w, 2, items, 1));
+		mod_global(w, "cm", cm);
+		mod_global(w, "pr", pr);
+		mod_global(w, "pt", pa);
+	}
 	w->l_alone = leaf(w, 0);
 
 	/* svc and sys.modules */
@@ -494,6 +514,13 @@ static void test_every_kind_every_layout(void **state)
 		text_is(c, "held by a C object of type _thread.RLock whose references pyleak cannot read: "
 			   "(_thread.RLock) @0x");
 		refs__free(res);
+		text_is(one(&w, w.l_cm, NULL, &res), "sys.modules['svc2'].__dict__['cm'] (classmethod).__func__ → svc.Leaf");
+		refs__free(res);
+		text_is(one(&w, w.l_prop, NULL, &res), "sys.modules['svc2'].__dict__['pr'] (property).fset → svc.Leaf");
+		refs__free(res);
+		text_is(one(&w, w.l_partial, NULL, &res),
+			"sys.modules['svc2'].__dict__['pt'] (functools.partial).args → tuple[0] → svc.Leaf");
+		refs__free(res);
 		/* a root itself */
 		c = one(&w, w.svc_dict, NULL, &res);
 		assert_int_equal(c->status, REFS_FOUND);
@@ -520,7 +547,7 @@ static void test_type_query_samples_newest(void **state)
 	(void)state;
 	world_init(&w, 12);
 	assert_int_equal(refs__run(&w.t, &w.h.r, &o, "svc.Leaf", 0, &res), 0);
-	assert_int_equal(res->st.instances, 14);
+	assert_int_equal(res->st.instances, 17);
 	assert_int_equal(res->nchains, 3);
 	/* the leaves all live in generation 0: the newest is the last one made (l_alone) */
 	assert_int_equal(res->chains[0].target.addr, w.l_alone);
