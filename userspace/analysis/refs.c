@@ -919,13 +919,17 @@ static int x_set(struct refs_ctx *x, struct xstate *xs, const unsigned char *hdr
 {
 	const struct py_layout *l = x->l;
 	uint64_t buf[2 * 512], table = rd64(hdr + l->set_table);
-	int64_t mask, i, k;
+	int64_t mask, i, k, slots;
 
 	memcpy(&mask, hdr + l->set_mask, 8);
+
 	if (mask < 0 || mask > (1ll << 26) || ((mask + 1) & mask) || !remote__valid_ptr(table, 8))
 		return -EPROTO;
-	for (i = 0; i <= mask; i += 512) {
-		int64_t m = MIN(mask + 1 - i, 512);
+	/* bounded like the other containers: at most 2x the edge budget of slots is read (a set is
+	 * at most 60% full, so a set within the budget is read whole) */
+	slots = xs->mode == MODE_COLLECT ? MIN(mask + 1, 2 * xs->budget + 8) : mask + 1;
+	for (i = 0; i < slots; i += 512) {
+		int64_t m = MIN(slots - i, 512);
 
 		if (remote__read(xs->r, table + 16 * i, buf, m * 16))
 			return -EFAULT;
@@ -1092,7 +1096,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 		break;
 	case RK_TYPE:
 		/* tp_dict (tp_mro / tp_bases are not followed: a base class is held by its module). */
-		ret = emit(x, xs, E_FIELD, F_DICT, rd64(hdr + l->type_dict), 0);
+		ret = x_field(x, xs, hdr, hlen, l->type_dict, F_DICT);
 		break;
 	case RK_MODULE: ret = x_field(x, xs, hdr, hlen, l->module_dict, F_DICT); break;
 	case RK_FRAME:
