@@ -807,6 +807,46 @@ static void test_thread_frames(void **state)
 	}
 }
 
+/* Garbage where pointers and sizes should be: bounded, no crash (run under ASan by make SANITIZE=1). */
+static void test_corrupt_heap(void **state)
+{
+	unsigned seed;
+
+	(void)state;
+	for (seed = 1; seed <= 60; seed++) {
+		struct world w;
+		struct refs_result *res = NULL;
+		struct refs_opts o = { .max_chains = 4, .timeout_s = 5 };
+		uint64_t span, a, v;
+		unsigned r = seed * 2654435761u;
+		int k, err;
+
+		world_init(&w, minors[seed % NMINORS]);
+		span = w.h.top - (FH_BASE + 4096);
+		for (k = 0; k < 400; k++) {
+			r = r * 1103515245u + 12345u;
+			a = (FH_BASE + 4096 + (uint64_t)(r >> 4) % span) & ~7ull;
+			r = r * 1103515245u + 12345u;
+			switch (r % 4) {
+			case 0: v = FH_BASE + (r >> 3) % FH_SIZE; break;		   /* a pointer into the heap */
+			case 1: v = (uint64_t)r << 20; break;				   /* huge */
+			case 2: v = (uint64_t)-(int64_t)(r % 1000); break;		   /* negative */
+			default: v = fh_r64(&w.h, FH_BASE + 4096 + ((r >> 5) % span & ~7ull)); /* a real word */
+			}
+			fh_w64(&w.h, a, v);
+		}
+		err = refs__run(&w.t, &w.h.r, &o, "svc.Leaf", 0, &res);
+		assert_true(err == 0 || err == -ENOENT || err == -E2BIG || err == -EPROTO || err == -EFAULT ||
+			    err == -ENOTSUP);
+		refs__free(res);
+		res = NULL;
+		err = refs__run(&w.t, &w.h.r, &o, NULL, w.l_tuple, &res);
+		assert_true(err == 0 || err == -EINVAL || err == -EPROTO || err == -EFAULT || err == -ENOTSUP);
+		refs__free(res);
+		fh_free(&w.h);
+	}
+}
+
 /* Hostile strings in keys: the text escapes quotes, backslashes and control bytes. */
 static void test_text_escapes(void **state)
 {
@@ -845,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_freed_while_scanning),
 		cmocka_unit_test(test_thread_frames),
+		cmocka_unit_test(test_corrupt_heap),
 		cmocka_unit_test(test_text_escapes),
 	};
 
