@@ -162,6 +162,21 @@ def test_dot_renders(interp, scenario):
 
 
 @pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
+def test_frozen_heap(interp, scenario):
+    """After gc.freeze() every object (module dicts included) is in the permanent generation,
+    which the GC lists do not hold: the chains are still found."""
+    s = scenario(interp, "refs_chains.py", "--case", "frozen", "--count", "6")
+    truth = idle_truth(s)
+    c = truth["cases"]["frozen"]
+    assert c["frozen"] > 1000
+    out = refs_json(s.pid, c["type"], "--max-chains", "3")
+    assert out["instances"] == 6 and out["frozen"] == 6, out
+    assert out["snapshot"]["permanent"] >= c["frozen"] - 50, (out["snapshot"], c["frozen"])
+    for chain in out["chains"]:
+        check_chain(chain, c["chains"][chain["target"]["addr"]])
+
+
+@pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
 def test_churn_lost_or_correct(interp, scenario):
     """Objects freed and replaced as fast as the target can: 'chain lost', 'no chain' or a true
     chain (one of the shapes the scenario documents), never a wrong one."""

@@ -27,6 +27,9 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
                   a list of SinkLeak
   generator       __main__ global `gens` = [a suspended generator make_gen()] whose local `buf`
                   holds GenLeak (<= 3.10 through its frame object, 3.11+ inside the generator)
+  frozen          (only with --case frozen) __main__ global `frozen_reg` = [FrozenLeak...], then
+                  gc.freeze(): everything is in the permanent generation, which gc.get_referrers
+                  does not search either, so this truth is the program's own knowledge
   churn           (only with --case churn) a thread replaces holder['batch'] with a fresh list
                   of --count __main__.Churn as fast as it can: pyleak must print a correct chain or
                   "chain lost", never a wrong one; the truth gives the chain shapes that are true
@@ -116,6 +119,10 @@ class Churn(object):
     pass
 
 
+class FrozenLeak(object):
+    pass
+
+
 class HostileLeak(object):
     pass
 
@@ -144,6 +151,7 @@ class MethodLeak(object):
 app = None
 adder = None
 holder = {}
+frozen_reg = []
 weird = {}
 jobs = collections.deque()
 hooks = []
@@ -250,6 +258,11 @@ def setup_case(name, count):
         next(g)
         gens.append(g)
         return "__main__.GenLeak"
+    if name == "frozen":
+        frozen_reg.extend(FrozenLeak() for _ in range(count))
+        gc.collect()
+        gc.freeze()
+        return "__main__.FrozenLeak"
     if name == "churn":
         stop = threading.Event()
         t = threading.Thread(target=churn_loop, args=(count, stop), name="refs-churn")
@@ -464,6 +477,16 @@ def thread_chain(obj):
     return None
 
 
+def frozen_truth(tname, count):
+    chains = {}
+    for i, o in enumerate(frozen_reg):
+        chains["0x%x" % id(o)] = {
+            "root": {"kind": "module", "module": "__main__"}, "target_type": tname,
+            "links": [{"from_type": "dict", "kind": "item", "key": "frozen_reg"},
+                      {"from_type": "list", "kind": "index", "index": i}]}
+    return {"type": tname, "count": count, "chains": chains, "frozen": gc.get_freeze_count()}
+
+
 def case_truth(name, tname, count):
     chains = {}
     objs = [o for o in gc.get_objects() if _truth.pyleak_name(type(o)) == tname]
@@ -496,7 +519,9 @@ def main():
     def extra():
         cases = {}
         for n in names:
-            if n == "churn":
+            if n == "frozen":
+                cases[n] = frozen_truth(types_of[n], args.count)
+            elif n == "churn":
                 cases[n] = {"type": types_of[n], "count": args.count, "shapes": CHURN_SHAPES}
             else:
                 cases[n] = case_truth(n, types_of[n], args.count)

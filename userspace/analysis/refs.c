@@ -1449,6 +1449,22 @@ static int read_threads(struct refs_ctx *x, uint32_t iframe_rt)
 
 /* ---------------------------------------------------------------- census callback */
 
+/* An instance of the asked type; gen 0-2 (the GC lists) or 3 (the permanent generation). */
+static int add_candidate(struct refs_ctx *x, int64_t node, int gen)
+{
+	if (x->ncands == x->capcands) {
+		uint32_t cap = x->capcands ? x->capcands * 2 : 1024;
+		struct candidate *c = realloc(x->cands, cap * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		x->cands = c;
+		x->capcands = cap;
+	}
+	x->cands[x->ncands++] = (struct candidate){ (uint32_t)node, (uint8_t)gen };
+	return 0;
+}
+
 static void visit(void *arg, uint64_t obj, const struct pyobj_type *type, int gen)
 {
 	struct refs_ctx *x = arg;
@@ -1471,20 +1487,8 @@ static void visit(void *arg, uint64_t obj, const struct pyobj_type *type, int ge
 	if (i < 0 || !added)
 		return;
 	x->nodes[i].gen = gen;
-	if (x->rts[rt].match) {
-		if (x->ncands == x->capcands) {
-			uint32_t cap = x->capcands ? x->capcands * 2 : 1024;
-			struct candidate *c = realloc(x->cands, cap * sizeof(*c));
-
-			if (!c) {
-				x->err = -ENOMEM;
-				return;
-			}
-			x->cands = c;
-			x->capcands = cap;
-		}
-		x->cands[x->ncands++] = (struct candidate){ (uint32_t)i, (uint8_t)gen };
-	}
+	if (x->rts[rt].match && add_candidate(x, i, gen))
+		x->err = -ENOMEM;
 }
 
 /* ---------------------------------------------------------------- search */
@@ -1931,7 +1935,7 @@ static int pick_targets(struct refs_ctx *x, int k, uint32_t *out)
 
 	if (!order)
 		return -ENOMEM;
-	for (g = 0; g < 3; g++)
+	for (g = 0; g < 4; g++) /* young first; 3: the permanent generation */
 		for (i = x->ncands; i-- > 0;)
 			if (x->cands[i].gen == g)
 				order[n++] = x->cands[i].node;
@@ -2054,8 +2058,71 @@ static int walk_heap(struct refs_ctx *x)
 	x->st->timed_out |= cs->timed_out;
 	x->st->truncated |= cs->truncated;
 	census__free(cen);
-	x->st->instances = x->ncands;
 	return x->err;
+}
+
+/*
+ * gc.freeze() (3.7+) moves every tracked object to the permanent generation, which the census
+ * (like gc.get_objects()) leaves out; pre-fork servers freeze their module dicts and classes
+ * at start-up, so a snapshot without them would have no roots. Walked here, forward only: a
+ * frozen list only changes when gc.unfreeze() or a new gc.freeze() runs, and a broken link just
+ * ends the walk (the objects read so far are validated by their type like any other).
+ */
+static int walk_permanent(struct refs_ctx *x)
+{
+	const struct py_layout *l = x->l;
+	const uint64_t mask = l->minor >= 8 ? ~7ull : ~0ull;
+	uint64_t head, cur, prev, hdr[2], obj, type;
+	unsigned char gch[32];
+	int64_t n = 0;
+	bool added;
+	int rt;
+
+	if (!x->t->gc_addr || l->gc_permanent_generation == NONE || l->gc_head_size > 32)
+		return 0;
+	head = x->t->gc_addr + l->gc_permanent_generation + l->gc_gen_head;
+	if (remote__read(x->raw, head, gch, l->gc_head_size))
+		return 0;
+	prev = head;
+	memcpy(&cur, gch + l->gc_head_next, 8);
+	cur &= mask;
+	while (cur != head && n++ < x->o->max_nodes) {
+		uint64_t back;
+
+		if ((n & 4095) == 0 && out_of_time(x))
+			break;
+		if (!remote__valid_ptr(cur, 8) || remote__read(&x->cr, cur, gch, l->gc_head_size))
+			break;
+		memcpy(&back, gch + l->gc_head_prev, 8);
+		if ((back & mask) != prev)
+			break;
+		obj = cur + l->gc_head_size;
+		if (remote__read(&x->cr, obj, hdr, sizeof(hdr)))
+			break;
+		type = hdr[1];
+		if (remote__valid_ptr(type, 8)) {
+			rt = rt_resolve(x, type);
+			if (rt < 0)
+				return rt;
+			int64_t i = x->rts[rt].name[0] != '?' ? node_add(x, obj, rt, &added) : -1;
+
+			if (i == -ENOMEM)
+				return -ENOMEM;
+			if (i >= 0 && added) {
+				x->nodes[i].gen = 3;
+				if (x->rts[rt].match) {
+					x->st->frozen++;
+					if (add_candidate(x, i, 3))
+						return -ENOMEM;
+				}
+			}
+		}
+		prev = cur;
+		memcpy(&cur, gch + l->gc_head_next, 8);
+		cur &= mask;
+	}
+	x->st->permanent = n;
+	return 0;
 }
 
 /* The objects to explain: sampled instances of type_name, or the object at addr (added to the
@@ -2228,8 +2295,11 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	t0 = now_mono_ns();
 	iframe_rt = rt_resolve(&x, 0); /* rts[0]: 3.11+ interpreter frames (no type object) */
 	err = iframe_rt < 0 ? iframe_rt : walk_heap(&x);
+	if (!err)
+		err = walk_permanent(&x);
 	if (err)
 		goto cleanup;
+	res->st.instances = x.ncands;
 	ntargets = find_targets(&x, type_name, addr, targets, o.max_chains);
 	if (ntargets < 0) {
 		err = ntargets;

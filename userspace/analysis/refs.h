@@ -103,7 +103,9 @@ struct refs_stats {
 	int64_t changed_objects; /* type changed between the GC walk and the read: freed/reused */
 	int64_t frames;		 /* thread frames (roots) */
 	int64_t modules;	 /* sys.modules entries (roots) */
-	int64_t instances;	 /* live instances of the asked type (type queries) */
+	int64_t instances;	 /* live instances of the asked type (type queries), frozen included */
+	int64_t permanent;	 /* objects in the permanent generation (gc.freeze()), in the snapshot */
+	int64_t frozen;		 /* of them, instances of the asked type (sampled after the others) */
 	int64_t reads, bytes_read;
 	double snapshot_ms, search_ms;
 	bool truncated;		 /* max_nodes reached: the snapshot is partial */

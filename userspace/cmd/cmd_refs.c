@@ -193,11 +193,13 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 	else
 		sb_printf(sb, ",\"addr\":\"0x%llx\"}", (unsigned long long)addr);
 	sb_printf(sb,
-		  ",\"instances\":%lld,\"sampled\":%d,\"snapshot\":{\"objects\":%lld,\"references\":%lld,"
+		  ",\"instances\":%lld,\"frozen\":%lld,\"sampled\":%d,\"snapshot\":{\"objects\":%lld,"
+		  "\"permanent\":%lld,\"references\":%lld,"
 		  "\"opaque_objects\":%lld,\"changed_objects\":%lld,\"frames\":%lld,\"modules\":%lld,"
 		  "\"snapshot_ms\":%.3f,\"search_ms\":%.3f,\"reads\":%lld,\"bytes_read\":%lld,\"truncated\":%s,"
 		  "\"timed_out\":%s,\"census_partial\":%s,\"unreadable_kinds\":",
-		  (long long)s->instances, res->nchains, (long long)s->objects, (long long)s->references,
+		  (long long)s->instances, (long long)s->frozen, res->nchains, (long long)s->objects,
+		  (long long)s->permanent, (long long)s->references,
 		  (long long)s->opaque_objects, (long long)s->changed_objects, (long long)s->frames,
 		  (long long)s->modules, s->snapshot_ms, s->search_ms, (long long)s->reads, (long long)s->bytes_read,
 		  s->truncated ? "true" : "false", s->timed_out ? "true" : "false", s->census_partial ? "true" : "false");
@@ -377,6 +379,8 @@ static void print_text(struct strbuf *sb, const struct py_target *t, const char 
 				sb_printf(sb, "\\x%02x", (unsigned char)type[i]);
 			else
 				sb_putc(sb, type[i]);
+		if (s->frozen)
+			sb_printf(sb, " (%lld frozen by gc.freeze())", (long long)s->frozen);
 		sb_printf(sb, ", %d sampled", res->nchains);
 	} else {
 		sb_printf(sb, "object 0x%llx", (unsigned long long)addr);
