@@ -291,7 +291,11 @@ static void dot_id(struct strbuf *sb, const struct refs_node *n, int chain)
 
 static void print_dot(struct strbuf *sb, const struct py_target *t, const struct refs_result *res)
 {
-	int i, k;
+	char *seen[4096];
+	struct strbuf line;
+	int i, k, e, nseen = 0;
+
+	sb_init(&line);
 
 	sb_printf(sb, "digraph refs {\n  graph [label=\"pyleak refs, pid %d, python ", (int)t->pid);
 	dot_str(sb, t->version);
@@ -349,18 +353,32 @@ static void print_dot(struct strbuf *sb, const struct py_target *t, const struct
 				if (k == 0)
 					sb_printf(sb, ", fillcolor=\"%s\"", c->root == REFS_ROOT_OPAQUE ? "#dddddd" : "#88ccff");
 			}
-			sb_puts(sb, "];\n  ");
-			dot_id(sb, &lk->from, i);
-			sb_puts(sb, " -> ");
-			dot_id(sb, to, i);
-			sb_puts(sb, " [label=");
-			dot_edge_label(sb, lk);
-			if (lk->edge == REFS_EDGE_OPAQUE)
-				sb_puts(sb, ", style=dashed");
 			sb_puts(sb, "];\n");
+			/* chains of one type share their upper links: each edge is drawn once */
+			sb_reset(&line);
+			sb_puts(&line, "  ");
+			dot_id(&line, &lk->from, i);
+			sb_puts(&line, " -> ");
+			dot_id(&line, to, i);
+			sb_puts(&line, " [label=");
+			dot_edge_label(&line, lk);
+			if (lk->edge == REFS_EDGE_OPAQUE)
+				sb_puts(&line, ", style=dashed");
+			sb_puts(&line, "];\n");
+			for (e = 0; e < nseen && !line.oom; e++)
+				if (!strcmp(seen[e], line.buf))
+					break;
+			if (line.oom || e < nseen)
+				continue;
+			sb_puts(sb, line.buf);
+			if (nseen < (int)ARRAY_SIZE(seen) && (seen[nseen] = strdup(line.buf)))
+				nseen++;
 		}
 	}
 	sb_puts(sb, "}\n");
+	for (e = 0; e < nseen; e++)
+		free(seen[e]);
+	sb_free(&line);
 }
 
 /* ---------------------------------------------------------------- text */
