@@ -246,6 +246,15 @@ SPECS = [
     ("gen_frame", "off", ["PyGenObject"], ["gi_frame"]),
     ("gen_iframe", "off", ["PyGenObject"], ["gi_iframe"]),
     ("gen_frame_state", "off", ["PyGenObject"], ["gi_frame_state"]),
+    # Include/cpython/pyerrors.h (PyBaseExceptionObject; notes 3.11+), Include/cpython/traceback.h
+    # (PyTracebackObject): a kept exception holds its traceback, whose frames hold their locals.
+    ("exc_args", "off", ["PyBaseExceptionObject"], ["args"]),
+    ("exc_notes", "off", ["PyBaseExceptionObject"], ["notes"]),
+    ("exc_traceback", "off", ["PyBaseExceptionObject"], ["traceback"]),
+    ("exc_context", "off", ["PyBaseExceptionObject"], ["context"]),
+    ("exc_cause", "off", ["PyBaseExceptionObject"], ["cause"]),
+    ("tb_next", "off", ["PyTracebackObject"], ["tb_next"]),
+    ("tb_frame", "off", ["PyTracebackObject"], ["tb_frame"]),
 ]
 FIELDS = [s[0] for s in SPECS]
 

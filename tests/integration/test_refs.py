@@ -16,7 +16,7 @@ from conftest import PYLEAK, interpreters, need, run_pyleak
 
 INTERPS = interpreters()
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile", "deque_set", "bound_method", "partial", "builtin_method", "generator")
+         "hostile", "deque_set", "bound_method", "partial", "builtin_method", "generator", "exception")
 
 
 def idle_truth(s, timeout=120):

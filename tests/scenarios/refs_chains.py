@@ -27,6 +27,8 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
                   a list of SinkLeak
   generator       __main__ global `gens` = [a suspended generator make_gen()] whose local `buf`
                   holds GenLeak (<= 3.10 through its frame object, 3.11+ inside the generator)
+  exception       __main__ global `errors` = [a caught ValueError]: its __traceback__ keeps the
+                  frame of fail() alive, whose local `data` holds ExcLeak
   frozen          (only with --case frozen) __main__ global `frozen_reg` = [FrozenLeak...], then
                   gc.freeze(): everything is in the permanent generation, which gc.get_referrers
                   does not search either, so this truth is the program's own knowledge
@@ -53,7 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
 
 CASES = ("module_dict", "class_attr", "instance_attr", "lru_cache", "closure", "thread_local", "garbage",
-         "hostile", "deque_set", "bound_method", "partial", "builtin_method", "generator")
+         "hostile", "deque_set", "bound_method", "partial", "builtin_method", "generator", "exception")
 HOSTILE_KEY = "a'b\"c\\d\ne\x01f\x1b[31m\x9b1m\ud800g"
 FrameType = types.FrameType
 
@@ -119,6 +121,10 @@ class Churn(object):
     pass
 
 
+class ExcLeak(object):
+    pass
+
+
 class FrozenLeak(object):
     pass
 
@@ -152,6 +158,7 @@ app = None
 adder = None
 holder = {}
 frozen_reg = []
+errors = []
 weird = {}
 jobs = collections.deque()
 hooks = []
@@ -173,6 +180,11 @@ def make_gen(count):
     buf = [GenLeak() for _ in range(count)]
     yield len(buf)
     yield buf
+
+
+def fail(count):
+    data = [ExcLeak() for _ in range(count)]
+    raise ValueError("failed with %d items" % len(data))
 
 
 def worker(ready, stop, count):
@@ -258,6 +270,12 @@ def setup_case(name, count):
         next(g)
         gens.append(g)
         return "__main__.GenLeak"
+    if name == "exception":
+        try:
+            fail(count)
+        except ValueError as e:
+            errors.append(e)
+        return "__main__.ExcLeak"
     if name == "frozen":
         frozen_reg.extend(FrozenLeak() for _ in range(count))
         gc.collect()
@@ -303,6 +321,14 @@ def _gen_link(g, c):
     return None
 
 
+def _frame_link(f, c):
+    """A finished frame (kept by a traceback) whose local is c."""
+    for k, v in list(f.f_locals.items()):
+        if v is c:
+            return {"from_type": "frame", "kind": "local", "name": k}, f
+    return None
+
+
 def _gen_of_frame(f, ignore):
     """<= 3.10: the generator whose frame object f is (the frame itself is what refers)."""
     for o in gc.get_referrers(f):
@@ -343,6 +369,21 @@ def _link(p, c, ignore):
         for f in ("__closure__", "__defaults__", "__kwdefaults__", "__globals__"):
             if getattr(p, f, None) is c:
                 return dict(base, kind="field", name=f), p
+        return None
+    if isinstance(p, types.TracebackType):
+        for f in ("tb_next", "tb_frame"):
+            if getattr(p, f, None) is c:
+                return dict(base, kind="field", name=f), p
+        return None
+    if isinstance(p, BaseException):
+        for f in ("__traceback__", "__context__", "__cause__", "args"):
+            if getattr(p, f, None) is c:
+                return dict(base, kind="field", name=f), p
+        d = getattr(p, "__dict__", None)
+        if isinstance(d, dict):
+            for k, v in list(d.items()):
+                if v is c:
+                    return _link_attr(p, k), p
         return None
     if isinstance(p, functools.partial):
         for f, n in (("func", "func"), ("args", "args"), ("keywords", "keywords")):
@@ -398,12 +439,18 @@ def _root_of(o):
 
 def true_chain(obj, max_depth=12):
     """BFS up gc.get_referrers from obj to a root; the links root first, or None."""
+    running = set()
+    f = sys._getframe()
+    while f is not None:
+        running.add(id(f))
+        f = f.f_back
+    del f
     nodes = [obj]
     prev = [-1]
     links = [None]
     roots = [None]
     ignore = set()
-    ignore.update((id(nodes), id(prev), id(links), id(roots), id(ignore)))
+    ignore.update((id(nodes), id(prev), id(links), id(roots), id(ignore), id(running)))
     seen = set([id(obj)])
     ignore.add(id(seen))
     head = 0
@@ -421,8 +468,10 @@ def true_chain(obj, max_depth=12):
             if id(r) in ignore or id(r) in seen:
                 continue
             if type(r) is FrameType:
-                g = _gen_of_frame(r, ignore)  # our own frames have no generator: skipped
-                got = _gen_link(g, cur) if g is not None else None
+                if id(r) in running:  # the frames computing this truth
+                    continue
+                g = _gen_of_frame(r, ignore)
+                got = _gen_link(g, cur) if g is not None else _frame_link(r, cur)
             else:
                 got = _link(r, cur, ignore)
             if got is None:

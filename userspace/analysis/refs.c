@@ -111,6 +111,8 @@ enum rkind {
 	RK_CFUNCTION, /* builtin_function_or_method: m_self */
 	RK_PROPERTY,
 	RK_GEN,	      /* generator, coroutine, async_generator: their frame's locals */
+	RK_EXC,	      /* BaseException and the exceptions without fields of their own */
+	RK_TRACEBACK,
 	RK_FRAME,  /* frame object (<= 3.10: the frame; 3.11+: points at an interpreter frame) */
 	RK_IFRAME, /* 3.11+ interpreter frame of a live thread (not an object) */
 	RK_OPAQUE, /* a C type pyleak cannot read: only scanned */
@@ -161,6 +163,8 @@ static const struct {
 	{ "generator", RK_GEN },
 	{ "coroutine", RK_GEN },
 	{ "async_generator", RK_GEN },
+	{ "BaseException", RK_EXC },
+	{ "traceback", RK_TRACEBACK },
 	/* weakref.ref/proxy hold their referent weakly (tp_traverse visits only the callback) */
 	{ "weakref", RK_NONE },
 	{ "weakref.ReferenceType", RK_NONE },
@@ -173,13 +177,16 @@ static const struct {
 /* FIELD edges: aux names the field. */
 enum field {
 	F_DICT = 0, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_GLOBALS, F_SELF, F_FUNC, F_CACHE, F_WRAPPED,
-	F_LOCALS, F_GIFRAME, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
+	F_LOCALS, F_GIFRAME, F_ARGS, F_NOTES, F_TRACEBACK, F_CONTEXT, F_CAUSE, F_TBNEXT, F_TBFRAME, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
 };
 static const char *const field_names[NFIELDS] = {
 	[F_DICT] = "__dict__",	       [F_CLOSURE] = "__closure__", [F_DEFAULTS] = "__defaults__",
 	[F_KWDEFAULTS] = "__kwdefaults__", [F_GLOBALS] = "__globals__", [F_SELF] = "__self__",
 	[F_FUNC] = "__func__",	       [F_CACHE] = "cache",	    [F_WRAPPED] = "__wrapped__",
-	[F_LOCALS] = "f_locals",	       [F_GIFRAME] = "gi_frame",    [F_PFUNC] = "func",	    [F_PARGS] = "args",
+	[F_LOCALS] = "f_locals",	       [F_GIFRAME] = "gi_frame",    [F_ARGS] = "args",
+	[F_NOTES] = "__notes__",	       [F_TRACEBACK] = "__traceback__", [F_CONTEXT] = "__context__",
+	[F_CAUSE] = "__cause__",	       [F_TBNEXT] = "tb_next",	    [F_TBFRAME] = "tb_frame",
+	[F_PFUNC] = "func",	    [F_PARGS] = "args",
 	[F_PKEYWORDS] = "keywords",	       [F_FGET] = "fget",	    [F_FSET] = "fset",
 	[F_FDEL] = "fdel",		       [F_DOC] = "__doc__",
 };
@@ -421,6 +428,8 @@ static bool kind_supported(const struct py_layout *l, enum rkind k)
 	case RK_CFUNCTION: return l->cfunction_self != NONE;
 	case RK_PROPERTY: return l->property_get != NONE;
 	case RK_FRAME: return l->frame_localsplus != NONE && l->frame_code != NONE && l->code_size > 0;
+	case RK_EXC: return l->exc_traceback != NONE;
+	case RK_TRACEBACK: return l->tb_frame != NONE;
 	case RK_GEN:
 		return (l->gen_iframe != NONE && l->gen_frame_state != NONE && l->frame_localsplus != NONE &&
 			l->code_size > 0) || l->gen_frame != NONE;
@@ -583,7 +592,7 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 				       rt->kind == RK_LRU || rt->kind == RK_MODULE || rt->kind == RK_FRAME ||
 				       rt->kind == RK_CLASSMETHOD || rt->kind == RK_STATICMETHOD ||
 				       rt->kind == RK_PARTIAL || rt->kind == RK_CFUNCTION || rt->kind == RK_PROPERTY ||
-				       rt->kind == RK_GEN ||
+				       rt->kind == RK_GEN || rt->kind == RK_EXC || rt->kind == RK_TRACEBACK ||
 				       ((rt->kind == RK_OPAQUE || rt->kind == RK_PLAIN) && rt->opaque_hi && !pt->heap);
 		}
 	} else {
@@ -1094,6 +1103,22 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 			ret = x_field(x, xs, hdr, hlen, l->gen_frame, F_GIFRAME);
 		}
 		break;
+	case RK_EXC:
+		ret = x_field(x, xs, hdr, hlen, l->exc_args, F_ARGS);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->exc_notes, F_NOTES);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->exc_traceback, F_TRACEBACK);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->exc_context, F_CONTEXT);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->exc_cause, F_CAUSE);
+		break;
+	case RK_TRACEBACK:
+		ret = x_field(x, xs, hdr, hlen, l->tb_next, F_TBNEXT);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->tb_frame, F_TBFRAME);
+		break;
 	case RK_TYPE:
 		/* tp_dict (tp_mro / tp_bases are not followed: a base class is held by its module). */
 		ret = x_field(x, xs, hdr, hlen, l->type_dict, F_DICT);
@@ -1593,13 +1618,18 @@ static void node_info(struct refs_ctx *x, uint32_t i, struct refs_node *out)
 	if (rt->kind == RK_TYPE) {
 		if (pyobj_types__get(x->types, x->raw, n->addr, &pt) == 0 && pt)
 			copy_str(out->name, sizeof(out->name), pt->name);
-	} else if ((rt->kind == RK_FUNCTION && x->l->func_code != NONE) || rt->kind == RK_GEN) {
+	} else if ((rt->kind == RK_FUNCTION && x->l->func_code != NONE) || rt->kind == RK_GEN || rt->kind == RK_FRAME) {
 		uint64_t code = 0, q = 0, fr = 0;
 		int32_t off = x->l->code_qualname != NONE ? x->l->code_qualname : x->l->code_name;
 		int err = 0;
 
 		if (rt->kind == RK_FUNCTION)
 			err = remote__read_u64(x->raw, n->addr + x->l->func_code, &code);
+		else if (rt->kind == RK_FRAME && x->l->frameobj_frame != NONE)
+			err = remote__read_u64(x->raw, n->addr + x->l->frameobj_frame, &fr) || !fr ||
+			      iframe_code(x, x->raw, fr, &code);
+		else if (rt->kind == RK_FRAME)
+			err = remote__read_u64(x->raw, n->addr + x->l->frame_code, &code);
 		else if (x->l->gen_iframe != NONE)
 			err = iframe_code(x, x->raw, n->addr + x->l->gen_iframe, &code);
 		else

@@ -189,6 +189,13 @@ struct py_layout {
 	int32_t gen_frame;	      /* generator/coroutine: <= 3.10 gi_frame (a frame object) */
 	int32_t gen_iframe;	      /* 3.11+ embedded _PyInterpreterFrame */
 	int32_t gen_frame_state;      /* 3.11+ int8: >= 1 (COMPLETED, CLEARED) holds no locals */
+	int32_t exc_args;	      /* PyBaseExceptionObject: args, notes (3.11+), traceback, */
+	int32_t exc_notes;	      /* context, cause (its dict is tp_dictoffset's) */
+	int32_t exc_traceback;
+	int32_t exc_context;
+	int32_t exc_cause;
+	int32_t tb_next;	      /* PyTracebackObject */
+	int32_t tb_frame;
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

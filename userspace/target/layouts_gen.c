@@ -176,6 +176,13 @@ static const struct py_layout layout_3_6 = {
 	.gen_frame = 16,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = 24,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = 32,
+	.exc_context = 40,
+	.exc_cause = 48,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -332,6 +339,13 @@ static const struct py_layout layout_3_7 = {
 	.gen_frame = 16,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = 24,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = 32,
+	.exc_context = 40,
+	.exc_cause = 48,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -488,6 +502,13 @@ static const struct py_layout layout_3_8 = {
 	.gen_frame = 16,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = 24,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = 32,
+	.exc_context = 40,
+	.exc_cause = 48,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -644,6 +665,13 @@ static const struct py_layout layout_3_9 = {
 	.gen_frame = 16,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = 24,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = 32,
+	.exc_context = 40,
+	.exc_cause = 48,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -800,6 +828,13 @@ static const struct py_layout layout_3_10 = {
 	.gen_frame = 16,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = 24,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = 32,
+	.exc_context = 40,
+	.exc_cause = 48,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -956,6 +991,13 @@ static const struct py_layout layout_3_11 = {
 	.gen_frame = LAYOUT_NONE,
 	.gen_iframe = 80,
 	.gen_frame_state = 75,
+	.exc_args = 24,
+	.exc_notes = 32,
+	.exc_traceback = 40,
+	.exc_context = 48,
+	.exc_cause = 56,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -1112,6 +1154,13 @@ static const struct py_layout layout_3_12 = {
 	.gen_frame = LAYOUT_NONE,
 	.gen_iframe = 72,
 	.gen_frame_state = 67,
+	.exc_args = 24,
+	.exc_notes = 32,
+	.exc_traceback = 40,
+	.exc_context = 48,
+	.exc_cause = 56,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -1268,6 +1317,13 @@ static const struct py_layout layout_3_13 = {
 	.gen_frame = LAYOUT_NONE,
 	.gen_iframe = 72,
 	.gen_frame_state = 67,
+	.exc_args = 24,
+	.exc_notes = 32,
+	.exc_traceback = 40,
+	.exc_context = 48,
+	.exc_cause = 56,
+	.tb_next = 16,
+	.tb_frame = 24,
 };
 
 /*
@@ -1430,6 +1486,13 @@ static const struct py_layout layout_3_14 = {
 	.gen_frame = LAYOUT_NONE,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = LAYOUT_NONE,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = LAYOUT_NONE,
+	.exc_context = LAYOUT_NONE,
+	.exc_cause = LAYOUT_NONE,
+	.tb_next = LAYOUT_NONE,
+	.tb_frame = LAYOUT_NONE,
 };
 
 /*
@@ -1595,6 +1658,13 @@ static const struct py_layout layout_3_14_incremental = {
 	.gen_frame = LAYOUT_NONE,
 	.gen_iframe = LAYOUT_NONE,
 	.gen_frame_state = LAYOUT_NONE,
+	.exc_args = LAYOUT_NONE,
+	.exc_notes = LAYOUT_NONE,
+	.exc_traceback = LAYOUT_NONE,
+	.exc_context = LAYOUT_NONE,
+	.exc_cause = LAYOUT_NONE,
+	.tb_next = LAYOUT_NONE,
+	.tb_frame = LAYOUT_NONE,
 };
 
 const struct py_layout *const py_layouts[] = {
