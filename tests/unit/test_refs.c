@@ -30,7 +30,7 @@ struct world {
 	struct py_target t;
 	uint64_t gens;
 	uint64_t object, str, intt, dict, list, tuple, set, deque, cell, func, method, module, lru, lock, leaf;
-	uint64_t cmeth, prop, partial, l_cm, l_prop, l_partial;
+	uint64_t cmeth, prop, partial, l_cm, l_prop, l_partial, l_orphan;
 	uint64_t modules, svc_dict, garbage;
 	const char *mod_names[16];
 	uint64_t mod_vals[16];
@@ -399,6 +399,9 @@ static void world_init(struct world *w, int minor)
 		mod_global(w, "pr", pr);
 		mod_global(w, "pt", pa);
 	}
+	/* a class no module holds (made in a function, say) with an attribute holding a leaf */
+	w->l_orphan = leaf(w, 0);
+	g_class(w, "Orphan", 0, 16, "cache", w->l_orphan);
 	w->l_alone = leaf(w, 0);
 
 	/* svc and sys.modules */
@@ -521,6 +524,11 @@ static void test_every_kind_every_layout(void **state)
 		text_is(one(&w, w.l_partial, NULL, &res),
 			"sys.modules['svc2'].__dict__['pt'] (functools.partial).args → tuple[0] → svc.Leaf");
 		refs__free(res);
+		c = one(&w, w.l_orphan, NULL, &res);
+		assert_int_equal(c->status, REFS_FOUND);
+		assert_int_equal(c->root, REFS_ROOT_CLASS);
+		text_is(c, "class svc.Orphan.cache → svc.Leaf");
+		refs__free(res);
 		/* a root itself */
 		c = one(&w, w.svc_dict, NULL, &res);
 		assert_int_equal(c->status, REFS_FOUND);
@@ -547,7 +555,7 @@ static void test_type_query_samples_newest(void **state)
 	(void)state;
 	world_init(&w, 12);
 	assert_int_equal(refs__run(&w.t, &w.h.r, &o, "svc.Leaf", 0, &res), 0);
-	assert_int_equal(res->st.instances, 17);
+	assert_int_equal(res->st.instances, 18);
 	assert_int_equal(res->nchains, 3);
 	/* the leaves all live in generation 0: the newest is the last one made (l_alone) */
 	assert_int_equal(res->chains[0].target.addr, w.l_alone);
