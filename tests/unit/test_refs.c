@@ -30,7 +30,7 @@ struct world {
 	struct py_target t;
 	uint64_t gens;
 	uint64_t object, str, intt, dict, list, tuple, set, deque, cell, func, method, module, lru, lock, leaf;
-	uint64_t cmeth, prop, partial, l_cm, l_prop, l_partial, l_orphan;
+	uint64_t cmeth, prop, partial, l_cm, l_prop, l_partial, l_orphan, l_frozen, gcstate;
 	uint64_t modules, svc_dict, garbage;
 	const char *mod_names[16];
 	uint64_t mod_vals[16];
@@ -399,6 +399,29 @@ static void world_init(struct world *w, int minor)
 		mod_global(w, "pr", pr);
 		mod_global(w, "pt", pa);
 	}
+	/* gc.freeze(): a list in the permanent generation (not on the three GC lists) holds a leaf */
+	{
+		uint64_t head, blk, fl, arr;
+		size_t gch = l->gc_head_size;
+
+		w->gcstate = fh_alloc(&w->h, l->gc_size > 0 ? l->gc_size + 64 : 512);
+		w->t.gc_addr = w->gcstate;
+		head = w->gcstate + l->gc_permanent_generation + l->gc_gen_head;
+		blk = fh_alloc(&w->h, gch + 64);
+		fl = blk + gch;
+		fh_w64(&w->h, head + l->gc_head_next, blk);
+		fh_w64(&w->h, head + l->gc_head_prev, blk);
+		fh_w64(&w->h, blk + l->gc_head_next, head);
+		fh_w64(&w->h, blk + l->gc_head_prev, head);
+		fh_w64(&w->h, fl + l->object_refcnt, 1);
+		fh_w64(&w->h, fl + l->object_type, w->list);
+		w->l_frozen = leaf(w, 0);
+		arr = fh_alloc(&w->h, 16);
+		fh_w64(&w->h, arr, w->l_frozen);
+		fh_w64(&w->h, fl + l->varobject_size, 1);
+		fh_w64(&w->h, fl + l->list_item, arr);
+		mod_global(w, "frz", fl);
+	}
 	/* a class no module holds (made in a function, say) with an attribute holding a leaf */
 	w->l_orphan = leaf(w, 0);
 	g_class(w, "Orphan", 0, 16, "cache", w->l_orphan);
@@ -524,6 +547,10 @@ static void test_every_kind_every_layout(void **state)
 		text_is(one(&w, w.l_partial, NULL, &res),
 			"sys.modules['svc2'].__dict__['pt'] (functools.partial).args → tuple[0] → svc.Leaf");
 		refs__free(res);
+		c = one(&w, w.l_frozen, NULL, &res);
+		text_is(c, "sys.modules['svc2'].__dict__['frz'] → list[0] → svc.Leaf");
+		assert_int_equal(res->st.permanent, 1);
+		refs__free(res);
 		c = one(&w, w.l_orphan, NULL, &res);
 		assert_int_equal(c->status, REFS_FOUND);
 		assert_int_equal(c->root, REFS_ROOT_CLASS);
@@ -555,7 +582,7 @@ static void test_type_query_samples_newest(void **state)
 	(void)state;
 	world_init(&w, 12);
 	assert_int_equal(refs__run(&w.t, &w.h.r, &o, "svc.Leaf", 0, &res), 0);
-	assert_int_equal(res->st.instances, 18);
+	assert_int_equal(res->st.instances, 19);
 	assert_int_equal(res->nchains, 3);
 	/* the leaves all live in generation 0: the newest is the last one made (l_alone) */
 	assert_int_equal(res->chains[0].target.addr, w.l_alone);
