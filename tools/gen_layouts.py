@@ -255,8 +255,31 @@ SPECS = [
     ("exc_cause", "off", ["PyBaseExceptionObject"], ["cause"]),
     ("tb_next", "off", ["PyTracebackObject"], ["tb_next"]),
     ("tb_frame", "off", ["PyTracebackObject"], ["tb_frame"]),
+
+    # Modules/_asynciomodule.c, read from DWARF of the _asyncio extension (lib-dynload), not of
+    # libpython: FutureObj_HEAD(fut) is shared by Task (task_* names, same offsets);
+    # TaskStepMethWrapper (call_soon(task.__step)); TaskWakeupMethWrapper (3.8/3.9 only: 3.10+
+    # task.__wakeup is a builtin method bound to the task).
+    ("future_loop", "off", ["FutureObj"], ["fut_loop"]),
+    ("future_callback0", "off", ["FutureObj"], ["fut_callback0"]),
+    ("future_context0", "off", ["FutureObj"], ["fut_context0"]),
+    ("future_callbacks", "off", ["FutureObj"], ["fut_callbacks"]),
+    ("future_exception", "off", ["FutureObj"], ["fut_exception"]),
+    ("future_result", "off", ["FutureObj"], ["fut_result"]),
+    ("task_fut_waiter", "off", ["TaskObj"], ["task_fut_waiter"]),
+    ("task_coro", "off", ["TaskObj"], ["task_coro"]),
+    ("task_context", "off", ["TaskObj"], ["task_context"]),
+    ("taskstep_task", "off", ["TaskStepMethWrapper"], ["sw_task"]),
+    ("taskstep_arg", "off", ["TaskStepMethWrapper"], ["sw_arg"]),
+    ("taskwakeup_task", "off", ["TaskWakeupMethWrapper"], ["ww_task"]),
 ]
 FIELDS = [s[0] for s in SPECS]
+# Fields whose structs live in an extension module, not in libpython: {field: glob of the .so
+# under the build's lib/pythonX.Y/lib-dynload}.
+EXTENSION_FIELDS = {f: "_asyncio*.so" for f in (
+    "future_loop", "future_callback0", "future_context0", "future_callbacks", "future_exception",
+    "future_result", "task_fut_waiter", "task_coro", "task_context", "taskstep_task", "taskstep_arg",
+    "taskwakeup_task")}
 
 # Extra facts the gdb script reports for cross-checks only (not emitted as fields).
 EXTRA = [
@@ -620,6 +643,16 @@ def generate(pyenv_root, gdb_bin):
     tables, raw_all, problems = [], {}, []
     for major, minor, patch, path in builds:
         raw = run_gdb(path, gdb_bin)
+        prefix = os.path.dirname(os.path.dirname(path))  # .../versions/X.Y.Z from lib/ or bin/
+        for pattern in sorted(set(EXTENSION_FIELDS.values())):
+            sos = sorted(glob.glob(os.path.join(prefix, "lib", "python%d.%d" % (major, minor),
+                                                "lib-dynload", pattern)))
+            if not sos:
+                continue
+            ext = run_gdb(sos[0], gdb_bin)
+            for f, pat in EXTENSION_FIELDS.items():
+                if pat == pattern:
+                    raw[f] = ext.get(f)
         vals, notes = to_table(raw, (major, minor, patch))
         raw_all["%d.%d" % (major, minor)] = {"version": "%d.%d.%d" % (major, minor, patch),
                                               "path": path, "fields": vals, "raw": raw}

@@ -162,6 +162,21 @@ def test_dot_renders(interp, scenario):
 
 
 @pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
+def test_asyncio_tasks(interp, scenario):
+    """Tasks suspended in an event loop thread: the chain goes through _asyncio.Task (read from
+    the _asyncio extension's layout) and the coroutine's frame to its local."""
+    s = scenario(interp, "refs_chains.py", "--case", "asyncio", "--count", "4")
+    truth = idle_truth(s)
+    shapes = [re.compile(x) for x in truth["cases"]["asyncio"]["shapes"]]
+    out = refs_json(s.pid, "__main__.AsyncLeak", "--max-chains", "4")
+    assert out["instances"] == 4
+    for c in out["chains"]:
+        assert c["status"] == "found", c
+        assert any(x.match(c["text"]) for x in shapes), c["text"]
+        assert c["root"]["kind"] == "thread" and c["root"]["thread"] == "refs-asyncio", c["root"]
+
+
+@pytest.mark.parametrize("interp", INTERPS, ids=[i.name for i in INTERPS])
 def test_frozen_heap(interp, scenario):
     """After gc.freeze() every object (module dicts included) is in the permanent generation,
     which the GC lists do not hold: the chains are still found."""

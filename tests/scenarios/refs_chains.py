@@ -29,6 +29,10 @@ each link is: dict key, attribute name, index, C field) -- objgraph.find_backref
                   holds GenLeak (<= 3.10 through its frame object, 3.11+ inside the generator)
   exception       __main__ global `errors` = [a caught ValueError]: its __traceback__ keeps the
                   frame of fail() alive, whose local `data` holds ExcLeak
+  asyncio         (only with --case asyncio) a thread 'refs-asyncio' runs an event loop whose
+                  --count tasks handler(i) hold local `buf` = [AsyncLeak] while awaiting
+                  asyncio.sleep(3600): Task -> coroutine -> frame locals; the truth gives the chain
+                  shapes that are true (which loop frame holds the loop is not unique)
   frozen          (only with --case frozen) __main__ global `frozen_reg` = [FrozenLeak...], then
                   gc.freeze(): everything is in the permanent generation, which gc.get_referrers
                   does not search either, so this truth is the program's own knowledge
@@ -125,6 +129,10 @@ class ExcLeak(object):
     pass
 
 
+class AsyncLeak(object):
+    pass
+
+
 class FrozenLeak(object):
     pass
 
@@ -185,6 +193,26 @@ def make_gen(count):
 def fail(count):
     data = [ExcLeak() for _ in range(count)]
     raise ValueError("failed with %d items" % len(data))
+
+
+async def handler(i):
+    import asyncio
+    buf = [AsyncLeak()]
+    await asyncio.sleep(3600)
+    return buf
+
+
+def asyncio_thread(ready, count):
+    import asyncio
+
+    async def serve():
+        tasks = [asyncio.ensure_future(handler(i)) for i in range(count)]
+        await asyncio.sleep(0.05)
+        ready.set()
+        await asyncio.gather(*tasks)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(serve())
 
 
 def worker(ready, stop, count):
@@ -276,6 +304,13 @@ def setup_case(name, count):
         except ValueError as e:
             errors.append(e)
         return "__main__.ExcLeak"
+    if name == "asyncio":
+        ready = threading.Event()
+        t = threading.Thread(target=asyncio_thread, args=(ready, count), name="refs-asyncio")
+        t.daemon = True
+        t.start()
+        ready.wait()
+        return "__main__.AsyncLeak"
     if name == "frozen":
         frozen_reg.extend(FrozenLeak() for _ in range(count))
         gc.collect()
@@ -549,6 +584,14 @@ def case_truth(name, tname, count):
     return {"type": tname, "count": count, "chains": chains}
 
 
+ASYNC_SHAPES = [
+    # a thread frame of the loop holds the loop; its timers hold each sleeping future, whose
+    # done-callback is the task's wakeup (a builtin method bound to the Task, or the 3.8/3.9
+    # TaskWakeupMethWrapper), the task its coroutine, the coroutine's frame the local
+    r"^thread 'refs-asyncio' frame .* \(_asyncio\.Task\)\._coro \(coroutine handler\) local 'buf' → "
+    r"list\[0\] → __main__\.AsyncLeak @0x[0-9a-f]+$",
+]
+
 CHURN_SHAPES = [
     # what a correct chain of a Churn can look like (the test matches pyleak's text against them)
     r"^sys\.modules\['__main__'\]\.__dict__\['holder'\] → dict\['batch'\] → list\[\d+\] → __main__\.Churn @0x[0-9a-f]+$",
@@ -568,7 +611,9 @@ def main():
     def extra():
         cases = {}
         for n in names:
-            if n == "frozen":
+            if n == "asyncio":
+                cases[n] = {"type": types_of[n], "count": args.count, "shapes": ASYNC_SHAPES}
+            elif n == "frozen":
                 cases[n] = frozen_truth(types_of[n], args.count)
             elif n == "churn":
                 cases[n] = {"type": types_of[n], "count": args.count, "shapes": CHURN_SHAPES}

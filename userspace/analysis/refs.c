@@ -113,6 +113,10 @@ enum rkind {
 	RK_GEN,	      /* generator, coroutine, async_generator: their frame's locals */
 	RK_EXC,	      /* BaseException and the exceptions without fields of their own */
 	RK_TRACEBACK,
+	RK_FUTURE,    /* _asyncio.Future */
+	RK_TASK,      /* _asyncio.Task: a Future + its coroutine */
+	RK_TASKSTEP,  /* TaskStepMethWrapper, TaskWakeupMethWrapper: the task they call */
+	RK_TASKWAKEUP,
 	RK_FRAME,  /* frame object (<= 3.10: the frame; 3.11+: points at an interpreter frame) */
 	RK_IFRAME, /* 3.11+ interpreter frame of a live thread (not an object) */
 	RK_OPAQUE, /* a C type pyleak cannot read: only scanned */
@@ -165,6 +169,10 @@ static const struct {
 	{ "async_generator", RK_GEN },
 	{ "BaseException", RK_EXC },
 	{ "traceback", RK_TRACEBACK },
+	{ "_asyncio.Future", RK_FUTURE },
+	{ "_asyncio.Task", RK_TASK },
+	{ "TaskStepMethWrapper", RK_TASKSTEP },
+	{ "TaskWakeupMethWrapper", RK_TASKWAKEUP },
 	/* weakref.ref/proxy hold their referent weakly (tp_traverse visits only the callback) */
 	{ "weakref", RK_NONE },
 	{ "weakref.ReferenceType", RK_NONE },
@@ -177,7 +185,9 @@ static const struct {
 /* FIELD edges: aux names the field. */
 enum field {
 	F_DICT = 0, F_CLOSURE, F_DEFAULTS, F_KWDEFAULTS, F_GLOBALS, F_SELF, F_FUNC, F_CACHE, F_WRAPPED,
-	F_LOCALS, F_GIFRAME, F_ARGS, F_NOTES, F_TRACEBACK, F_CONTEXT, F_CAUSE, F_TBNEXT, F_TBFRAME, F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
+	F_LOCALS, F_GIFRAME, F_ARGS, F_NOTES, F_TRACEBACK, F_CONTEXT, F_CAUSE, F_TBNEXT, F_TBFRAME, F_FLOOP, F_FCALLBACK0,
+	F_FCONTEXT0, F_FCALLBACKS, F_FEXCEPTION, F_FRESULT, F_TWAITER, F_TCORO, F_TCONTEXT, F_STEPTASK, F_STEPARG,
+	F_PFUNC, F_PARGS, F_PKEYWORDS, F_FGET, F_FSET, F_FDEL, F_DOC, NFIELDS
 };
 static const char *const field_names[NFIELDS] = {
 	[F_DICT] = "__dict__",	       [F_CLOSURE] = "__closure__", [F_DEFAULTS] = "__defaults__",
@@ -186,6 +196,10 @@ static const char *const field_names[NFIELDS] = {
 	[F_LOCALS] = "f_locals",	       [F_GIFRAME] = "gi_frame",    [F_ARGS] = "args",
 	[F_NOTES] = "__notes__",	       [F_TRACEBACK] = "__traceback__", [F_CONTEXT] = "__context__",
 	[F_CAUSE] = "__cause__",	       [F_TBNEXT] = "tb_next",	    [F_TBFRAME] = "tb_frame",
+	[F_FLOOP] = "_loop",		       [F_FCALLBACK0] = "callback0",    [F_FCONTEXT0] = "context0",
+	[F_FCALLBACKS] = "_callbacks",	       [F_FEXCEPTION] = "_exception",   [F_FRESULT] = "_result",
+	[F_TWAITER] = "_fut_waiter",	       [F_TCORO] = "_coro",	    [F_TCONTEXT] = "_context",
+	[F_STEPTASK] = "task",		       [F_STEPARG] = "arg",
 	[F_PFUNC] = "func",	    [F_PARGS] = "args",
 	[F_PKEYWORDS] = "keywords",	       [F_FGET] = "fget",	    [F_FSET] = "fset",
 	[F_FDEL] = "fdel",		       [F_DOC] = "__doc__",
@@ -430,6 +444,10 @@ static bool kind_supported(const struct py_layout *l, enum rkind k)
 	case RK_FRAME: return l->frame_localsplus != NONE && l->frame_code != NONE && l->code_size > 0;
 	case RK_EXC: return l->exc_traceback != NONE;
 	case RK_TRACEBACK: return l->tb_frame != NONE;
+	case RK_FUTURE: return l->future_callback0 != NONE;
+	case RK_TASK: return l->future_callback0 != NONE && l->task_coro != NONE;
+	case RK_TASKSTEP: return l->taskstep_task != NONE;
+	case RK_TASKWAKEUP: return l->taskwakeup_task != NONE;
 	case RK_GEN:
 		return (l->gen_iframe != NONE && l->gen_frame_state != NONE && l->frame_localsplus != NONE &&
 			l->code_size > 0) || l->gen_frame != NONE;
@@ -593,6 +611,8 @@ static int rt_resolve(struct refs_ctx *x, uint64_t addr)
 				       rt->kind == RK_CLASSMETHOD || rt->kind == RK_STATICMETHOD ||
 				       rt->kind == RK_PARTIAL || rt->kind == RK_CFUNCTION || rt->kind == RK_PROPERTY ||
 				       rt->kind == RK_GEN || rt->kind == RK_EXC || rt->kind == RK_TRACEBACK ||
+				       rt->kind == RK_FUTURE || rt->kind == RK_TASK || rt->kind == RK_TASKSTEP ||
+				       rt->kind == RK_TASKWAKEUP ||
 				       ((rt->kind == RK_OPAQUE || rt->kind == RK_PLAIN) && rt->opaque_hi && !pt->heap);
 		}
 	} else {
@@ -1119,6 +1139,34 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 		if (!ret)
 			ret = x_field(x, xs, hdr, hlen, l->tb_frame, F_TBFRAME);
 		break;
+	case RK_TASK:
+		ret = x_field(x, xs, hdr, hlen, l->task_coro, F_TCORO);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->task_fut_waiter, F_TWAITER);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->task_context, F_TCONTEXT);
+		/* a Task is a Future */
+		__attribute__((fallthrough));
+	case RK_FUTURE:
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_callback0, F_FCALLBACK0);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_context0, F_FCONTEXT0);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_callbacks, F_FCALLBACKS);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_result, F_FRESULT);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_exception, F_FEXCEPTION);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->future_loop, F_FLOOP);
+		break;
+	case RK_TASKSTEP:
+		ret = x_field(x, xs, hdr, hlen, l->taskstep_task, F_STEPTASK);
+		if (!ret)
+			ret = x_field(x, xs, hdr, hlen, l->taskstep_arg, F_STEPARG);
+		break;
+	case RK_TASKWAKEUP: ret = x_field(x, xs, hdr, hlen, l->taskwakeup_task, F_STEPTASK); break;
 	case RK_TYPE:
 		/* tp_dict (tp_mro / tp_bases are not followed: a base class is held by its module). */
 		ret = x_field(x, xs, hdr, hlen, l->type_dict, F_DICT);

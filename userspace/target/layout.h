@@ -196,6 +196,18 @@ struct py_layout {
 	int32_t exc_cause;
 	int32_t tb_next;	      /* PyTracebackObject */
 	int32_t tb_frame;
+	int32_t future_loop;	      /* _asyncio FutureObj (and TaskObj: same head), from the */
+	int32_t future_callback0;     /* extension's DWARF */
+	int32_t future_context0;
+	int32_t future_callbacks;
+	int32_t future_exception;
+	int32_t future_result;
+	int32_t task_fut_waiter;      /* TaskObj */
+	int32_t task_coro;
+	int32_t task_context;
+	int32_t taskstep_task;	      /* TaskStepMethWrapper sw_task / sw_arg */
+	int32_t taskstep_arg;
+	int32_t taskwakeup_task;      /* TaskWakeupMethWrapper ww_task (3.8/3.9) */
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

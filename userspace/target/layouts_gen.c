@@ -183,6 +183,18 @@ static const struct py_layout layout_3_6 = {
 	.exc_cause = 48,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = LAYOUT_NONE,
+	.future_context0 = LAYOUT_NONE,
+	.future_callbacks = 24,
+	.future_exception = 32,
+	.future_result = 40,
+	.task_fut_waiter = 88,
+	.task_coro = 96,
+	.task_context = LAYOUT_NONE,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = 16,
 };
 
 static const struct py_layout layout_3_7 = {
@@ -346,6 +358,18 @@ static const struct py_layout layout_3_7 = {
 	.exc_cause = 48,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 56,
+	.task_fut_waiter = 104,
+	.task_coro = 112,
+	.task_context = 120,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = 16,
 };
 
 static const struct py_layout layout_3_8 = {
@@ -509,6 +533,18 @@ static const struct py_layout layout_3_8 = {
 	.exc_cause = 48,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 56,
+	.task_fut_waiter = 104,
+	.task_coro = 112,
+	.task_context = 128,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = 16,
 };
 
 static const struct py_layout layout_3_9 = {
@@ -672,6 +708,18 @@ static const struct py_layout layout_3_9 = {
 	.exc_cause = 48,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 56,
+	.task_fut_waiter = 144,
+	.task_coro = 152,
+	.task_context = 168,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = 16,
 };
 
 static const struct py_layout layout_3_10 = {
@@ -835,6 +883,18 @@ static const struct py_layout layout_3_10 = {
 	.exc_cause = 48,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 64,
+	.task_fut_waiter = 152,
+	.task_coro = 160,
+	.task_context = 176,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_11 = {
@@ -998,6 +1058,18 @@ static const struct py_layout layout_3_11 = {
 	.exc_cause = 56,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 64,
+	.task_fut_waiter = 128,
+	.task_coro = 136,
+	.task_context = 152,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_12 = {
@@ -1161,6 +1233,18 @@ static const struct py_layout layout_3_12 = {
 	.exc_cause = 56,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 64,
+	.task_fut_waiter = 128,
+	.task_coro = 136,
+	.task_context = 152,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 static const struct py_layout layout_3_13 = {
@@ -1324,6 +1408,18 @@ static const struct py_layout layout_3_13 = {
 	.exc_cause = 56,
 	.tb_next = 16,
 	.tb_frame = 24,
+	.future_loop = 16,
+	.future_callback0 = 24,
+	.future_context0 = 32,
+	.future_callbacks = 40,
+	.future_exception = 48,
+	.future_result = 64,
+	.task_fut_waiter = 112,
+	.task_coro = 120,
+	.task_context = 136,
+	.taskstep_task = 16,
+	.taskstep_arg = 24,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 /*
@@ -1493,6 +1589,18 @@ static const struct py_layout layout_3_14 = {
 	.exc_cause = LAYOUT_NONE,
 	.tb_next = LAYOUT_NONE,
 	.tb_frame = LAYOUT_NONE,
+	.future_loop = LAYOUT_NONE,
+	.future_callback0 = LAYOUT_NONE,
+	.future_context0 = LAYOUT_NONE,
+	.future_callbacks = LAYOUT_NONE,
+	.future_exception = LAYOUT_NONE,
+	.future_result = LAYOUT_NONE,
+	.task_fut_waiter = LAYOUT_NONE,
+	.task_coro = LAYOUT_NONE,
+	.task_context = LAYOUT_NONE,
+	.taskstep_task = LAYOUT_NONE,
+	.taskstep_arg = LAYOUT_NONE,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 /*
@@ -1665,6 +1773,18 @@ static const struct py_layout layout_3_14_incremental = {
 	.exc_cause = LAYOUT_NONE,
 	.tb_next = LAYOUT_NONE,
 	.tb_frame = LAYOUT_NONE,
+	.future_loop = LAYOUT_NONE,
+	.future_callback0 = LAYOUT_NONE,
+	.future_context0 = LAYOUT_NONE,
+	.future_callbacks = LAYOUT_NONE,
+	.future_exception = LAYOUT_NONE,
+	.future_result = LAYOUT_NONE,
+	.task_fut_waiter = LAYOUT_NONE,
+	.task_coro = LAYOUT_NONE,
+	.task_context = LAYOUT_NONE,
+	.taskstep_task = LAYOUT_NONE,
+	.taskstep_arg = LAYOUT_NONE,
+	.taskwakeup_task = LAYOUT_NONE,
 };
 
 const struct py_layout *const py_layouts[] = {
