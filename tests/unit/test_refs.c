@@ -882,7 +882,7 @@ static void test_corrupt_heap(void **state)
 	}
 }
 
-/* Hostile strings in keys: the text escapes quotes, backslashes and control bytes. */
+/* Hostile strings in keys: esc_text's escapes (C0, C1, invalid UTF-8, backslash) plus the quote. */
 static void test_text_escapes(void **state)
 {
 	struct refs_chain c = { 0 };
@@ -906,8 +906,8 @@ static void test_text_escapes(void **state)
 	c.target.addr = 0x10;
 	sb_init(&sb);
 	refs__chain_text(&c, &sb);
-	assert_string_equal(sb.buf, "sys.modules['m\\'\\x1b[2J'].__dict__['a\\'b\\\\c\\x0ad\\x01\\xc2\\x9b\\xed\\xa0\\x80\xc3\xa9'] → list "
-				    "local 'x\\x09y' → "
+	assert_string_equal(sb.buf, "sys.modules['m\\'\\x1b[2J'].__dict__['a\\'b\\\\c\\nd\\x01\\u009b\\xed\\xa0\\x80\xc3\xa9'] → list "
+				    "local 'x\\ty' → "
 				    "T\\x7f @0x10");
 	sb_free(&sb);
 }

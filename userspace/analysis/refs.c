@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/census.h"
+#include "util/escape.h"
 
 /*
  * How it works. The target keeps running, so the search runs on a bounded snapshot:
@@ -2413,51 +2414,29 @@ cleanup:
 
 /* ---------------------------------------------------------------- text */
 
-int refs__utf8_len(const unsigned char *p)
-{
-	int n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong forms, UTF-16 surrogates (pyobj__read_str passes lone ones through), > U+10FFFF */
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;
-	/* C1 controls (U+0080-U+009F: CSI is U+009B) act on terminals like C0 ones */
-	if (p[0] == 0xc2 && p[1] < 0xa0)
-		return 0;
-	return n;
-}
-
-/* Target strings are hostile: backslash, the quote, control bytes (C0, DEL, C1) and bytes that
- * are no valid UTF-8 are written as escapes. */
+/*
+ * Target strings are hostile: util/escape's esc_text decides what a terminal sees (C0, DEL, C1,
+ * bidi controls, invalid UTF-8 and backslashes as visible escapes); the quote that delimits a
+ * key or name in a chain is escaped on top of it (a backslash before it cannot come from the
+ * string: esc_text doubles every backslash).
+ */
 static void sb_escaped(struct strbuf *sb, const char *s, char quote)
 {
-	const unsigned char *p;
-	int n;
+	struct strbuf e;
+	const char *p;
 
-	for (p = (const unsigned char *)s; *p; p += n) {
-		n = refs__utf8_len(p);
-		if (*p == '\\' || (quote && *p == (unsigned char)quote)) {
-			sb_printf(sb, "\\%c", *p);
-		} else if (*p < 0x20 || *p == 0x7f || !n) {
-			sb_printf(sb, "\\x%02x", *p);
-			n = 1;
-		} else {
-			sb_printf(sb, "%.*s", n, (const char *)p);
+	sb_init(&e);
+	esc_text(&e, s);
+	if (e.oom) {
+		sb->oom = true;
+	} else {
+		for (p = e.buf; p && *p; p++) {
+			if (quote && *p == quote)
+				sb_putc(sb, '\\');
+			sb_putc(sb, *p);
 		}
 	}
+	sb_free(&e);
 }
 
 static void sb_node(struct strbuf *sb, const struct refs_node *n)

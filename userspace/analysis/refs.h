@@ -139,12 +139,9 @@ void refs__free(struct refs_result *res);
 /*
  * Text of one chain, the way `pyleak refs` prints it:
  *   sys.modules['svc'].__dict__['registry'] → dict['sess-42'] → svc.Session @0x7f…
- * Control characters and backslashes in target strings are written as \xNN / \\.
+ * Target strings go through util/escape's esc_text (control characters as visible escapes).
  */
 void refs__chain_text(const struct refs_chain *c, struct strbuf *sb);
 
-/* Length (1-4) of the printable, valid UTF-8 character at p, or 0 for a byte to escape: invalid,
- * overlong, a surrogate, or a C1 control. (Used by the text, JSON and DOT writers.) */
-int refs__utf8_len(const unsigned char *p);
 
 #endif /* PYLEAK_REFS_H */

@@ -11,6 +11,7 @@
 #include "probes/sites.h" /* pyline__addr2line: line tables (pure functions) */
 #include "target/python.h"
 #include "util/common.h"
+#include "util/escape.h"
 
 static const char refs_usage[] =
 	"pyleak refs: the chain of references that keeps objects of a Python process alive\n"
@@ -62,66 +63,31 @@ enum fmt { FMT_TEXT, FMT_JSON, FMT_DOT };
 
 /* ---------------------------------------------------------------- JSON */
 
-/*
- * A JSON string that keeps UTF-8 text (the chains' arrows, non-ASCII keys) as UTF-8: util's
- * sb_json_str writes every byte >= 0x7f as its own \u00XX, which turns "→" into three Latin-1
- * characters. Controls are \u00XX, invalid bytes U+FFFD.
- */
-static void json_str(struct strbuf *sb, const char *s)
-{
-	const unsigned char *p;
-	int n;
-
-	if (!s) {
-		sb_puts(sb, "null");
-		return;
-	}
-	sb_putc(sb, '"');
-	for (p = (const unsigned char *)s; *p; p += n) {
-		n = refs__utf8_len(p);
-		if (*p == '"' || *p == '\\') {
-			sb_putc(sb, '\\');
-			sb_putc(sb, (char)*p);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			sb_printf(sb, "\\u%04x", *p);
-		} else if (!n && p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0) {
-			sb_printf(sb, "\\u%04x", p[1]); /* a C1 control: valid text, escaped */
-			n = 2;
-		} else if (!n) {
-			sb_puts(sb, "\\ufffd");
-			n = 1;
-		} else {
-			sb_printf(sb, "%.*s", n, (const char *)p);
-		}
-	}
-	sb_putc(sb, '"');
-}
-
 static void json_node(struct strbuf *sb, const struct refs_node *n)
 {
 	if (n->addr)
 		sb_printf(sb, "{\"addr\":\"0x%llx\",\"type\":", (unsigned long long)n->addr);
 	else
 		sb_puts(sb, "{\"addr\":null,\"type\":");
-	json_str(sb, n->type);
+	esc_json(sb, n->type);
 	sb_puts(sb, ",\"name\":");
-	json_str(sb, n->name[0] ? n->name : NULL);
+	esc_json(sb, n->name[0] ? n->name : NULL);
 	sb_putc(sb, '}');
 }
 
 static void json_edge(struct strbuf *sb, const struct refs_link *lk)
 {
 	sb_puts(sb, "{\"kind\":");
-	json_str(sb, refs_edge__name(lk->edge));
+	esc_json(sb, refs_edge__name(lk->edge));
 	switch (lk->edge) {
 	case REFS_EDGE_ITEM:
 		sb_puts(sb, ",\"key\":");
 		if (lk->key_is_int)
 			sb_printf(sb, "%lld", (long long)lk->key_int);
 		else
-			json_str(sb, lk->key_is_str ? lk->key : NULL);
+			esc_json(sb, lk->key_is_str ? lk->key : NULL);
 		sb_puts(sb, ",\"key_type\":");
-		json_str(sb, lk->key_is_str ? "str" : lk->key_is_int ? "int" : lk->key);
+		esc_json(sb, lk->key_is_str ? "str" : lk->key_is_int ? "int" : lk->key);
 		break;
 	case REFS_EDGE_INDEX: sb_printf(sb, ",\"index\":%lld", (long long)lk->index); break;
 	case REFS_EDGE_OPAQUE: sb_printf(sb, ",\"offset\":%lld", (long long)lk->index); break;
@@ -129,7 +95,7 @@ static void json_edge(struct strbuf *sb, const struct refs_link *lk)
 	case REFS_EDGE_FIELD:
 	case REFS_EDGE_LOCAL:
 		sb_puts(sb, ",\"name\":");
-		json_str(sb, lk->key);
+		esc_json(sb, lk->key);
 		break;
 	default: break;
 	}
@@ -144,21 +110,21 @@ static void json_chain(struct strbuf *sb, const struct refs_chain *c)
 	sb_puts(sb, "{\"target\":");
 	json_node(sb, &c->target);
 	sb_puts(sb, ",\"status\":");
-	json_str(sb, refs_status__name(c->status));
+	esc_json(sb, refs_status__name(c->status));
 	sb_puts(sb, ",\"why\":");
-	json_str(sb, c->why[0] ? c->why : NULL);
+	esc_json(sb, c->why[0] ? c->why : NULL);
 	sb_puts(sb, ",\"root\":{\"kind\":");
-	json_str(sb, refs_root__name(c->root));
+	esc_json(sb, refs_root__name(c->root));
 	if (c->root == REFS_ROOT_MODULE) {
 		sb_puts(sb, ",\"module\":");
-		json_str(sb, c->module);
+		esc_json(sb, c->module);
 	} else if (c->root == REFS_ROOT_THREAD) {
 		sb_puts(sb, ",\"thread\":");
-		json_str(sb, c->thread[0] ? c->thread : NULL);
+		esc_json(sb, c->thread[0] ? c->thread : NULL);
 		sb_printf(sb, ",\"thread_id\":%llu,\"function\":", (unsigned long long)c->thread_id);
-		json_str(sb, c->function);
+		esc_json(sb, c->function);
 		sb_puts(sb, ",\"file\":");
-		json_str(sb, c->file);
+		esc_json(sb, c->file);
 		sb_printf(sb, ",\"line\":%d", c->line);
 	} else if ((c->root == REFS_ROOT_CLASS || c->root == REFS_ROOT_OPAQUE) && c->nlinks) {
 		sb_puts(sb, ",\"object\":");
@@ -175,7 +141,7 @@ static void json_chain(struct strbuf *sb, const struct refs_chain *c)
 	sb_puts(sb, "],\"text\":");
 	sb_init(&text);
 	refs__chain_text(c, &text);
-	json_str(sb, text.oom ? NULL : text.buf);
+	esc_json(sb, text.oom ? NULL : text.buf);
 	sb_free(&text);
 	sb_putc(sb, '}');
 }
@@ -187,9 +153,9 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 	int i;
 
 	sb_printf(sb, "{\"time\":%.3f,\"pid\":%d,\"python\":", now_wall(), (int)t->pid);
-	json_str(sb, t->version);
+	esc_json(sb, t->version);
 	sb_puts(sb, ",\"query\":{\"type\":");
-	json_str(sb, type);
+	esc_json(sb, type);
 	if (type)
 		sb_puts(sb, ",\"addr\":null}");
 	else
@@ -205,7 +171,7 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 		  (long long)s->opaque_objects, (long long)s->changed_objects, (long long)s->frames,
 		  (long long)s->modules, s->snapshot_ms, s->search_ms, (long long)s->reads, (long long)s->bytes_read,
 		  s->truncated ? "true" : "false", s->timed_out ? "true" : "false", s->census_partial ? "true" : "false");
-	json_str(sb, s->unreadable_kinds[0] ? s->unreadable_kinds : NULL);
+	esc_json(sb, s->unreadable_kinds[0] ? s->unreadable_kinds : NULL);
 	sb_puts(sb, "},\"chains\":[");
 	for (i = 0; i < res->nchains; i++) {
 		if (i)
@@ -217,27 +183,10 @@ static void print_json(struct strbuf *sb, const struct py_target *t, const char 
 
 /* ---------------------------------------------------------------- DOT */
 
-/* A DOT "..." string from hostile bytes: \ and " escaped, newlines as \n, other controls shown
- * as \xNN text (a backslash in DOT starts an escape such as \N: it is always doubled). */
+/* DOT label text: util/escape's esc_dot (esc_text's visible escapes, then \\ and \" for DOT). */
 static void dot_str(struct strbuf *sb, const char *s)
 {
-	const unsigned char *p;
-	int n;
-
-	for (p = (const unsigned char *)s; *p; p += n) {
-		n = refs__utf8_len(p);
-		if (*p == '"' || *p == '\\') {
-			sb_printf(sb, "\\%c", *p);
-		} else if (*p == '\n') {
-			sb_puts(sb, "\\\\n");
-		} else if (*p < 0x20 || *p == 0x7f || !n) {
-			/* invalid UTF-8 too: Graphviz would take the whole file for Latin-1 */
-			sb_printf(sb, "\\\\x%02x", *p);
-			n = 1;
-		} else {
-			sb_printf(sb, "%.*s", n, (const char *)p);
-		}
-	}
+	esc_dot(sb, s);
 }
 
 static void dot_node_label(struct strbuf *sb, const struct refs_node *n)
@@ -394,11 +343,7 @@ static void print_text(struct strbuf *sb, const struct py_target *t, const char 
 	sb_printf(sb, "pid %d, python %s: ", (int)t->pid, t->version);
 	if (type) {
 		sb_printf(sb, "%lld live instance%s of ", (long long)s->instances, s->instances == 1 ? "" : "s");
-		for (i = 0; type[i]; i++) /* the type as typed: escape what a terminal would act on */
-			if ((unsigned char)type[i] < 0x20 || type[i] == 0x7f)
-				sb_printf(sb, "\\x%02x", (unsigned char)type[i]);
-			else
-				sb_putc(sb, type[i]);
+		esc_text(sb, type); /* the type as typed */
 		if (s->frozen)
 			sb_printf(sb, " (%lld frozen by gc.freeze())", (long long)s->frozen);
 		sb_printf(sb, ", %d sampled", res->nchains);
