@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libncurses-dev
       libsqlite3-dev libclang-rt-14-dev pkg-config make binutils util-linux python3 python3.11 python3.11-dev python3-pytest python3-objgraph
-      tmux prometheus bpftrace libcap2-bin sqlite3 chromium gunicorn python3-flask python3-uvicorn"
+      tmux prometheus bpftrace libcap2-bin sqlite3 chromium gunicorn python3-flask python3-uvicorn graphviz"
 missing=()
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

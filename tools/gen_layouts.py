@@ -66,6 +66,7 @@ ASCII = ["PyASCIIObject"]
 COMPACT = ["PyCompactUnicodeObject"]
 BYTES = ["PyBytesObject"]
 OBM = ["struct _obmalloc_state"]
+FUNC = ["PyFunctionObject"]
 
 SPECS = [
     ("runtime_size", "size", RT, None),
@@ -182,8 +183,103 @@ SPECS = [
     # holders.c: instance attributes (<=3.10 tp_dictoffset; 3.11+ split keys of managed dicts)
     ("type_dictoffset", "off", TYPE, ["tp_dictoffset"]),
     ("heaptype_cached_keys", "off", HEAP, ["ht_cached_keys"]),
+
+    # analysis/refs.c: the referents of the object kinds whose layout pyleak reads (retention
+    # chains).  Sources: Include/cpython/cellobject.h (PyCellObject), Include/cpython/
+    # funcobject.h (PyFunctionObject), Include/cpython/classobject.h (PyMethodObject),
+    # Modules/_collectionsmodule.c (dequeobject, block), Modules/_functoolsmodule.c
+    # (lru_cache_object), Include/descrobject.h + structmember.h (PyMemberDescrObject,
+    # PyMemberDef), Include/cpython/code.h, Include/internal/pycore_frame.h (3.11+
+    # _PyInterpreterFrame, PyFrameObject.f_frame), Include/cpython/frameobject.h (<= 3.10),
+    # Include/cpython/longintrepr.h (ob_digit; 3.12+ long_value.ob_digit, gh-101291).
+    ("cell_ref", "off", ["PyCellObject"], ["ob_ref"]),
+    ("func_code", "off", FUNC, ["func_code"]),
+    ("func_globals", "off", FUNC, ["func_globals"]),
+    ("func_defaults", "off", FUNC, ["func_defaults"]),
+    ("func_kwdefaults", "off", FUNC, ["func_kwdefaults"]),
+    ("func_closure", "off", FUNC, ["func_closure"]),
+    ("func_dict", "off", FUNC, ["func_dict"]),
+    ("method_func", "off", ["PyMethodObject"], ["im_func"]),
+    ("method_self", "off", ["PyMethodObject"], ["im_self"]),
+    ("deque_leftblock", "off", ["dequeobject"], ["leftblock"]),
+    ("deque_leftindex", "off", ["dequeobject"], ["leftindex"]),
+    ("deque_rightindex", "off", ["dequeobject"], ["rightindex"]),
+    ("dequeblock_data", "off", ["block"], ["data"]),
+    ("dequeblock_rightlink", "off", ["block"], ["rightlink"]),
+    ("lru_cache_cache", "off", ["lru_cache_object"], ["cache"]),
+    ("lru_cache_func", "off", ["lru_cache_object"], ["func"]),
+    ("lru_cache_dict", "off", ["lru_cache_object"], ["dict"]),
+    ("type_members", "off", TYPE, ["tp_members"]),
+    ("memberdescr_member", "off", ["PyMemberDescrObject"], ["d_member"]),
+    ("memberdef_size", "size", ["PyMemberDef", "struct PyMemberDef"], None),
+    ("memberdef_name", "off", ["PyMemberDef", "struct PyMemberDef"], ["name"]),
+    ("memberdef_type", "off", ["PyMemberDef", "struct PyMemberDef"], ["type"]),
+    ("memberdef_offset", "off", ["PyMemberDef", "struct PyMemberDef"], ["offset"]),
+    ("code_nlocalsplus", "off", CODE, ["co_nlocalsplus"]),
+    ("code_localsplusnames", "off", CODE, ["co_localsplusnames"]),
+    ("code_nlocals", "off", CODE, ["co_nlocals"]),
+    ("code_varnames", "off", CODE, ["co_varnames"]),
+    ("code_cellvars", "off", CODE, ["co_cellvars"]),
+    ("code_freevars", "off", CODE, ["co_freevars"]),
+    ("frame_locals", "off", FRAME, ["f_locals"]),
+    ("frameobj_frame", "off", ["PyFrameObject", "struct _frame"], ["f_frame"]),
+    ("long_digit", "off", ["PyLongObject", "struct _longobject"], ["ob_digit", "long_value.ob_digit"]),
+    # Objects/funcobject.c (classmethod, staticmethod), Modules/_functoolsmodule.c
+    # (partialobject), Include/cpython/methodobject.h (PyCFunctionObject), Objects/descrobject.c
+    # (propertyobject)
+    ("classmethod_callable", "off", ["classmethod"], ["cm_callable"]),
+    ("classmethod_dict", "off", ["classmethod"], ["cm_dict"]),
+    ("staticmethod_callable", "off", ["staticmethod"], ["sm_callable"]),
+    ("staticmethod_dict", "off", ["staticmethod"], ["sm_dict"]),
+    ("partial_fn", "off", ["partialobject"], ["fn"]),
+    ("partial_args", "off", ["partialobject"], ["args"]),
+    ("partial_kw", "off", ["partialobject"], ["kw"]),
+    ("partial_dict", "off", ["partialobject"], ["dict"]),
+    ("cfunction_self", "off", ["PyCFunctionObject"], ["m_self"]),
+    ("property_get", "off", ["propertyobject"], ["prop_get"]),
+    ("property_set", "off", ["propertyobject"], ["prop_set"]),
+    ("property_del", "off", ["propertyobject"], ["prop_del"]),
+    ("property_doc", "off", ["propertyobject"], ["prop_doc"]),
+    # Include/cpython/genobject.h (<= 3.10 gi_frame), Include/internal/pycore_genobject.h /
+    # genobject.h _PyGenObject_HEAD (3.11+ embedded gi_iframe, int8 gi_frame_state); coroutines
+    # and async generators share the layout.
+    ("gen_frame", "off", ["PyGenObject"], ["gi_frame"]),
+    ("gen_iframe", "off", ["PyGenObject"], ["gi_iframe"]),
+    ("gen_frame_state", "off", ["PyGenObject"], ["gi_frame_state"]),
+    # Include/cpython/pyerrors.h (PyBaseExceptionObject; notes 3.11+), Include/cpython/traceback.h
+    # (PyTracebackObject): a kept exception holds its traceback, whose frames hold their locals.
+    ("exc_args", "off", ["PyBaseExceptionObject"], ["args"]),
+    ("exc_notes", "off", ["PyBaseExceptionObject"], ["notes"]),
+    ("exc_traceback", "off", ["PyBaseExceptionObject"], ["traceback"]),
+    ("exc_context", "off", ["PyBaseExceptionObject"], ["context"]),
+    ("exc_cause", "off", ["PyBaseExceptionObject"], ["cause"]),
+    ("tb_next", "off", ["PyTracebackObject"], ["tb_next"]),
+    ("tb_frame", "off", ["PyTracebackObject"], ["tb_frame"]),
+
+    # Modules/_asynciomodule.c, read from DWARF of the _asyncio extension (lib-dynload), not of
+    # libpython: FutureObj_HEAD(fut) is shared by Task (task_* names, same offsets);
+    # TaskStepMethWrapper (call_soon(task.__step)); TaskWakeupMethWrapper (3.8/3.9 only: 3.10+
+    # task.__wakeup is a builtin method bound to the task).
+    ("future_loop", "off", ["FutureObj"], ["fut_loop"]),
+    ("future_callback0", "off", ["FutureObj"], ["fut_callback0"]),
+    ("future_context0", "off", ["FutureObj"], ["fut_context0"]),
+    ("future_callbacks", "off", ["FutureObj"], ["fut_callbacks"]),
+    ("future_exception", "off", ["FutureObj"], ["fut_exception"]),
+    ("future_result", "off", ["FutureObj"], ["fut_result"]),
+    ("task_fut_waiter", "off", ["TaskObj"], ["task_fut_waiter"]),
+    ("task_coro", "off", ["TaskObj"], ["task_coro"]),
+    ("task_context", "off", ["TaskObj"], ["task_context"]),
+    ("taskstep_task", "off", ["TaskStepMethWrapper"], ["sw_task"]),
+    ("taskstep_arg", "off", ["TaskStepMethWrapper"], ["sw_arg"]),
+    ("taskwakeup_task", "off", ["TaskWakeupMethWrapper"], ["ww_task"]),
 ]
 FIELDS = [s[0] for s in SPECS]
+# Fields whose structs live in an extension module, not in libpython: {field: glob of the .so
+# under the build's lib/pythonX.Y/lib-dynload}.
+EXTENSION_FIELDS = {f: "_asyncio*.so" for f in (
+    "future_loop", "future_callback0", "future_context0", "future_callbacks", "future_exception",
+    "future_result", "task_fut_waiter", "task_coro", "task_context", "taskstep_task", "taskstep_arg",
+    "taskwakeup_task")}
 
 # Extra facts the gdb script reports for cross-checks only (not emitted as fields).
 EXTRA = [
@@ -547,6 +643,16 @@ def generate(pyenv_root, gdb_bin):
     tables, raw_all, problems = [], {}, []
     for major, minor, patch, path in builds:
         raw = run_gdb(path, gdb_bin)
+        prefix = os.path.dirname(os.path.dirname(path))  # .../versions/X.Y.Z from lib/ or bin/
+        for pattern in sorted(set(EXTENSION_FIELDS.values())):
+            sos = sorted(glob.glob(os.path.join(prefix, "lib", "python%d.%d" % (major, minor),
+                                                "lib-dynload", pattern)))
+            if not sos:
+                continue
+            ext = run_gdb(sos[0], gdb_bin)
+            for f, pat in EXTENSION_FIELDS.items():
+                if pat == pattern:
+                    raw[f] = ext.get(f)
         vals, notes = to_table(raw, (major, minor, patch))
         raw_all["%d.%d" % (major, minor)] = {"version": "%d.%d.%d" % (major, minor, patch),
                                               "path": path, "fields": vals, "raw": raw}
@@ -595,7 +701,7 @@ def generate(pyenv_root, gdb_bin):
            "",
            "#include <stddef.h>",
            "",
-           "#include \"layout.h\"",
+           "#include \"target/layout.h\"",
            ""]
     for t in tables:
         name, major, minor, built_from, vals, notes, comment = t

@@ -17,6 +17,8 @@ Measures (docs/PERFORMANCE.md explains each and shows one full run):
      objgraph.show_growth() every second in the target.
   2. census speed: `pyleak census -p PID --json` vs objgraph.typestats() inside the same target
      holding --census-objects (1 000 000) tracked objects.
+  2b. retention chains: time and peak RSS of `pyleak refs -p PID 0xADDR --format json` on the
+     same target, beside gc.get_referrers(obj) and objgraph.find_backref_chain(obj) timed inside it.
   3. attach latency: start of `pyleak top -b --json -n 1 -p PID` to its first line, and to the
      first line with a non-null "gc" (-d 0.1).
   4. self cost: pyleak's CPU (% of one core) and RSS watching --idle-procs (50) idle Python
@@ -474,6 +476,85 @@ def bench_census(env, py):
 
 
 # ------------------------------------------------------------------------------------------------
+# 2b. retention chains
+
+def run_measured(cmd, timeout):
+    """Run cmd; (wall seconds, peak RSS in KiB of that process alone, returncode, stdout)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    try:
+        out = p.stdout.read()
+        err = p.stderr.read()
+        # wait4 on this pid: RUSAGE_CHILDREN would also count the target (our child too)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+    finally:
+        timer.cancel()
+    return time.monotonic() - t0, ru.ru_maxrss, p.returncode, out, err
+
+
+def bench_refs(env, py):
+    """`pyleak refs -p PID 0xADDR` on the census target (1 M tracked objects) beside
+    gc.get_referrers(obj) and objgraph.find_backref_chain(obj) timed inside the target."""
+    res = {"python": py, "objects": env.census_objects, "status": "ok"}
+    target = subprocess.Popen([py, CENSUS_TARGET, "--objects", str(env.census_objects)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    try:
+        ready = json.loads(target.stdout.readline())
+        res["tracked_in_target"] = ready["tracked"]
+        walls, rss, snaps, inside, chains = [], [], [], [], []
+        for _ in range(env.census_reps):
+            target.stdin.write("referrers\n")
+            target.stdin.flush()
+            t = json.loads(target.stdout.readline())
+            inside.append(t["referrers_s"])
+            chains.append(t["chain_s"])
+            cmd = [env.pyleak, "refs", "-p", str(target.pid), t["addr"], "--format", "json"]
+            wall, peak, rc, out, err = run_measured(cmd, 300)
+            if rc != 0 or not out.strip():
+                res["status"] = "error"
+                res["error"] = (err or out).strip()[-300:]
+                break
+            d = json.loads(out)
+            c = d["chains"][0]
+            walls.append(wall)
+            rss.append(peak)
+            snaps.append(d["snapshot"])
+            res["chain"] = c["text"]
+            res["chain_status"] = c["status"]
+            res["chain_links"] = len(c["links"])
+            res["objgraph_chain_len"] = t["chain_len"]
+            res["command"] = " ".join(cmd[:4] + ["0xADDR", "--format", "json"])
+        if walls:
+            res.update({
+                "pyleak_wall_s": statistics.median(walls),
+                "pyleak_peak_rss_kib": max(rss),
+                "snapshot_objects": snaps[-1]["objects"], "snapshot_references": snaps[-1]["references"],
+                "snapshot_ms": statistics.median([x["snapshot_ms"] for x in snaps]),
+                "search_ms": statistics.median([x["search_ms"] for x in snaps]),
+                "get_referrers_s": statistics.median(inside),
+                "find_backref_chain_s": statistics.median(chains),
+                "reps": len(walls),
+                "samples": {"pyleak_wall_s": walls, "pyleak_peak_rss_kib": rss, "get_referrers_s": inside,
+                            "find_backref_chain_s": chains}})
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+        res["status"] = "error"
+        res["error"] = str(e)
+    finally:
+        try:
+            target.stdin.write("quit\n")
+            target.stdin.close()
+        except OSError:
+            pass
+        kill_proc(target)
+    log("refs %s: %s" % (py, {k: v for k, v in res.items() if k != "samples"}))
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
 # 3. attach latency
 
 def bench_attach(env, py):
@@ -712,6 +793,26 @@ def markdown(report):
                 c["python"], c["tracked_in_target"], c["pyleak_total_objects"],
                 c["pyleak_wall_s"], c["pyleak_walk_s"], c["typestats_s"],
                 c["ratio_typestats_over_pyleak_wall"]))
+    if report.get("refs"):
+        out.append("")
+        out.append("## Retention chains (`pyleak refs`)")
+        out.append("")
+        out.append("| python | tracked objects | pyleak refs (wall) | peak RSS | snapshot / search | "
+                   "gc.get_referrers(obj) in target | objgraph.find_backref_chain in target |")
+        out.append("|---|---|---|---|---|---|---|")
+        for c in report["refs"]:
+            if c["status"] != "ok":
+                out.append("| %s | %s | %s: %s | | | | |" % (c["python"], c["objects"], c["status"],
+                                                          c.get("error", "")))
+                continue
+            out.append("| %s | %d (%d in the snapshot, %d references) | %.3f s | %.0f MiB | %.0f ms / %.0f ms "
+                       "| %.3f s | %.3f s |" % (
+                           c["python"], c["tracked_in_target"], c["snapshot_objects"],
+                           c["snapshot_references"], c["pyleak_wall_s"], c["pyleak_peak_rss_kib"] / 1024.0,
+                           c["snapshot_ms"], c["search_ms"], c["get_referrers_s"], c["find_backref_chain_s"]))
+        out.append("")
+        out.append("Chain found: `%s` (%s)." % (report["refs"][0].get("chain", "?"),
+                                               report["refs"][0].get("chain_status", "?")))
     if report.get("attach"):
         out.append("")
         out.append("## Attach latency (median [min–max] seconds)")
@@ -774,7 +875,7 @@ def main():
     ap.add_argument("--diagnostics", action="store_true",
                     help="also run the diagnostic modes (the default's cost split by feature)")
     ap.add_argument("--skip", default="",
-                    help="comma separated: slowdown,census,attach,selfcost")
+                    help="comma separated: slowdown,census,refs,attach,sites,selfcost")
     ap.add_argument("--census-objects", type=int, default=None,
                     help="tracked objects in the census target (default 1000000)")
     ap.add_argument("--census-reps", type=int, default=3)
@@ -881,6 +982,7 @@ def main():
     log("modes: %s; skipped: %s" % (", ".join(report["modes"]), ", ".join(skipped) or "none"))
     report["slowdown"] = [] if "slowdown" in skip else bench_slowdown(env)
     report["census"] = [] if "census" in skip else [bench_census(env, py) for py in env.pythons]
+    report["refs"] = [] if "refs" in skip else [bench_refs(env, py) for py in env.pythons]
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
     report["sites"] = [] if "sites" in skip else [bench_sites(env, py) for py in env.pythons]
     report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)

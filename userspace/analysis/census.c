@@ -451,6 +451,8 @@ static int walk_generation(struct walk *w, uint64_t head, int epoch)
 		if (!row->info) {
 			c->st.unknown_types++;
 		} else {
+			if (w->o->visit)
+				w->o->visit(w->o->visit_arg, cur + gch, row->info, epoch / 1000);
 			row->pend_count++;
 			row->pend_bytes += obj_bytes(c, row->info, obj);
 			if (row->info->kind == PYOBJ_DICT || row->info->kind == PYOBJ_LIST ||

@@ -24,6 +24,11 @@ struct census_opts {
 	bool all_objects;     /* also count untracked objects found in pymalloc arenas */
 	bool pause;	      /* SIGSTOP the target for the walk, SIGCONT on every exit path */
 	struct pyobj_types *types; /* type-name cache kept by the caller across runs; NULL: private */
+	/* Called for every object of a known type met on a GC list, youngest generation first,
+	 * oldest to newest within one; a generation walked again after a broken chain calls it
+	 * again for the same objects (analysis/refs.c builds its heap snapshot from it). */
+	void (*visit)(void *arg, uint64_t obj, const struct pyobj_type *type, int generation);
+	void *visit_arg;
 };
 
 /* One row: every object whose ob_type is this type object. */

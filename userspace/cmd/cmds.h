@@ -15,6 +15,7 @@ int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_census(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
+int cmd_refs(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

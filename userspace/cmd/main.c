@@ -12,6 +12,7 @@ static const struct cmd commands[] = {
 	{ "top", "live view of GC rates, pauses and memory per process (-b: text or JSON lines)", cmd_top },
 	{ "census", "count live objects per type in a process from outside, like objgraph", cmd_census },
 	{ "heap", "the native (libc malloc) heap of a process by chunk state and size class, from outside", cmd_heap },
+	{ "refs", "the chain of references from a root that keeps objects alive (objgraph backrefs)", cmd_refs },
 	{ "record", "record GC events, samples, types and suspects into an SQLite trace file", cmd_record },
 	{ "report", "report on a trace file: text, json, html, csv, chrome (Perfetto), collapsed", cmd_report },
 	{ "serve", "export per-process metrics for Prometheus at /metrics", cmd_serve },

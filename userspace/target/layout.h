@@ -139,6 +139,75 @@ struct py_layout {
 	/* instance attributes (holders.c) */
 	int32_t type_dictoffset;      /* tp_dictoffset */
 	int32_t heaptype_cached_keys; /* ht_cached_keys: shared keys of split instance dicts */
+
+	/* retention chains (analysis/refs.c): referents of the object kinds pyleak reads */
+	int32_t cell_ref;	      /* PyCellObject.ob_ref */
+	int32_t func_code;	      /* PyFunctionObject */
+	int32_t func_globals;
+	int32_t func_defaults;
+	int32_t func_kwdefaults;
+	int32_t func_closure;
+	int32_t func_dict;
+	int32_t method_func;	      /* PyMethodObject im_func / im_self */
+	int32_t method_self;
+	int32_t deque_leftblock;      /* dequeobject (Modules/_collectionsmodule.c) */
+	int32_t deque_leftindex;
+	int32_t deque_rightindex;
+	int32_t dequeblock_data;      /* block: leftlink, data[BLOCKLEN], rightlink */
+	int32_t dequeblock_rightlink;
+	int32_t lru_cache_cache;      /* lru_cache_object (Modules/_functoolsmodule.c) */
+	int32_t lru_cache_func;
+	int32_t lru_cache_dict;
+	int32_t type_members;	      /* tp_members */
+	int32_t memberdescr_member;   /* PyMemberDescrObject.d_member */
+	int32_t memberdef_size;	      /* sizeof(PyMemberDef) */
+	int32_t memberdef_name;
+	int32_t memberdef_type;
+	int32_t memberdef_offset;
+	int32_t code_nlocalsplus;     /* 3.11+ */
+	int32_t code_localsplusnames; /* 3.11+ */
+	int32_t code_nlocals;	      /* <= 3.10: co_nlocals, co_varnames, co_cellvars, co_freevars */
+	int32_t code_varnames;
+	int32_t code_cellvars;
+	int32_t code_freevars;
+	int32_t frame_locals;	      /* f_locals (PyFrameObject <= 3.10, _PyInterpreterFrame 3.11+) */
+	int32_t frameobj_frame;	      /* 3.11+ PyFrameObject.f_frame */
+	int32_t long_digit;	      /* PyLongObject ob_digit (3.12+ long_value.ob_digit) */
+	int32_t classmethod_callable; /* classmethod cm_callable / cm_dict */
+	int32_t classmethod_dict;
+	int32_t staticmethod_callable; /* staticmethod sm_callable / sm_dict */
+	int32_t staticmethod_dict;
+	int32_t partial_fn;	      /* functools.partial: fn, args, kw, dict */
+	int32_t partial_args;
+	int32_t partial_kw;
+	int32_t partial_dict;
+	int32_t cfunction_self;	      /* PyCFunctionObject.m_self (builtin methods of an object) */
+	int32_t property_get;	      /* property: fget, fset, fdel, doc */
+	int32_t property_set;
+	int32_t property_del;
+	int32_t property_doc;
+	int32_t gen_frame;	      /* generator/coroutine: <= 3.10 gi_frame (a frame object) */
+	int32_t gen_iframe;	      /* 3.11+ embedded _PyInterpreterFrame */
+	int32_t gen_frame_state;      /* 3.11+ int8: >= 1 (COMPLETED, CLEARED) holds no locals */
+	int32_t exc_args;	      /* PyBaseExceptionObject: args, notes (3.11+), traceback, */
+	int32_t exc_notes;	      /* context, cause (its dict is tp_dictoffset's) */
+	int32_t exc_traceback;
+	int32_t exc_context;
+	int32_t exc_cause;
+	int32_t tb_next;	      /* PyTracebackObject */
+	int32_t tb_frame;
+	int32_t future_loop;	      /* _asyncio FutureObj (and TaskObj: same head), from the */
+	int32_t future_callback0;     /* extension's DWARF */
+	int32_t future_context0;
+	int32_t future_callbacks;
+	int32_t future_exception;
+	int32_t future_result;
+	int32_t task_fut_waiter;      /* TaskObj */
+	int32_t task_coro;
+	int32_t task_context;
+	int32_t taskstep_task;	      /* TaskStepMethWrapper sw_task / sw_arg */
+	int32_t taskstep_arg;
+	int32_t taskwakeup_task;      /* TaskWakeupMethWrapper ww_task (3.8/3.9) */
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

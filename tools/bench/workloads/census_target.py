@@ -7,7 +7,11 @@ Builds a fixed population (instances of a __slots__ class, lists, tuples holding
 holding objects: all stay tracked by the collector), prints {"event": "ready", "tracked": ...} and
 then waits, idle, on stdin.  Each line "typestats" makes it run objgraph.typestats(shortnames=
 False) over gc.get_objects() (what a user's in-process census costs; it holds the GIL) and print
-{"event": "typestats", "seconds": ..., "objects": ..., "types": ...}; "quit" or EOF exits.  The
+{"event": "typestats", "seconds": ..., "objects": ..., "types": ...}; "referrers" picks one
+Filler in the middle of the population and times, inside the target, gc.get_referrers(obj)
+(one level of back-references) and objgraph.find_backref_chain(obj, objgraph.is_proper_module)
+(the whole chain up to the module), printing {"event": "referrers", "addr": "0x...",
+"referrers_s", "chain_s", "chain_len"}; "quit" or EOF exits.  The
 harness times `pyleak census -p PID --json` against it in between.  tests/scenarios/census_mix.py
 builds a similar population but does not report the time of typestats, hence this file.
 """
@@ -58,6 +62,19 @@ def main():
     out.flush()
     for line in sys.stdin:
         cmd = line.strip()
+        if cmd == "referrers":
+            obj = KEEP[len(KEEP) // 2][0]
+            t0 = time.perf_counter()
+            refs = gc.get_referrers(obj)
+            t1 = time.perf_counter()
+            chain = objgraph.find_backref_chain(obj, objgraph.is_proper_module, max_depth=20)
+            t2 = time.perf_counter()
+            out.write(json.dumps({"event": "referrers", "addr": "0x%x" % id(obj), "referrers": len(refs),
+                                  "referrers_s": t1 - t0, "chain_s": t2 - t1,
+                                  "chain_len": len(chain)}) + "\n")
+            out.flush()
+            del refs, chain, obj
+            continue
         if cmd == "quit":
             break
         if cmd == "typestats":
