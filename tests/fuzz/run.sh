@@ -42,7 +42,7 @@ declare -A SRCS=(
 	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $UTIL_SRCS"
 	[fuzz_elf]="$U/target/elffile.c $UTIL_SRCS"
 	[fuzz_proc]="$U/target/proc.c $UTIL_SRCS"
-	[fuzz_trace]="$U/trace/trace.c $REPORT_SRCS $UTIL_SRCS $U/util/format.c $U/model/gcstats.c"
+	[fuzz_trace]="$U/trace/trace.c $U/trace/trace_groups.c $REPORT_SRCS $UTIL_SRCS $U/util/format.c $U/model/gcstats.c"
 	[fuzz_trace_rows]="$U/trace/trace.c $REPORT_SRCS $U/trace/record.c $U/trace/replay.c $U/views/view_text.c
 		$U/views/view_json.c $U/model/model.c $U/model/gcstats.c $U/model/stacks.c $U/model/allocstats.c $U/model/native.c $U/views/view_json_groups.c $U/views/view_text_groups.c $U/model/groups.c $U/trace/record_groups.c $U/trace/trace_groups.c
 		$UTIL_SRCS $U/util/format.c $TARGET_SRCS"
