@@ -114,7 +114,7 @@ SAN_BIN := .output-san/pyleak
 
 integration: $(BIN) san-bin
 	PYLEAK=$(abspath $(BIN)) PYLEAK_SAN=$(abspath $(SAN_BIN)) \
-		$(PYTHON) -m pytest -ra -p no:cacheprovider $(INTEGRATION_SELECT) $(PYTEST_ARGS)
+		$(PYTHON) -m pytest -ra --durations=25 -p no:cacheprovider $(INTEGRATION_SELECT) $(PYTEST_ARGS)
 
 san-bin:
 	@$(MAKE) --no-print-directory SANITIZE=1 $(SAN_BIN)
