@@ -43,6 +43,40 @@ struct {
 	__type(value, struct sites_pid_stats);
 } site_pids SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SITES_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, struct surv_pending);
+} surv_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SITES_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, struct surv_pending);
+} surv_confirm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SURV_RING_BYTES);
+} surv_ring SEC(".maps");
+
+/* The C stack copied for the candidate scan (2 KiB does not fit the BPF stack). */
+struct surv_scratch {
+	__u64 words[SURV_SCAN_WORDS];
+	__u64 cands[SURV_MAX_CANDS];
+	__u64 lo, hi; /* the scanned range: pointers into it are stack slots, not objects */
+	__u32 ncands, probes, nwords, forms;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct surv_scratch);
+} surv_scratch SEC(".maps");
+
 static __always_inline struct sites_pid_stats *pid_stats_get(__u32 tgid)
 {
 	struct sites_pid_stats *ps, zero = {};
@@ -54,13 +88,356 @@ static __always_inline struct sites_pid_stats *pid_stats_get(__u32 tgid)
 	return bpf_map_lookup_elem(&site_pids, &tgid);
 }
 
+/* ---------------------------------------------------------------- survivor sampling */
+
+static __always_inline void surv_emit(struct sites_pid_stats *ps, __u32 tgid, __u64 addr, __u64 type,
+				      __u64 stack_id, __u64 time_ns, __u32 seq, __u16 position, __u16 mode)
+{
+	struct survivor_sample *r = bpf_ringbuf_reserve(&surv_ring, sizeof(*r), 0);
+
+	if (!r) {
+		__sync_fetch_and_add(&ps->surv_ring_full, 1);
+		return;
+	}
+	r->tag = SURV_REC_SAMPLE;
+	r->pid = tgid;
+	r->addr = addr;
+	r->type = type;
+	r->stack_id = stack_id;
+	r->time_ns = time_ns;
+	r->seq = seq;
+	r->position = position;
+	r->mode = mode;
+	bpf_ringbuf_submit(r, 0);
+	__sync_fetch_and_add(&ps->surv_samples, 1);
+}
+
+/* 3.12+: the newest young entry, paired with the stack just captured; confirmed at the next
+ * collection start (surv_resolve). */
+static __always_inline void surv_newest(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid,
+					__u64 stack_id, __u64 now)
+{
+	struct surv_pending pend = {};
+	__u64 tail = 0, type = 0, obj;
+
+	if (bpf_probe_read_user(&tail, sizeof(tail), (const void *)(cfg->young_head + cfg->gc_head_prev))) {
+		__sync_fetch_and_add(&ps->surv_read_errors, 1);
+		return;
+	}
+	tail &= ~7ull; /* _gc_prev keeps flags in its low bits */
+	if (!tail || tail == cfg->young_head) {
+		__sync_fetch_and_add(&ps->surv_no_object, 1);
+		return;
+	}
+	obj = tail + cfg->gc_head_size;
+	if (bpf_probe_read_user(&type, sizeof(type), (const void *)(obj + cfg->ob_type)) || !type) {
+		__sync_fetch_and_add(&ps->surv_read_errors, 1);
+		return;
+	}
+	pend.stack_id = stack_id;
+	pend.time_ns = now;
+	pend.cands[0] = obj;
+	pend.type = type;
+	pend.seq = (__u32)ps->triggers; /* this collection promotes it */
+	pend.ncands = 1;
+	pend.mode = SURV_MODE_NEWEST;
+	bpf_map_update_elem(&surv_confirm, &tgid, &pend, BPF_ANY);
+}
+
+/* Confirmation walk state (bpf_loop callback; per-CPU like the stack scan). */
+struct surv_walk {
+	__u64 fwd, back;	   /* next nodes to visit in each direction */
+	__u64 young, old1, old2;   /* list heads */
+	__u16 next_off, prev_off;
+	__u32 verdict;		   /* 0 running, 1 older generation, 2 young, 3 broken */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct surv_walk);
+} surv_walk_state SEC(".maps");
+
+struct surv_walk_ref {
+	struct surv_walk *w;
+};
+
+static __always_inline int surv_head_kind(const struct surv_walk *w, __u64 p)
+{
+	if (p == w->young)
+		return 2;
+	if (p == w->old1 || p == w->old2)
+		return 1;
+	return 0;
+}
+
+/* One step forward (_gc_next) and one back (_gc_prev): the first list head reached names the
+ * list the object is on, whichever side it is nearer to. */
+static long surv_walk_step(__u32 i, void *ctx)
+{
+	struct surv_walk *w = ((struct surv_walk_ref *)ctx)->w;
+	__u64 p = 0;
+	int k;
+
+	if (!w)
+		return 1;
+	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->fwd + (w->next_off & 8))))
+		goto broken;
+	p &= ~7ull;
+	if ((k = surv_head_kind(w, p))) {
+		w->verdict = k;
+		return 1;
+	}
+	if (!p)
+		goto broken;
+	w->fwd = p;
+	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->back + (w->prev_off & 8))))
+		goto broken;
+	p &= ~7ull; /* _gc_prev flags */
+	if ((k = surv_head_kind(w, p))) {
+		w->verdict = k;
+		return 1;
+	}
+	if (!p)
+		goto broken;
+	w->back = p;
+	return 0;
+broken:
+	w->verdict = 3;
+	return 1;
+}
+
+/*
+ * NEWEST, at the next collection start: the sampled object left the young list in the sampled
+ * collection, so the list it is on now must be an older generation's; a newer object that took
+ * its address is on the young list.  Undecided within the walk budget: dropped.
+ */
+static __always_inline void surv_confirm_one(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid,
+					 struct surv_pending *pend)
+{
+	__u64 obj = pend->cands[0], node = obj - cfg->gc_head_size, type = 0;
+	struct surv_walk_ref ref;
+	struct surv_walk *w;
+	__u32 zero = 0;
+
+	if (bpf_probe_read_user(&type, sizeof(type), (const void *)(obj + cfg->ob_type)) || type != pend->type) {
+		__sync_fetch_and_add(&ps->surv_unmatched, 1); /* freed, or another type took it */
+		return;
+	}
+	w = bpf_map_lookup_elem(&surv_walk_state, &zero);
+	if (!w)
+		return;
+	w->fwd = w->back = node;
+	w->young = cfg->young_head;
+	w->old1 = cfg->young_head + cfg->gen_stride;
+	w->old2 = cfg->young_head + 2 * cfg->gen_stride;
+	w->next_off = cfg->gc_head_next;
+	w->prev_off = cfg->gc_head_prev;
+	w->verdict = 0;
+	ref.w = w;
+	bpf_loop(SURV_CONFIRM_STEPS, surv_walk_step, &ref, 0);
+	if (w->verdict == 0) {
+		__s32 count = 0;
+
+		/* Undecided: the young list would have been walked end to end if it held it. */
+		if (!bpf_probe_read_user(&count, sizeof(count), (const void *)cfg->young_count) && count >= 0 &&
+		    count < 2 * SURV_CONFIRM_STEPS - 16)
+			w->verdict = 1;
+	}
+	if (w->verdict == 1)
+		surv_emit(ps, tgid, obj, type, pend->stack_id, pend->time_ns, pend->seq, pend->position, pend->mode);
+	else if (w->verdict == 2)
+		__sync_fetch_and_add(&ps->surv_reused, 1);
+	else
+		__sync_fetch_and_add(&ps->surv_unmatched, 1);
+}
+
+static __always_inline bool surv_plausible(const struct surv_scratch *sc, __u64 w)
+{
+	/* 16-byte aligned (pymalloc blocks and GC heads are), in the user half, not a stack slot. */
+	return w >= 0x10000 && w < 0x800000000000ull && !(w & 15) && (w < sc->lo || w >= sc->hi);
+}
+
+/* Is w an object whose GC head is zeroed (not tracked yet), or the zeroed head itself? */
+static __always_inline void surv_check_word(struct surv_scratch *sc, __u64 w)
+{
+	__u64 h[4];
+	__u64 obj = 0;
+	__u32 k;
+
+	if (!surv_plausible(sc, w) || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
+		return;
+	sc->probes++;
+	if (bpf_probe_read_user(h, sizeof(h), (const void *)(w - 16)))
+		return;
+	if ((sc->forms & SURV_FORM_OBJECT) && h[0] == 0 && h[1] == 0)
+		obj = w; /* w = op (3.11 gc_alloc / _PyObject_GC_Link(op)): head at op - 16 */
+	else if ((sc->forms & SURV_FORM_HEAD) && h[2] == 0 && h[3] == 0)
+		obj = w + 16; /* w = g (<= 3.10 _PyObject_GC_Alloc keeps the head pointer) */
+	if (!obj)
+		return;
+	for (k = 0; k < SURV_MAX_CANDS; k++)
+		if (k < sc->ncands && sc->cands[k] == obj)
+			return;
+	sc->cands[sc->ncands & (SURV_MAX_CANDS - 1)] = obj;
+	sc->ncands++;
+}
+
+struct surv_scan_ref {
+	struct surv_scratch *sc; /* bpf_loop's context must live on the BPF stack */
+};
+
+static long surv_scan_step(__u32 i, void *ctx)
+{
+	struct surv_scratch *sc = ((struct surv_scan_ref *)ctx)->sc;
+
+	if (!sc)
+		return 1;
+	if (i >= sc->nwords || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
+		return 1;
+	surv_check_word(sc, sc->words[i & (SURV_SCAN_WORDS - 1)]);
+	return 0;
+}
+
+/*
+ * <= 3.11, part 1: the allocation in progress is not on a list yet: keep the candidate addresses
+ * found in the callee-saved registers and the C stack, to be matched at the next collection start.
+ */
+static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_cfg *cfg, struct sites_pid_stats *ps,
+				     __u32 tgid, __u64 stack_id, __u64 now)
+{
+	struct surv_pending pend = {};
+	struct surv_scratch *sc;
+	__u32 zero = 0, k;
+	__u64 sp = PT_REGS_SP(ctx);
+
+	sc = bpf_map_lookup_elem(&surv_scratch, &zero);
+	if (!sc)
+		return;
+	sc->ncands = sc->probes = 0;
+	sc->forms = cfg->surv_forms;
+	sc->lo = sp;
+	sc->hi = sp + sizeof(sc->words);
+	/* Registers first: at a collector-function uprobe the allocator's own values are still
+	 * there; at the mid-function USDT they have been pushed onto the stack scanned below. */
+	surv_check_word(sc, ctx->bx);
+	surv_check_word(sc, ctx->bp);
+	surv_check_word(sc, ctx->r12);
+	surv_check_word(sc, ctx->r13);
+	surv_check_word(sc, ctx->r14);
+	surv_check_word(sc, ctx->r15);
+	sc->nwords = SURV_SCAN_WORDS;
+	if (bpf_probe_read_user(sc->words, sizeof(sc->words), (const void *)sp)) {
+		/* Near the top of the stack mapping: scan the half that reads. */
+		sc->nwords = SURV_SCAN_WORDS / 2;
+		if (bpf_probe_read_user(sc->words, sizeof(sc->words) / 2, (const void *)sp)) {
+			sc->nwords = 0;
+			__sync_fetch_and_add(&ps->surv_read_errors, 1);
+		}
+	}
+	{
+		struct surv_scan_ref ref = { .sc = sc };
+
+		bpf_loop(SURV_SCAN_WORDS, surv_scan_step, &ref, 0);
+	}
+	if (!sc->ncands) {
+		__sync_fetch_and_add(&ps->surv_no_object, 1);
+		return;
+	}
+	pend.stack_id = stack_id;
+	pend.time_ns = now;
+	pend.seq = (__u32)ps->triggers;
+	pend.ncands = sc->ncands > SURV_MAX_CANDS ? SURV_MAX_CANDS : sc->ncands;
+	for (k = 0; k < SURV_MAX_CANDS; k++)
+		pend.cands[k] = k < pend.ncands ? sc->cands[k] : 0;
+	bpf_map_update_elem(&surv_pending, &tgid, &pend, BPF_ANY);
+}
+
+/*
+ * <= 3.11, part 2, at every collection start: the first young entries are the first objects
+ * tracked after the previous collection; the one that was a candidate is the sampled allocation.
+ */
+static __always_inline void surv_resolve(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid)
+{
+	struct surv_pending *pend = bpf_map_lookup_elem(&surv_pending, &tgid);
+	struct surv_pending *conf = bpf_map_lookup_elem(&surv_confirm, &tgid);
+	__u64 node = 0, obj, type = 0;
+	__u32 i, k;
+
+	/* Stage 2 (both modes): the object paired one collection ago must be on an older list. */
+	if (conf && conf->ncands) {
+		surv_confirm_one(cfg, ps, tgid, conf);
+		conf->ncands = 0;
+	}
+	if (!pend || !pend->ncands)
+		return;
+	if (bpf_probe_read_user(&node, sizeof(node), (const void *)(cfg->young_head + cfg->gc_head_next))) {
+		__sync_fetch_and_add(&ps->surv_read_errors, 1);
+		goto done;
+	}
+	for (i = 0; i < SURV_FIRST_NODES; i++) {
+		node &= ~7ull;
+		if (!node || node == cfg->young_head)
+			break;
+		obj = node + cfg->gc_head_size;
+		for (k = 0; k < SURV_MAX_CANDS; k++) {
+			if (!pend->cands[k] || pend->cands[k] != obj)
+				continue;
+			if (bpf_probe_read_user(&type, sizeof(type), (const void *)(obj + cfg->ob_type)) || !type) {
+				__sync_fetch_and_add(&ps->surv_read_errors, 1);
+				goto done;
+			}
+			/* Paired; confirmed at the next collection start.  seq + 1: it leaves the young
+			 * list in the collection starting now. */
+			{
+				struct surv_pending c = {};
+
+				c.stack_id = pend->stack_id;
+				c.time_ns = pend->time_ns;
+				c.cands[0] = obj;
+				c.type = type;
+				c.seq = pend->seq + 1;
+				c.ncands = 1;
+				c.position = (__u16)i;
+				c.mode = SURV_MODE_NEXT_FIRST;
+				bpf_map_update_elem(&surv_confirm, &tgid, &c, BPF_ANY);
+			}
+			goto done;
+		}
+		if (bpf_probe_read_user(&node, sizeof(node), (const void *)(node + cfg->gc_head_next))) {
+			__sync_fetch_and_add(&ps->surv_read_errors, 1);
+			goto done;
+		}
+	}
+	__sync_fetch_and_add(&ps->surv_unmatched, 1);
+done:
+	pend->ncands = 0;
+}
+
+/* After a stack was captured and stored: start a sample, rate-limited per pid. */
+static __always_inline void surv_sample(struct pt_regs *ctx, const struct pystack_cfg *cfg,
+					struct sites_pid_stats *ps, __u32 tgid, __u64 stack_id, __u64 now)
+{
+	if (now - ps->surv_last_ns < SURV_MIN_NS) {
+		__sync_fetch_and_add(&ps->surv_rate_limited, 1);
+		return;
+	}
+	ps->surv_last_ns = now;
+	if (cfg->surv_mode == SURV_MODE_NEWEST)
+		surv_newest(cfg, ps, tgid, stack_id, now);
+	else if (cfg->surv_mode == SURV_MODE_NEXT_FIRST)
+		surv_arm(ctx, cfg, ps, tgid, stack_id, now);
+	__sync_fetch_and_add(&ps->surv_ns, bpf_ktime_get_ns() - now);
+}
+
 /*
  * gen < 0: decided inside the collector (3.13 GENERATION_AUTO, only used by the
  * allocation-triggered _Py_RunGC) or unknown: sampled.  On 3.12+ the collection runs at the next
  * eval-breaker check after the allocation that crossed the threshold, so the stack is "where that
  * allocation happened, approximately" (same function, possibly a later line or the callee's entry).
  */
-static __always_inline int on_collect(__s32 gen)
+static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct site_count_key ckey = {};
@@ -78,6 +455,13 @@ static __always_inline int on_collect(__s32 gen)
 	ps = pid_stats_get(tgid);
 	if (!ps)
 		return 0;
+	/* Any collection start ends the window of a pending survivor sample (<= 3.11). */
+	if (cfg->surv_mode != SURV_MODE_OFF) {
+		__u64 s0 = bpf_ktime_get_ns();
+
+		surv_resolve(cfg, ps, tgid);
+		__sync_fetch_and_add(&ps->surv_ns, bpf_ktime_get_ns() - s0);
+	}
 	__sync_fetch_and_add(&ps->triggers, 1);
 	if (gen > 0 && !all_generations)
 		return 0;
@@ -133,6 +517,9 @@ static __always_inline int on_collect(__s32 gen)
 	__sync_fetch_and_add(&ps->frames, st->nframes);
 	if (st->flags & PYSTACK_F_TRUNCATED)
 		__sync_fetch_and_add(&ps->truncated, 1);
+	/* Only automatic young collections are made by an allocation (gen 0 / 3.13 AUTO). */
+	if (cfg->surv_mode != SURV_MODE_OFF && gen <= 0)
+		surv_sample(ctx, cfg, ps, tgid, skey.stack_id, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -140,7 +527,7 @@ static __always_inline int on_collect(__s32 gen)
 SEC("usdt")
 int BPF_USDT(sites_gc_start_usdt, int generation)
 {
-	return on_collect(generation);
+	return on_collect(ctx, generation);
 }
 
 /* Collector entry (uprobe tier); the attach cookie says where the generation is (bpf/gc.h). */
@@ -173,5 +560,5 @@ int sites_collector_entry(struct pt_regs *ctx)
 	}
 	if (gen >= GC_NGEN)
 		gen = -1;
-	return on_collect(gen);
+	return on_collect(ctx, gen);
 }

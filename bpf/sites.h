@@ -63,6 +63,16 @@ struct pystack_cfg {
 	__u64 code_tag_mask;	    /* low bits to clear in f_executable (3.14 _PyStackRef: 3) */
 	__u32 flags;		    /* PYSTACK_CFG_* */
 	__u32 pad;
+	/* Survivor sampling (below): where the young list is and how to pair a stack with the
+	 * object it allocated.  surv_mode SURV_MODE_OFF = none. */
+	__u64 young_head;	    /* &generations[0].head (a PyGC_Head) */
+	__u16 gc_head_size;	    /* sizeof(PyGC_Head): 16 (3.8+) */
+	__u16 gc_head_next;	    /* offset of _gc_next (0) */
+	__u16 gc_head_prev;	    /* offset of _gc_prev (8) */
+	__u16 surv_mode;	    /* enum surv_mode */
+	__u32 surv_forms;	    /* NEXT_FIRST: SURV_FORM_* a candidate word may take */
+	__u32 gen_stride;	    /* sizeof(struct gc_generation): generations[1].head = young_head + stride */
+	__u64 young_count;	    /* &generations[0].count (int): bounds the young list's length */
 };
 #define PYSTACK_CFG_ENABLED 1 /* sample this pid */
 
@@ -130,6 +140,108 @@ struct sites_pid_stats {
 	__u64 counts_full;  /* site_counts full: sample not counted */
 	__u64 walk_ns;	    /* Σ time in pystack_capture (cost per sample = walk_ns / samples) */
 	__u64 frames;	    /* Σ frames captured */
+	/* survivor sampling */
+	__u64 surv_samples;	 /* pairs written to the ring */
+	__u64 surv_ring_full;	 /* ... lost: ring full (userspace did not read in time) */
+	__u64 surv_rate_limited; /* captured stacks not paired (SURV_MIN_NS) */
+	__u64 surv_no_object;	 /* NEWEST: young list empty; NEXT_FIRST: no candidate on the C stack */
+	__u64 surv_unmatched;	 /* NEXT_FIRST: no candidate among the first young entries (died);
+				  * NEWEST: not confirmed in an older generation (died, or too many
+				  * objects after it) */
+	__u64 surv_reused;	 /* NEWEST: a newer object held the address at the confirmation */
+	__u64 surv_read_errors;	 /* a read of the young list or the C stack failed */
+	__u64 surv_ns;		 /* Σ time spent pairing (cost per sample) */
+	__u64 surv_last_ns;	 /* bpf_ktime_get_ns() of the latest new sample (rate limit) */
+};
+
+/*
+ * Survivor sampling: pair a sampled stack with the object its allocation made, so that the
+ * census can later tell which sampled objects are still alive (DESIGN.md "From what grows to why").
+ *
+ * SURV_MODE_NEWEST (3.12+): the allocation only schedules the collection; it runs at the next
+ *   eval-breaker check of the same thread (3.13: a per-thread eval_breaker bit; 3.12: the
+ *   interpreter's, but a GIL hand-off also needs an eval-breaker check, so no other thread ran
+ *   Python in between).  The young list is in allocation (tracking) order, so its newest entry
+ *   (head._gc_prev) at gc__start is the most recent allocation of that thread still alive: the
+ *   allocating call itself, or an object made between it and the next bytecode boundary.  The
+ *   stack is the one at that boundary (same function, or the __init__ called on the new object).
+ *   Address reuse: the object may die right after the sample and its block be handed to a
+ *   newer object of the same type (pymalloc reuses the last freed block first).  So the sample
+ *   is only sent once confirmed at the next collection start: the sampled object left the young
+ *   list in the sampled collection, so walking its list (both ways, SURV_CONFIRM_STEPS) must
+ *   reach the head of an older generation; a walk that reaches the young head found a newer
+ *   object at that address.  A walk that reaches neither still proves the object is not on the
+ *   young list when that list is shorter than both directions together (generations[0].count,
+ *   allocations minus deallocations since the last collection, bounds its length): accepted.
+ * SURV_MODE_NEXT_FIRST (<= 3.11): the collection runs synchronously inside the allocation
+ *   (_PyObject_GC_Alloc / _PyObject_GC_Link) before the new object is tracked, so the object is
+ *   not on any list yet.  Its address is on the allocating thread's C stack (a callee-saved
+ *   register or a spilled slot of the allocator's frame) with a zeroed GC head: up to
+ *   SURV_MAX_CANDS such words are kept as candidates, and at the *next* collection start the
+ *   first young entry (the first object tracked after the collection: PyType_GenericAlloc
+ *   tracks the new instance at once) is matched against them.  A candidate found there is the
+ *   allocation of the stack sampled one collection earlier, alive one young window later; an
+ *   unmatched pending sample (the object died young) is dropped.  Only the first entry: a newer
+ *   object that took the address of a dead sample sits behind whatever else survived since.
+ *   Then, as for NEWEST, it is confirmed one collection later on an older generation's list
+ *   (an object freed by the collection that promoted it leaves its block to a newer one).
+ */
+enum surv_mode {
+	SURV_MODE_OFF = 0,
+	SURV_MODE_NEWEST = 1,
+	SURV_MODE_NEXT_FIRST = 2,
+};
+
+#define SURV_MAX_CANDS	 8   /* candidate object addresses kept from one C stack scan (power of 2) */
+#define SURV_SCAN_WORDS	 256 /* 2 KiB of C stack above the probe's sp scanned for candidates */
+#define SURV_SCAN_PROBES 48  /* at most this many candidate words checked (one 32-byte read each) */
+#define SURV_FIRST_NODES   4  /* young entries matched at the next collection start */
+/* Steps (one each way along the list) from a NEWEST sample to a list head: 2 x 512 reads,
+ * ~30 us, at most once per sample.  The young list holds 700-2000 objects at a collection
+ * start, so a newer object anywhere on it is within 512 of one of its ends. */
+#define SURV_CONFIRM_STEPS 512
+/* At most one new sample per pid per SURV_MIN_NS (50/s): the ring below never fills between
+ * two reads by userspace at any refresh interval up to 100 s. */
+#define SURV_MIN_NS	 (20ull * 1000 * 1000)
+/* Ring of struct survivor_sample, read by userspace at every refresh: 256 KiB / 48 B = 5461
+ * records.  A failed reserve counts sites_pid_stats.surv_ring_full. */
+#define SURV_RING_BYTES	 (256 * 1024)
+
+/* A sample in flight until the next collection start, key = tgid: in `surv_pending` the
+ * NEXT_FIRST candidates to match; in `surv_confirm` cands[0] = the paired object of type `type`
+ * to confirm on an older generation (both modes). */
+struct surv_pending {
+	__u64 stack_id;
+	__u64 time_ns;
+	__u64 cands[SURV_MAX_CANDS]; /* PyObject* candidates (0 = unused) */
+	__u64 type;		     /* surv_confirm: ob_type when paired */
+	__u32 seq;		     /* surv_pending: triggers at the sampled collection;
+				      * surv_confirm: number of the collection that promoted it */
+	__u32 ncands;
+	__u16 position, mode;	     /* surv_confirm: for struct survivor_sample */
+	__u32 pad;
+};
+
+/* How the allocation's address may sit on the C stack.  3.11 (gc_alloc, _PyType_AllocNoTrack)
+ * pass the object pointer to _PyObject_GC_Link; its pre-header (managed dict) is zeroed too, so
+ * the g form would also match the start of the block there: 3.11 takes the object form only.
+ * <= 3.10 _PyObject_GC_Alloc holds the GC head pointer across the collection. */
+#define SURV_FORM_OBJECT 1 /* word = PyObject*, zeroed GC head just below it */
+#define SURV_FORM_HEAD	 2 /* word = PyGC_Head* (zeroed), object 16 bytes above */
+
+#define SURV_REC_SAMPLE 1 /* every ring record starts with its type tag */
+
+/* One sampled allocation: the object, its type when paired, the stack that made it. */
+struct survivor_sample {
+	__u32 tag; /* SURV_REC_SAMPLE */
+	__u32 pid;
+	__u64 addr;	/* PyObject* in the target */
+	__u64 type;	/* its ob_type when paired */
+	__u64 stack_id; /* key of site_stacks (with pid) */
+	__u64 time_ns;	/* bpf_ktime_get_ns() of the sampled collection start */
+	__u32 seq;	/* sites_pid_stats.triggers at the sampled collection */
+	__u16 position; /* young-list position where it was found (0 = first / newest) */
+	__u16 mode;	/* enum surv_mode */
 };
 
 #endif /* PYLEAK_SITES_H */

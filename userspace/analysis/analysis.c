@@ -53,6 +53,8 @@ struct analysis {
 	int nmarks, mark_head;
 	int ncensus_suspects;
 	struct suspect census_suspects[MODEL_MAX_SUSPECTS];
+	struct survivors surv; /* survivor samples followed across censuses */
+	bool surv_ready;
 };
 
 void analysis__default_opts(struct analysis_opts *o)
@@ -71,6 +73,8 @@ void analysis__free(struct proc_row *row)
 		return;
 	pyobj_types__free(a->types);
 	holders__free(a->holders);
+	survivors__free(&a->surv);
+	row->surv = NULL;
 	free(a->tser);
 	free(a->cser);
 	free(a);
@@ -224,11 +228,36 @@ static double median_cost(const struct analysis *a)
 	return a->ncost > 1 ? v[(a->ncost - 1) / 2] : 0;
 }
 
+static int64_t old_collections(const struct proc_row *row)
+{
+	return row->gc_valid ? row->collections[1] + row->collections[2] : -1;
+}
+
+/* Names of the (type, stack) rows' types, from the census's type cache. */
+static void name_survivor_types(struct analysis *a, struct remote *r)
+{
+	int i;
+
+	for (i = 0; i < a->surv.naggs; i++) {
+		struct surv_agg *g = &a->surv.aggs[i];
+		const struct pyobj_type *ti = NULL;
+
+		if (g->type_name[0])
+			continue;
+		if (a->types && !pyobj_types__get(a->types, r, g->type, &ti) && ti)
+			copy_str(g->type_name, sizeof(g->type_name), ti->name);
+	}
+}
+
 static void run_census(struct proc_row *row, struct analysis *a, struct remote *r, double now)
 {
 	struct census_opts co = { .budget_s = 5.0 };
 	struct census *c = NULL;
 	const struct census_stats *st;
+	uint64_t *probe = NULL, *ptypes = NULL;
+	int64_t *pindex = NULL;
+	int8_t *pgens = NULL;
+	long nprobe = 0;
 	size_t i, n;
 	int k, err;
 
@@ -236,10 +265,23 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 		a->types = pyobj_types__new(row->target.layout);
 	co.types = a->types;
 	co.top_containers = MAX_CONTAINER_SERIES; /* more than shown: a leak starts small */
+	/* The census walks every GC list anyway: it also says which survivor samples are there. */
+	if (a->surv_ready && (nprobe = survivors__probe_list(&a->surv, &probe)) > 0) {
+		ptypes = calloc(nprobe, sizeof(*ptypes));
+		pgens = calloc(nprobe, sizeof(*pgens));
+		pindex = calloc(nprobe, sizeof(*pindex));
+		if (ptypes && pgens && pindex) {
+			co.probe_addrs = probe;
+			co.probe_types = ptypes;
+			co.probe_gens = pgens;
+			co.probe_index = pindex;
+			co.nprobe = (size_t)nprobe;
+		}
+	}
 	err = census__run(&row->target, r, &co, &c);
 	if (err) {
 		snprintf(row->note, sizeof(row->note), "census failed: %s", strerror(-err));
-		return;
+		goto out;
 	}
 	st = census__stats(c);
 	/*
@@ -252,10 +294,15 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 			 st->timed_out ? "time budget" : st->truncated ? "node cap" : st->interrupted ? "interrupted"
 											 : "heap changed during the walk");
 		census__free(c);
-		return;
+		goto out;
 	}
 	if (!strncmp(row->note, "census incomplete", 17))
 		row->note[0] = 0;
+	/* Only a complete walk may declare a sample dead. */
+	if (co.nprobe)
+		survivors__settle(&a->surv, probe, ptypes, pgens, pindex, co.nprobe, old_collections(row), now);
+	else if (a->surv_ready && nprobe == 0)
+		survivors__settle(&a->surv, NULL, NULL, NULL, NULL, 0, old_collections(row), now);
 	row->census_time = now;
 	row->census_ms = st->walk_ms + st->arena_ms;
 	row->census_inconsistencies = st->broken_links + st->unreadable + st->bad_pointers + st->unknown_types;
@@ -320,6 +367,12 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 		leak_series__add(&cs->s, now, (double)cc->len);
 	}
 	census__free(c);
+	name_survivor_types(a, r);
+out:
+	free(probe);
+	free(ptypes);
+	free(pgens);
+	free(pindex);
 }
 
 static int cmp_type_rows(const void *a, const void *b)
@@ -581,6 +634,83 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 	qsort(row->containers, row->ncontainers, sizeof(row->containers[0]), cmp_container_rows);
 }
 
+/* "file.py:41 handle < file.py:12 main": the first frames of a sampled stack, leaf first. */
+static void format_site(const struct site_stack *st, char *buf, size_t size)
+{
+	size_t len = 0;
+	int k;
+
+	buf[0] = 0;
+	for (k = 0; k < st->nframes && k < 3; k++) {
+		const struct site_frame *f = &st->frames[k];
+		const char *file = f->code ? f->code->file : "?", *slash = strrchr(file, '/');
+		int n;
+
+		if (slash)
+			file = slash + 1;
+		if (f->line >= 0)
+			n = snprintf(buf + len, size - len, "%s%s:%d %s", k ? " < " : "", file, f->line,
+				     f->code ? f->code->func : "?");
+		else
+			n = snprintf(buf + len, size - len, "%s%s:? %s", k ? " < " : "", file, f->code ? f->code->func : "?");
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = 0; /* a frame cut in half would mislead */
+			return;
+		}
+		len += (size_t)n;
+	}
+	if (k < st->nframes && len + 6 < size)
+		snprintf(buf + len, size - len, " < ...");
+}
+
+/*
+ * The evidence of a type suspect names where its surviving samples were allocated: the share of
+ * the alive survivor samples of that type made by its top (type, stack) row.
+ */
+static void survivor_evidence(struct proc_row *row, struct analysis *a)
+{
+	int k, i;
+
+	if (!a->surv_ready)
+		return;
+	for (k = 0; k < row->nsuspects; k++) {
+		struct suspect *s = &row->suspects[k];
+		const struct surv_agg *top = NULL;
+		const struct site_stack *st;
+		uint64_t alive = 0;
+		size_t len;
+
+		s->surv_alive = s->surv_top_alive = s->surv_stack_id = 0;
+		s->surv_site[0] = 0;
+		if (s->kind != SUSPECT_TYPE)
+			continue;
+		for (i = 0; i < a->surv.naggs; i++) {
+			const struct surv_agg *g = &a->surv.aggs[i];
+
+			if (!g->alive || strcmp(g->type_name, s->name))
+				continue;
+			alive += g->alive;
+			if (!top || g->alive > top->alive)
+				top = g;
+		}
+		if (!top)
+			continue;
+		s->surv_alive = alive;
+		s->surv_top_alive = top->alive;
+		s->surv_stack_id = top->stack_id;
+		st = sites_report__find(&row->sites, top->stack_id);
+		if (st)
+			format_site(st, s->surv_site, sizeof(s->surv_site));
+		else
+			snprintf(s->surv_site, sizeof(s->surv_site), "stack %016llx", (unsigned long long)top->stack_id);
+		len = strlen(s->evidence);
+		snprintf(s->evidence + len, sizeof(s->evidence) - len,
+			 "; %.0f%% of surviving samples (%llu/%llu) allocated at %s%s", 100.0 * top->alive / alive,
+			 (unsigned long long)top->alive, (unsigned long long)alive, s->surv_site,
+			 a->surv.mode == SURV_PAIR_NEWEST ? " (stack at the next bytecode boundary)" : "");
+	}
+}
+
 static void gc_verdicts(struct proc_row *row, struct analysis *a, const struct leak_policy *pol, double now)
 {
 	struct leak_policy gpol = *pol;
@@ -663,6 +793,15 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	if (!a || !row->gc_valid)
 		return;
 	leak__default_policy(&pol);
+	if (row->sites_valid && (row->sites.nsurv || row->sites.surv_mode)) {
+		if (!a->surv_ready)
+			a->surv_ready = !survivors__init(&a->surv);
+		if (a->surv_ready && row->sites.nsurv)
+			survivors__add(&a->surv, row->sites.surv, row->sites.nsurv, old_collections(row));
+	}
+	if (a->surv_ready && row->sites.surv_mode)
+		a->surv.mode = row->sites.surv_mode;
+	row->surv = a->surv_ready ? &a->surv : NULL;
 	if (o->census && now >= a->next_census) {
 		double period, cpu0 = thread_cpu_s();
 
@@ -681,6 +820,7 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		a->last_census_s = median_cost(a);
 		row->nsuspects = 0;
 		fill_rows(row, a, &pol);
+		survivor_evidence(row, a);
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
 		/* Adapt: n processes × (walk time / period) <= budget of one core. */

@@ -386,6 +386,29 @@ static int repair(struct walk *w, uint64_t prev, uint64_t *cur, uint64_t *next)
  * and NEXT_MASK_UNREACHABLE in bit 0 of _gc_next during a collection (bpo-33597); 3.6/3.7
  * pointers are plain and the head is 32 bytes.
  */
+/* Binary search of obj in the sorted probe list: record what is there now. */
+static void probe_note(struct walk *w, uint64_t obj, uint64_t type, int gen, int64_t index)
+{
+	const struct census_opts *o = w->o;
+	size_t lo = 0, hi = o->nprobe;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->probe_addrs[mid] == obj) {
+			o->probe_types[mid] = type;
+			o->probe_gens[mid] = (int8_t)gen;
+			if (o->probe_index)
+				o->probe_index[mid] = index;
+			return;
+		}
+		if (o->probe_addrs[mid] < obj)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+}
+
 static int walk_generation(struct walk *w, uint64_t head, int epoch)
 {
 	struct census *c = w->c;
@@ -394,6 +417,7 @@ static int walk_generation(struct walk *w, uint64_t head, int epoch)
 	const size_t gch = l->gc_head_size, need = gch + 32;
 	unsigned char tmp[96], hh[32];
 	uint64_t prev = head, cur, next, back, head_prev;
+	int64_t index = 0;
 	int err;
 
 	w->cur_head = head;
@@ -445,6 +469,9 @@ static int walk_generation(struct walk *w, uint64_t head, int epoch)
 		}
 		obj = p + gch;
 		memcpy(&type, obj + l->object_type, 8);
+		if (w->o->nprobe)
+			probe_note(w, cur + gch, type, epoch / 1000, index);
+		index++;
 		row = row_get(c, w->r, type);
 		if (!row)
 			return -ENOMEM;

@@ -29,6 +29,17 @@ struct census_opts {
 	 * again for the same objects (analysis/refs.c builds its heap snapshot from it). */
 	void (*visit)(void *arg, uint64_t obj, const struct pyobj_type *type, int generation);
 	void *visit_arg;
+	/*
+	 * Objects to look for (survivor samples): probe_addrs sorted ascending, nprobe entries.
+	 * For each the walk stores the ob_type it found at that address in probe_types (0 = not
+	 * on a GC list) and its generation in probe_gens; caller-owned arrays of nprobe entries.
+	 * A generation walked again after a retry overwrites its findings.
+	 */
+	const uint64_t *probe_addrs;
+	uint64_t *probe_types;
+	int8_t *probe_gens;
+	int64_t *probe_index; /* position in its generation's list (0 = first after the head) */
+	size_t nprobe;
 };
 
 /* One row: every object whose ob_type is this type object. */

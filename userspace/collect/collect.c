@@ -125,7 +125,9 @@ int collector__new(const struct collector_opts *opts, struct collector **out)
 			goto fail;
 		}
 		if (!opts->no_sites) {
-			err = sites__open(&c->sites, NULL);
+			struct sites_opts so = { .no_survivors = opts->no_survivors };
+
+			err = sites__open(&c->sites, &so);
 			if (err) {
 				pr_err("cannot load the allocation-site probes: %s", strerror(-err));
 				goto fail;

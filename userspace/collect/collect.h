@@ -27,6 +27,7 @@ struct collector_opts {
 	bool no_sites;	     /* do not sample allocation sites (Python stacks at young collections) */
 	bool native;	     /* sample native allocations (probes/native.h), verified by heap walks */
 	struct native_probes_opts native_opts;
+	bool no_survivors;   /* sample sites but do not pair them with their objects (survivors) */
 	struct analysis_opts analysis; /* zeroed: analysis__default_opts() */
 	/* Every individual collection seen by the probes (for recording and the GC timeline). */
 	gc_event_fn on_gc_event;

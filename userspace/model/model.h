@@ -10,6 +10,7 @@
 #include "model/allocstats.h"
 #include "model/native.h"
 #include "model/stacks.h"
+#include "model/survivors.h"
 #include "model/gcstats.h"
 #include "target/python.h"
 
@@ -73,7 +74,13 @@ struct suspect {
 	char name[MODEL_NAME_MAX];
 	double per_min;	   /* growth: objects, items or bytes per minute */
 	double confidence; /* 0..1 */
-	char evidence[320];
+	char evidence[640];
+	/* Type suspects: where the surviving samples of the type were allocated (the survivors'
+	 * top site), when survivor samples of it are alive.  surv_alive = 0: none. */
+	uint64_t surv_alive;	 /* alive survivor samples of this type */
+	uint64_t surv_top_alive; /* ... of them made by the top site */
+	uint64_t surv_stack_id;	 /* the top site (row->sites / row->surv) */
+	char surv_site[200];	 /* "file:line function < file:line function" (leaf first) */
 };
 
 struct proc_row {
@@ -115,6 +122,9 @@ struct proc_row {
 	struct native_report native;
 	uint64_t native_heap_in_use; /* glibc in-use bytes at the last verification walk */
 	double native_walk_time;     /* wall clock of that walk, 0 never */
+	/* Survivor samples and their (type, stack) aggregates, decided at each census; NULL when
+	 * none were taken.  Owned by the analysis (or the replay); valid until the next refresh. */
+	struct survivors *surv;
 
 	/* Allocation rates over the last refresh (alloc.h), when an allocation source runs */
 	bool alloc_valid;

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "util/common.h"
+#include "model/survivors.h"
 
 #define SITES_MAX_FRAMES 64 /* == PYSTACK_MAX_FRAMES of bpf/sites.h (checked in sites.c) */
 #define SITES_FILE_MAX	 256
@@ -47,6 +48,10 @@ struct sites_counters {
 	uint64_t err_no_tstate, err_read, err_loop, err_not_code, err_too_many;
 	uint64_t tstate_fallback, stacks_full, counts_full;
 	uint64_t walk_ns, frames;
+	/* survivor sampling (bpf/sites.h sites_pid_stats.surv_*) */
+	uint64_t surv_samples, surv_ring_full, surv_rate_limited, surv_no_object, surv_unmatched;
+	uint64_t surv_read_errors, surv_ns, surv_reused;
+	uint64_t surv_queue_full; /* paired samples userspace could not queue for the analysis */
 };
 
 struct sites_report {
@@ -55,7 +60,13 @@ struct sites_report {
 	uint64_t total;		  /* Σ count over stacks */
 	int nstacks;
 	struct site_stack *stacks; /* sorted by count, largest first */
+	int surv_mode;		   /* enum surv_pairing of this process (0: no survivor sampling) */
+	int nsurv;		   /* survivor samples paired since the previous read ... */
+	struct surv_sample *surv;  /* ... handed to the analysis (owned by the report) */
 };
+
+/* The stack with this id in rep, or NULL. */
+const struct site_stack *sites_report__find(const struct sites_report *rep, uint64_t stack_id);
 
 /* Open and load the BPF object.  opts may be NULL.  0 or -errno. */
 void sites_report__free(struct sites_report *rep);
@@ -72,5 +83,13 @@ int site_frame__format(const struct site_frame *f, char *buf, size_t size);
  * line breaks inside names are replaced by '_'.  Returns the number of lines written.
  */
 int sites__format_collapsed(const struct sites_report *rep, const char *root, struct strbuf *sb);
+
+/*
+ * Collapsed stacks of the survivors (a leaks flame graph): one line per (type, stack) with alive
+ * samples, [root;]TYPE;[[truncated];]frames root first... ALIVE\n.  The stacks' frames come from
+ * rep (a stack it lacks prints as "[stack ID]").  Returns the number of lines written.
+ */
+int survivors__format_collapsed(const struct survivors *sv, const struct sites_report *rep, const char *root,
+				struct strbuf *sb);
 
 #endif /* PYLEAK_STACKS_H */

@@ -20,10 +20,14 @@
 #include "sites.skel.h"
 
 _Static_assert(SITES_MAX_FRAMES == PYSTACK_MAX_FRAMES, "sites.h frame limit differs from bpf/sites.h");
+_Static_assert((int)SURV_PAIR_NEWEST == (int)SURV_MODE_NEWEST && (int)SURV_PAIR_NEXT_FIRST == (int)SURV_MODE_NEXT_FIRST,
+	       "model/survivors.h pairing values differ from bpf/sites.h");
 
 #define SITES_CODE_CACHE_MAX  16384 /* code objects per pid */
 #define SITES_LINETABLE_MAX   (256 * 1024)
 #define SITES_READ_MAX_STACKS SITES_MAX_STACKS
+/* Paired survivor samples queued per pid between two reads (the BPF side sends <= 100/s). */
+#define SITES_SURV_QUEUE      8192
 
 struct code_entry {
 	struct site_code code;
@@ -39,10 +43,16 @@ struct sites_proc {
 	struct remote remote;
 	struct code_entry **codes; /* open addressing on addr, capacity ncap (power of two) */
 	size_t ncodes, ncap;
+	int surv_mode;
+	struct surv_sample *surv_q; /* SITES_SURV_QUEUE, allocated on the first sample */
+	int nsurv_q;
+	uint64_t surv_queue_full;
 };
 
 struct sites {
 	struct sites_bpf *skel;
+	struct ring_buffer *surv_ring; /* survivor samples of every pid */
+	bool no_survivors;
 	struct gcstart_set att; /* the stack sampler at collection starts */
 	struct sites_proc *procs;
 	int nprocs, procs_cap;
@@ -204,6 +214,9 @@ static void proc_clear(struct sites_proc *p)
 	free(p->codes);
 	p->codes = NULL;
 	p->ncodes = p->ncap = 0;
+	free(p->surv_q);
+	p->surv_q = NULL;
+	p->nsurv_q = 0;
 }
 
 static int code_insert(struct sites_proc *p, struct code_entry *e)
@@ -317,6 +330,43 @@ static struct code_entry *code_get(struct sites_proc *p, uint64_t addr)
 /* ------------------------------------------------------------------------------------------ */
 /* lifecycle */
 
+static struct sites_proc *proc_find(struct sites *s, pid_t pid);
+
+/* One ring record: queue it for its pid (records of pids no longer followed are dropped). */
+static int on_surv_record(void *ctx, void *data, size_t size)
+{
+	const struct survivor_sample *r = data;
+	struct sites *s = ctx;
+	struct sites_proc *p;
+	struct surv_sample *q;
+	uint64_t mono = now_mono_ns();
+
+	if (size < sizeof(*r) || r->tag != SURV_REC_SAMPLE)
+		return 0;
+	p = proc_find(s, (pid_t)r->pid);
+	if (!p)
+		return 0;
+	if (!p->surv_q) {
+		p->surv_q = calloc(SITES_SURV_QUEUE, sizeof(*p->surv_q));
+		if (!p->surv_q)
+			return 0;
+	}
+	if (p->nsurv_q >= SITES_SURV_QUEUE) {
+		p->surv_queue_full++;
+		return 0;
+	}
+	q = &p->surv_q[p->nsurv_q++];
+	q->addr = r->addr;
+	q->type = r->type;
+	q->stack_id = r->stack_id;
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
+	q->time = now_wall() - (mono > r->time_ns ? (double)(mono - r->time_ns) / 1e9 : 0);
+	q->seq = r->seq;
+	q->position = r->position;
+	q->mode = r->mode;
+	return 0;
+}
+
 int sites__open(struct sites **out, const struct sites_opts *opts)
 {
 	struct sites *s;
@@ -333,11 +383,18 @@ int sites__open(struct sites **out, const struct sites_opts *opts)
 		goto cleanup;
 	}
 	s->skel->rodata->all_generations = opts && opts->all_generations;
+	s->no_survivors = opts && opts->no_survivors;
 	err = sites_bpf__load(s->skel);
 	if (err) {
 		pr_err("cannot load the allocation-site bpf programs: %s; run as root or grant CAP_BPF and "
 		       "CAP_PERFMON",
 		       strerror(-err));
+		goto cleanup;
+	}
+	s->surv_ring = ring_buffer__new(bpf_map__fd(s->skel->maps.surv_ring), on_surv_record, s, NULL);
+	if (!s->surv_ring) {
+		err = -errno;
+		pr_err("cannot open the survivor-sample ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	*out = s;
@@ -354,6 +411,7 @@ void sites__destroy(struct sites *s)
 	if (!s)
 		return;
 	gcstart__detach_all(&s->att);
+	ring_buffer__free(s->surv_ring);
 	for (i = 0; i < s->nprocs; i++)
 		proc_clear(&s->procs[i]);
 	free(s->procs);
@@ -375,6 +433,7 @@ static int attach(struct sites *s, const char *path, uint64_t off, int gen_spec,
 static struct sites_proc *proc_find(struct sites *s, pid_t pid)
 {
 	int i;
+
 
 	for (i = 0; i < s->nprocs; i++)
 		if (s->procs[i].pid == pid)
@@ -460,6 +519,24 @@ static int build_cfg(const struct py_target *t, struct pystack_cfg *cfg)
 		return -EOPNOTSUPP;
 	cfg->hdr_size = (uint16_t)(maxoff + 8);
 	cfg->flags = PYSTACK_CFG_ENABLED;
+
+	/* Survivor pairing (bpf/sites.h): 3.12+ schedule the collection (newest young entry),
+	 * <= 3.11 run it inside the allocation (first entries at the next collection).  3.6/3.7
+	 * (32-byte GC head, best effort) are left out: the candidate check assumes 16 bytes; so is
+	 * 3.14 until its young/old spaces (3.14.0-3.14.4 incremental GC) are checked here. */
+	cfg->surv_mode = SURV_MODE_OFF;
+	if (t->gc_generations_addr && l->gc_head_size == 16 && l->gc_gen_head != LAYOUT_NONE &&
+	    l->gc_head_next != LAYOUT_NONE && l->gc_head_prev != LAYOUT_NONE && l->gc_generation_size > 0 && l->gc_gen_count != LAYOUT_NONE &&
+	    t->major == 3 && t->minor >= 8 && t->minor <= 13) {
+		cfg->young_head = t->gc_generations_addr + l->gc_gen_head;
+		cfg->gc_head_size = (uint16_t)l->gc_head_size;
+		cfg->gc_head_next = (uint16_t)l->gc_head_next;
+		cfg->gc_head_prev = (uint16_t)l->gc_head_prev;
+		cfg->gen_stride = (uint32_t)l->gc_generation_size;
+		cfg->young_count = t->gc_generations_addr + l->gc_gen_count;
+		cfg->surv_mode = t->minor >= 12 ? SURV_MODE_NEWEST : SURV_MODE_NEXT_FIRST;
+		cfg->surv_forms = t->minor == 11 ? SURV_FORM_OBJECT : SURV_FORM_OBJECT | SURV_FORM_HEAD;
+	}
 	return 0;
 }
 
@@ -475,6 +552,8 @@ int sites__add_target(struct sites *s, const struct py_target *t)
 	err = build_cfg(t, &cfg);
 	if (err)
 		return err;
+	if (s->no_survivors)
+		cfg.surv_mode = SURV_MODE_OFF;
 	switch (t->tier) {
 	case GC_TIER_USDT:
 		err = attach(s, t->runtime_path, 0, 0, true);
@@ -516,6 +595,7 @@ int sites__add_target(struct sites *s, const struct py_target *t)
 	}
 	p->minor = t->minor;
 	p->layout = *t->layout;
+	p->surv_mode = cfg.surv_mode;
 	remote__init_pid(&p->remote, t->pid);
 
 	key = (__u32)t->pid;
@@ -627,6 +707,8 @@ int sites__forget(struct sites *s, pid_t pid)
 	p = proc_find(s, pid);
 	bpf_map__delete_elem(s->skel->maps.pystack_cfgs, &key, sizeof(key), 0);
 	bpf_map__delete_elem(s->skel->maps.site_pids, &key, sizeof(key), 0);
+	bpf_map__delete_elem(s->skel->maps.surv_pending, &key, sizeof(key), 0);
+	bpf_map__delete_elem(s->skel->maps.surv_confirm, &key, sizeof(key), 0);
 	delete_pid_keys(s->skel->maps.site_counts, sizeof(struct site_count_key), pid);
 	delete_pid_keys(s->skel->maps.site_stacks, sizeof(struct site_stack_key), pid);
 	if (!p)
@@ -669,6 +751,14 @@ static void read_counters(struct sites *s, pid_t pid, struct sites_counters *c)
 	c->counts_full = ps.counts_full;
 	c->walk_ns = ps.walk_ns;
 	c->frames = ps.frames;
+	c->surv_samples = ps.surv_samples;
+	c->surv_ring_full = ps.surv_ring_full;
+	c->surv_rate_limited = ps.surv_rate_limited;
+	c->surv_no_object = ps.surv_no_object;
+	c->surv_unmatched = ps.surv_unmatched;
+	c->surv_reused = ps.surv_reused;
+	c->surv_read_errors = ps.surv_read_errors;
+	c->surv_ns = ps.surv_ns;
 }
 
 int sites__read(struct sites *s, pid_t pid, struct sites_report *out)
@@ -689,7 +779,21 @@ int sites__read(struct sites *s, pid_t pid, struct sites_report *out)
 	p = proc_find(s, pid);
 	if (!p)
 		return -ENOENT;
+	ring_buffer__consume(s->surv_ring); /* queues every pid's new samples */
+	p = proc_find(s, pid);
+	if (!p)
+		return -ENOENT;
 	read_counters(s, pid, &out->counters);
+	out->counters.surv_queue_full = p->surv_queue_full;
+	out->surv_mode = p->surv_mode;
+	if (p->nsurv_q) {
+		out->surv = malloc(sizeof(*out->surv) * p->nsurv_q);
+		if (!out->surv)
+			return -ENOMEM;
+		memcpy(out->surv, p->surv_q, sizeof(*out->surv) * p->nsurv_q);
+		out->nsurv = p->nsurv_q;
+		p->nsurv_q = 0;
+	}
 	for (i = 0; i < p->ncap; i++)
 		if (p->codes[i])
 			p->codes[i]->used = false;

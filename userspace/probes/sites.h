@@ -16,6 +16,7 @@ struct sites;
 
 struct sites_opts {
 	bool all_generations; /* sample gen-1/2 collections too (default: young/automatic only) */
+	bool no_survivors;    /* do not pair sampled stacks with their objects (survivor sampling) */
 };
 
 int sites__open(struct sites **out, const struct sites_opts *opts);

@@ -2,6 +2,7 @@
 /* JSON lines renderer of the model: stable field names (docs/json.md), raw units. */
 #include "views/views.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,8 +101,8 @@ static void sites_json(struct strbuf *sb, const struct proc_row *row)
 	for (i = 0; i < s->nstacks && i < 20; i++) {
 		const struct site_stack *st = &s->stacks[i];
 
-		sb_printf(sb, "%s{\"count\":%llu,\"truncated\":%s,\"frames\":[", i ? "," : "",
-			  (unsigned long long)st->count, st->truncated ? "true" : "false");
+		sb_printf(sb, "%s{\"stack_id\":\"%016llx\",\"count\":%llu,\"truncated\":%s,\"frames\":[", i ? "," : "",
+			  (unsigned long long)st->stack_id, (unsigned long long)st->count, st->truncated ? "true" : "false");
 		for (f = 0; f < st->nframes; f++) {
 			const struct site_frame *fr = &st->frames[f];
 
@@ -110,6 +111,143 @@ static void sites_json(struct strbuf *sb, const struct proc_row *row)
 			sb_printf(sb, ",\"line\":%d,\"function\":", fr->line);
 			sb_json_str(sb, fr->code ? fr->code->func : "?");
 			sb_putc(sb, '}');
+		}
+		sb_puts(sb, "]}");
+	}
+	sb_puts(sb, "]}");
+}
+
+static void frames_json(struct strbuf *sb, const struct site_stack *st)
+{
+	int f;
+
+	sb_puts(sb, "[");
+	for (f = 0; st && f < st->nframes; f++) {
+		const struct site_frame *fr = &st->frames[f];
+
+		sb_puts(sb, f ? ",{\"file\":" : "{\"file\":");
+		sb_json_str(sb, fr->code ? fr->code->file : "?");
+		sb_printf(sb, ",\"line\":%d,\"function\":", fr->line);
+		sb_json_str(sb, fr->code ? fr->code->func : "?");
+		sb_putc(sb, '}');
+	}
+	sb_puts(sb, "]");
+}
+
+#define JSON_SURV_TYPES 20
+#define JSON_SURV_SITES 10
+
+/*
+ * Survivor samples (docs/json.md "survivors"): per type, the stacks that allocated its sampled
+ * objects, with how many were sampled, survived a census and are alive now.
+ */
+static void survivors_json(struct strbuf *sb, const struct proc_row *row)
+{
+	const struct survivors *sv = row->surv;
+	const struct sites_counters *c = &row->sites.counters;
+	uint64_t done[JSON_SURV_TYPES];
+	int ndone = 0, i, j, n;
+
+	if (!sv) {
+		sb_puts(sb, ",\"survivors\":null");
+		return;
+	}
+	sb_puts(sb, ",\"survivors\":{\"pairing\":");
+	sb_json_str(sb, surv_pairing__name(sv->mode));
+	sb_puts(sb, ",\"site_is\":");
+	sb_json_str(sb, surv_pairing__site_is(sv->mode));
+	sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":%llu,\"pending\":%llu,"
+		      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,"
+		      "\"read_errors\":%llu,\"ns_per_sample\":%llu,\"full\":{\"ring\":%llu,\"queue\":%llu,"
+		      "\"store\":%llu,\"table\":%llu},\"types\":[",
+		  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive,
+		  (unsigned long long)sv->died, (unsigned long long)sv->pending, (unsigned long long)sv->reused,
+		  sv->censuses, (unsigned long long)c->surv_rate_limited, (unsigned long long)c->surv_no_object,
+		  (unsigned long long)c->surv_unmatched, (unsigned long long)c->surv_reused,
+		  (unsigned long long)c->surv_read_errors,
+		  (unsigned long long)(c->surv_samples ? c->surv_ns / c->surv_samples : 0),
+		  (unsigned long long)c->surv_ring_full, (unsigned long long)c->surv_queue_full,
+		  (unsigned long long)sv->store_full, (unsigned long long)sv->agg_full);
+	/* Types by alive samples, then sampled: selection without sorting the shared table. */
+	for (n = 0; n < JSON_SURV_TYPES; n++) {
+		struct surv_type_total tot;
+		int best = -1;
+
+		for (i = 0; i < sv->naggs; i++) {
+			bool seen = false;
+
+			for (j = 0; j < ndone; j++)
+				seen = seen || done[j] == sv->aggs[i].type;
+			if (seen)
+				continue;
+			if (best < 0) {
+				best = i;
+				continue;
+			}
+			{
+				struct surv_type_total a, b;
+
+				survivors__type_total(sv, sv->aggs[i].type, &a);
+				survivors__type_total(sv, sv->aggs[best].type, &b);
+				if (a.alive > b.alive || (a.alive == b.alive && a.sampled > b.sampled))
+					best = i;
+			}
+		}
+		if (best < 0)
+			break;
+		done[ndone++] = sv->aggs[best].type;
+		survivors__type_total(sv, sv->aggs[best].type, &tot);
+		sb_puts(sb, n ? ",{\"type\":" : "{\"type\":");
+		sb_json_str(sb, sv->aggs[best].type_name[0] ? sv->aggs[best].type_name : NULL);
+		sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"sites\":[",
+			  (unsigned long long)tot.sampled, (unsigned long long)tot.survived, (unsigned long long)tot.alive);
+		{
+			int picked[JSON_SURV_SITES], np = 0, k, m;
+
+			for (m = 0; m < JSON_SURV_SITES; m++) {
+				int pick = -1;
+
+				for (i = 0; i < sv->naggs; i++) {
+					const struct surv_agg *g = &sv->aggs[i];
+					bool used = false;
+
+					if (g->type != sv->aggs[best].type)
+						continue;
+					for (k = 0; k < np; k++)
+						used = used || picked[k] == i;
+					if (used)
+						continue;
+					if (pick < 0 || g->alive > sv->aggs[pick].alive ||
+					    (g->alive == sv->aggs[pick].alive && g->sampled > sv->aggs[pick].sampled))
+						pick = i;
+				}
+				if (pick < 0)
+					break;
+				picked[np++] = pick;
+			}
+			for (k = 0; k < np; k++) {
+				const struct surv_agg *g = &sv->aggs[picked[k]];
+				const struct site_stack *st = sites_report__find(&row->sites, g->stack_id);
+
+				sb_printf(sb, "%s{\"stack_id\":\"%016llx\",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,"
+					      "\"share\":",
+					  k ? "," : "", (unsigned long long)g->stack_id, (unsigned long long)g->sampled,
+					  (unsigned long long)g->survived, (unsigned long long)g->alive);
+				num_or_null(sb, tot.alive ? (double)g->alive / tot.alive : NAN);
+				sb_printf(sb, ",\"truncated\":%s,\"objects\":[", st && st->truncated ? "true" : "false");
+				{
+					int o, no = 0;
+
+					/* A few alive sampled objects, for `pyleak refs 0xADDR` and checks. */
+					for (o = 0; o < sv->nt && no < 8; o++)
+						if (sv->t[o].agg == picked[k] && sv->t[o].state == SURV_ALIVE)
+							sb_printf(sb, "%s\"0x%llx\"", no++ ? "," : "",
+								  (unsigned long long)sv->t[o].s.addr);
+				}
+				sb_puts(sb, "],\"frames\":");
+				frames_json(sb, st);
+				sb_putc(sb, '}');
+			}
 		}
 		sb_puts(sb, "]}");
 	}
@@ -181,6 +319,16 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		num(sb, s->confidence);
 		sb_puts(sb, ",\"evidence\":");
 		sb_json_str(sb, s->evidence);
+		if (s->surv_alive) {
+			sb_printf(sb, ",\"survivor_site\":{\"alive\":%llu,\"top_alive\":%llu,\"share\":",
+				  (unsigned long long)s->surv_alive, (unsigned long long)s->surv_top_alive);
+			num(sb, (double)s->surv_top_alive / s->surv_alive);
+			sb_printf(sb, ",\"stack_id\":\"%016llx\",\"site\":", (unsigned long long)s->surv_stack_id);
+			sb_json_str(sb, s->surv_site);
+			sb_putc(sb, '}');
+		} else {
+			sb_puts(sb, ",\"survivor_site\":null");
+		}
 		sb_putc(sb, '}');
 	}
 	sb_putc(sb, ']');
@@ -218,6 +366,7 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	alloc_json(sb, row);
 	sites_json(sb, row);
 	native_json(sb, row);
+	survivors_json(sb, row);
 	if (!row->gc_valid) {
 		sb_puts(sb, ",\"gc\":null}");
 		return;
