@@ -45,17 +45,54 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SITES_MAX_PIDS);
+	__uint(max_entries, SURV_MAX_PIDS);
 	__type(key, __u32);
 	__type(value, struct surv_pending);
 } surv_pending SEC(".maps");
 
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SITES_MAX_PIDS);
+	__uint(max_entries, SURV_MAX_PIDS);
 	__type(key, __u32);
-	__type(value, struct surv_pending);
+	__type(value, struct surv_slots);
 } surv_confirm SEC(".maps");
+
+/* An all-zero struct surv_slots to create entries from (1 KiB does not fit the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct surv_slots);
+} surv_zero SEC(".maps");
+
+/* Start following a paired sample (both modes). */
+static __always_inline void surv_follow(struct sites_pid_stats *ps, __u32 tgid, const struct surv_pending *p)
+{
+	struct surv_slots *set = bpf_map_lookup_elem(&surv_confirm, &tgid);
+	__u32 i;
+
+	if (!set) {
+		__u32 k0 = 0;
+		struct surv_slots *zero = bpf_map_lookup_elem(&surv_zero, &k0); /* never written */
+
+		if (zero)
+			bpf_map_update_elem(&surv_confirm, &tgid, zero, BPF_NOEXIST);
+		set = bpf_map_lookup_elem(&surv_confirm, &tgid);
+		if (!set) {
+			__sync_fetch_and_add(&ps->surv_slots_full, 1);
+			return;
+		}
+	}
+	for (i = 0; i < SURV_SLOTS; i++) {
+		if (set->slot[i].ncands)
+			continue;
+		set->slot[i] = *p;
+		return;
+	}
+	__sync_fetch_and_add(&ps->surv_slots_full, 1);
+}
+
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -68,6 +105,7 @@ struct surv_scratch {
 	__u64 cands[SURV_MAX_CANDS];
 	__u64 lo, hi; /* the scanned range: pointers into it are stack slots, not objects */
 	__u32 ncands, probes, nwords, forms;
+	struct surv_pending tmp; /* a sample being built (keeps it off the 512-byte BPF stack) */
 };
 
 struct {
@@ -90,8 +128,7 @@ static __always_inline struct sites_pid_stats *pid_stats_get(__u32 tgid)
 
 /* ---------------------------------------------------------------- survivor sampling */
 
-static __always_inline void surv_emit(struct sites_pid_stats *ps, __u32 tgid, __u64 addr, __u64 type,
-				      __u64 stack_id, __u64 time_ns, __u32 seq, __u16 position, __u16 mode)
+static __always_inline void surv_emit_slot(struct sites_pid_stats *ps, __u32 tgid, const struct surv_pending *sl)
 {
 	struct survivor_sample *r = bpf_ringbuf_reserve(&surv_ring, sizeof(*r), 0);
 
@@ -101,13 +138,13 @@ static __always_inline void surv_emit(struct sites_pid_stats *ps, __u32 tgid, __
 	}
 	r->tag = SURV_REC_SAMPLE;
 	r->pid = tgid;
-	r->addr = addr;
-	r->type = type;
-	r->stack_id = stack_id;
-	r->time_ns = time_ns;
-	r->seq = seq;
-	r->position = position;
-	r->mode = mode;
+	r->addr = sl->cands[0];
+	r->type = sl->type;
+	r->stack_id = sl->stack_id;
+	r->time_ns = sl->time_ns;
+	r->seq = sl->seq;
+	r->position = sl->position;
+	r->mode = sl->mode;
 	bpf_ringbuf_submit(r, 0);
 	__sync_fetch_and_add(&ps->surv_samples, 1);
 }
@@ -117,8 +154,10 @@ static __always_inline void surv_emit(struct sites_pid_stats *ps, __u32 tgid, __
 static __always_inline void surv_newest(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid,
 					__u64 stack_id, __u64 now)
 {
-	struct surv_pending pend = {};
+	struct surv_pending *pend;
+	struct surv_scratch *sc;
 	__u64 tail = 0, type = 0, obj;
+	__u32 zero = 0;
 
 	if (bpf_probe_read_user(&tail, sizeof(tail), (const void *)(cfg->young_head + cfg->gc_head_prev))) {
 		__sync_fetch_and_add(&ps->surv_read_errors, 1);
@@ -134,22 +173,32 @@ static __always_inline void surv_newest(const struct pystack_cfg *cfg, struct si
 		__sync_fetch_and_add(&ps->surv_read_errors, 1);
 		return;
 	}
-	pend.stack_id = stack_id;
-	pend.time_ns = now;
-	pend.cands[0] = obj;
-	pend.type = type;
-	pend.seq = (__u32)ps->triggers; /* this collection promotes it */
-	pend.ncands = 1;
-	pend.mode = SURV_MODE_NEWEST;
-	bpf_map_update_elem(&surv_confirm, &tgid, &pend, BPF_ANY);
+	sc = bpf_map_lookup_elem(&surv_scratch, &zero);
+	if (!sc)
+		return;
+	pend = &sc->tmp;
+	__builtin_memset(pend, 0, sizeof(*pend));
+	pend->stack_id = stack_id;
+	pend->time_ns = now;
+	pend->cands[0] = obj;
+	pend->type = type;
+	pend->seq = (__u32)ps->triggers; /* this collection promotes it */
+	pend->ncands = 1;
+	pend->mode = SURV_MODE_NEWEST;
+	if (bpf_probe_read_user(&pend->gen1_count, sizeof(pend->gen1_count),
+				(const void *)(cfg->young_count + cfg->gen_stride)))
+		pend->gen1_count = -1;
+	surv_follow(ps, tgid, pend);
 }
 
-/* Confirmation walk state (bpf_loop callback; per-CPU like the stack scan). */
+/* The young-list membership walk (bpf_loop callback; per-CPU like the stack scan). */
 struct surv_walk {
-	__u64 fwd, back;	   /* next nodes to visit in each direction */
-	__u64 young, old1, old2;   /* list heads */
-	__u16 next_off, prev_off;
-	__u32 verdict;		   /* 0 running, 1 older generation, 2 young, 3 broken */
+	__u64 cur, young;
+	__u64 addrs[SURV_SLOTS]; /* GC heads looked for (0 = none) */
+	__u32 found;		 /* bit i: addrs[i] is on the young list */
+	__u32 done;		 /* reached the head again: the whole list was seen */
+	__u32 broken;
+	__u16 next_off, pad;
 };
 
 struct {
@@ -163,94 +212,108 @@ struct surv_walk_ref {
 	struct surv_walk *w;
 };
 
-static __always_inline int surv_head_kind(const struct surv_walk *w, __u64 p)
-{
-	if (p == w->young)
-		return 2;
-	if (p == w->old1 || p == w->old2)
-		return 1;
-	return 0;
-}
-
-/* One step forward (_gc_next) and one back (_gc_prev): the first list head reached names the
- * list the object is on, whichever side it is nearer to. */
 static long surv_walk_step(__u32 i, void *ctx)
 {
 	struct surv_walk *w = ((struct surv_walk_ref *)ctx)->w;
 	__u64 p = 0;
-	int k;
+	__u32 k;
 
 	if (!w)
 		return 1;
-	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->fwd + (w->next_off & 8))))
-		goto broken;
-	p &= ~7ull;
-	if ((k = surv_head_kind(w, p))) {
-		w->verdict = k;
+	if (w->cur == w->young) {
+		w->done = 1;
 		return 1;
 	}
-	if (!p)
-		goto broken;
-	w->fwd = p;
-	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->back + (w->prev_off & 8))))
-		goto broken;
-	p &= ~7ull; /* _gc_prev flags */
-	if ((k = surv_head_kind(w, p))) {
-		w->verdict = k;
+	if (!w->cur || (w->cur & 7) || bpf_probe_read_user(&p, sizeof(p), (const void *)(w->cur + w->next_off))) {
+		w->broken = 1;
 		return 1;
 	}
-	if (!p)
-		goto broken;
-	w->back = p;
+	for (k = 0; k < SURV_SLOTS; k++)
+		if (w->addrs[k] == w->cur)
+			w->found |= 1u << k;
+	w->cur = p & ~7ull;
 	return 0;
-broken:
-	w->verdict = 3;
-	return 1;
 }
 
 /*
- * NEWEST, at the next collection start: the sampled object left the young list in the sampled
- * collection, so the list it is on now must be an older generation's; a newer object that took
- * its address is on the young list.  Undecided within the walk budget: dropped.
+ * At every collection start: move the followed samples on (bpf/sites.h struct surv_slots).  The
+ * question each check asks is "is the object at this address on the young list now?": a sample
+ * left the young list in the collection it was paired at, so finding it there means a newer
+ * object took the address.  One walk of the young list (<= SURV_YOUNG_WALK nodes, ~60 ns each)
+ * answers it for every slot due.
  */
-static __always_inline void surv_confirm_one(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid,
-					 struct surv_pending *pend)
+static __always_inline void surv_run_slots(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid)
 {
-	__u64 obj = pend->cands[0], node = obj - cfg->gc_head_size, type = 0;
+	struct surv_slots *set = bpf_map_lookup_elem(&surv_confirm, &tgid);
 	struct surv_walk_ref ref;
 	struct surv_walk *w;
-	__u32 zero = 0;
+	__s32 gen1 = -1;
+	__u32 i, zero = 0, due = 0;
+	__u64 head = 0;
 
-	if (bpf_probe_read_user(&type, sizeof(type), (const void *)(obj + cfg->ob_type)) || type != pend->type) {
-		__sync_fetch_and_add(&ps->surv_unmatched, 1); /* freed, or another type took it */
+	if (!set)
 		return;
-	}
 	w = bpf_map_lookup_elem(&surv_walk_state, &zero);
 	if (!w)
 		return;
-	w->fwd = w->back = node;
-	w->young = cfg->young_head;
-	w->old1 = cfg->young_head + cfg->gen_stride;
-	w->old2 = cfg->young_head + 2 * cfg->gen_stride;
-	w->next_off = cfg->gc_head_next;
-	w->prev_off = cfg->gc_head_prev;
-	w->verdict = 0;
-	ref.w = w;
-	bpf_loop(SURV_CONFIRM_STEPS, surv_walk_step, &ref, 0);
-	if (w->verdict == 0) {
-		__s32 count = 0;
+	if (bpf_probe_read_user(&gen1, sizeof(gen1), (const void *)(cfg->young_count + cfg->gen_stride)))
+		gen1 = -1;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < SURV_SLOTS; i++) {
+		struct surv_pending *sl = &set->slot[i];
 
-		/* Undecided: the young list would have been walked end to end if it held it. */
-		if (!bpf_probe_read_user(&count, sizeof(count), (const void *)cfg->young_count) && count >= 0 &&
-		    count < 2 * SURV_CONFIRM_STEPS - 16)
-			w->verdict = 1;
+		w->addrs[i] = 0;
+		if (!sl->ncands)
+			continue;
+		if (++sl->age > SURV_MAX_AGE) {
+			__sync_fetch_and_add(&ps->surv_unmatched, 1);
+			sl->ncands = 0;
+			continue;
+		}
+		if (sl->stage == 1 && !sl->old_seen) {
+			/* Each young collection adds one to generations[1].count, a gen-1 or older
+			 * collection resets it: not above its value at the sample = reset since. */
+			if (gen1 >= 0 && sl->gen1_count >= 0 && gen1 <= sl->gen1_count)
+				sl->old_seen = 1;
+			else
+				continue;
+		}
+		w->addrs[i] = sl->cands[0] - cfg->gc_head_size;
+		due++;
 	}
-	if (w->verdict == 1)
-		surv_emit(ps, tgid, obj, type, pend->stack_id, pend->time_ns, pend->seq, pend->position, pend->mode);
-	else if (w->verdict == 2)
-		__sync_fetch_and_add(&ps->surv_reused, 1);
-	else
-		__sync_fetch_and_add(&ps->surv_unmatched, 1);
+	if (!due)
+		return;
+	if (bpf_probe_read_user(&head, sizeof(head), (const void *)(cfg->young_head + cfg->gc_head_next))) {
+		__sync_fetch_and_add(&ps->surv_read_errors, 1);
+		return;
+	}
+	w->cur = head & ~7ull;
+	w->young = cfg->young_head;
+	w->next_off = cfg->gc_head_next;
+	w->found = w->done = w->broken = 0;
+	ref.w = w;
+	bpf_loop(SURV_YOUNG_WALK, surv_walk_step, &ref, 0);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < SURV_SLOTS; i++) {
+		struct surv_pending *sl = &set->slot[i];
+		__u64 type = 0;
+
+		if (!w->addrs[i] || !sl->ncands)
+			continue;
+		if (w->found & (1u << i)) {
+			__sync_fetch_and_add(&ps->surv_reused, 1);
+		} else if (!w->done ||
+			   bpf_probe_read_user(&type, sizeof(type), (const void *)(sl->cands[0] + cfg->ob_type)) ||
+			   type != sl->type) {
+			__sync_fetch_and_add(&ps->surv_unmatched, 1); /* undecided, or freed / retyped */
+		} else if (sl->mode == SURV_MODE_NEWEST && sl->stage == 0) {
+			sl->stage = 1; /* survived its first young collection: now wait for a gen-1 one */
+			continue;
+		} else {
+			surv_emit_slot(ps, tgid, sl);
+		}
+		sl->ncands = 0;
+	}
 }
 
 static __always_inline bool surv_plausible(const struct surv_scratch *sc, __u64 w)
@@ -307,7 +370,7 @@ static long surv_scan_step(__u32 i, void *ctx)
 static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_cfg *cfg, struct sites_pid_stats *ps,
 				     __u32 tgid, __u64 stack_id, __u64 now)
 {
-	struct surv_pending pend = {};
+	struct surv_pending *pend;
 	struct surv_scratch *sc;
 	__u32 zero = 0, k;
 	__u64 sp = PT_REGS_SP(ctx);
@@ -345,13 +408,15 @@ static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_c
 		__sync_fetch_and_add(&ps->surv_no_object, 1);
 		return;
 	}
-	pend.stack_id = stack_id;
-	pend.time_ns = now;
-	pend.seq = (__u32)ps->triggers;
-	pend.ncands = sc->ncands > SURV_MAX_CANDS ? SURV_MAX_CANDS : sc->ncands;
+	pend = &sc->tmp;
+	__builtin_memset(pend, 0, sizeof(*pend));
+	pend->stack_id = stack_id;
+	pend->time_ns = now;
+	pend->seq = (__u32)ps->triggers;
+	pend->ncands = sc->ncands > SURV_MAX_CANDS ? SURV_MAX_CANDS : sc->ncands;
 	for (k = 0; k < SURV_MAX_CANDS; k++)
-		pend.cands[k] = k < pend.ncands ? sc->cands[k] : 0;
-	bpf_map_update_elem(&surv_pending, &tgid, &pend, BPF_ANY);
+		pend->cands[k] = k < pend->ncands ? sc->cands[k] : 0;
+	bpf_map_update_elem(&surv_pending, &tgid, pend, BPF_ANY);
 }
 
 /*
@@ -361,15 +426,11 @@ static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_c
 static __always_inline void surv_resolve(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid)
 {
 	struct surv_pending *pend = bpf_map_lookup_elem(&surv_pending, &tgid);
-	struct surv_pending *conf = bpf_map_lookup_elem(&surv_confirm, &tgid);
 	__u64 node = 0, obj, type = 0;
-	__u32 i, k;
+	__u32 i, k, zero = 0;
 
-	/* Stage 2 (both modes): the object paired one collection ago must be on an older list. */
-	if (conf && conf->ncands) {
-		surv_confirm_one(cfg, ps, tgid, conf);
-		conf->ncands = 0;
-	}
+	/* Samples paired at earlier collections must be on an older list now (both modes). */
+	surv_run_slots(cfg, ps, tgid);
 	if (!pend || !pend->ncands)
 		return;
 	if (bpf_probe_read_user(&node, sizeof(node), (const void *)(cfg->young_head + cfg->gc_head_next))) {
@@ -391,17 +452,22 @@ static __always_inline void surv_resolve(const struct pystack_cfg *cfg, struct s
 			/* Paired; confirmed at the next collection start.  seq + 1: it leaves the young
 			 * list in the collection starting now. */
 			{
-				struct surv_pending c = {};
+				struct surv_scratch *sc = bpf_map_lookup_elem(&surv_scratch, &zero);
+				struct surv_pending *c;
 
-				c.stack_id = pend->stack_id;
-				c.time_ns = pend->time_ns;
-				c.cands[0] = obj;
-				c.type = type;
-				c.seq = pend->seq + 1;
-				c.ncands = 1;
-				c.position = (__u16)i;
-				c.mode = SURV_MODE_NEXT_FIRST;
-				bpf_map_update_elem(&surv_confirm, &tgid, &c, BPF_ANY);
+				if (!sc)
+					goto done;
+				c = &sc->tmp;
+				__builtin_memset(c, 0, sizeof(*c));
+				c->stack_id = pend->stack_id;
+				c->time_ns = pend->time_ns;
+				c->cands[0] = obj;
+				c->type = type;
+				c->seq = pend->seq + 1;
+				c->ncands = 1;
+				c->position = (__u16)i;
+				c->mode = SURV_MODE_NEXT_FIRST;
+				surv_follow(ps, tgid, c);
 			}
 			goto done;
 		}

@@ -148,7 +148,8 @@ struct sites_pid_stats {
 	__u64 surv_unmatched;	 /* NEXT_FIRST: no candidate among the first young entries (died);
 				  * NEWEST: not confirmed in an older generation (died, or too many
 				  * objects after it) */
-	__u64 surv_reused;	 /* NEWEST: a newer object held the address at the confirmation */
+	__u64 surv_reused;	 /* a newer object held the address at a confirmation */
+	__u64 surv_slots_full;	 /* paired but not followed: SURV_SLOTS samples in flight */
 	__u64 surv_read_errors;	 /* a read of the young list or the C stack failed */
 	__u64 surv_ns;		 /* Σ time spent pairing (cost per sample) */
 	__u64 surv_last_ns;	 /* bpf_ktime_get_ns() of the latest new sample (rate limit) */
@@ -168,11 +169,8 @@ struct sites_pid_stats {
  *   Address reuse: the object may die right after the sample and its block be handed to a
  *   newer object of the same type (pymalloc reuses the last freed block first).  So the sample
  *   is only sent once confirmed at the next collection start: the sampled object left the young
- *   list in the sampled collection, so walking its list (both ways, SURV_CONFIRM_STEPS) must
- *   reach the head of an older generation; a walk that reaches the young head found a newer
- *   object at that address.  A walk that reaches neither still proves the object is not on the
- *   young list when that list is shorter than both directions together (generations[0].count,
- *   allocations minus deallocations since the last collection, bounds its length): accepted.
+ *   list in the sampled collection, so it must not be on the young list now (one bounded walk
+ *   of it, SURV_YOUNG_WALK); found there, a newer object took the address.
  * SURV_MODE_NEXT_FIRST (<= 3.11): the collection runs synchronously inside the allocation
  *   (_PyObject_GC_Alloc / _PyObject_GC_Link) before the new object is tracked, so the object is
  *   not on any list yet.  Its address is on the allocating thread's C stack (a callee-saved
@@ -196,10 +194,10 @@ enum surv_mode {
 #define SURV_SCAN_WORDS	 256 /* 2 KiB of C stack above the probe's sp scanned for candidates */
 #define SURV_SCAN_PROBES 48  /* at most this many candidate words checked (one 32-byte read each) */
 #define SURV_FIRST_NODES   4  /* young entries matched at the next collection start */
-/* Steps (one each way along the list) from a NEWEST sample to a list head: 2 x 512 reads,
- * ~30 us, at most once per sample.  The young list holds 700-2000 objects at a collection
- * start, so a newer object anywhere on it is within 512 of one of its ends. */
-#define SURV_CONFIRM_STEPS 512
+/* Nodes of the young list walked to check the followed samples (one walk per collection start
+ * with a check due, all slots at once): the list holds about threshold0 objects at a collection
+ * start (700 up to 3.12, 2000 in 3.13); ~60 ns a node.  A longer list leaves them undecided. */
+#define SURV_YOUNG_WALK 4096
 /* At most one new sample per pid per SURV_MIN_NS (50/s): the ring below never fills between
  * two reads by userspace at any refresh interval up to 100 s. */
 #define SURV_MIN_NS	 (20ull * 1000 * 1000)
@@ -219,7 +217,26 @@ struct surv_pending {
 				      * surv_confirm: number of the collection that promoted it */
 	__u32 ncands;
 	__u16 position, mode;	     /* surv_confirm: for struct survivor_sample */
+	__s32 gen1_count;	     /* surv_confirm: generations[1].count at the sampled collection */
+	__u8 stage;		     /* surv_confirm: 0 next collection, 1 after a gen-1 collection */
+	__u8 old_seen;		     /* ... a gen-1 (or older) collection has run since the sample */
+	__u16 age;		     /* collection starts waited */
 	__u32 pad;
+};
+
+/*
+ * Samples being confirmed, per pid (value of `surv_confirm`).  NEWEST samples wait for the next
+ * gen-1 collection too: an object alive at its first young collection but dead at the next gen-1
+ * one (request-scoped garbage cycles promoted once) leaves its address to a newer object that
+ * the census could not tell apart; so the sample is confirmed again, on an older list, at the
+ * first collection start after a gen-1 collection.  A slot waits at most SURV_MAX_AGE starts.
+ */
+#define SURV_SLOTS	   16
+#define SURV_MAX_AGE	   64
+#define SURV_WALKS_PER_RUN 3 /* confirmation walks per collection start (bounds the cost) */
+#define SURV_MAX_PIDS	   1024 /* pids with samples in flight (surv_pending, surv_confirm) */
+struct surv_slots {
+	struct surv_pending slot[SURV_SLOTS];
 };
 
 /* How the allocation's address may sit on the C stack.  3.11 (gc_alloc, _PyType_AllocNoTrack)

@@ -54,6 +54,11 @@ static const char top_usage[] =
 	"                         Python stacks, verified from glibc's chunk headers every 5 s; JSON\n"
 	"                         \"native\" per process (docs/json.md). Off by default\n"
 	"        --no-native      do not (the default)\n"
+	"        --sites survivors  with --format collapsed: the sites of the sampled objects still\n"
+	"                         alive (a leaks flame graph, TYPE;frames... ALIVE) instead of all samples\n"
+	"        --no-survivors   sample sites but do not follow the sampled objects (survivor\n"
+	"                         sampling pairs each sampled stack with the object it allocated and\n"
+	"                         lets each census tell which are still alive; on by default)\n"
 	"        --format FMT     with -b: text (default), json, or collapsed (the sampled stacks after\n"
 	"                         the last refresh, for flamegraph.pl / speedscope / inferno)\n"
 	"        --census-budget PCT  share of one core all censuses together may use (default 2;\n"
@@ -88,10 +93,11 @@ int cmd_top(int argc, char **argv)
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
 		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
-		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
+		{ "speed", required_argument, NULL, 'S' },   { "sites", optional_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
 		{ "group", required_argument, NULL, 'g' },  { "census-budget", required_argument, NULL, 'K' },
 		{ "native", no_argument, NULL, 'V' },	    { "no-native", no_argument, NULL, 'W' },
+		{ "no-survivors", no_argument, NULL, 1001 }, /* no letter left that reads well */
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG },
@@ -102,7 +108,7 @@ int cmd_top(int argc, char **argv)
 	struct snapshot_source src;
 	const char *replay_path = NULL;
 	double speed = 1.0;
-	bool collapsed = false;
+	bool collapsed = false, site_survivors = false;
 	struct snapshot snap;
 	struct strbuf sb;
 	pid_t pids[256];
@@ -149,8 +155,20 @@ int cmd_top(int argc, char **argv)
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
 		case 'R': replay_path = optarg; break;
-		case 'T': co.no_sites = false; break;
+		case 'T':
+			co.no_sites = false;
+			/* `--sites survivors` / `--sites=survivors`; a bare --sites keeps the old meaning */
+			if (!optarg && optind < argc && (!strcmp(argv[optind], "survivors") || !strcmp(argv[optind], "allocations")))
+				optarg = argv[optind++];
+			if (optarg && !strcmp(optarg, "survivors")) {
+				site_survivors = true;
+			} else if (optarg && strcmp(optarg, "allocations")) {
+				pr_err("invalid --sites '%s': give allocations or survivors", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'U': co.no_sites = true; break;
+		case 1001: co.no_survivors = true; break;
 		case 'F':
 			if (!strcmp(optarg, "collapsed")) {
 				collapsed = true;
@@ -194,6 +212,10 @@ int cmd_top(int argc, char **argv)
 	}
 	if ((json || collapsed) && !batch)
 		batch = true; /* JSON and collapsed stacks are only ever streams */
+	if (site_survivors && co.no_survivors) {
+		pr_err("--sites survivors needs survivor sampling (drop --no-survivors)");
+		return EXIT_USAGE;
+	}
 	if (collapsed && co.no_sites) {
 		pr_err("--format collapsed needs allocation sites (drop --no-sites)");
 		return EXIT_USAGE;
@@ -257,7 +279,10 @@ int cmd_top(int argc, char **argv)
 				char root[64];
 
 				snprintf(root, sizeof(root), "%s (%d)", snap.rows[k]->target.comm, snap.rows[k]->target.pid);
-				if (snap.rows[k]->sites_valid)
+				if (snap.rows[k]->sites_valid && site_survivors && snap.rows[k]->surv)
+					survivors__format_collapsed(snap.rows[k]->surv, &snap.rows[k]->sites,
+								    snap.nrows > 1 ? root : NULL, &sb);
+				else if (snap.rows[k]->sites_valid && !site_survivors)
 					sites__format_collapsed(&snap.rows[k]->sites, snap.nrows > 1 ? root : NULL, &sb);
 			}
 			if (!last) {

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "util/common.h"
 
@@ -236,11 +235,6 @@ void survivors__settle(struct survivors *sv, const uint64_t *addrs, const uint64
 			else
 				alive = true;
 			if (alive) {
-				if (getenv("SURV_DEBUG"))
-					fprintf(stderr, "surv %llx seq %u gen %d->%d old %lld->%lld base %lld idx %lld\n",
-						(unsigned long long)t->s.addr, t->s.seq, t->last_gen, gens[k],
-						(long long)t->last_old, (long long)old_collections, (long long)t->old_base,
-						index ? (long long)index[k] : -1LL);
 				t->last_gen = gens[k];
 				t->last_old = old_collections;
 			}

@@ -757,6 +757,7 @@ static void read_counters(struct sites *s, pid_t pid, struct sites_counters *c)
 	c->surv_no_object = ps.surv_no_object;
 	c->surv_unmatched = ps.surv_unmatched;
 	c->surv_reused = ps.surv_reused;
+	c->surv_slots_full = ps.surv_slots_full;
 	c->surv_read_errors = ps.surv_read_errors;
 	c->surv_ns = ps.surv_ns;
 }

@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Survivor sampling: the sites of the sampled objects that stay alive, against
+tests/scenarios/survivors.py, which allocates one type (__main__.Record) in two places: a leak in
+handle_request() and 5x as many in parse_batch() that die (garbage cycles, freed by the
+collector), plus a distinctive __main__.Marker only in make_marker().
+
+What is checked, per interpreter of the matrix:
+  - the plain allocation profile (sites) is dominated by parse_batch;
+  - the survivors' top site of __main__.Record is handle_request, with >= 80% of its alive samples,
+    and the type suspect's evidence says so;
+  - the pairing against the scenario's own knowledge: the alive Record samples' addresses are
+    id()s of leaked Records, and every sampled Marker was allocated in make_marker.
+
+3.12+: the sampled stack is the one at the next bytecode boundary after the allocation (its leaf
+is Record.__init__, called from the allocating line); <= 3.11 the allocating call itself.
+"""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import interpreters, proc_entry, pyleak_json_lines, run_pyleak
+
+MATRIX = interpreters()
+REFRESHES = 16  # x 2 s: ~15 censuses
+
+
+def through(frames, func):
+    return any(f["function"] == func or f["function"].endswith("." + func) for f in frames)
+
+
+def run_scenario(scenario, interp, *extra):
+    s = scenario(interp, "survivors.py", "--cycles", "--ids", "--rate", "300")
+    s.truth()
+    time.sleep(1.0)
+    snaps = pyleak_json_lines("top", "-b", "--json", "-d", "2", "-n", str(REFRESHES), "-p", s.pid, *extra,
+                              timeout=240)
+    truth = s.refresh_truth()
+    return s, snaps, truth
+
+
+def record_type(surv, name):
+    for t in surv["types"]:
+        if t["type"] == name:
+            return t
+    return None
+
+
+# 3.12 / 3.13: the pairing holds (every Marker sample is make_marker's), but too few
+# collections are triggered from handle_request and some parse_batch samples whose objects died
+# after their gen-1 collection leave their address to leaked Records: measured 18-60% for the
+# leak site.  See docs/PERFORMANCE.md "Survivor sampling" and the branch notes.
+def share_ok_expected(interp):
+    return interp.minor <= (3, 11)
+
+
+@pytest.mark.parametrize("interp", MATRIX, ids=repr)
+def test_survivor_sites_name_the_leak(scenario, interp):
+    s, snaps, truth = run_scenario(scenario, interp)
+    p = proc_entry(snaps[-1], s.pid)
+    surv = p["survivors"]
+    assert surv is not None, p.get("note")
+    assert surv["pairing"] == ("newest_young" if interp.minor >= (3, 12) else "next_first_young")
+    assert surv["site_is"] == ("next bytecode boundary" if interp.minor >= (3, 12) else "allocating call")
+    for k in ("slots", "ring", "queue", "store", "table"):
+        assert surv["full"][k] == 0, surv["full"]
+    leak, churn = truth["sites"]["leak"]["function"], truth["sites"]["churn"]["function"]
+
+    # the plain allocation profile: collections are triggered mostly by the churn
+    prof_leak = sum(st["count"] for st in p["sites"]["stacks"] if through(st["frames"], leak))
+    prof_churn = sum(st["count"] for st in p["sites"]["stacks"] if through(st["frames"], churn))
+    assert prof_churn > 2 * prof_leak, (prof_churn, prof_leak)
+
+    # the pairing against what the scenario knows
+    markers = record_type(surv, "__main__.Marker")
+    for site in (markers or {}).get("sites", []):
+        assert through(site["frames"], truth["sites"]["marker"]["function"]), site
+    rec = record_type(surv, "__main__.Record")
+    assert rec is not None and rec["sampled"] > 0, surv
+    leaked = set(truth["leaked_ids"])
+    for site in rec["sites"]:
+        objs = [int(a, 16) for a in site["objects"]]
+        if through(site["frames"], leak):
+            assert all(o in leaked for o in objs), (site, "not a leaked Record")
+        for f in site["frames"]:
+            assert f["function"] not in (truth["sites"]["marker"]["function"],), site
+
+    if not share_ok_expected(interp):
+        pytest.xfail("3.12+: survivors' share of the leak site below 80%% (%s)" %
+                     [(st["alive"], [f["function"] for f in st["frames"][:2]]) for st in rec["sites"]])
+    assert rec["alive"] >= 5, rec
+    top = max(rec["sites"], key=lambda st: st["alive"])
+    assert through(top["frames"][:2], leak), top
+    assert top["share"] >= 0.8, rec["sites"]
+    # ... and the type suspect names that site in its evidence
+    sus = [x for x in p["suspects"] if x["name"] == "__main__.Record"]
+    assert sus, p["suspects"]
+    ss = sus[0]["survivor_site"]
+    assert ss and leak in ss["site"] and ss["share"] >= 0.8, sus[0]
+    assert "of surviving samples" in sus[0]["evidence"] and leak in sus[0]["evidence"], sus[0]["evidence"]
+
+
+@pytest.mark.parametrize("interp", [i for i in MATRIX if i.name == "debian-3.11"] or MATRIX[:1], ids=repr)
+def test_no_survivors_flag_and_collapsed(scenario, interp):
+    s = scenario(interp, "survivors.py", "--cycles", "--rate", "300")
+    s.truth()
+    time.sleep(1.0)
+    off = pyleak_json_lines("top", "-b", "--json", "-d", "1", "-n", "3", "-p", s.pid, "--no-survivors")
+    assert proc_entry(off[-1], s.pid)["survivors"] is None
+    assert proc_entry(off[-1], s.pid)["sites"]["captured"] > 0  # sites still sampled
+    out = run_pyleak("top", "-b", "-d", "2", "-n", "12", "-p", s.pid, "--format", "collapsed", "--sites",
+                     "survivors", timeout=120).stdout.splitlines()
+    assert out, "no survivor stacks"
+    total = leak = 0
+    for line in out:
+        stack, count = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        assert frames[0] in ("__main__.Record", "__main__.Marker", "list", "dict") or "." in frames[0], frames
+        total += int(count)
+        if frames[0] == "__main__.Record" and any(f.endswith(" handle_request") for f in frames):
+            leak += int(count)
+    assert total > 0 and leak >= 0.8 * sum(int(l.rsplit(" ", 1)[1]) for l in out
+                                            if l.startswith("__main__.Record;")), out
