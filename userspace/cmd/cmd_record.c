@@ -97,9 +97,45 @@ static void record_sites(struct record_ctx *ctx, const struct proc_row *row, dou
 	sb_free(&sb);
 }
 
+/* Survivor samples per (type, stack), written with the sites (their counts are cumulative too). */
+static void record_survivors(struct record_ctx *ctx, const struct proc_row *row, double time)
+{
+	const struct survivors *sv = row->surv;
+	struct strbuf sb;
+	char frame[400];
+	int i, f;
+
+	if (!sv)
+		return;
+	sb_init(&sb);
+	for (i = 0; i < sv->naggs; i++) {
+		const struct surv_agg *g = &sv->aggs[i];
+		const struct site_stack *st = sites_report__find(&row->sites, g->stack_id);
+
+		sb_reset(&sb);
+		if (!st) {
+			sb_printf(&sb, "[stack %016llx]", (unsigned long long)g->stack_id);
+		} else {
+			if (st->truncated)
+				sb_puts(&sb, "[truncated]");
+			for (f = st->nframes - 1; f >= 0; f--) {
+				site_frame__format(&st->frames[f], frame, sizeof(frame));
+				if (sb.len)
+					sb_putc(&sb, ';');
+				sb_puts(&sb, frame);
+			}
+		}
+		if (sb.buf && recorder__survivor_row(ctx->rec, row->target.pid, time, g->type_name[0] ? g->type_name : NULL,
+						     sb.buf, (int64_t)g->sampled, (int64_t)g->survived, (int64_t)g->alive))
+			break;
+	}
+	sb_free(&sb);
+}
+
 static void on_exit_row(const struct proc_row *row, void *ctx)
 {
 	record_sites(ctx, row, now_wall());
+	record_survivors(ctx, row, now_wall());
 	recorder__process_exit(((struct record_ctx *)ctx)->rec, row);
 }
 
@@ -349,8 +385,10 @@ int cmd_record(int argc, char **argv)
 		if (!err && (record_census(&ctx, &snap) || recorder__groups(ctx.rec, &snap)))
 			goto cleanup;
 		for (int k = 0; !err && k < snap.nrows; k++)
-			if (!snap.rows[k]->exited)
+			if (!snap.rows[k]->exited) {
 				record_sites(&ctx, snap.rows[k], snap.time);
+				record_survivors(&ctx, snap.rows[k], snap.time);
+			}
 		drain_events(c);
 	}
 	ret = EXIT_OK;

@@ -28,7 +28,8 @@ static const char report_usage[] =
 	"    csv        the samples time series, one row per sample per process\n"
 	"    chrome     Chrome trace-event JSON: GC pauses as slices per thread, RSS as counters; open\n"
 	"               it in https://ui.perfetto.dev or chrome://tracing\n"
-	"    collapsed  'frame;frame;frame count' lines of the allocation sites (flamegraph.pl, speedscope)\n"
+	"    collapsed  'frame;frame;frame count' lines of the allocation sites (flamegraph.pl, speedscope);\n"
+	"               with --sites survivors: 'TYPE;frame;... ALIVE' of the sampled objects still alive\n"
 	"\n"
 	"OPTIONS\n"
 	"    -f, --format FMT   output format (default text)\n"
@@ -42,13 +43,15 @@ static const char report_usage[] =
 	"    pyleak report night.db\n"
 	"    pyleak report night.db --format html -o night.html\n"
 	"    pyleak report night.db --format chrome -o gc.json   # then load gc.json in Perfetto\n"
-	"    pyleak report night.db --format collapsed | flamegraph.pl > sites.svg\n";
+	"    pyleak report night.db --format collapsed | flamegraph.pl > sites.svg\n"
+	"    pyleak report night.db --format collapsed --sites survivors | flamegraph.pl > leaks.svg\n";
 
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "sites", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -57,6 +60,7 @@ int cmd_report(int argc, char **argv)
 	struct trace *t = NULL;
 	FILE *out = stdout;
 	int ch, err, ret = EXIT_FAIL;
+	bool survivors = false;
 
 	while ((ch = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -68,6 +72,14 @@ int cmd_report(int argc, char **argv)
 			}
 			break;
 		case 'o': out_path = optarg; break;
+		case 's':
+			if (!strcmp(optarg, "survivors")) {
+				survivors = true;
+			} else if (strcmp(optarg, "allocations")) {
+				pr_err("invalid --sites '%s': give allocations or survivors", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h': cmd_usage(stdout, report_usage); return EXIT_OK;
 		default: cmd_usage(stderr, report_usage); return EXIT_USAGE;
 		}
@@ -78,6 +90,12 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
+	if (survivors && fmt != REPORT_COLLAPSED) {
+		pr_err("--sites survivors goes with --format collapsed (the other formats show both)");
+		return EXIT_USAGE;
+	}
+	if (survivors)
+		fmt = REPORT_COLLAPSED_SURVIVORS;
 	{
 		/* A report reads one file and writes another: nothing else a root process carries. */
 		static const int keep[] = PRIV_KEEP_FILES;

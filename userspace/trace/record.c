@@ -58,7 +58,10 @@ static const char schema_sql[] =
 	"CREATE INDEX suspects_proc_time ON suspects(proc, time);"
 	"CREATE TABLE sites(proc INTEGER NOT NULL, time REAL NOT NULL, stack TEXT NOT NULL, count INTEGER,"
 	" bytes INTEGER);"
-	"CREATE INDEX sites_proc ON sites(proc);";
+	"CREATE INDEX sites_proc ON sites(proc);"
+	"CREATE TABLE survivors(proc INTEGER NOT NULL, time REAL NOT NULL, type TEXT, stack TEXT NOT NULL,"
+	" sampled INTEGER, survived INTEGER, alive INTEGER);"
+	"CREATE INDEX survivors_proc ON survivors(proc);";
 
 enum {
 	ST_EVENT,
@@ -72,6 +75,7 @@ enum {
 	ST_CONTAINER,
 	ST_SUSPECT,
 	ST_SITE,
+	ST_SURVIVOR,
 	ST_COUNT,
 };
 
@@ -90,6 +94,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CONTAINER] = "INSERT INTO containers VALUES(?1,?2,?3,?4,?5,?6)",
 	[ST_SUSPECT] = "INSERT INTO suspects VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_SITE] = "INSERT INTO sites VALUES(?1,?2,?3,?4,?5)",
+	[ST_SURVIVOR] = "INSERT INTO survivors VALUES(?1,?2,?3,?4,?5,?6,?7)",
 };
 
 struct rec_proc {
@@ -731,6 +736,22 @@ int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *s
 	sqlite3_bind_int64(st, 4, count);
 	bind_i64_or_null(st, 5, bytes >= 0, bytes);
 	return step_reset(r, st, "writing a site row");
+}
+
+int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const char *type, const char *stack,
+			   int64_t sampled, int64_t survived, int64_t alive)
+{
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_SURVIVOR, pid, time, &err);
+
+	if (!st)
+		return err;
+	text_or_null(st, 3, type);
+	sqlite3_bind_text(st, 4, stack ? stack : "?", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, sampled);
+	sqlite3_bind_int64(st, 6, survived);
+	sqlite3_bind_int64(st, 7, alive);
+	return step_reset(r, st, "writing a survivor row");
 }
 
 int recorder__close(struct recorder *r)

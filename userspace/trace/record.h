@@ -10,7 +10,8 @@
 #include "model/gcstats.h"
 
 /* Bump when a table or column changes meaning; readers refuse newer versions (trace.c). */
-#define TRACE_SCHEMA_VERSION 1
+/* 2: table survivors (docs/trace-schema.md); version-1 traces load without it. */
+#define TRACE_SCHEMA_VERSION 2
 #define TRACE_FORMAT_NAME "pyleak-trace"
 #define TRACE_DEFAULT_MAX_SIZE (256ull << 20)
 /* gc_events stop at this share of --max-size, keeping the rest for samples (per-interval rows). */
@@ -60,5 +61,8 @@ int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char
 			  double per_min, double confidence, const char *evidence);
 /* stack: frames outermost first, joined with ';' (the collapsed flame-graph format). */
 int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *stack, int64_t count, int64_t bytes);
+/* One (type, stack) row of survivor samples: sampled, survived a census, alive at the last one. */
+int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const char *type, const char *stack,
+			   int64_t sampled, int64_t survived, int64_t alive);
 
 #endif /* PYLEAK_RECORD_H */

@@ -211,6 +211,45 @@ static int sites_of(const struct trace *t, int pi, struct growth *out, int max)
 	return n;
 }
 
+static int cmp_survivor(const void *pa, const void *pb)
+{
+	const struct growth *x = pa, *y = pb;
+
+	if (x->last != y->last)
+		return x->last > y->last ? -1 : 1;
+	return (x->bytes < y->bytes) - (x->bytes > y->bytes);
+}
+
+/* The (type, stack) rows of process pi's survivor samples with the most alive. */
+static int survivors_of(const struct trace *t, int pi, struct growth *out, int max)
+{
+	struct growth *all;
+	int n = 0, i;
+
+	all = calloc((size_t)t->naux[TRACE_SURVIVORS] + 1, sizeof(*all));
+	if (!all)
+		return 0;
+	for (i = 0; i < t->naux[TRACE_SURVIVORS]; i++) {
+		const struct trace_aux *a = &t->aux[TRACE_SURVIVORS][i];
+		struct growth *g;
+
+		if (a->proc != pi)
+			continue;
+		g = &all[n++];
+		g->name = a->name;
+		g->kind = a->kind;
+		g->last = a->count > 0 ? a->count : 0;
+		g->first = a->per_min > 0 && a->per_min < 9e18 ? (int64_t)a->per_min : 0;
+		g->bytes = a->bytes > 0 ? a->bytes : 0;
+		g->last_time = a->time;
+	}
+	sort_array(all, n, sizeof(all[0]), cmp_survivor);
+	n = MIN(n, max);
+	memcpy(out, all, (size_t)n * sizeof(all[0]));
+	free(all);
+	return n;
+}
+
 void report__summarise(const struct trace *t, int pi, struct proc_sum *s)
 {
 	const struct trace_proc *p = &t->procs[pi];
@@ -257,6 +296,7 @@ void report__summarise(const struct trace *t, int pi, struct proc_sum *s)
 		s->suspects[s->nsuspects++] = a;
 	}
 	s->nsites = sites_of(t, pi, s->sites, TOP_N);
+	s->nsurvivors = survivors_of(t, pi, s->survivors, TOP_N);
 }
 
 /* Where the timelines of the chrome and html formats start: the earliest time in the trace. */
@@ -300,6 +340,7 @@ int report__write(const struct trace *t, enum report_format fmt, FILE *out)
 	case REPORT_CSV: err = report__write_csv(t, out); break;
 	case REPORT_CHROME: err = report__write_chrome(t, out); break;
 	case REPORT_COLLAPSED: err = report__write_collapsed(t, out); break;
+	case REPORT_COLLAPSED_SURVIVORS: err = report__write_collapsed_survivors(t, out); break;
 	default: return -EINVAL;
 	}
 	if (!err && (fflush(out) || ferror(out)))

@@ -14,6 +14,7 @@ enum report_format {
 	REPORT_CSV,
 	REPORT_CHROME,
 	REPORT_COLLAPSED,
+	REPORT_COLLAPSED_SURVIVORS, /* collapsed stacks of the survivor samples (--sites survivors) */
 };
 
 /* "text", "json", ... -> format; -EINVAL for an unknown name. */

@@ -49,6 +49,10 @@ struct proc_sum {
 	const struct trace_aux *suspects[TOP_N];
 	struct growth sites[TOP_N];
 	int nsites;
+	/* survivor samples per (type, stack): name = stack, kind = type, last = alive,
+	 * first = survived, bytes = sampled; by alive, largest first */
+	struct growth survivors[TOP_N];
+	int nsurvivors;
 };
 
 /* report.c */
@@ -70,6 +74,7 @@ int report__write_collapsed(const struct trace *t, FILE *f);
 /* report_groups.c: the process families section of the text report, and `,"groups":[...]`. */
 void report_groups__text(const struct trace *t, FILE *f);
 void report_groups__json(const struct trace *t, FILE *f);
+int report__write_collapsed_survivors(const struct trace *t, FILE *f);
 /* report_text.c, report_html.c */
 int report__write_text(const struct trace *t, FILE *f);
 int report__write_html(const struct trace *t, FILE *f);

@@ -204,6 +204,15 @@ static void json_process(FILE *f, const struct trace *t, const struct proc_sum *
 		report_json__str(f, s->sites[i].name);
 		fprintf(f, ",\"count\":%lld,\"bytes\":%lld}", (long long)s->sites[i].last, (long long)s->sites[i].bytes);
 	}
+	fputs("],\"survivors\":[", f);
+	for (i = 0; i < s->nsurvivors; i++) {
+		fputs(i ? ",{\"type\":" : "{\"type\":", f);
+		report_json__str(f, s->survivors[i].kind);
+		fputs(",\"stack\":", f);
+		report_json__str(f, s->survivors[i].name);
+		fprintf(f, ",\"sampled\":%lld,\"survived\":%lld,\"alive\":%lld}", (long long)s->survivors[i].bytes,
+			(long long)s->survivors[i].first, (long long)s->survivors[i].last);
+	}
 	fputs("]}", f);
 }
 
@@ -423,5 +432,38 @@ int report__write_collapsed(const struct trace *t, FILE *f)
 		i = j;
 	}
 	(void)lines;
+	return 0;
+}
+
+/* Survivor samples as collapsed stacks, TYPE;root;...;leaf ALIVE: a flame graph of what leaks. */
+int report__write_collapsed_survivors(const struct trace *t, FILE *f)
+{
+	int k = TRACE_SURVIVORS, i, nprocs = 0, last_proc = -1;
+	const char *s;
+
+	for (i = 0; i < t->naux[k]; i++)
+		if (t->aux[k][i].proc != last_proc) {
+			last_proc = t->aux[k][i].proc;
+			nprocs++;
+		}
+	if (!t->naux[k]) {
+		pr_warn("%s: no survivor samples recorded%s: the collapsed output is empty", t->path,
+			t->meta.schema_version < 2 ? " (a trace of schema 1 has none)" : "");
+		return 0;
+	}
+	for (i = 0; i < t->naux[k]; i++) {
+		const struct trace_aux *a = &t->aux[k][i];
+
+		if (a->count <= 0)
+			continue;
+		if (nprocs > 1)
+			fprintf(f, "%s-%d;", t->procs[a->proc].comm, t->procs[a->proc].pid);
+		for (s = a->kind ? a->kind : "?"; *s; s++)
+			fputc(*s == '\n' || *s == '\r' || *s == ';' ? '_' : *s, f);
+		fputc(';', f);
+		for (s = a->name; *s; s++)
+			fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+		fprintf(f, " %lld\n", (long long)a->count);
+	}
 	return 0;
 }

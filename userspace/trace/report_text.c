@@ -92,6 +92,22 @@ static void text_sites(FILE *f, const struct proc_sum *s)
 		fprintf(f, "    %10lld  %s\n", (long long)s->sites[i].last, T(s->sites[i].name));
 }
 
+static void text_survivors(FILE *f, const struct proc_sum *s)
+{
+	int i;
+
+	fputs("  survivors (sampled objects still alive, by type and allocation site):\n", f);
+	if (!s->nsurvivors) {
+		fputs("    none recorded\n", f);
+		return;
+	}
+	fprintf(f, "    %7s %8s %7s  %s\n", "alive", "survived", "sampled", "type  stack (root first)");
+	for (i = 0; i < s->nsurvivors; i++)
+		fprintf(f, "    %7lld %8lld %7lld  %s  %s\n", (long long)s->survivors[i].last,
+			(long long)s->survivors[i].first, (long long)s->survivors[i].bytes,
+			s->survivors[i].kind ? s->survivors[i].kind : "?", s->survivors[i].name);
+}
+
 static void text_process(FILE *f, const struct proc_sum *s)
 {
 	const struct trace_proc *p = s->p;
@@ -153,6 +169,7 @@ static void text_process(FILE *f, const struct proc_sum *s)
 	text_containers(f, s);
 	text_suspects(f, s);
 	text_sites(f, s);
+	text_survivors(f, s);
 }
 
 int report__write_text(const struct trace *t, FILE *f)

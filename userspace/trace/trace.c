@@ -14,7 +14,7 @@
 #include "util/common.h"
 #include "trace/record.h"
 
-static const char *const aux_names[TRACE_NAUX] = { "types", "containers", "suspects", "sites" };
+static const char *const aux_names[TRACE_NAUX] = { "types", "containers", "suspects", "sites", "survivors" };
 
 const char *trace__aux_name(enum trace_aux_kind k)
 {
@@ -437,6 +437,8 @@ static int load_aux(struct loader *l, enum trace_aux_kind k)
 		[TRACE_SUSPECTS] = "SELECT proc, time, name, kind, evidence, NULL, NULL, per_min, confidence FROM suspects"
 				   " ORDER BY proc, time",
 		[TRACE_SITES] = "SELECT proc, time, stack, NULL, NULL, count, bytes, 0, 0 FROM sites ORDER BY proc, stack",
+		[TRACE_SURVIVORS] = "SELECT proc, time, stack, type, NULL, alive, sampled, survived, 0 FROM survivors"
+				    " ORDER BY proc, type, stack",
 	};
 	struct trace *t = l->t;
 	sqlite3_stmt *st;
@@ -524,8 +526,12 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_samples(&l);
 	err = err ?: load_events(&l);
 	err = err ?: load_hist(&l);
-	for (k = 0; k < TRACE_NAUX && !err; k++)
+	for (k = 0; k < TRACE_NAUX && !err; k++) {
+		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
+		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
+			continue;
 		err = load_aux(&l, (enum trace_aux_kind)k);
+	}
 	err = err ?: trace__load_groups(l.db, t);
 	if (err == -ENOMEM)
 		pr_err("%s: out of memory loading the trace", path);

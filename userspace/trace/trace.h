@@ -119,7 +119,9 @@ struct trace_group {
 	struct trace_group_verdict *verdicts; /* by time */
 };
 
-enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_NAUX };
+/* TRACE_SURVIVORS (schema 2+): name = stack, kind = type, count = alive, bytes = sampled,
+ * per_min = survived. */
+enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_SURVIVORS, TRACE_NAUX };
 
 struct trace {
 	char path[4096];
