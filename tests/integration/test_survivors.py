@@ -124,3 +124,74 @@ def test_no_survivors_flag_and_collapsed(scenario, interp):
             leak += int(count)
     assert total > 0 and leak >= 0.8 * sum(int(l.rsplit(" ", 1)[1]) for l in out
                                             if l.startswith("__main__.Record;")), out
+
+
+def _chromium_dom(html, fragment, workdir):
+    import shutil
+    import subprocess
+    import tempfile
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        return None
+    profile = tempfile.mkdtemp(prefix="pyleak-chromium-", dir=workdir)
+    p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        "--user-data-dir=" + profile, "--dump-dom", "file://" + html + fragment],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+@pytest.mark.parametrize("interp", [i for i in MATRIX if i.name == "debian-3.11"] or MATRIX[:1], ids=repr)
+def test_recorded_reported_and_replayed(scenario, interp, tmp_path):
+    import re
+    from conftest import need
+    s = scenario(interp, "survivors.py", "--cycles", "--rate", "300")
+    truth = s.truth()
+    time.sleep(1.0)
+    db = str(tmp_path / "surv.db")
+    run_pyleak("record", "-p", s.pid, "-o", db, "--duration", "26", "--interval", "2", timeout=180)
+    leak = truth["sites"]["leak"]["function"]
+
+    text = run_pyleak("report", db).stdout
+    sec = text.split("survivors (sampled objects still alive")[1]
+    first = [l for l in sec.splitlines()[2:] if l.strip()][0]
+    assert "__main__.Record" in first and first.rstrip().endswith(" " + leak), first
+
+    rep = json.loads(run_pyleak("report", db, "--format", "json").stdout)
+    proc = [p for p in rep["processes"] if p["pid"] == s.pid][0]
+    rec = [x for x in proc["survivors"] if x["type"] == "__main__.Record"]
+    alive = sum(x["alive"] for x in rec)
+    top = max(rec, key=lambda x: x["alive"])
+    assert alive >= 3 and top["stack"].endswith(" " + leak) and top["alive"] >= 0.8 * alive, rec
+    sus = [x for x in proc["suspects"] if x["name"] == "__main__.Record"]
+    assert sus and "of surviving samples" in sus[-1]["evidence"] and leak in sus[-1]["evidence"], sus
+
+    coll = run_pyleak("report", db, "--format", "collapsed", "--sites", "survivors").stdout.splitlines()
+    assert any(l.startswith("__main__.Record;") and (" %s " % leak) in (l.rsplit(";", 1)[1] + " ") for l in coll), coll
+
+    # html: both flame graphs render; a click on the leak's frame zooms the survivors' one to it
+    html = str(tmp_path / "surv.html")
+    run_pyleak("report", db, "--format", "html", "-o", html)
+    page = open(html).read()
+    for needle in ("src=\"http", "href=\"http", "@import", "fetch(", "XMLHttpRequest"):
+        assert needle not in page, needle
+    dom = _chromium_dom(html, "#fg-flame=survivors&fg-click=" + leak, str(tmp_path))
+    need(dom is not None, "chromium is not installed")
+    assert 'data-rendered="1"' in dom
+    svgs = re.findall(r'<svg[^>]*class="flame-svg"[^>]*>', dom)
+    assert len(svgs) == 2, svgs
+    assert 'data-zoom="all"' in svgs[0], svgs[0]  # the allocation-site flame graph, not clicked
+    m = re.search(r'data-zoom="([^"]*)"', svgs[1])
+    assert m and m.group(1).endswith(" " + leak), svgs[1]
+    zoomed = re.findall(r'<rect x="0.0" y="\d+" width="960.0"[^>]*data-name="[^"]*%s"' % leak, dom)
+    assert zoomed, "the clicked frame is not full width after the zoom"
+    unzoomed = _chromium_dom(html, "", str(tmp_path))
+    assert not re.findall(r'<rect x="0.0" y="\d+" width="960.0"[^>]*data-name="[^"]*%s"' % leak, unzoomed) or \
+        len(set(re.findall(r'data-name="([^"]*)"', unzoomed))) <= 7
+
+    # replay: the suspects' evidence (with its survivors' site) comes back from the trace
+    snaps = pyleak_json_lines("top", "--replay", db, "-b", "--json")
+    ev = [x["evidence"] for sn in snaps for p in sn["processes"] for x in p["suspects"]
+          if x["name"] == "__main__.Record"]
+    assert ev and any("of surviving samples" in e and leak in e for e in ev), ev[-1:]
