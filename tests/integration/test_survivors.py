@@ -190,6 +190,21 @@ def test_recorded_reported_and_replayed(scenario, interp, tmp_path):
     assert not re.findall(r'<rect x="0.0" y="\d+" width="960.0"[^>]*data-name="[^"]*%s"' % leak, unzoomed) or \
         len(set(re.findall(r'data-name="([^"]*)"', unzoomed))) <= 7
 
+    # a schema-1 trace (before the survivors table) still reads: no survivors, same sites
+    import shutil
+    import sqlite3
+    old = str(tmp_path / "v1.db")
+    shutil.copy(db, old)
+    con = sqlite3.connect(old)
+    con.execute("DROP TABLE survivors")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    v1 = json.loads(run_pyleak("report", old, "--format", "json").stdout)
+    v1p = [p for p in v1["processes"] if p["pid"] == s.pid][0]
+    assert v1p["survivors"] == [] and v1p["sites"] == proc["sites"], v1p["survivors"]
+    assert run_pyleak("report", old, "--format", "collapsed", "--sites", "survivors").stdout == ""
+
     # replay: the suspects' evidence (with its survivors' site) comes back from the trace
     snaps = pyleak_json_lines("top", "--replay", db, "-b", "--json")
     ev = [x["evidence"] for sn in snaps for p in sn["processes"] for x in p["suspects"]

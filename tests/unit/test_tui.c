@@ -462,12 +462,49 @@ static void test_sites_tab(void **state)
 	r->sites.total = 40;
 	r->sites.counters.walk_errors = 2;
 	render(f, 200, 30);
-	assert_true(tui_grid__find(&f->g, "Sites: 40 samples, 2 walk errors (discarded)") >= 0);
+	assert_true(tui_grid__find(&f->g, "Sites (allocations; v: survivors): 40 samples, 2 walk errors (discarded)") >= 0);
 	y = tui_grid__find(&f->g, "/srv/app.py:41 make_widget");
 	assert_true(y >= 0);
 	assert_non_null(strstr(line(f, y), " 75.0%     30  /srv/app.py:41 make_widget < /srv/app.py:12 handle < /srv/app.py:3 <module>"));
 	y = tui_grid__find(&f->g, "/srv/app.py:13 handle");
 	assert_non_null(strstr(line(f, y), " 25.0%     10  /srv/app.py:13 handle < [truncated]"));
+
+	/* 'v': the survivors of one type; the leaking stack (the second one here) on top */
+	{
+		struct survivors sv;
+		struct surv_sample smp[5];
+		uint64_t addrs[5], types[5];
+		int8_t gens[5];
+		int k;
+
+		assert_int_equal(survivors__init(&sv), 0);
+		stacks[0].stack_id = 0x111;
+		stacks[1].stack_id = 0x222;
+		for (k = 0; k < 5; k++) {
+			smp[k] = (struct surv_sample){ .addr = 0x1000 + 0x40 * k, .type = 0xabc,
+						       .stack_id = k < 4 ? 0x222 : 0x111, .seq = 1, .mode = 2 };
+			addrs[k] = smp[k].addr;
+			types[k] = 0xabc;
+			gens[k] = 2;
+		}
+		survivors__add(&sv, smp, 5, 0);
+		survivors__settle(&sv, addrs, types, gens, NULL, 5, 0, 1.0);
+		copy_str(sv.aggs[0].type_name, sizeof(sv.aggs[0].type_name), "app.Conn");
+		copy_str(sv.aggs[1].type_name, sizeof(sv.aggs[1].type_name), "app.Conn");
+		r->surv = &sv;
+		assert_int_equal(tui_state__key(&f->st, 'v'), TUI_ACT_REDRAW);
+		render(f, 160, 30);
+		assert_true(tui_grid__find(&f->g, "Survivors of app.Conn (type 1/1, [ ] to change): 5 alive of 5 sampled") >= 0);
+		y = tui_grid__find(&f->g, " 80.0%     4 alive     4/4      /srv/app.py:13 handle");
+		assert_true(y >= 0);
+		assert_true(tui_grid__find(&f->g, " 20.0%     1 alive     1/1      /srv/app.py:41 make_widget") > y);
+		assert_true(tui_grid__find(&f->g, "Alloc/Survivors") >= 0); /* the key is in the footer */
+		assert_int_equal(tui_state__key(&f->st, 'v'), TUI_ACT_REDRAW);
+		render(f, 160, 30);
+		assert_true(tui_grid__find(&f->g, "Survivors of") < 0);
+		r->surv = NULL;
+		survivors__free(&sv);
+	}
 	r->sites_valid = false; /* the fixture's teardown must not free static stacks */
 	r->sites.stacks = NULL;
 	r->sites.nstacks = 0;

@@ -110,6 +110,8 @@ MODES = [
     dict(name="pyleak --alloc exact", kind="pyleak", args=["--alloc", "exact"],
          requires="--alloc", scale=0.05),
     dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
+    # Survivor sampling is part of the default: the default without it, side by side.
+    dict(name="pyleak --no-survivors", kind="pyleak", args=["--no-survivors"], requires="--no-survivors"),
     dict(name="bpftrace gc", kind="bpftrace", usdt_only=True),
     dict(name="tracemalloc", kind="pyflags", pyflags=["-X", "tracemalloc"], scale=0.2),
     dict(name="objgraph 1s", kind="launcher", launcher=["--objgraph", "1"], scale=2.0),

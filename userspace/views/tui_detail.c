@@ -90,7 +90,7 @@ int tui_detail__render(struct tui_grid *g, const struct snapshot *snap, struct t
 	case TUI_TAB_GC: tui_render__gc_tab(g, snap, r, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_TYPES: tui_render__types_tab(g, r, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_CONTAINERS: tui_render__containers_tab(g, r, 0, y, g->w, bottom - y); break;
-	case TUI_TAB_SITES: tui_render__sites_tab(g, r, 0, y, g->w, bottom - y); break;
+	case TUI_TAB_SITES: tui_render__sites_tab(g, r, st, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_SUSPECTS: tui_render__suspects_tab(g, r, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_NATIVE: tui_render__native_tab(g, r, 0, y, g->w, bottom - y); break;
 	default: break;

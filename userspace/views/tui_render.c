@@ -72,8 +72,14 @@ static void render_footer(struct tui_grid *g, const struct tui_state *st)
 		{ "Esc", "Back" }, { "<- ->", "Tab" }, { "Up/Dn", "Process" }, { "p", "Pause" },
 		{ "h", "Help" },   { "q", "Quit" },
 	};
-	const char *const(*keys)[2] = st->view == TUI_VIEW_DETAIL ? detail_keys : list_keys;
-	int nkeys = st->view == TUI_VIEW_DETAIL ? (int)ARRAY_SIZE(detail_keys) : (int)ARRAY_SIZE(list_keys);
+	static const char *const sites_keys[][2] = {
+		{ "Esc", "Back" }, { "<- ->", "Tab" }, { "v", "Alloc/Survivors" }, { "[ ]", "Type" },
+		{ "p", "Pause" },  { "h", "Help" },	 { "q", "Quit" },
+	};
+	bool sites = st->view == TUI_VIEW_DETAIL && st->tab == TUI_TAB_SITES;
+	const char *const(*keys)[2] = sites ? sites_keys : st->view == TUI_VIEW_DETAIL ? detail_keys : list_keys;
+	int nkeys = sites ? (int)ARRAY_SIZE(sites_keys)
+			  : st->view == TUI_VIEW_DETAIL ? (int)ARRAY_SIZE(detail_keys) : (int)ARRAY_SIZE(list_keys);
 	int y = g->h - 1, x = 0, i;
 	/* never the bottom-right cell: curses cannot write it without scrolling */
 	int maxw = g->w - 1;
@@ -331,6 +337,18 @@ enum tui_action tui_state__key(struct tui_state *st, int key)
 		case '5':
 		case '6':
 			st->tab = (enum tui_tab)(key - '1');
+			return TUI_ACT_REDRAW;
+		case 'v':
+		case 'V':
+			if (st->tab != TUI_TAB_SITES)
+				return TUI_ACT_NONE;
+			st->sites_survivors = !st->sites_survivors;
+			return TUI_ACT_REDRAW;
+		case '[':
+		case ']':
+			if (st->tab != TUI_TAB_SITES || !st->sites_survivors)
+				return TUI_ACT_NONE;
+			st->surv_type += key == ']' ? 1 : -1; /* wrapped by the renderer */
 			return TUI_ACT_REDRAW;
 		case TUI_KEY_UP:
 		case TUI_KEY_DOWN:

@@ -146,6 +146,11 @@ struct tui_state {
 	int nvis, vis_cap;
 	int page_rows;
 	uint32_t col_shown; /* bit per enum tui_col */
+
+	/* Sites tab: 'v' switches between the allocation profile and the survivors of one type,
+	 * '[' ']' pick the type (index into the types with survivor samples, most alive first). */
+	bool sites_survivors;
+	int surv_type;
 };
 
 void tui_state__init(struct tui_state *st, double interval_s);
@@ -167,7 +172,8 @@ void tui_render__gc_tab(struct tui_grid *g, const struct snapshot *snap, const s
 			int w, int h);
 void tui_render__types_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
 void tui_render__containers_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
-void tui_render__sites_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
+void tui_render__sites_tab(struct tui_grid *g, const struct proc_row *row, const struct tui_state *st, int x, int y,
+			   int w, int h);
 void tui_render__suspects_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
 void tui_render__native_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
 
