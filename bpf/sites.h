@@ -198,9 +198,10 @@ enum surv_mode {
  * with a check due, all slots at once): the list holds about threshold0 objects at a collection
  * start (700 up to 3.12, 2000 in 3.13); ~60 ns a node.  A longer list leaves them undecided. */
 #define SURV_YOUNG_WALK 4096
-/* At most one new sample per pid per SURV_MIN_NS (50/s): the ring below never fills between
- * two reads by userspace at any refresh interval up to 100 s. */
-#define SURV_MIN_NS	 (20ull * 1000 * 1000)
+/* At most one new sample per pid per SURV_MIN_NS (20/s): each costs up to two young-list walks
+ * (~40-120 us each), so a GC-heavy target (thousands of collections/s) pays at most ~0.5% of a
+ * core; the ring below never fills between two reads at any refresh interval up to 250 s. */
+#define SURV_MIN_NS	 (50ull * 1000 * 1000)
 /* Ring of struct survivor_sample, read by userspace at every refresh: 256 KiB / 48 B = 5461
  * records.  A failed reserve counts sites_pid_stats.surv_ring_full. */
 #define SURV_RING_BYTES	 (256 * 1024)

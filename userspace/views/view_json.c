@@ -158,14 +158,14 @@ static void survivors_json(struct strbuf *sb, const struct proc_row *row)
 	sb_json_str(sb, surv_pairing__site_is(sv->mode));
 	sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":%llu,\"pending\":%llu,"
 		      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,"
-		      "\"read_errors\":%llu,\"ns_per_sample\":%llu,\"full\":{\"slots\":%llu,\"ring\":%llu,\"queue\":%llu,"
+		      "\"read_errors\":%llu,\"ns_total\":%llu,\"ns_per_collection\":%llu,\"full\":{\"slots\":%llu,\"ring\":%llu,\"queue\":%llu,"
 		      "\"store\":%llu,\"table\":%llu},\"types\":[",
 		  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive,
 		  (unsigned long long)sv->died, (unsigned long long)sv->pending, (unsigned long long)sv->reused,
 		  sv->censuses, (unsigned long long)c->surv_rate_limited, (unsigned long long)c->surv_no_object,
 		  (unsigned long long)c->surv_unmatched, (unsigned long long)c->surv_reused,
 		  (unsigned long long)c->surv_read_errors,
-		  (unsigned long long)(c->surv_samples ? c->surv_ns / c->surv_samples : 0),
+		  (unsigned long long)c->surv_ns, (unsigned long long)(c->triggers ? c->surv_ns / c->triggers : 0),
 		  (unsigned long long)c->surv_slots_full, (unsigned long long)c->surv_ring_full,
 		  (unsigned long long)c->surv_queue_full,
 		  (unsigned long long)sv->store_full, (unsigned long long)sv->agg_full);
