@@ -402,3 +402,42 @@ def test_tui_types_tab_and_suspect_against_truth(tui, scenario):
                what="LIVE %d (the idle truth) in the Types tab" % want)
     t.keys("q")
     assert t.status() == 0
+
+
+def test_tui_sites_tab_switches_to_survivors(tui, scenario):
+    """survivors.py: the Sites tab shows the allocation profile (parse_batch on top); 'v' switches
+    to the survivors of one type, where __main__.Record's top row is handle_request with >= 80%,
+    and the footer names the key; 'v' again goes back."""
+    s = scenario(DEBIAN, "survivors.py", "--cycles", "--rate", "300")
+    truth = s.truth()
+    leak, churn = truth["sites"]["leak"]["function"], truth["sites"]["churn"]["function"]
+    t = tui("-p", s.pid, "-d", "1", width=200, height=45)
+    t.wait_for(lambda scr: row_line(scr.split("\n"), s.pid), what="the scenario's row")
+    t.keys("Enter")
+    t.wait_text("COLLECTIONS")
+    t.keys("4")
+    t.wait_text("Sites (allocations; v: survivors)")
+    scr = t.wait_for(lambda scr: re.search(r"^\s+\d+\.\d%\s+\d+\s+\S+:\d+ (\S+)", scr, re.M) and scr, timeout=30,
+                     what="an allocation site")
+    first = re.search(r"^\s+\d+\.\d%\s+\d+\s+\S+:\d+ (\S+)", scr, re.M).group(1)
+    assert first == churn, first  # the plain profile: the churn allocates most
+    assert "Alloc/Survivors" in scr  # the key is in the footer
+    t.keys("v")
+
+    def record_top(scr):
+        if "Survivors of __main__.Record" not in scr:
+            t.keys("]")  # the types with samples, most alive first: find Record
+            return None
+        m = re.search(r"Survivors of __main__\.Record .*?: (\d+) alive", scr)
+        rows = re.findall(r"^\s+(\d+\.\d)%\s+(\d+) alive\s+\d+/\d+\s+\S+:\d+ (\S+)", scr, re.M)
+        if not m or int(m.group(1)) < 5 or not rows:
+            return None
+        return rows
+
+    rows = t.wait_for(record_top, timeout=90, what="5 alive samples of __main__.Record in the survivors view")
+    share, alive, func = rows[0]
+    assert func == leak and float(share) >= 80.0, rows
+    t.keys("v")
+    t.wait_text("Sites (allocations; v: survivors)")
+    t.keys("q")
+    assert t.status() == 0
