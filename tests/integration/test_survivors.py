@@ -210,3 +210,35 @@ def test_recorded_reported_and_replayed(scenario, interp, tmp_path):
     ev = [x["evidence"] for sn in snaps for p in sn["processes"] for x in p["suspects"]
           if x["name"] == "__main__.Record"]
     assert ev and any("of surviving samples" in e and leak in e for e in ev), ev[-1:]
+
+
+@pytest.mark.parametrize("interp", [i for i in MATRIX if i.name in ("debian-3.11", "pyenv-3.12.1")], ids=repr)
+def test_survivors_under_sanitizers(scenario, interp, tmp_path):
+    """top -b --json and record -> report with the ASan+UBSan build: survivor samples are taken,
+    settled by censuses and written, with no sanitizer report."""
+    import subprocess
+    from conftest import ROOT, need
+    san = os.environ.get("PYLEAK_SAN", os.path.join(ROOT, ".output-san", "pyleak"))
+    need(os.path.exists(san), "no sanitizer build at %s (make SANITIZE=1)" % san)
+    s = scenario(interp, "survivors.py", "--cycles", "--rate", "300")
+    s.truth()
+    time.sleep(1.0)
+    logs = tmp_path / "san"
+    logs.mkdir()
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:log_path=%s/asan" % logs,
+               UBSAN_OPTIONS="print_stacktrace=1:log_path=%s/ubsan" % logs)
+    p = subprocess.run([san, "top", "-b", "--json", "-d", "2", "-n", "10", "-p", str(s.pid)], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-2000:]
+    last = json.loads(p.stdout.splitlines()[-1])
+    surv = proc_entry(last, s.pid)["survivors"]
+    assert surv and surv["sampled"] > 0 and surv["censuses"] > 0, surv
+    db = str(tmp_path / "san.db")
+    for args in (["record", "-p", str(s.pid), "-o", db, "--duration", "10", "--interval", "2"],
+                 ["report", db], ["report", db, "--format", "html", "-o", str(tmp_path / "r.html")],
+                 ["report", db, "--format", "collapsed", "--sites", "survivors"]):
+        q = subprocess.run([san] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=240)
+        assert q.returncode == 0, (args, q.stderr[-2000:])
+    reports = "".join(open(str(logs / n)).read() for n in sorted(os.listdir(str(logs))))
+    assert not reports, "sanitizer reports:\n" + reports[:4000]
