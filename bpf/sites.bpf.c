@@ -292,7 +292,7 @@ static __always_inline void surv_run_slots(const struct pystack_cfg *cfg, struct
 	w->next_off = cfg->gc_head_next;
 	w->found = w->done = w->broken = 0;
 	ref.w = w;
-	bpf_loop(SURV_YOUNG_WALK, surv_walk_step, &ref, 0);
+	bpf_loop(cfg->young_walk < SURV_YOUNG_WALK ? cfg->young_walk : SURV_YOUNG_WALK, surv_walk_step, &ref, 0);
 #pragma clang loop unroll(disable)
 	for (i = 0; i < SURV_SLOTS; i++) {
 		struct surv_pending *sl = &set->slot[i];
@@ -483,11 +483,29 @@ done:
 
 /* After a stack was captured and stored: start a sample, rate-limited per pid. */
 static __always_inline void surv_sample(struct pt_regs *ctx, const struct pystack_cfg *cfg,
-					struct sites_pid_stats *ps, __u32 tgid, __u64 stack_id, __u64 now)
+					struct sites_pid_stats *ps, __u32 tgid, __u64 stack_id, __u64 now, __s32 gen)
 {
 	if (now - ps->surv_last_ns < SURV_MIN_NS) {
 		__sync_fetch_and_add(&ps->surv_rate_limited, 1);
 		return;
+	}
+	if (gen < 0 && cfg->young_threshold) {
+		/*
+		 * 3.13 GENERATION_AUTO: gc_select_generation() picks an older generation when its count
+		 * is above its threshold (v3.13.5:Python/gc.c:1223).  Such a collection promotes the
+		 * newest object straight to generation 2, where garbage waits for a full collection:
+		 * its "survival" would say nothing about its allocation site.  Not paired.
+		 */
+		__s32 c1 = 0, t1 = 0, c2 = 0, t2 = 0;
+
+		bpf_probe_read_user(&c1, sizeof(c1), (const void *)(cfg->young_count + cfg->gen_stride));
+		bpf_probe_read_user(&t1, sizeof(t1), (const void *)(cfg->young_threshold + cfg->gen_stride));
+		bpf_probe_read_user(&c2, sizeof(c2), (const void *)(cfg->young_count + 2 * cfg->gen_stride));
+		bpf_probe_read_user(&t2, sizeof(t2), (const void *)(cfg->young_threshold + 2 * cfg->gen_stride));
+		if ((t1 > 0 && c1 > t1) || (t2 > 0 && c2 > t2)) {
+			__sync_fetch_and_add(&ps->surv_older_gen, 1);
+			return;
+		}
 	}
 	ps->surv_last_ns = now;
 	if (cfg->surv_mode == SURV_MODE_NEWEST)
@@ -585,7 +603,7 @@ static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 		__sync_fetch_and_add(&ps->truncated, 1);
 	/* Only automatic young collections are made by an allocation (gen 0 / 3.13 AUTO). */
 	if (cfg->surv_mode != SURV_MODE_OFF && gen <= 0)
-		surv_sample(ctx, cfg, ps, tgid, skey.stack_id, bpf_ktime_get_ns());
+		surv_sample(ctx, cfg, ps, tgid, skey.stack_id, bpf_ktime_get_ns(), gen);
 	return 0;
 }
 

@@ -73,6 +73,9 @@ struct pystack_cfg {
 	__u32 surv_forms;	    /* NEXT_FIRST: SURV_FORM_* a candidate word may take */
 	__u32 gen_stride;	    /* sizeof(struct gc_generation): generations[1].head = young_head + stride */
 	__u64 young_count;	    /* &generations[0].count (int): bounds the young list's length */
+	__u64 young_threshold;	    /* &generations[0].threshold (int) */
+	__u32 young_walk;	    /* young-list nodes a check may walk (<= SURV_YOUNG_WALK) */
+	__u32 pad3;
 };
 #define PYSTACK_CFG_ENABLED 1 /* sample this pid */
 
@@ -150,6 +153,7 @@ struct sites_pid_stats {
 				  * objects after it) */
 	__u64 surv_reused;	 /* a newer object held the address at a confirmation */
 	__u64 surv_slots_full;	 /* paired but not followed: SURV_SLOTS samples in flight */
+	__u64 surv_older_gen;	 /* not paired: the collection will be of an older generation (3.13 AUTO) */
 	__u64 surv_read_errors;	 /* a read of the young list or the C stack failed */
 	__u64 surv_ns;		 /* Σ time spent pairing (cost per sample) */
 	__u64 surv_last_ns;	 /* bpf_ktime_get_ns() of the latest new sample (rate limit) */
@@ -196,12 +200,14 @@ enum surv_mode {
 #define SURV_FIRST_NODES   4  /* young entries matched at the next collection start */
 /* Nodes of the young list walked to check the followed samples (one walk per collection start
  * with a check due, all slots at once): the list holds about threshold0 objects at a collection
- * start (700 up to 3.12, 2000 in 3.13); ~60 ns a node.  A longer list leaves them undecided. */
-#define SURV_YOUNG_WALK 4096
-/* At most one new sample per pid per SURV_MIN_NS (20/s): each costs up to two young-list walks
- * (~40-120 us each), so a GC-heavy target (thousands of collections/s) pays at most ~0.5% of a
- * core; the ring below never fills between two reads at any refresh interval up to 250 s. */
-#define SURV_MIN_NS	 (50ull * 1000 * 1000)
+ * start (700 up to 3.12, 2000 in 3.13).  Measured 60-200 ns a node (the walk is a pause in the
+ * target's collection): the per-pid bound is pystack_cfg.young_walk (threshold0 + 1/4, at most
+ * SURV_YOUNG_WALK); a longer list leaves the checks undecided and the samples are dropped. */
+#define SURV_YOUNG_WALK 2560
+/* At most one new sample per pid per SURV_MIN_NS (10/s): each costs up to two young-list walks
+ * (~50-400 us each, docs/PERFORMANCE.md), so a GC-heavy target (thousands of collections/s)
+ * pays at most ~0.1-0.8% of a core; the ring below never fills between two reads. */
+#define SURV_MIN_NS	 (100ull * 1000 * 1000)
 /* Ring of struct survivor_sample, read by userspace at every refresh: 256 KiB / 48 B = 5461
  * records.  A failed reserve counts sites_pid_stats.surv_ring_full. */
 #define SURV_RING_BYTES	 (256 * 1024)

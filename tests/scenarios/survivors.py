@@ -24,6 +24,7 @@ import collections
 import inspect
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
@@ -39,6 +40,7 @@ class Record(object):
         self.key = key
         self.payload = payload
         self.peer = None
+        self.t = time.time()
 
 
 class Marker(object):
@@ -116,6 +118,7 @@ def main():
             "cycles": args.cycles,
             # id() of every leaked Record (only with --ids: pairing checks)
             "leaked_ids": [id(r) for r in _REGISTRY] if args.ids else None,
+            "leaked_times": [r.t for r in _REGISTRY] if args.ids else None,
             "marker_ids": [id(m) for m in _MARKERS] if args.ids else None,
         }
 

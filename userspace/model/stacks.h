@@ -50,7 +50,7 @@ struct sites_counters {
 	uint64_t walk_ns, frames;
 	/* survivor sampling (bpf/sites.h sites_pid_stats.surv_*) */
 	uint64_t surv_samples, surv_ring_full, surv_rate_limited, surv_no_object, surv_unmatched;
-	uint64_t surv_read_errors, surv_ns, surv_reused, surv_slots_full;
+	uint64_t surv_read_errors, surv_ns, surv_reused, surv_slots_full, surv_older_gen;
 	uint64_t surv_queue_full; /* paired samples userspace could not queue for the analysis */
 };
 

@@ -534,6 +534,10 @@ static int build_cfg(const struct py_target *t, struct pystack_cfg *cfg)
 		cfg->gc_head_prev = (uint16_t)l->gc_head_prev;
 		cfg->gen_stride = (uint32_t)l->gc_generation_size;
 		cfg->young_count = t->gc_generations_addr + l->gc_gen_count;
+		if (l->gc_gen_threshold != LAYOUT_NONE)
+			cfg->young_threshold = t->gc_generations_addr + l->gc_gen_threshold;
+		/* the young list at a collection start: about threshold0 objects (700; 2000 in 3.13) */
+		cfg->young_walk = t->minor >= 13 ? 2560 : 1024;
 		cfg->surv_mode = t->minor >= 12 ? SURV_MODE_NEWEST : SURV_MODE_NEXT_FIRST;
 		cfg->surv_forms = t->minor == 11 ? SURV_FORM_OBJECT : SURV_FORM_OBJECT | SURV_FORM_HEAD;
 	}
@@ -758,6 +762,7 @@ static void read_counters(struct sites *s, pid_t pid, struct sites_counters *c)
 	c->surv_unmatched = ps.surv_unmatched;
 	c->surv_reused = ps.surv_reused;
 	c->surv_slots_full = ps.surv_slots_full;
+	c->surv_older_gen = ps.surv_older_gen;
 	c->surv_read_errors = ps.surv_read_errors;
 	c->surv_ns = ps.surv_ns;
 }

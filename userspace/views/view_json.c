@@ -3,6 +3,7 @@
 #include "views/views.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,13 +158,14 @@ static void survivors_json(struct strbuf *sb, const struct proc_row *row)
 	sb_puts(sb, ",\"site_is\":");
 	sb_json_str(sb, surv_pairing__site_is(sv->mode));
 	sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":%llu,\"pending\":%llu,"
-		      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,"
+		      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,\"older_gen\":%llu,"
 		      "\"read_errors\":%llu,\"ns_total\":%llu,\"ns_per_collection\":%llu,\"full\":{\"slots\":%llu,\"ring\":%llu,\"queue\":%llu,"
 		      "\"store\":%llu,\"table\":%llu},\"types\":[",
 		  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive,
 		  (unsigned long long)sv->died, (unsigned long long)sv->pending, (unsigned long long)sv->reused,
 		  sv->censuses, (unsigned long long)c->surv_rate_limited, (unsigned long long)c->surv_no_object,
 		  (unsigned long long)c->surv_unmatched, (unsigned long long)c->surv_reused,
+		  (unsigned long long)c->surv_older_gen,
 		  (unsigned long long)c->surv_read_errors,
 		  (unsigned long long)c->surv_ns, (unsigned long long)(c->triggers ? c->surv_ns / c->triggers : 0),
 		  (unsigned long long)c->surv_slots_full, (unsigned long long)c->surv_ring_full,
@@ -243,7 +245,9 @@ static void survivors_json(struct strbuf *sb, const struct proc_row *row)
 					for (o = 0; o < sv->nt && no < 8; o++)
 						if (sv->t[o].agg == picked[k] && sv->t[o].state == SURV_ALIVE)
 							sb_printf(sb, "%s\"0x%llx\"", no++ ? "," : "",
-								  (unsigned long long)sv->t[o].s.addr);
+								  (unsigned long long)sv->t[o].s.addr),
+							getenv("SURV_DEBUG") ? (void)fprintf(stderr, "obj 0x%llx t %.3f seq %u\n",
+								(unsigned long long)sv->t[o].s.addr, sv->t[o].s.time, sv->t[o].s.seq) : (void)0;
 				}
 				sb_puts(sb, "],\"frames\":");
 				frames_json(sb, st);
