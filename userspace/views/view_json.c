@@ -3,7 +3,6 @@
 #include "views/views.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -245,9 +244,7 @@ static void survivors_json(struct strbuf *sb, const struct proc_row *row)
 					for (o = 0; o < sv->nt && no < 8; o++)
 						if (sv->t[o].agg == picked[k] && sv->t[o].state == SURV_ALIVE)
 							sb_printf(sb, "%s\"0x%llx\"", no++ ? "," : "",
-								  (unsigned long long)sv->t[o].s.addr),
-							getenv("SURV_DEBUG") ? (void)fprintf(stderr, "obj 0x%llx t %.3f seq %u\n",
-								(unsigned long long)sv->t[o].s.addr, sv->t[o].s.time, sv->t[o].s.seq) : (void)0;
+								  (unsigned long long)sv->t[o].s.addr);
 				}
 				sb_puts(sb, "],\"frames\":");
 				frames_json(sb, st);

@@ -78,6 +78,12 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  100.0 * r->sites.stacks[0].count / (r->sites.total ? r->sites.total : 1),
 				  (unsigned long long)r->sites.total, r->sites.counters.walk_errors ? ", some walks failed" : "");
 		}
+		if (r->surv && r->surv->sampled)
+			sb_printf(sb, "%7s survivor samples: %llu alive of %llu sampled (%llu died, %llu with their address "
+				      "reused; stacks at the %s)\n",
+				  "", (unsigned long long)r->surv->alive, (unsigned long long)r->surv->sampled,
+				  (unsigned long long)r->surv->died, (unsigned long long)r->surv->reused,
+				  surv_pairing__site_is(r->surv->mode));
 		if (r->census_time > 0) {
 			int k;
 
