@@ -61,3 +61,23 @@ def test_replay_rejects_bad_files(tmp_path):
     assert p.returncode == 1 and p.stderr.startswith("pyleak: ") and not p.stdout
     p = run_pyleak("top", "--replay", str(tmp_path / "missing.db"), "-b", check=False)
     assert p.returncode == 1 and p.stderr.startswith("pyleak: ")
+
+
+def test_replay_survivor_evidence(root, scenario, tmp_path):
+    """survivors.py recorded, played back: the type suspect's evidence names the survivors' top
+    site (handle_request), as it did live; the batch text view shows it too."""
+    interp = interpreters(minors=(), debian=True)[0]
+    s = scenario(interp, "survivors.py", "--cycles", "--rate", "300")
+    truth = s.truth()
+    leak = truth["sites"]["leak"]["function"]
+    import time
+    time.sleep(1.0)
+    db = str(tmp_path / "surv.db")
+    run_pyleak("record", "-p", s.pid, "-o", db, "--duration", "24", "--interval", "2", timeout=180)
+    snaps = [json.loads(l) for l in run_pyleak("top", "--replay", db, "-b", "--json").stdout.splitlines()]
+    ev = [x["evidence"] for sn in snaps for p in sn["processes"] if p["pid"] == s.pid
+          for x in p["suspects"] if x["name"] == "__main__.Record"]
+    assert ev, "no __main__.Record suspect replayed"
+    assert "of surviving samples" in ev[-1] and leak in ev[-1], ev[-1]
+    txt = run_pyleak("top", "--replay", db, "-b").stdout
+    assert "SUSPECT type __main__.Record" in txt and "of surviving samples" in txt
