@@ -82,6 +82,20 @@ static void survivors_view(struct tui_grid *g, const struct proc_row *row, const
 				 "census; stack = %s",
 				 name, pick + 1, ntypes, (unsigned long long)tot.alive, (unsigned long long)tot.sampled,
 				 (unsigned long long)tot.survived, surv_pairing__site_is(sv->mode));
+		{
+			const struct sites_counters *sc = &row->sites.counters;
+			uint64_t lost = sc->surv_slots_full + sc->surv_ring_full + sc->surv_queue_full + sv->store_full +
+					sv->agg_full;
+
+			if (lost)
+				tui_grid__printf(g, x + 1, line++, w - 1, TUI_A_WARN,
+						 "%llu samples lost to full maps (slots %llu, ring %llu, queue %llu, store "
+						 "%llu, table %llu)",
+						 (unsigned long long)lost, (unsigned long long)sc->surv_slots_full,
+						 (unsigned long long)sc->surv_ring_full,
+						 (unsigned long long)sc->surv_queue_full,
+						 (unsigned long long)sv->store_full, (unsigned long long)sv->agg_full);
+		}
 		/* rows of this type by alive, then sampled */
 		{
 			int idx[SURV_AGG_MAX], n = 0;

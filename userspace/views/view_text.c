@@ -78,12 +78,24 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  100.0 * r->sites.stacks[0].count / (r->sites.total ? r->sites.total : 1),
 				  (unsigned long long)r->sites.total, r->sites.counters.walk_errors ? ", some walks failed" : "");
 		}
-		if (r->surv && r->surv->sampled)
+		if (r->surv && r->surv->sampled) {
+			const struct sites_counters *sc = &r->sites.counters;
+			uint64_t lost = sc->surv_slots_full + sc->surv_ring_full + sc->surv_queue_full + r->surv->store_full +
+					r->surv->agg_full;
+
 			sb_printf(sb, "%7s survivor samples: %llu alive of %llu sampled (%llu died, %llu with their address "
-				      "reused; stacks at the %s)\n",
+				      "reused; stacks at the %s)",
 				  "", (unsigned long long)r->surv->alive, (unsigned long long)r->surv->sampled,
 				  (unsigned long long)r->surv->died, (unsigned long long)r->surv->reused,
 				  surv_pairing__site_is(r->surv->mode));
+			if (lost)
+				sb_printf(sb, "; %llu lost to full maps (slots %llu, ring %llu, queue %llu, store %llu, "
+					      "table %llu)",
+					  (unsigned long long)lost, (unsigned long long)sc->surv_slots_full,
+					  (unsigned long long)sc->surv_ring_full, (unsigned long long)sc->surv_queue_full,
+					  (unsigned long long)r->surv->store_full, (unsigned long long)r->surv->agg_full);
+			sb_putc(sb, '\n');
+		}
 		if (r->census_time > 0) {
 			int k;
 
