@@ -120,7 +120,7 @@ def test_round_trip(scenario, workdir, interp, script, args):
     assert _query(db, "PRAGMA integrity_check")[0][0] == "ok"
 
     rep = report_json(db)
-    assert rep["trace"]["schema_version"] == 1 and rep["trace"]["complete"] is True
+    assert rep["trace"]["schema_version"] == 2 and rep["trace"]["complete"] is True
     assert rep["trace"]["dropped_gc_events"] == 0
     p = _proc(rep, s.pid)
     assert p["gc_source"] == interp.tier
@@ -411,7 +411,7 @@ def test_refuses_bad_files(root, workdir, scenario):
     newer = os.path.join(workdir, "newer.db")
     shutil.copy(db, newer)
     con = sqlite3.connect(newer)
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     _bad(newer, "newer than this pyleak")
