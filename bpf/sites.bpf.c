@@ -101,6 +101,7 @@ struct {
 
 /* The C stack copied for the candidate scan (2 KiB does not fit the BPF stack). */
 struct surv_scratch {
+	__u64 regs[8];		 /* callee-saved registers of the probe's context (6 used) */
 	__u64 words[SURV_SCAN_WORDS];
 	__u64 cands[SURV_MAX_CANDS];
 	__u64 lo, hi; /* the scanned range: pointers into it are stack slots, not objects */
@@ -235,85 +236,111 @@ static long surv_walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
+struct surv_run {
+	struct surv_slots *set;
+	struct surv_walk *w;
+	const struct pystack_cfg *cfg;
+	struct sites_pid_stats *ps;
+	__s32 gen1;
+	__u32 tgid, due;
+};
+
+/* Slot i before the walk: age it out, or mark it due (its GC head goes into w->addrs[i]). */
+static long surv_slot_prepare(__u32 i, void *ctx)
+{
+	struct surv_run *run = ctx;
+	struct surv_pending *sl;
+
+	if (!run->set || !run->w)
+		return 1;
+	sl = &run->set->slot[i & (SURV_SLOTS - 1)];
+	run->w->addrs[i & (SURV_SLOTS - 1)] = 0;
+	if (!sl->ncands)
+		return 0;
+	if (++sl->age > SURV_MAX_AGE) {
+		__sync_fetch_and_add(&run->ps->surv_unmatched, 1);
+		sl->ncands = 0;
+		return 0;
+	}
+	if (sl->stage == 1 && !sl->old_seen) {
+		/* Each young collection adds one to generations[1].count, a gen-1 or older collection
+		 * resets it: not above its value at the sample = reset since. */
+		if (run->gen1 >= 0 && sl->gen1_count >= 0 && run->gen1 <= sl->gen1_count)
+			sl->old_seen = 1;
+		else
+			return 0;
+	}
+	run->w->addrs[i & (SURV_SLOTS - 1)] = sl->cands[0] - run->cfg->gc_head_size;
+	run->due++;
+	return 0;
+}
+
+/* Slot i after the walk: on the young list = a newer object at the address; else passed. */
+static long surv_slot_finish(__u32 i, void *ctx)
+{
+	struct surv_run *run = ctx;
+	struct surv_pending *sl;
+	__u64 type = 0;
+	__u32 k = i & (SURV_SLOTS - 1);
+
+	if (!run->set || !run->w)
+		return 1;
+	sl = &run->set->slot[k];
+	if (!run->w->addrs[k] || !sl->ncands)
+		return 0;
+	if (run->w->found & (1u << k)) {
+		__sync_fetch_and_add(&run->ps->surv_reused, 1);
+	} else if (!run->w->done ||
+		   bpf_probe_read_user(&type, sizeof(type), (const void *)(sl->cands[0] + run->cfg->ob_type)) ||
+		   type != sl->type) {
+		__sync_fetch_and_add(&run->ps->surv_unmatched, 1); /* undecided, or freed / retyped */
+	} else if (sl->mode == SURV_MODE_NEWEST && sl->stage == 0) {
+		sl->stage = 1; /* survived its first young collection: now wait for a gen-1 one */
+		return 0;
+	} else {
+		surv_emit_slot(run->ps, run->tgid, sl);
+	}
+	sl->ncands = 0;
+	return 0;
+}
+
 /*
  * At every collection start: move the followed samples on (bpf/sites.h struct surv_slots).  The
  * question each check asks is "is the object at this address on the young list now?": a sample
  * left the young list in the collection it was paired at, so finding it there means a newer
- * object took the address.  One walk of the young list (<= SURV_YOUNG_WALK nodes, ~60 ns each)
- * answers it for every slot due.
+ * object took the address.  One walk of the young list (bounded by cfg->young_walk) answers it
+ * for every slot due.  The per-slot work runs as bpf_loop() callbacks: verified once, not once
+ * per slot (as an unrolled or bounded loop it tripled the program's load time).
  */
 static __always_inline void surv_run_slots(const struct pystack_cfg *cfg, struct sites_pid_stats *ps, __u32 tgid)
 {
-	struct surv_slots *set = bpf_map_lookup_elem(&surv_confirm, &tgid);
+	struct surv_run run = { .cfg = cfg, .ps = ps, .tgid = tgid, .gen1 = -1 };
 	struct surv_walk_ref ref;
-	struct surv_walk *w;
-	__s32 gen1 = -1;
-	__u32 i, zero = 0, due = 0;
+	__u32 zero = 0;
 	__u64 head = 0;
 
-	if (!set)
+	run.set = bpf_map_lookup_elem(&surv_confirm, &tgid);
+	if (!run.set)
 		return;
-	w = bpf_map_lookup_elem(&surv_walk_state, &zero);
-	if (!w)
+	run.w = bpf_map_lookup_elem(&surv_walk_state, &zero);
+	if (!run.w)
 		return;
-	if (bpf_probe_read_user(&gen1, sizeof(gen1), (const void *)(cfg->young_count + cfg->gen_stride)))
-		gen1 = -1;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SURV_SLOTS; i++) {
-		struct surv_pending *sl = &set->slot[i];
-
-		w->addrs[i] = 0;
-		if (!sl->ncands)
-			continue;
-		if (++sl->age > SURV_MAX_AGE) {
-			__sync_fetch_and_add(&ps->surv_unmatched, 1);
-			sl->ncands = 0;
-			continue;
-		}
-		if (sl->stage == 1 && !sl->old_seen) {
-			/* Each young collection adds one to generations[1].count, a gen-1 or older
-			 * collection resets it: not above its value at the sample = reset since. */
-			if (gen1 >= 0 && sl->gen1_count >= 0 && gen1 <= sl->gen1_count)
-				sl->old_seen = 1;
-			else
-				continue;
-		}
-		w->addrs[i] = sl->cands[0] - cfg->gc_head_size;
-		due++;
-	}
-	if (!due)
+	if (bpf_probe_read_user(&run.gen1, sizeof(run.gen1), (const void *)(cfg->young_count + cfg->gen_stride)))
+		run.gen1 = -1;
+	bpf_loop(SURV_SLOTS, surv_slot_prepare, &run, 0);
+	if (!run.due)
 		return;
 	if (bpf_probe_read_user(&head, sizeof(head), (const void *)(cfg->young_head + cfg->gc_head_next))) {
 		__sync_fetch_and_add(&ps->surv_read_errors, 1);
 		return;
 	}
-	w->cur = head & ~7ull;
-	w->young = cfg->young_head;
-	w->next_off = cfg->gc_head_next;
-	w->found = w->done = w->broken = 0;
-	ref.w = w;
+	run.w->cur = head & ~7ull;
+	run.w->young = cfg->young_head;
+	run.w->next_off = cfg->gc_head_next;
+	run.w->found = run.w->done = run.w->broken = 0;
+	ref.w = run.w;
 	bpf_loop(cfg->young_walk < SURV_YOUNG_WALK ? cfg->young_walk : SURV_YOUNG_WALK, surv_walk_step, &ref, 0);
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SURV_SLOTS; i++) {
-		struct surv_pending *sl = &set->slot[i];
-		__u64 type = 0;
-
-		if (!w->addrs[i] || !sl->ncands)
-			continue;
-		if (w->found & (1u << i)) {
-			__sync_fetch_and_add(&ps->surv_reused, 1);
-		} else if (!w->done ||
-			   bpf_probe_read_user(&type, sizeof(type), (const void *)(sl->cands[0] + cfg->ob_type)) ||
-			   type != sl->type) {
-			__sync_fetch_and_add(&ps->surv_unmatched, 1); /* undecided, or freed / retyped */
-		} else if (sl->mode == SURV_MODE_NEWEST && sl->stage == 0) {
-			sl->stage = 1; /* survived its first young collection: now wait for a gen-1 one */
-			continue;
-		} else {
-			surv_emit_slot(ps, tgid, sl);
-		}
-		sl->ncands = 0;
-	}
+	bpf_loop(SURV_SLOTS, surv_slot_finish, &run, 0);
 }
 
 static __always_inline bool surv_plausible(const struct surv_scratch *sc, __u64 w)
@@ -357,9 +384,10 @@ static long surv_scan_step(__u32 i, void *ctx)
 
 	if (!sc)
 		return 1;
-	if (i >= sc->nwords || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
+	if (i >= sc->nwords + 6 || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
 		return 1;
-	surv_check_word(sc, sc->words[i & (SURV_SCAN_WORDS - 1)]);
+	/* the 6 registers first, then the stack words */
+	surv_check_word(sc, i < 6 ? sc->regs[i & 7] : sc->words[(i - 6) & (SURV_SCAN_WORDS - 1)]);
 	return 0;
 }
 
@@ -384,12 +412,12 @@ static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_c
 	sc->hi = sp + sizeof(sc->words);
 	/* Registers first: at a collector-function uprobe the allocator's own values are still
 	 * there; at the mid-function USDT they have been pushed onto the stack scanned below. */
-	surv_check_word(sc, ctx->bx);
-	surv_check_word(sc, ctx->bp);
-	surv_check_word(sc, ctx->r12);
-	surv_check_word(sc, ctx->r13);
-	surv_check_word(sc, ctx->r14);
-	surv_check_word(sc, ctx->r15);
+	sc->regs[0] = ctx->bx;
+	sc->regs[1] = ctx->bp;
+	sc->regs[2] = ctx->r12;
+	sc->regs[3] = ctx->r13;
+	sc->regs[4] = ctx->r14;
+	sc->regs[5] = ctx->r15;
 	sc->nwords = SURV_SCAN_WORDS;
 	if (bpf_probe_read_user(sc->words, sizeof(sc->words), (const void *)sp)) {
 		/* Near the top of the stack mapping: scan the half that reads. */
@@ -402,7 +430,7 @@ static __always_inline void surv_arm(struct pt_regs *ctx, const struct pystack_c
 	{
 		struct surv_scan_ref ref = { .sc = sc };
 
-		bpf_loop(SURV_SCAN_WORDS, surv_scan_step, &ref, 0);
+		bpf_loop(SURV_SCAN_WORDS + 6, surv_scan_step, &ref, 0);
 	}
 	if (!sc->ncands) {
 		__sync_fetch_and_add(&ps->surv_no_object, 1);
