@@ -94,7 +94,7 @@ static void put_frames(struct strbuf *sb, const struct site_stack *st, bool firs
 		site_frame__format(&st->frames[k], frame, sizeof(frame)); /* truncation: still a name */
 		if (!first)
 			sb_putc(sb, ';');
-		sb_put_collapsed(sb, frame);
+		esc_collapsed(sb, frame);
 		first = false;
 	}
 }
@@ -113,10 +113,10 @@ int survivors__format_collapsed(const struct survivors *sv, const struct sites_r
 		if (!g->alive)
 			continue;
 		if (root) {
-			sb_put_collapsed(sb, root);
+			esc_collapsed(sb, root);
 			sb_putc(sb, ';');
 		}
-		sb_put_collapsed(sb, g->type_name[0] ? g->type_name : "?");
+		esc_collapsed(sb, g->type_name[0] ? g->type_name : "?");
 		if (st && st->nframes > 0)
 			put_frames(sb, st, false);
 		else

@@ -439,7 +439,6 @@ int report__write_collapsed(const struct trace *t, FILE *f)
 int report__write_collapsed_survivors(const struct trace *t, FILE *f)
 {
 	int k = TRACE_SURVIVORS, i, nprocs = 0, last_proc = -1;
-	const char *s;
 
 	for (i = 0; i < t->naux[k]; i++)
 		if (t->aux[k][i].proc != last_proc) {
@@ -456,13 +455,14 @@ int report__write_collapsed_survivors(const struct trace *t, FILE *f)
 
 		if (a->count <= 0)
 			continue;
-		if (nprocs > 1)
-			fprintf(f, "%s-%d;", t->procs[a->proc].comm, t->procs[a->proc].pid);
-		for (s = a->kind ? a->kind : "?"; *s; s++)
-			fputc(*s == '\n' || *s == '\r' || *s == ';' ? '_' : *s, f);
+		if (nprocs > 1) {
+			esc_fputs(f, esc_collapsed, t->procs[a->proc].comm);
+			fprintf(f, "-%d;", t->procs[a->proc].pid);
+		}
+		/* the type is one frame; the stored stack is frames joined with ';' (as for sites) */
+		esc_fputs(f, esc_collapsed, a->kind ? a->kind : "?");
 		fputc(';', f);
-		for (s = a->name; *s; s++)
-			fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+		esc_fputs(f, esc_text, a->name);
 		fprintf(f, " %lld\n", (long long)a->count);
 	}
 	return 0;

@@ -105,7 +105,7 @@ static void text_survivors(FILE *f, const struct proc_sum *s)
 	for (i = 0; i < s->nsurvivors; i++)
 		fprintf(f, "    %7lld %8lld %7lld  %s  %s\n", (long long)s->survivors[i].last,
 			(long long)s->survivors[i].first, (long long)s->survivors[i].bytes,
-			s->survivors[i].kind ? s->survivors[i].kind : "?", s->survivors[i].name);
+			T(s->survivors[i].kind ? s->survivors[i].kind : "?"), T(s->survivors[i].name));
 }
 
 static void text_process(FILE *f, const struct proc_sum *s)
