@@ -816,8 +816,13 @@ static int scan_arenas(struct walk *w, const struct py_target *t)
 		if (n < 0)
 			snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena table (%.120s) and the scan of "
 				 "anonymous memory failed: %s", table_why, strerror((int)-n));
+		else if (n == 0)
+			snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena table (%.120s) and no pymalloc "
+				 "pool headers in anonymous memory (PYTHONMALLOC=malloc, or not pymalloc)", table_why);
 		else
 			c->st.arenas_why[0] = 0;
+		if (n == 0)
+			n = -ENOENT;
 	}
 	if (n < 0) {
 		err = (int)n;
@@ -973,7 +978,7 @@ int census__run(const struct py_target *t, struct remote *r, const struct census
 		err = 0; /* partial census, flagged in the stats */
 	if (!err && o->all_objects) {
 		err = scan_arenas(&w, t);
-		if (err == -ENOTSUP || err == -EPROTO || err == -EFAULT || err == -ETIME)
+		if (err == -ENOTSUP || err == -EPROTO || err == -EFAULT || err == -ETIME || err == -ENOENT)
 			err = 0; /* reported through arenas_why / timed_out */
 	}
 	if (stopped) {

@@ -10,6 +10,7 @@
 #include "model/allocstats.h"
 #include "model/stacks.h"
 #include "model/gcstats.h"
+#include "model/memory.h"
 #include "target/python.h"
 
 struct group_row;
@@ -49,6 +50,9 @@ struct type_row {
 	double per_min;	      /* Theil–Sen slope of count over the window, objects/minute */
 	double bytes_per_min;
 	int64_t delta;	      /* change since the previous census */
+	/* objects of this type the GC does not track, from the pymalloc arenas (lower frequency) */
+	int64_t untracked, untracked_bytes;
+	double untracked_per_min;
 	int nspark;
 	int64_t spark[MODEL_SPARK]; /* oldest first */
 };
@@ -61,6 +65,7 @@ struct container_row {
 	int64_t len;
 	double per_min;
 	bool named;
+	bool untracked; /* the GC does not track it: found from its holder, not in the GC lists */
 };
 
 enum suspect_kind { SUSPECT_TYPE = 0, SUSPECT_CONTAINER, SUSPECT_GARBAGE, SUSPECT_RSS };
@@ -73,6 +78,7 @@ struct suspect {
 	double per_min;	   /* growth: objects, items or bytes per minute */
 	double confidence; /* 0..1 */
 	char evidence[320];
+	bool untracked; /* about objects or a container the GC does not track */
 };
 
 struct proc_row {
@@ -102,6 +108,7 @@ struct proc_row {
 
 	uint64_t rss;
 	double rss_per_min; /* bytes per minute, least-squares over the history window */
+	struct memory_row memory; /* RSS explained (analysis/memory.c), at the censuses with an arena scan */
 
 	int64_t live_objects; /* tracked objects from the last census; -1 none */
 
