@@ -55,6 +55,8 @@ static const char top_usage[] =
 	"                         0.1 to 50): a family of many workers shares it\n"
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2% of one core)\n"
+	"        --no-untracked   censuses of the GC lists only: no arena scans (untracked objects, the\n"
+	"                         RSS breakdown), no containers found from the roots\n"
 	"        --no-color       monochrome interactive view\n"
 	"        --replay FILE    play a recording (pyleak record) back instead of watching live; needs\n"
 	"                         no privilege; with -b it prints every recorded interval at once\n"
@@ -82,6 +84,7 @@ int cmd_top(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
 		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
+		{ "no-untracked", no_argument, NULL, 'W' },
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 'S' },   { "sites", no_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
@@ -136,11 +139,21 @@ int cmd_top(int argc, char **argv)
 				pr_err("invalid --census-budget '%s': give a percentage of one core between 0.1 and 50", optarg);
 				return EXIT_USAGE;
 			}
-			analysis__default_opts(&co.analysis);
+			{
+				bool no_untracked = co.analysis.no_untracked; /* --no-untracked may come first */
+
+				analysis__default_opts(&co.analysis);
+				co.analysis.no_untracked = no_untracked;
+			}
 			co.analysis.cpu_budget = d / 100.0;
 			break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
+		case 'W':
+			if (!co.analysis.cpu_budget)
+				analysis__default_opts(&co.analysis); /* collect.c fills defaults only when unset */
+			co.analysis.no_untracked = true;
+			break;
 		case 'R': replay_path = optarg; break;
 		case 'T': co.no_sites = false; break;
 		case 'U': co.no_sites = true; break;
