@@ -60,5 +60,7 @@ int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char
 			  double per_min, double confidence, const char *evidence);
 /* stack: frames outermost first, joined with ';' (the collapsed flame-graph format). */
 int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *stack, int64_t count, int64_t bytes);
+/* One RSS breakdown (model/memory.h) at m->time. */
+int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row *m);
 
 #endif /* PYLEAK_RECORD_H */

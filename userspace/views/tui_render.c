@@ -329,6 +329,7 @@ enum tui_action tui_state__key(struct tui_state *st, int key)
 		case '3':
 		case '4':
 		case '5':
+		case '6':
 			st->tab = (enum tui_tab)(key - '1');
 			return TUI_ACT_REDRAW;
 		case TUI_KEY_UP:
