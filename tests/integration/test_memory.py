@@ -295,3 +295,62 @@ def test_rss_breakdown_adds_up(interp, scenario):
     # The arenas' resident pages: at least what their blocks in use occupy, at most their size.
     assert pm["block_bytes_used"] * 0.95 <= parts["pymalloc_arenas"] <= pm["arena_bytes"], (parts, pm)
     assert mem["objects"]["untracked_bytes"] > 0 and mem["objects"]["tracked_bytes"] > 0, mem["objects"]
+
+
+def test_rss_suspect_says_where(root, tmpdir_factory):
+    """Native memory (ctypes malloc, no Python object kept) on every interpreter: the "rss" suspect
+    puts the growth in the malloc heap and anonymous memory, the arenas and objects flat."""
+    scen = []
+    try:
+        for interp in MATRIX:
+            d = str(tmpdir_factory.mktemp("native-%s" % interp.name))
+            scen.append((interp, Scenario(interp, "leak_native.py", ["--duration", "60"], tmpdir=d)))
+        truths = [s.truth() for _, s in scen]
+        w = Watch([s.pid for _, s in scen])
+        try:
+            time.sleep(62)
+        finally:
+            w.stop()
+        bad = []
+        for (interp, s), t in zip(scen, truths):
+            when, sus = first_seen(list(rows(w.snaps, s.pid)), t["start_time"], "rss", "rss")
+            print("%s: %s %s" % (interp.name, when, sus and sus["evidence"]))
+            if sus is None:
+                bad.append("%s: no rss suspect" % interp.name)
+                continue
+            ev = sus["evidence"]
+            if "malloc heap and anonymous memory +" not in ev or "pymalloc arenas flat" not in ev or \
+                    "Python objects flat" not in ev or "native allocations" not in ev:
+                bad.append("%s: %s" % (interp.name, ev))
+        assert not bad, bad
+    finally:
+        for _, s in scen:
+            s.stop()
+
+
+def test_trace_memory_rows_csv_html(root, tmp_path):
+    """record writes the breakdown, report --format csv has the mem_* columns, html the stacked chart."""
+    interp = MATRIX[0]
+    s = Scenario(interp, "leak_large_bytes.py", ["--duration", "30"], tmpdir=str(tmp_path))
+    try:
+        s.truth()
+        db = str(tmp_path / "t.db")
+        subprocess.run([PYLEAK, "record", "-p", str(s.pid), "-o", db, "--duration", "15"], check=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        s.stop()
+    csv = subprocess.run([PYLEAK, "report", db, "--format", "csv"], check=True, stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout.splitlines()
+    head = csv[0].split(",")
+    for col in ("mem_rss", "mem_pymalloc_arenas", "mem_malloc_heap", "mem_anon_other", "mem_stacks", "mem_file",
+                "mem_tracked_bytes", "mem_untracked_bytes"):
+        assert col in head, head
+    filled = [l for l in csv[1:] if l.split(",")[head.index("mem_rss")]]
+    assert filled, "no sample carries a memory breakdown"
+    row = dict(zip(head, filled[-1].split(",")))
+    parts = sum(int(row[c]) for c in ("mem_pymalloc_arenas", "mem_malloc_heap", "mem_anon_other", "mem_stacks",
+                                      "mem_file", "mem_other"))
+    assert parts == int(row["mem_rss"]), row
+    html = subprocess.run([PYLEAK, "report", db, "--format", "html"], check=True, stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout
+    assert "RSS by part (stacked)" in html and '"mem":[[' in html

@@ -324,9 +324,13 @@ static void untracked_series(struct analysis *a, const struct census *c, double 
 		}
 }
 
-static void run_census(struct proc_row *row, struct analysis *a, struct remote *r, const struct analysis_opts *o,
-		       bool arenas, double now)
+static double thread_cpu_s(void);
+
+/* Returns the CPU seconds the arena part took (the scan and the RSS breakdown), 0 without it. */
+static double run_census(struct proc_row *row, struct analysis *a, struct remote *r, const struct analysis_opts *o,
+			 bool arenas, double now)
 {
+	double cpu0 = thread_cpu_s(), arena_cpu = 0;
 	struct census_opts co = { .budget_s = 5.0 };
 	struct census *c = NULL;
 	const struct census_stats *st;
@@ -344,7 +348,7 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 	err = census__run(&row->target, r, &co, &c);
 	if (err) {
 		snprintf(row->note, sizeof(row->note), "census failed: %s", strerror(-err));
-		return;
+		return 0;
 	}
 	st = census__stats(c);
 	/*
@@ -357,7 +361,7 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 			 st->timed_out ? "time budget" : st->truncated ? "node cap" : st->interrupted ? "interrupted"
 											 : "heap changed during the walk");
 		census__free(c);
-		return;
+		return 0;
 	}
 	if (!strncmp(row->note, "census incomplete", 17))
 		row->note[0] = 0;
@@ -370,13 +374,19 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 	row->live_objects = census__total_objects(c) - untracked_total; /* tracked, as without arenas */
 	if (arenas) {
 		struct memory_row m;
+		double cpu1 = thread_cpu_s();
 
+		/* The walk's share of the census CPU is the GC censuses' business; the arena copy is
+		 * ours (one process_vm_readv per arena: its CPU is in proportion to its wall time). */
+		if (st->walk_ms + st->arena_ms > 0)
+			arena_cpu = (cpu1 - cpu0) * st->arena_ms / (st->walk_ms + st->arena_ms);
 		if (st->arenas_scanned)
 			untracked_series(a, c, now);
 		if (memory__measure(row->target.pid, c, row->target.layout->arena_size, &m, now) == 0) {
 			memory_trends__update(a->mem, &m);
 			row->memory = m;
 		}
+		arena_cpu += thread_cpu_s() - cpu1;
 	}
 	leak_series__add(&a->tracked, now, (double)row->live_objects);
 	a->marks[a->mark_head].t = now;
@@ -489,6 +499,7 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 		leak_series__add(&cs->s, now, (double)hc->len);
 	}
 	census__free(c);
+	return arena_cpu;
 }
 
 static int cmp_type_rows(const void *a, const void *b)
@@ -882,7 +893,8 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		double period, cpu0 = thread_cpu_s(), budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02;
 		bool arenas = !o->no_untracked && now >= a->next_arena_census;
 
-		run_census(row, a, r, o, arenas, now);
+		double arena_cpu = run_census(row, a, r, o, arenas, now), cpu;
+
 		/*
 		 * The budget is CPU: the walk's wall time also counts waiting for a core, which on a
 		 * busy host (the targets themselves) inflates it several times (seen: 12 ms wall for
@@ -893,21 +905,22 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 			 * A census with the arena scan costs more (it copies every arena): it has its own
 			 * cost median and period, and a third of the budget; the GC-list censuses the rest.
 			 */
-			double lo = o->arena_min_period_s > 0 ? o->arena_min_period_s : 10.0;
+			double lo = o->arena_min_period_s > 0 ? o->arena_min_period_s : 5.0;
 			double hi = o->arena_max_period_s > 0 ? o->arena_max_period_s : 120.0, ap;
 
-			a->arena_cost[a->arena_cost_head] = thread_cpu_s() - cpu0;
+			a->arena_cost[a->arena_cost_head] = arena_cpu;
 			a->arena_cost_head = (a->arena_cost_head + 1) % NCOST;
 			if (a->narena_cost < NCOST)
 				a->narena_cost++;
 			ap = median_of(a->arena_cost, a->narena_cost) * (nprocs > 0 ? nprocs : 1) / (budget * ARENA_SHARE);
 			a->next_arena_census = now + (ap < lo ? lo : ap > hi ? hi : ap);
-		} else {
-			a->cost[a->cost_head] = thread_cpu_s() - cpu0;
-			a->cost_head = (a->cost_head + 1) % NCOST;
-			if (a->ncost < NCOST)
-				a->ncost++;
 		}
+		/* The rest (the GC-list walk, the root walk, naming) is the GC censuses' cost. */
+		cpu = thread_cpu_s() - cpu0 - arena_cpu;
+		a->cost[a->cost_head] = cpu > 0 ? cpu : 0;
+		a->cost_head = (a->cost_head + 1) % NCOST;
+		if (a->ncost < NCOST)
+			a->ncost++;
 		if (!o->no_untracked)
 			budget *= 1 - ARENA_SHARE;
 		/* The median of the last censuses: one slow walk (a retry storm, a starved core) must

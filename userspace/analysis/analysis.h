@@ -15,7 +15,7 @@ struct analysis_opts {
 	double max_period_s;  /* ... nor less often than this (default 60 s) */
 	/* Untracked objects (a census that also scans the pymalloc arenas), the RSS breakdown and
 	 * the containers found from the roots: on unless no_untracked; the arena censuses take
-	 * a third of cpu_budget, at most every arena_min_period_s (0: 10 s) and at least every
+	 * a third of cpu_budget, at most every arena_min_period_s (0: 5 s) and at least every
 	 * arena_max_period_s (0: 120 s). */
 	bool no_untracked;
 	double arena_min_period_s, arena_max_period_s;
