@@ -44,7 +44,7 @@ declare -A SRCS=(
 	[fuzz_memory]="$U/analysis/arenas.c $U/target/smaps.c $U/target/proc.c $U/target/remote.c $UTIL_SRCS"
 	[fuzz_trace]="$U/trace/trace.c $REPORT_SRCS $UTIL_SRCS $U/util/format.c $U/model/gcstats.c"
 	[fuzz_trace_rows]="$U/trace/trace.c $REPORT_SRCS $U/trace/record.c $U/trace/replay.c $U/views/view_text.c
-		$U/views/view_json.c $U/model/model.c $U/model/gcstats.c $U/model/stacks.c $U/model/allocstats.c
+		$U/views/view_json.c $U/views/view_json_memory.c $U/model/model.c $U/model/gcstats.c $U/model/stacks.c $U/model/allocstats.c
 		$UTIL_SRCS $U/util/format.c $TARGET_SRCS"
 	[fuzz_escape]="$UTIL_SRCS"
 )

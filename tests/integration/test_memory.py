@@ -354,3 +354,31 @@ def test_trace_memory_rows_csv_html(root, tmp_path):
     html = subprocess.run([PYLEAK, "report", db, "--format", "html"], check=True, stdout=subprocess.PIPE,
                           universal_newlines=True).stdout
     assert "RSS by part (stacked)" in html and '"mem":[[' in html
+
+
+SAN = os.environ.get("PYLEAK_SAN", os.path.join(os.path.dirname(PYLEAK), "..", ".output-san", "pyleak"))
+
+
+@pytest.mark.parametrize("interp", [i for i in MATRIX if i.name in ("stripped-3.11", "debian-3.11")] +
+                         [i for i in MATRIX if i.name.startswith("pyenv-3.12")][:1], ids=repr)
+def test_memory_paths_under_asan(interp, scenario, tmp_path):
+    """The arena scan, the table, smaps/pagemap and the breakdown in top, built with ASan+UBSan."""
+    need(os.path.exists(SAN), "no sanitizer build at %s (make SANITIZE=1 .output-san/pyleak)" % SAN)
+    s = scenario(interp, "mallocstats.py")
+    s.truth(phase="idle")
+    logs = tmp_path / "san"
+    logs.mkdir()
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:log_path=%s/asan" % logs,
+               UBSAN_OPTIONS="print_stacktrace=1:log_path=%s/ubsan" % logs)
+    runs = [["census", "-p", str(s.pid), "--all-objects", "--json"],
+            ["census", "-p", str(s.pid), "--all-objects", "--arena-source", "scan", "--json"],
+            ["top", "-b", "--json", "-d", "1", "-n", "3", "-p", str(s.pid)]]
+    for args in runs:
+        p = subprocess.run([SAN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                           timeout=120, env=env)
+        assert p.returncode == 0, (args, p.stderr[-2000:])
+        if args[0] == "top":
+            mem = [q["memory"] for l in p.stdout.splitlines() for q in json.loads(l)["processes"] if q.get("memory")]
+            assert mem and mem[-1]["pymalloc"]["arenas"] > 0, p.stdout[-2000:]
+    reports = "".join(open(str(logs / n)).read() for n in sorted(os.listdir(str(logs))))
+    assert not reports, "sanitizer reports:\n" + reports[:4000]

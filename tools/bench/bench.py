@@ -104,9 +104,13 @@ MODES = [
     dict(name="pyleak --alloc exact", kind="pyleak", args=["--alloc", "exact"],
          requires="--alloc", scale=0.05),
     dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
-    # The default runs arena censuses (untracked objects, RSS breakdown) and root walks; this is
-    # the default without them: the ratio of the two columns is what they cost.
-    dict(name="pyleak --no-untracked", kind="pyleak", args=["--no-untracked"], requires="--no-untracked"),
+    # The default runs arena censuses (untracked objects, RSS breakdown; every 5-120 s) and root
+    # walks (every 30 s): runs of several seconds hold several of them. The same runs without
+    # them: the two columns side by side are what they cost.
+    dict(name="pyleak x6", kind="pyleak", args=[], requires="--no-untracked", scale=6.0,
+         workloads=("alloc_heavy", "http_workload")),
+    dict(name="pyleak --no-untracked x6", kind="pyleak", args=["--no-untracked"], requires="--no-untracked",
+         scale=6.0, workloads=("alloc_heavy", "http_workload")),
     dict(name="bpftrace gc", kind="bpftrace", usdt_only=True),
     dict(name="tracemalloc", kind="pyflags", pyflags=["-X", "tracemalloc"], scale=0.2),
     dict(name="objgraph 1s", kind="launcher", launcher=["--objgraph", "1"], scale=2.0),
