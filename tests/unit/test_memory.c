@@ -7,10 +7,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/arenas.h"
+#include "analysis/memory.h"
 #include "target/smaps.h"
 
 #define POOL 16384u
@@ -211,6 +213,40 @@ static void test_smaps(void **state)
 	}
 }
 
+/* Where RSS grows, in words: the part that moves, and what that means. */
+static void test_explain(void **state)
+{
+	struct memory_row m;
+	char buf[256];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.valid = true;
+	snprintf(m.arena_source, sizeof(m.arena_source), "scan");
+	m.rss_per_min = 2.1 * 1048576;
+	m.malloc_per_min = 2.0 * 1048576;
+	m.arenas_per_min = 1000;
+	m.objects_per_min = 2000;
+	memory__explain(&m, buf, sizeof(buf));
+	assert_string_equal(buf, "pymalloc arenas flat, Python objects flat, malloc heap and anonymous memory "
+				 "+2.0 MiB/min: large (> 512 B) or native allocations");
+	m.malloc_per_min = 0;
+	m.arenas_per_min = 2.0 * 1048576;
+	memory__explain(&m, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "pymalloc arenas +2.0 MiB/min"));
+	assert_non_null(strstr(buf, "fragmentation"));
+	m.objects_per_min = 1.9 * 1048576;
+	memory__explain(&m, buf, sizeof(buf));
+	assert_non_null(strstr(buf, ": Python objects"));
+	snprintf(m.arena_source, sizeof(m.arena_source), "none");
+	memory__explain(&m, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "pymalloc arenas unknown"));
+	assert_null(strstr(buf, "Python objects"));
+	m.valid = false;
+	memory__explain(&m, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_find_arenas),
 		cmocka_unit_test(test_account),
 		cmocka_unit_test(test_smaps),
+		cmocka_unit_test(test_explain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,10 +150,15 @@ void memory__explain(const struct memory_row *m, char *buf, size_t size)
 {
 	struct strbuf sb;
 	const char *why = NULL;
+	bool known, objects_move, arenas_move;
 
 	buf[0] = 0;
 	if (!m->valid || !size)
 		return;
+	/* Objects' bytes come from the same census as the arenas: unknown together. */
+	known = strcmp(m->arena_source, "none") != 0;
+	objects_move = known && moves(m->objects_per_min, m->rss_per_min);
+	arenas_move = known && moves(m->arenas_per_min, m->rss_per_min);
 	sb_init(&sb);
 	if (strcmp(m->arena_source, "none"))
 		part(&sb, "pymalloc arenas", m->arenas_per_min, m->rss_per_min);
@@ -166,11 +171,11 @@ void memory__explain(const struct memory_row *m, char *buf, size_t size)
 		part(&sb, "thread stacks", m->stacks_per_min, m->rss_per_min);
 	if (moves(m->file_per_min, m->rss_per_min))
 		part(&sb, "file-backed", m->file_per_min, m->rss_per_min);
-	if (moves(m->malloc_per_min, m->rss_per_min) && !moves(m->objects_per_min, m->rss_per_min))
+	if (moves(m->malloc_per_min, m->rss_per_min) && !objects_move)
 		why = "large (> 512 B) or native allocations";
-	else if (moves(m->arenas_per_min, m->rss_per_min) && !moves(m->objects_per_min, m->rss_per_min))
+	else if (arenas_move && !objects_move)
 		why = "arenas grow while objects do not: fragmentation or freed objects' pools kept";
-	else if (moves(m->objects_per_min, m->rss_per_min))
+	else if (objects_move)
 		why = "Python objects";
 	if (why)
 		sb_printf(&sb, ": %s", why);
