@@ -921,6 +921,17 @@ static void test_memory_tab(void **state)
 	/* '6' switches to it */
 	tui_state__key(&f->st, '6');
 	assert_int_equal(f->st.tab, TUI_TAB_MEMORY);
+	/* Untracked suspects say so. */
+	r->nsuspects = 1;
+	memset(&r->suspects[0], 0, sizeof(r->suspects[0]));
+	r->suspects[0].kind = SUSPECT_TYPE;
+	snprintf(r->suspects[0].name, sizeof(r->suspects[0].name), "bytes");
+	r->suspects[0].per_min = 12000;
+	r->suspects[0].confidence = 0.9957;
+	r->suspects[0].untracked = true;
+	f->st.tab = TUI_TAB_SUSPECTS;
+	render(f, 110, 30);
+	assert_true(tui_grid__find(&f->g, "type      bytes (untracked)  +12.0k/m") >= 0);
 }
 
 int main(void)
