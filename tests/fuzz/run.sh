@@ -27,6 +27,7 @@ SRC=${FUZZ_SRC:-$ROOT}
 CLANG=${CLANG:-clang}
 PYTHON_SEED=${PYTHON:-/usr/bin/python3}
 CC_HOST=${CC:-cc}
+PYTHON_HOST=${PYTHON:-/usr/bin/python3}
 JOBS=${FUZZ_JOBS:-1}
 mkdir -p "$OUT"
 cd "$ROOT"
@@ -38,9 +39,10 @@ TARGET_SRCS="$U/target/python.c $U/target/remote.c $U/target/elffile.c $U/target
 UTIL_SRCS="$U/util/common.c $U/util/escape.c"
 TRACE_SRCS=$(echo "$U"/trace/*.c "$U"/views/view_*.c "$U"/model/*.c "$U"/util/*.c "$U"/target/*.c)
 declare -A SRCS=(
-	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $UTIL_SRCS"
+	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $U/analysis/arenas.c $U/target/smaps.c $UTIL_SRCS"
 	[fuzz_elf]="$U/target/elffile.c $UTIL_SRCS"
 	[fuzz_proc]="$U/target/proc.c $UTIL_SRCS"
+	[fuzz_memory]="$U/analysis/arenas.c $U/target/smaps.c $U/target/proc.c $U/target/remote.c $UTIL_SRCS"
 	# The trace harnesses take whole folders (what a trace can reach: the reader, the recorder, the
 	# report and batch views, the model and what they call), so a new file in them needs no edit here.
 	[fuzz_trace]="$TRACE_SRCS"
@@ -48,14 +50,14 @@ declare -A SRCS=(
 	[fuzz_escape]="$UTIL_SRCS"
 	[fuzz_mallocheap]="$U/analysis/mallocheap.c $U/target/remote.c $U/target/elffile.c $UTIL_SRCS"
 )
-declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm"
+declare -A LIBS=([fuzz_gcstate]="-lm" [fuzz_elf]="-lm" [fuzz_proc]="-lm" [fuzz_memory]="-lm"
 	[fuzz_trace]="-lsqlite3 -lm" [fuzz_trace_rows]="-lsqlite3 -lm" [fuzz_escape]="-lm" [fuzz_mallocheap]="-lm")
-declare -A MAXLEN=([fuzz_gcstate]=32768 [fuzz_elf]=65536 [fuzz_proc]=8192 [fuzz_trace]=131072
+declare -A MAXLEN=([fuzz_gcstate]=32768 [fuzz_elf]=65536 [fuzz_proc]=8192 [fuzz_memory]=65536 [fuzz_trace]=131072
 	[fuzz_trace_rows]=8192 [fuzz_escape]=4096 [fuzz_mallocheap]=65536)
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc fuzz_trace fuzz_trace_rows fuzz_escape fuzz_mallocheap)
+	harnesses=(fuzz_gcstate fuzz_elf fuzz_proc fuzz_memory fuzz_trace fuzz_trace_rows fuzz_escape fuzz_mallocheap)
 fi
 
 seed_proc() {
@@ -91,6 +93,29 @@ seed_gcstate() {
 	mkdir -p "$d"
 	"$CC_HOST" -std=gnu11 -I"$U" -o "$OUT/seed_gcstate" tests/fuzz/seed_gcstate.c "$U/target/layouts_gen.c" \
 		"$U/target/layout.c" && "$OUT/seed_gcstate" "$d"
+}
+
+seed_memory() {
+	local d=$1 f
+	mkdir -p "$d"
+	head -c 60000 /proc/self/smaps > "$d/self-smaps"
+	for f in /proc/[0-9]*/maps; do
+		grep -q python "$f" 2>/dev/null && { head -c 60000 "${f%maps}smaps" > "$d/python-smaps"; break; }
+	done
+	# pymalloc images: three carved 4 KiB pools (arena index 5) and two 16 KiB ones (index 9)
+	"$PYTHON_HOST" - "$d" <<'PY'
+import struct, sys
+def pool(addr, psz, szidx, idx, used):
+    size = (szidx + 1) * 16
+    carved = min(used + 1, (psz - 48) // size)
+    b = bytearray(psz)
+    fb = addr + 48 + used * size if used < carved else 0
+    struct.pack_into("<QQQQIIII", b, 0, used, fb, 0, 0, idx, szidx, 48 + carved * size, psz - size)
+    return bytes(b)
+base = 0x7f0000000000
+open(sys.argv[1] + "/pools-4k", "wb").write(b"".join(pool(base + i * 4096, 4096, i, 5, 3 + i) for i in range(3)))
+open(sys.argv[1] + "/pools-16k", "wb").write(b"".join(pool(base + i * 16384, 16384, 2 * i, 9, 40) for i in range(2))[:65536])
+PY
 }
 
 # Valid traces written by the recorder itself from synthetic snapshots (basic, hostile names,

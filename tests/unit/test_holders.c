@@ -338,6 +338,77 @@ static void test_names_every_layout(void **state)
 	}
 }
 
+/*
+ * holders__containers: every container under a name is measured whether the GC tracks it or not
+ * (the dict __main__.cache is untracked here: _gc_next 0), short ones are left out, and the
+ * names serve holders__name from the cache afterwards.
+ */
+static void test_containers_every_layout(void **state)
+{
+	size_t m;
+
+	(void)state;
+	for (m = 0; m < NMINORS; m++) {
+		struct fakeheap h;
+		struct world w;
+		struct holders *hs;
+		struct pyobj_types *types;
+		struct holders_container out[8];
+		struct holders_query q[1];
+		const struct py_layout *l;
+		int n, i, seen = 0;
+
+		fh_init(&h, minors[m]);
+		l = h.l;
+		mk_world(&h, &w);
+		fh_w64(&h, w.cache + l->dict_used, 5000);
+		fh_w64(&h, w.items + l->varobject_size, 100);
+		fh_w64(&h, w.items - l->gc_head_size + l->gc_head_next, w.items - l->gc_head_size); /* tracked */
+		fh_w64(&h, w.queue + l->varobject_size, 40);
+		fh_w64(&h, w.handlers + l->varobject_size, 3); /* below min_len */
+		hs = holders__new(NULL);
+		types = pyobj_types__new(l);
+		assert_non_null(hs);
+		assert_non_null(types);
+		n = holders__containers(hs, &w.t, &h.r, types, 32, out, 8, 100.0);
+		assert_int_equal(n, 3);
+		for (i = 0; i < n; i++) {
+			print_message("3.%d: %s %s len %lld %s\n", minors[m], out[i].name, out[i].type,
+				      (long long)out[i].len, out[i].tracked ? "tracked" : "untracked");
+			if (out[i].addr == w.cache) {
+				assert_string_equal(out[i].name, "__main__.cache"); /* not app.cache_alias */
+				assert_string_equal(out[i].type, "dict");
+				assert_int_equal(out[i].len, 5000);
+				assert_false(out[i].tracked);
+				assert_int_equal(i, 0); /* longest first */
+				seen |= 1;
+			} else if (out[i].addr == w.items) {
+				assert_string_equal(out[i].name, "__main__.Registry._items");
+				assert_true(out[i].tracked);
+				seen |= 2;
+			} else if (out[i].addr == w.queue) {
+				assert_string_equal(out[i].name, "__main__.jobs.queue");
+				assert_int_equal(out[i].kind, PYOBJ_DEQUE);
+				seen |= 4;
+			}
+		}
+		assert_int_equal(seen, 7);
+		/* The walk's names are in the cache: holders__name needs no walk for them. */
+		ask(q, 0, w.cache, h.dict);
+		assert_int_equal(holders__name(hs, &w.t, &h.r, types, q, 1, 100.5), 1);
+		assert_string_equal(q[0].name, "__main__.cache");
+		assert_int_equal(holders__stats(hs)->walks, 1);
+		/* A hostile length is no length. */
+		fh_w64(&h, w.cache + l->dict_used, (uint64_t)-5);
+		n = holders__containers(hs, &w.t, &h.r, types, 32, out, 8, 200.0);
+		for (i = 0; i < n; i++)
+			assert_true(out[i].addr != w.cache);
+		pyobj_types__free(types);
+		holders__free(hs);
+		free(h.buf);
+	}
+}
+
 /* Names come from the cache: no read of the target until an address is new and the interval passed. */
 static void test_cache_and_retry(void **state)
 {
@@ -453,6 +524,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_every_layout),
+		cmocka_unit_test(test_containers_every_layout),
 		cmocka_unit_test(test_cache_and_retry),
 		cmocka_unit_test(test_hostile),
 	};

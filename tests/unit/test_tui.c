@@ -409,6 +409,8 @@ static void test_drill_in(void **state)
 	render(f, 80, 24);
 	assert_true(tui_grid__find(&f->g, "Native: no data yet") >= 0);
 	tui_state__key(&f->st, TUI_KEY_TAB);
+	assert_int_equal(f->st.tab, TUI_TAB_MEMORY);
+	tui_state__key(&f->st, TUI_KEY_TAB);
 	assert_int_equal(f->st.tab, TUI_TAB_GC);
 	/* Down flips to the next process of the list without leaving */
 	tui_state__key(&f->st, TUI_KEY_DOWN);
@@ -895,9 +897,88 @@ static void test_family_rows(void **state)
 	groups__free(gs);
 }
 
+/* The Memory tab: RSS parts with their sizes, the arenas' accounting and its certainty. */
+static void test_memory_tab(void **state)
+{
+	struct fixture *f = *state;
+	struct proc_row *r = f->rows[1];
+	struct memory_row *m = &r->memory;
+	struct container_row *c;
+	int y;
+
+	f->st.view = TUI_VIEW_DETAIL;
+	f->st.detail_pid = r->target.pid;
+	f->st.tab = TUI_TAB_MEMORY;
+	render(f, 110, 30);
+	assert_true(tui_grid__find(&f->g, "Memory: no data yet") >= 0);
+
+	memset(m, 0, sizeof(*m));
+	m->valid = true;
+	m->rss = 40 << 20;
+	m->arenas = 20 << 20;
+	m->heap = 2 << 20;
+	m->anon = 8 << 20;
+	m->stacks = 1 << 20;
+	m->file = 9 << 20;
+	m->thread_stacks = 3;
+	m->malloc_per_min = 2 << 20;
+	snprintf(m->arena_source, sizeof(m->arena_source), "scan");
+	m->arena_confidence = 0.998;
+	m->narenas = 21;
+	m->arena_bytes = 21 << 20;
+	m->block_bytes_used = 4 << 20;
+	m->blocks_used = 50000;
+	m->untracked_bytes = 3 << 20;
+	m->untracked_objects = 40000;
+	render(f, 110, 30);
+	y = tui_grid__find(&f->g, "pymalloc arenas");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), " 20M "));
+	y = tui_grid__find(&f->g, "other anonymous");
+	assert_non_null(strstr(line(f, y), "+2.0M/m"));
+	assert_true(tui_grid__find(&f->g, "stacks (4 threads)") >= 0);
+	assert_true(tui_grid__find(&f->g, "21 arenas") >= 0);
+	assert_true(tui_grid__find(&f->g, "found by scanning anonymous memory: heuristic") >= 0);
+	assert_true(tui_grid__find(&f->g, "99.8% of the used pools") >= 0);
+	assert_true(tui_grid__find(&f->g, "arena use 19%: fragmented") >= 0);
+	assert_true(tui_grid__find(&f->g, "untracked 3.0M (40000 objects)") >= 0);
+
+	snprintf(m->arena_source, sizeof(m->arena_source), "none");
+	snprintf(m->arena_why, sizeof(m->arena_why), "no pymalloc pool headers in anonymous memory");
+	render(f, 110, 30);
+	assert_true(tui_grid__find(&f->g, "pymalloc arenas not found: no pymalloc pool headers") >= 0);
+
+	/* An untracked container says so in the Containers tab. */
+	c = &r->containers[r->ncontainers++];
+	snprintf(c->name, sizeof(c->name), "__main__.seen_payloads");
+	snprintf(c->type, sizeof(c->type), "dict");
+	c->len = 5000, c->named = true, c->untracked = true;
+	r->census_time = 1099.0;
+	f->st.tab = TUI_TAB_CONTAINERS;
+	render(f, 110, 30);
+	y = tui_grid__find(&f->g, "__main__.seen_payloads");
+	assert_true(y >= 0);
+	assert_non_null(strstr(line(f, y), "dict, untracked"));
+	/* '7' switches to it (6 is Native) */
+	tui_state__key(&f->st, '7');
+	assert_int_equal(f->st.tab, TUI_TAB_MEMORY);
+	/* Untracked suspects say so. */
+	r->nsuspects = 1;
+	memset(&r->suspects[0], 0, sizeof(r->suspects[0]));
+	r->suspects[0].kind = SUSPECT_TYPE;
+	snprintf(r->suspects[0].name, sizeof(r->suspects[0].name), "bytes");
+	r->suspects[0].per_min = 12000;
+	r->suspects[0].confidence = 0.9957;
+	r->suspects[0].untracked = true;
+	f->st.tab = TUI_TAB_SUSPECTS;
+	render(f, 110, 30);
+	assert_true(tui_grid__find(&f->g, "type      bytes (untracked)  +12.0k/m") >= 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_memory_tab, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_row_numbers_80, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wide_200, setup, teardown),

@@ -112,6 +112,13 @@ MODES = [
     dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
     # Survivor sampling is part of the default: the default without it, side by side.
     dict(name="pyleak --no-survivors", kind="pyleak", args=["--no-survivors"], requires="--no-survivors"),
+    # The default runs arena censuses (untracked objects, RSS breakdown; every 5-120 s) and root
+    # walks (every 30 s): runs of several seconds hold several of them. The same runs without
+    # them: the two columns side by side are what they cost.
+    dict(name="pyleak x6", kind="pyleak", args=[], requires="--no-untracked", scale=6.0,
+         workloads=("alloc_heavy", "http_workload")),
+    dict(name="pyleak --no-untracked x6", kind="pyleak", args=["--no-untracked"], requires="--no-untracked",
+         scale=6.0, workloads=("alloc_heavy", "http_workload")),
     dict(name="bpftrace gc", kind="bpftrace", usdt_only=True),
     dict(name="tracemalloc", kind="pyflags", pyflags=["-X", "tracemalloc"], scale=0.2),
     dict(name="objgraph 1s", kind="launcher", launcher=["--objgraph", "1"], scale=2.0),
@@ -428,7 +435,8 @@ def bench_slowdown(env):
 
 def bench_census(env, py):
     res = {"python": py, "objects": env.census_objects, "status": "ok"}
-    target = subprocess.Popen([py, CENSUS_TARGET, "--objects", str(env.census_objects)],
+    target = subprocess.Popen([py, CENSUS_TARGET, "--objects", str(env.census_objects),
+                               "--untracked", str(env.census_objects)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               cwd=ROOT)
     try:
@@ -453,6 +461,26 @@ def bench_census(env, py):
             target.stdin.flush()
             t = json.loads(target.stdout.readline())
             stats.append(t["seconds"])
+        # The untracked census: the same walk plus every arena copied and every block matched.
+        arena_ms, blocks, sources = [], [], []
+        for _ in range(env.census_reps if walls else 0):
+            r = subprocess.run([env.pyleak, "census", "-p", str(target.pid), "--json", "--all-objects"],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0 or not r.stdout.strip():
+                res["all_objects_error"] = (r.stderr or r.stdout).strip()[-300:]
+                break
+            ao = json.loads(r.stdout).get("all_objects") or {}
+            if not ao.get("scanned"):
+                res["all_objects_error"] = ao.get("why")
+                break
+            arena_ms.append(ao["arena_ms"])
+            blocks.append(ao["blocks"])
+            sources.append((ao.get("pymalloc") or {}).get("source"))
+        if arena_ms:
+            res.update({"arena_scan_s": statistics.median(arena_ms) / 1000.0, "arena_blocks": blocks[-1],
+                        "arena_source": sources[-1],
+                        "arena_scan_s_per_million_objects": statistics.median(arena_ms) / 1000.0 /
+                        (blocks[-1] / 1e6) if blocks[-1] else None})
         if walls:
             res.update({
                 "pyleak_wall_s": statistics.median(walls), "pyleak_walk_s": statistics.median(walks),
@@ -795,6 +823,18 @@ def markdown(report):
                 c["python"], c["tracked_in_target"], c["pyleak_total_objects"],
                 c["pyleak_wall_s"], c["pyleak_walk_s"], c["typestats_s"],
                 c["ratio_typestats_over_pyleak_wall"]))
+        out.append("")
+        out.append("Untracked census (`census --all-objects`: the arena scan after the walk):")
+        out.append("")
+        out.append("| python | arena source | blocks in use scanned | arena scan | per million objects |")
+        out.append("|---|---|---|---|---|")
+        for c in report["census"]:
+            if c.get("arena_scan_s") is None:
+                out.append("| %s | %s | | | |" % (c["python"], c.get("all_objects_error", "n/a")))
+                continue
+            out.append("| %s | %s | %d | %.3f s | %.3f s |" % (
+                c["python"], c["arena_source"], c["arena_blocks"], c["arena_scan_s"],
+                c["arena_scan_s_per_million_objects"] or 0))
     if report.get("refs"):
         out.append("")
         out.append("## Retention chains (`pyleak refs`)")

@@ -5,6 +5,7 @@
 #include "util/common.h"
 #include "analysis/holders.h"
 #include "analysis/leak.h"
+#include "analysis/memory.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,10 @@
 /* Series kept per process; the least interesting are evicted (bounded memory per target). */
 #define MAX_TYPE_SERIES 256
 #define MAX_CONTAINER_SERIES 64
+/* Series slots: the census's largest containers plus the root walk's (untracked ones are in no
+ * census), with room to spare so that neither evicts the other's series every census. */
+#define MAX_ROOT_SERIES 32
+#define CONTAINER_SLOTS (MAX_CONTAINER_SERIES + MAX_ROOT_SERIES + 32)
 
 struct tseries {
 	struct leak_series s;
@@ -25,6 +30,8 @@ struct tseries {
 	char type[64];
 	bool named; /* containers: s.name is the holder's name */
 	bool in_last; /* seen in the newest census */
+	bool from_roots; /* containers: found by the root walk (holders__containers), kept between walks */
+	bool untracked;	 /* containers: the GC does not track it */
 };
 
 /* GC facts at each census, for the "full collections free nothing" evidence. */
@@ -43,7 +50,7 @@ struct analysis {
 	double last_census_s;
 	struct tseries *tser; /* MAX_TYPE_SERIES */
 	int ntser;
-	struct tseries *cser; /* MAX_CONTAINER_SERIES */
+	struct tseries *cser; /* CONTAINER_SLOTS */
 	int ncser;
 	struct leak_series garbage, rss, tracked;
 	/* Verdicts on types and containers change only when a census runs: kept between censuses. */
@@ -55,6 +62,15 @@ struct analysis {
 	struct suspect census_suspects[MODEL_MAX_SUSPECTS];
 	struct survivors surv; /* survivor samples followed across censuses */
 	bool surv_ready;
+	/* Untracked objects per type, from the censuses that scan the arenas (their own cadence). */
+	struct tseries *user; /* MAX_TYPE_SERIES */
+	int nuser;
+	double next_arena_census, next_roots;
+	struct holders_container *roots; /* MAX_ROOT_CONTAINERS, from the last root walk */
+	int nroots;
+	double arena_cost[NCOST];
+	int narena_cost, arena_cost_head;
+	struct memory_trends *mem;
 };
 
 void analysis__default_opts(struct analysis_opts *o)
@@ -75,8 +91,11 @@ void analysis__free(struct proc_row *row)
 	holders__free(a->holders);
 	survivors__free(&a->surv);
 	row->surv = NULL;
+	memory_trends__free(a->mem);
 	free(a->tser);
 	free(a->cser);
+	free(a->user);
+	free(a->roots);
 	free(a);
 	row->ext = NULL;
 }
@@ -91,10 +110,14 @@ static struct analysis *get_state(struct proc_row *row)
 	if (!a)
 		return NULL;
 	a->tser = calloc(MAX_TYPE_SERIES, sizeof(*a->tser));
-	a->cser = calloc(MAX_CONTAINER_SERIES, sizeof(*a->cser));
-	if (!a->tser || !a->cser) {
+	a->cser = calloc(CONTAINER_SLOTS, sizeof(*a->cser));
+	a->user = calloc(MAX_TYPE_SERIES, sizeof(*a->user));
+	a->mem = memory_trends__new();
+	if (!a->tser || !a->cser || !a->user || !a->mem) {
 		free(a->tser);
 		free(a->cser);
+		free(a->user);
+		memory_trends__free(a->mem);
 		free(a);
 		return NULL;
 	}
@@ -150,7 +173,7 @@ static struct tseries *container_series(struct analysis *a, uint64_t addr, uint6
 			victim = i;
 			break;
 		}
-	if (victim < 0 && a->ncser < MAX_CONTAINER_SERIES) {
+	if (victim < 0 && a->ncser < CONTAINER_SLOTS) {
 		victim = a->ncser++;
 	} else if (victim < 0) {
 		for (i = 0; i < a->ncser; i++)
@@ -210,14 +233,14 @@ static double thread_cpu_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double median_cost(const struct analysis *a)
+static double median_of(const double *cost, int ncost)
 {
 	double v[NCOST], t;
 	int i, j;
 
-	for (i = 0; i < a->ncost; i++)
-		v[i] = a->cost[i];
-	for (i = 1; i < a->ncost; i++)
+	for (i = 0; i < ncost; i++)
+		v[i] = cost[i];
+	for (i = 1; i < ncost; i++)
 		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			t = v[j];
 			v[j] = v[j - 1];
@@ -225,7 +248,7 @@ static double median_cost(const struct analysis *a)
 		}
 	/* The lower median; the first census (cold type cache, first holder walk) is no measure
 	 * of the steady cost at all. */
-	return a->ncost > 1 ? v[(a->ncost - 1) / 2] : 0;
+	return ncost > 1 ? v[(ncost - 1) / 2] : 0;
 }
 
 static int64_t old_collections(const struct proc_row *row)
@@ -249,8 +272,90 @@ static void name_survivor_types(struct analysis *a, struct remote *r)
 	}
 }
 
-static void run_census(struct proc_row *row, struct analysis *a, struct remote *r, double now)
+static double median_cost(const struct analysis *a)
 {
+	return median_of(a->cost, a->ncost);
+}
+
+/* Root walk results kept per census: more than the series (a leak starts small). */
+#define MAX_ROOT_CONTAINERS 128
+#define ARENA_SHARE (1.0 / 3) /* of cpu_budget, for the censuses that scan the arenas */
+/*
+ * The root walk costs 30-50 ms of CPU on a bare interpreter (every module dict, ~500 class
+ * dicts, instance dicts: thousands of reads); re-reading the len of the containers it found
+ * costs one batched read. So: a walk at the first census and every ROOTS_INTERVAL_S, and the
+ * known containers re-measured at every census in between.
+ */
+#define ROOTS_INTERVAL_S 30.0
+
+/* len of the containers of the last root walk, now; a container whose ob_type changed is gone. */
+static int remeasure_roots(struct analysis *a, struct remote *r, const struct py_layout *l)
+{
+	struct remote_iov iov[MAX_ROOT_CONTAINERS];
+	unsigned char hdr[MAX_ROOT_CONTAINERS][32];
+	int i, n = 0;
+
+	for (i = 0; i < a->nroots; i++) {
+		iov[i].addr = a->roots[i].addr;
+		iov[i].buf = hdr[i];
+		iov[i].len = sizeof(hdr[i]);
+	}
+	if (a->nroots && remote__readv(r, iov, a->nroots)) {
+		for (i = 0; i < a->nroots; i++)
+			if (remote__read(r, iov[i].addr, hdr[i], sizeof(hdr[i])))
+				memset(hdr[i], 0, sizeof(hdr[i]));
+	}
+	for (i = 0; i < a->nroots; i++) {
+		uint64_t type;
+		int64_t len;
+
+		memcpy(&type, hdr[i] + l->object_type, 8);
+		len = pyobj__len_from_header(l, hdr[i], a->roots[i].kind);
+		if (type != a->roots[i].type_addr || len < 0)
+			continue; /* freed, or reused by another object */
+		a->roots[i].len = len;
+		a->roots[n++] = a->roots[i];
+	}
+	a->nroots = n;
+	return n;
+}
+
+/* Untracked objects per type from a census that scanned the arenas: their own series. */
+static void untracked_series(struct analysis *a, const struct census *c, double now)
+{
+	size_t i, n = census__ntypes(c);
+	int k;
+
+	for (k = 0; k < a->nuser; k++)
+		a->user[k].in_last = false;
+	for (i = 0; i < n; i++) {
+		const struct census_type *ct = census__type(c, i);
+		struct tseries *us;
+
+		if (ct->untracked <= 0 || (a->nuser >= MAX_TYPE_SERIES && ct->untracked < 100))
+			continue;
+		us = series_for(a->user, &a->nuser, MAX_TYPE_SERIES, ct->name, 0);
+		us->prev_count = us->s.n ? us->count : ct->untracked;
+		us->count = ct->untracked;
+		us->bytes = ct->untracked_bytes;
+		us->in_last = true;
+		leak_series__add(&us->s, now, (double)ct->untracked);
+	}
+	for (k = 0; k < a->nuser; k++)
+		if (!a->user[k].in_last && a->user[k].count) {
+			a->user[k].prev_count = a->user[k].count;
+			a->user[k].count = a->user[k].bytes = 0;
+			leak_series__add(&a->user[k].s, now, 0);
+		}
+}
+
+static double thread_cpu_s(void);
+
+/* Returns the CPU seconds the arena part took (the scan and the RSS breakdown), 0 without it. */
+static double run_census(struct proc_row *row, struct analysis *a, struct remote *r, const struct analysis_opts *o,
+			 bool arenas, double now)
+{
+	double cpu0 = thread_cpu_s(), arena_cpu = 0;
 	struct census_opts co = { .budget_s = 5.0 };
 	struct census *c = NULL;
 	const struct census_stats *st;
@@ -258,6 +363,10 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 	int64_t *pindex = NULL;
 	int8_t *pgens = NULL;
 	long nprobe = 0;
+	struct holders_container *roots = NULL;
+	int nroots = -1;
+	int64_t untracked_total = 0;
+	double ret = 0; /* the arena part's CPU seconds, once the census is used */
 	size_t i, n;
 	int k, err;
 
@@ -278,6 +387,7 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 			co.nprobe = (size_t)nprobe;
 		}
 	}
+	co.all_objects = arenas;
 	err = census__run(&row->target, r, &co, &c);
 	if (err) {
 		snprintf(row->note, sizeof(row->note), "census failed: %s", strerror(-err));
@@ -306,7 +416,26 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 	row->census_time = now;
 	row->census_ms = st->walk_ms + st->arena_ms;
 	row->census_inconsistencies = st->broken_links + st->unreadable + st->bad_pointers + st->unknown_types;
-	row->live_objects = census__total_objects(c);
+	n = census__ntypes(c);
+	for (i = 0; i < n; i++)
+		untracked_total += census__type(c, i)->untracked;
+	row->live_objects = census__total_objects(c) - untracked_total; /* tracked, as without arenas */
+	if (arenas) {
+		struct memory_row m;
+		double cpu1 = thread_cpu_s();
+
+		/* The walk's share of the census CPU is the GC censuses' business; the arena copy is
+		 * ours (one process_vm_readv per arena: its CPU is in proportion to its wall time). */
+		if (st->walk_ms + st->arena_ms > 0)
+			arena_cpu = (cpu1 - cpu0) * st->arena_ms / (st->walk_ms + st->arena_ms);
+		if (st->arenas_scanned)
+			untracked_series(a, c, now);
+		if (memory__measure(row->target.pid, c, row->target.layout->arena_size, &m, now) == 0) {
+			memory_trends__update(a->mem, &m);
+			row->memory = m;
+		}
+		arena_cpu += thread_cpu_s() - cpu1;
+	}
 	leak_series__add(&a->tracked, now, (double)row->live_objects);
 	a->marks[a->mark_head].t = now;
 	a->marks[a->mark_head].collections2 = row->collections[2];
@@ -321,17 +450,19 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 	n = census__ntypes(c);
 	for (i = 0; i < n; i++) {
 		const struct census_type *ct = census__type(c, i);
+		/* The GC-list part only: untracked objects have their own series (untracked_series). */
+		int64_t count = ct->count - ct->untracked, bytes = ct->bytes - ct->untracked_bytes;
 		struct tseries *ts;
 
 		/* Small types cannot be leaks worth naming; bound the work on huge heaps. */
-		if (i >= MAX_TYPE_SERIES && ct->count < 100)
-			break;
+		if (count <= 0 || (i >= MAX_TYPE_SERIES && count < 100))
+			continue;
 		ts = series_for(a->tser, &a->ntser, MAX_TYPE_SERIES, ct->name, 0);
-		ts->prev_count = ts->s.n ? ts->count : ct->count;
-		ts->count = ct->count;
-		ts->bytes = ct->bytes;
+		ts->prev_count = ts->s.n ? ts->count : count;
+		ts->count = count;
+		ts->bytes = bytes;
 		ts->in_last = true;
-		leak_series__add(&ts->s, now, (double)ct->count);
+		leak_series__add(&ts->s, now, (double)count);
 	}
 	/* Types that vanished from the census count as 0 now (their series keeps its history). */
 	for (k = 0; k < a->ntser; k++)
@@ -342,8 +473,31 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 			leak_series__add(&a->tser[k].s, now, 0);
 		}
 
+	/*
+	 * Containers reached from the roots, tracked or not (an untracked dict of str -> bytes is in
+	 * no GC list): a walk every ROOTS_INTERVAL_S; between walks their series keep their last
+	 * point. The walk comes first: the names it finds serve name_containers from the cache.
+	 */
+	if (!o->no_untracked) {
+		if (!a->holders)
+			a->holders = holders__new(NULL);
+		if (!a->roots)
+			a->roots = calloc(MAX_ROOT_CONTAINERS, sizeof(*a->roots));
+		if (a->roots && now >= a->next_roots && a->holders && a->types) {
+			int got = holders__containers(a->holders, &row->target, r, a->types, HOLDER_MIN_LEN, a->roots,
+						      MAX_ROOT_CONTAINERS, now);
+
+			a->nroots = got > 0 ? got : 0;
+			nroots = got >= 0 ? a->nroots : remeasure_roots(a, r, row->target.layout);
+			a->next_roots = now + ROOTS_INTERVAL_S;
+		} else if (a->roots) {
+			nroots = remeasure_roots(a, r, row->target.layout);
+		}
+		roots = a->roots;
+	}
 	for (k = 0; k < a->ncser; k++)
-		a->cser[k].in_last = false;
+		if (!a->cser[k].from_roots || nroots >= 0)
+			a->cser[k].in_last = false;
 	n = census__ncontainers(c);
 	if (n > MAX_CONTAINER_SERIES)
 		n = MAX_CONTAINER_SERIES;
@@ -364,15 +518,43 @@ static void run_census(struct proc_row *row, struct analysis *a, struct remote *
 		else
 			snprintf(cs->s.name, sizeof(cs->s.name), "%s@0x%llx", cc->type_name ? cc->type_name : "container",
 				 (unsigned long long)cc->addr);
+		cs->from_roots = cs->untracked = false;
 		leak_series__add(&cs->s, now, (double)cc->len);
+	}
+	for (k = 0; k < nroots; k++) {
+		const struct holders_container *hc = &roots[k];
+		struct tseries *cs;
+		int j;
+
+		for (j = 0; j < a->ncser; j++)
+			if (a->cser[j].addr == hc->addr && a->cser[j].in_last && !a->cser[j].from_roots)
+				break;
+		if (j < a->ncser)
+			continue; /* among the census's largest: its series has this census's point */
+		/* A series slot for it only when it is among the longest (the root walk finds many). */
+		if (k >= MAX_ROOT_SERIES || hc->len < HOLDER_MIN_LEN)
+			break;
+		cs = container_series(a, hc->addr, hc->type_addr);
+		cs->prev_count = cs->s.n ? cs->count : hc->len;
+		cs->count = hc->len;
+		cs->in_last = true;
+		cs->from_roots = true;
+		cs->untracked = !hc->tracked;
+		cs->named = true;
+		cs->s.last_seen = now;
+		copy_str(cs->type, sizeof(cs->type), hc->type);
+		copy_str(cs->s.name, sizeof(cs->s.name), hc->name);
+		leak_series__add(&cs->s, now, (double)hc->len);
 	}
 	census__free(c);
 	name_survivor_types(a, r);
+	ret = arena_cpu;
 out:
 	free(probe);
 	free(ptypes);
 	free(pgens);
 	free(pindex);
+	return ret;
 }
 
 static int cmp_type_rows(const void *a, const void *b)
@@ -427,6 +609,7 @@ static void add_suspect(struct proc_row *row, enum suspect_kind kind, const char
 		return;
 	s = &row->suspects[row->nsuspects++];
 	s->kind = kind;
+	s->untracked = false;
 	copy_str(s->name, sizeof(s->name), name);
 	s->per_min = per_min;
 	s->confidence = conf;
@@ -574,6 +757,44 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 		(void)t;
 		(void)v;
 	}
+	for (k = 0; k < a->nuser; k++) {
+		struct tseries *us = &a->user[k];
+		struct type_row *tr = NULL;
+		struct trend trd;
+
+		if (!us->in_last && !us->count)
+			continue;
+		series_trend(&us->s, &trd);
+		/* Untracked objects die by refcount, never wait for a collection: no sawtooth bound. */
+		if (leak__is_growing(&trd, pol, &conf) && floor_rising(&us->s, &trd)) {
+			double bpm = us->count ? trd.slope_per_min * ((double)us->bytes / us->count) : 0;
+
+			if (snprintf(ev, sizeof(ev),
+				     "untracked: %.0f -> %.0f objects over %.0f s (%d arena scans), Theil-Sen %+.0f/min, "
+				     "bytes %+.0f/min; counted in the pymalloc arenas, the GC does not track them "
+				     "(objects over 512 B live in malloc and are not counted), Mann-Kendall confidence %.4f",
+				     trd.first, trd.last, trd.span_s, trd.n, trd.slope_per_min, bpm, conf) >= (int)sizeof(ev))
+				ev[sizeof(ev) - 1] = 0;
+			add_suspect(row, SUSPECT_TYPE, us->s.name, trd.slope_per_min, conf, ev);
+			if (row->nsuspects > 0 && !strcmp(row->suspects[row->nsuspects - 1].name, us->s.name))
+				row->suspects[row->nsuspects - 1].untracked = true;
+		}
+		for (j = 0; j < row->ntypes; j++)
+			if (!strcmp(row->types[j].name, us->s.name)) {
+				tr = &row->types[j];
+				break;
+			}
+		if (!tr && row->ntypes < MODEL_MAX_TYPES) {
+			tr = &row->types[row->ntypes++];
+			memset(tr, 0, sizeof(*tr));
+			copy_str(tr->name, sizeof(tr->name), us->s.name);
+		}
+		if (!tr)
+			continue;
+		tr->untracked = us->count;
+		tr->untracked_bytes = us->bytes;
+		tr->untracked_per_min = trd.n >= 3 ? trd.slope_per_min : 0;
+	}
 	qsort(row->types, row->ntypes, sizeof(row->types[0]), cmp_type_rows);
 
 	/*
@@ -581,8 +802,8 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 	 * first, then the largest.
 	 */
 	{
-		struct container_row all[MAX_CONTAINER_SERIES];
-		bool sus[MAX_CONTAINER_SERIES];
+		struct container_row all[CONTAINER_SLOTS];
+		bool sus[CONTAINER_SLOTS];
 		int nall = 0, i, pick;
 
 		for (k = 0; k < a->ncser; k++) {
@@ -599,19 +820,29 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 			copy_str(cr->type, sizeof(cr->type), cs->type);
 			cr->addr = cs->addr;
 			cr->named = cs->named;
+			cr->untracked = cs->untracked;
 			cr->len = cs->count;
 			cr->per_min = trd.n >= 3 ? trd.slope_per_min : 0;
 			sus[nall] = false;
 			/* gc.garbage has its own verdict (gc_verdicts), from every refresh. */
 			if (leak__is_growing(&trd, pol, &conf) && floor_rising(&cs->s, &trd) &&
 			    strcmp(cr->name, "gc.garbage")) {
-				snprintf(ev, sizeof(ev),
-					 "len %.0f -> %.0f over %.0f s (%d censuses), Theil-Sen %+.0f items/min, "
-					 "Mann-Kendall confidence %.4f%s",
-					 trd.first, trd.last, trd.span_s, trd.n, trd.slope_per_min, conf,
-					 cs->named ? "" : "; no holder found in module globals, class attributes or "
-							  "their instances' attributes");
+				char why[96] = "";
+
+				if (cs->untracked)
+					snprintf(why, sizeof(why), "; untracked %.24s: in no GC list, measured through its holder",
+						 cs->type);
+				if (snprintf(ev, sizeof(ev),
+					     "len %.0f -> %.0f over %.0f s (%d censuses), Theil-Sen %+.0f items/min, "
+					     "Mann-Kendall confidence %.4f%s%s",
+					     trd.first, trd.last, trd.span_s, trd.n, trd.slope_per_min, conf,
+					     cs->named ? "" : "; no holder found in module globals, class attributes or "
+							      "their instances' attributes",
+					     why) >= (int)sizeof(ev))
+					ev[sizeof(ev) - 1] = 0;
 				add_suspect(row, SUSPECT_CONTAINER, cr->name, trd.slope_per_min, conf, ev);
+				if (row->nsuspects > 0 && !strcmp(row->suspects[row->nsuspects - 1].name, cr->name))
+					row->suspects[row->nsuspects - 1].untracked = cs->untracked;
 				sus[nall] = true;
 			}
 			nall++;
@@ -772,8 +1003,24 @@ static void rss_verdict(struct proc_row *row, struct analysis *a, const struct l
 			if (leak__is_growing(&ct, &weak, &tconf))
 				return; /* a container grows (untracked items): its verdict will come */
 		}
+		for (k = 0; k < a->nuser; k++) {
+			if (!a->user[k].in_last)
+				continue;
+			series_trend(&a->user[k].s, &ct);
+			if (leak__is_growing(&ct, &weak, &tconf))
+				return; /* untracked objects grow: theirs to explain */
+		}
 	}
-	if (snprintf(ev, sizeof(ev),
+	if (row->memory.valid) {
+		/* Where it is, from smaps and the arenas: "pymalloc arenas flat, Python objects flat,
+		 * malloc heap and anonymous memory +2.0 MiB/min: large (> 512 B) or native allocations". */
+		char where[240];
+
+		memory__explain(&row->memory, where, sizeof(where));
+		if (snprintf(ev, sizeof(ev), "RSS %.1f -> %.1f MiB over %.0f s (%+.1f MiB/min): %s", rss.first / 1048576,
+			     rss.last / 1048576, rss.span_s, rss.slope_per_min / 1048576, where) >= (int)sizeof(ev))
+			ev[sizeof(ev) - 1] = 0;
+	} else if (snprintf(ev, sizeof(ev),
 		     "RSS %.1f -> %.1f MiB over %.0f s (%+.1f MiB/min) while %s: memory outside the objects pyleak "
 		     "counts: native allocations, untracked objects (census --all-objects) or allocator "
 		     "fragmentation, not told apart from outside",
@@ -803,18 +1050,39 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		a->surv.mode = row->sites.surv_mode;
 	row->surv = a->surv_ready ? &a->surv : NULL;
 	if (o->census && now >= a->next_census) {
-		double period, cpu0 = thread_cpu_s();
+		double period, cpu0 = thread_cpu_s(), budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02;
+		bool arenas = !o->no_untracked && now >= a->next_arena_census;
 
-		run_census(row, a, r, now);
+		double arena_cpu = run_census(row, a, r, o, arenas, now), cpu;
+
 		/*
 		 * The budget is CPU: the walk's wall time also counts waiting for a core, which on a
 		 * busy host (the targets themselves) inflates it several times (seen: 12 ms wall for
 		 * 3 ms of CPU with nine targets on two cores), and would starve the verdicts.
 		 */
-		a->cost[a->cost_head] = thread_cpu_s() - cpu0;
+		if (arenas) {
+			/*
+			 * A census with the arena scan costs more (it copies every arena): it has its own
+			 * cost median and period, and a third of the budget; the GC-list censuses the rest.
+			 */
+			double lo = o->arena_min_period_s > 0 ? o->arena_min_period_s : 5.0;
+			double hi = o->arena_max_period_s > 0 ? o->arena_max_period_s : 120.0, ap;
+
+			a->arena_cost[a->arena_cost_head] = arena_cpu;
+			a->arena_cost_head = (a->arena_cost_head + 1) % NCOST;
+			if (a->narena_cost < NCOST)
+				a->narena_cost++;
+			ap = median_of(a->arena_cost, a->narena_cost) * (nprocs > 0 ? nprocs : 1) / (budget * ARENA_SHARE);
+			a->next_arena_census = now + (ap < lo ? lo : ap > hi ? hi : ap);
+		}
+		/* The rest (the GC-list walk, the root walk, naming) is the GC censuses' cost. */
+		cpu = thread_cpu_s() - cpu0 - arena_cpu;
+		a->cost[a->cost_head] = cpu > 0 ? cpu : 0;
 		a->cost_head = (a->cost_head + 1) % NCOST;
 		if (a->ncost < NCOST)
 			a->ncost++;
+		if (!o->no_untracked)
+			budget *= 1 - ARENA_SHARE;
 		/* The median of the last censuses: one slow walk (a retry storm, a starved core) must
 		 * not stop the censuses for a minute; a steadily expensive heap does slow them down. */
 		a->last_census_s = median_cost(a);
@@ -824,7 +1092,7 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
 		/* Adapt: n processes × (walk time / period) <= budget of one core. */
-		period = a->last_census_s * (nprocs > 0 ? nprocs : 1) / (o->cpu_budget > 0 ? o->cpu_budget : 0.02);
+		period = a->last_census_s * (nprocs > 0 ? nprocs : 1) / budget;
 		if (period < o->min_period_s)
 			period = o->min_period_s;
 		if (period > o->max_period_s)

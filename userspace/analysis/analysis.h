@@ -13,13 +13,19 @@ struct analysis_opts {
 	double cpu_budget;    /* share of one core all censuses together may use (default 0.02) */
 	double min_period_s;  /* never census one process more often than this (default 2 s) */
 	double max_period_s;  /* ... nor less often than this (default 60 s) */
+	/* Untracked objects (a census that also scans the pymalloc arenas), the RSS breakdown and
+	 * the containers found from the roots: on unless no_untracked; the arena censuses take
+	 * a third of cpu_budget, at most every arena_min_period_s (0: 5 s) and at least every
+	 * arena_max_period_s (0: 120 s). */
+	bool no_untracked;
+	double arena_min_period_s, arena_max_period_s;
 };
 void analysis__default_opts(struct analysis_opts *o);
 
 /*
  * Called by the collector after a row's GC state was read. Runs a census when one is due
  * (period adapted so that census work stays under cpu_budget across nprocs processes), keeps
- * the series and fills row->types, ->containers, ->suspects, ->live_objects.
+ * the series and fills row->types, ->containers, ->suspects, ->live_objects, ->memory.
  */
 void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
 		      double now);

@@ -13,6 +13,7 @@
 #include "util/common.h"
 #include "target/elffile.h"
 #include "target/proc.h"
+#include "target/smaps.h"
 
 /*
  * GC lists are linked in allocation order and pymalloc hands out neighbouring blocks of one
@@ -612,7 +613,6 @@ static const char *const static_type_syms[] = {
 };
 
 #define ARENA_OBJECT_SIZE 48 /* struct arena_object, stable 3.6-3.13 (cpython-internals.md §7) */
-#define POOL_OVERHEAD 48     /* sizeof(struct pool_header) rounded to ALIGNMENT */
 #define MAX_ARENAS (1 << 20)
 
 static int arena_table(const struct py_target *t, struct remote *r, struct elf_file *elf, uint64_t *arenas,
@@ -693,58 +693,108 @@ static void scan_block(struct census *c, const unsigned char *blk, size_t size)
 			if (gc_next) /* tracked: the GC walk counted it already */
 				return;
 		}
-		row->pub.count++;
-		row->pub.untracked++;
-		row->pub.bytes += offs[i] + 48 <= size ? obj_bytes(c, row->info, obj) :
-							 row->info->presize + row->info->basicsize;
+		{
+			int64_t b = offs[i] + 48 <= size ? obj_bytes(c, row->info, obj) :
+							   row->info->presize + row->info->basicsize;
+
+			row->pub.count++;
+			row->pub.untracked++;
+			row->pub.bytes += b;
+			row->pub.untracked_bytes += b;
+		}
 		return;
 	}
 	c->st.blocks_unmatched++;
 }
 
-static void scan_pool(struct census *c, const unsigned char *pool, size_t pool_size)
+static void scan_pool(struct census *c, const unsigned char *pool, uint64_t pool_addr, size_t pool_size)
 {
-	uint32_t count, szidx, nextoffset, maxnextoffset;
-	uint64_t freeblock;
 	unsigned char isfree[2048];
-	size_t size, nblocks, off, k;
+	struct pool_info pi;
+	size_t off, k;
+	bool consistent;
 
-	memcpy(&count, pool, 4);
-	memcpy(&freeblock, pool + 8, 8);
-	memcpy(&szidx, pool + 36, 4);
-	memcpy(&nextoffset, pool + 40, 4);
-	memcpy(&maxnextoffset, pool + 44, 4);
-	if (!count)
+	if (arenas__check_pool(pool, pool_addr, pool_size, &pi) || pi.capacity > sizeof(isfree))
+		return;
+	arenas__account_pool(&c->st.pymalloc, &pi);
+	if (!pi.count)
 		return; /* empty pool */
-	/* pymalloc_pool_extend/init set maxnextoffset = POOL_SIZE - size: the block size, whatever
-	 * the ALIGNMENT of this build (8 before 3.8, 16 after, bpo-27987). */
-	if (maxnextoffset >= pool_size || nextoffset > pool_size)
-		return;
-	size = pool_size - maxnextoffset;
-	if (size < 8 || size > 512 || (size != (szidx + 1) * 16 && size != (szidx + 1) * 8))
-		return;
-	nblocks = (pool_size - POOL_OVERHEAD) / size;
-	if (nblocks > sizeof(isfree))
-		return;
 	c->st.pools++;
-	memset(isfree, 0, nblocks);
-	/* The free list is a chain of absolute addresses inside this pool: pools are POOL_SIZE
-	 * aligned, so the low bits are the offset in our copy. */
-	for (k = 0; freeblock && k <= nblocks; k++) {
-		uint64_t rel = freeblock & (pool_size - 1), idx;
-
-		if (rel < POOL_OVERHEAD || rel >= nextoffset || (rel - POOL_OVERHEAD) % size)
-			break;
-		idx = (rel - POOL_OVERHEAD) / size;
-		isfree[idx] = 1;
-		memcpy(&freeblock, pool + rel, 8);
-	}
-	for (off = POOL_OVERHEAD, k = 0; off + size <= nextoffset && k < nblocks; off += size, k++) {
-		if (isfree[k])
+	c->st.pymalloc.pools_checked++;
+	/* The free list is read from the same copy as the header; a racing pymalloc_free/alloc
+	 * can leave it short or long: those pools still count, by their header, and lower the
+	 * confidence figure. */
+	consistent = arenas__pool_free(pool, pool_addr, pool_size, &pi, isfree) == 0;
+	if (consistent)
+		c->st.pymalloc.pools_consistent++;
+	for (off = ARENAS_POOL_OVERHEAD, k = 0; off + pi.size <= pi.nextoffset && k < pi.capacity; off += pi.size, k++) {
+		if (consistent && isfree[k])
 			continue;
+		if (!consistent && k >= pi.count)
+			break; /* unknown which are free: count the header's number of blocks */
 		c->st.blocks++;
-		scan_block(c, pool + off, size);
+		scan_block(c, pool + off, pi.size);
 	}
+}
+
+/* The arenas as the interpreter's table lists them (exact), or NULL with why set. */
+static long arenas_from_table(struct walk *w, const struct py_target *t, struct elf_file *elf, struct arena **out)
+{
+	struct census *c = w->c;
+	const size_t asz = c->l->arena_size, psz = c->l->pool_size;
+	unsigned char *tab = NULL;
+	uint64_t arenas = 0;
+	uint32_t maxarenas = 0, i;
+	struct arena *v = NULL;
+	long n = 0;
+	int err;
+
+	*out = NULL;
+	err = arena_table(t, w->r, elf, &arenas, &maxarenas, c->st.arenas_why, sizeof(c->st.arenas_why));
+	if (err)
+		return err;
+	if (!remote__valid_ptr(arenas, 8) || maxarenas == 0 || maxarenas > MAX_ARENAS) {
+		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "implausible arena table (%u arenas)", maxarenas);
+		return -EPROTO;
+	}
+	tab = malloc((size_t)maxarenas * ARENA_OBJECT_SIZE);
+	v = calloc(maxarenas, sizeof(*v));
+	if (!tab || !v) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = remote__read(w->r, arenas, tab, (size_t)maxarenas * ARENA_OBJECT_SIZE);
+	if (err) {
+		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "cannot read the arena table");
+		goto fail;
+	}
+	for (i = 0; i < maxarenas; i++) {
+		uint64_t address, pool_address, first, end;
+
+		memcpy(&address, tab + (size_t)i * ARENA_OBJECT_SIZE, 8);
+		memcpy(&pool_address, tab + (size_t)i * ARENA_OBJECT_SIZE + 8, 8);
+		if (!address)
+			continue; /* unused arena_object slot */
+		first = (address + psz - 1) & ~(uint64_t)(psz - 1);
+		end = pool_address & ~(uint64_t)(psz - 1);
+		if (!remote__valid_ptr(address, 8) || end < first || end > address + asz) {
+			c->st.bad_pointers++;
+			continue;
+		}
+		v[n].address = address;
+		v[n].pools_begin = first;
+		v[n].pools_end = end;
+		v[n].index = i;
+		n++;
+	}
+	free(tab);
+	c->st.pymalloc.source = ARENA_SOURCE_TABLE;
+	*out = v;
+	return n;
+fail:
+	free(tab);
+	free(v);
+	return err;
 }
 
 static int scan_arenas(struct walk *w, const struct py_target *t)
@@ -752,15 +802,19 @@ static int scan_arenas(struct walk *w, const struct py_target *t)
 	struct census *c = w->c;
 	const struct py_layout *l = c->l;
 	const size_t asz = l->arena_size, psz = l->pool_size;
+	struct arena_geometry geom = { .arena_size = (uint32_t)asz, .pool_size = (uint32_t)psz };
 	struct elf_file *elf = NULL;
-	unsigned char *tab = NULL, *buf = NULL;
-	uint64_t arenas = 0;
-	uint32_t maxarenas = 0, i;
+	struct arena *v = NULL;
+	unsigned char *buf = NULL;
 	uint64_t t0 = now_mono_ns();
+	long n = -ENOTSUP, i;
+	int64_t resident = 0;
+	bool resident_ok = w->r->pid > 0;
 	size_t k;
 	int err;
 
-	if (asz < psz || !psz || (psz & (psz - 1))) {
+	c->st.pymalloc.resident_bytes = -1;
+	if (asz < psz || !psz || (psz & (psz - 1)) || asz > (64u << 20)) {
 		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena geometry for this version");
 		return -ENOTSUP;
 	}
@@ -775,41 +829,61 @@ static int scan_arenas(struct walk *w, const struct py_target *t)
 			goto cleanup;
 		}
 	}
-	err = arena_table(t, w->r, elf, &arenas, &maxarenas, c->st.arenas_why, sizeof(c->st.arenas_why));
-	if (err)
-		goto cleanup;
-	if (!remote__valid_ptr(arenas, 8) || maxarenas == 0 || maxarenas > MAX_ARENAS) {
-		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "implausible arena table (%u arenas)", maxarenas);
-		err = -EPROTO;
+	if (w->o->arena_source != ARENA_SOURCE_SCAN)
+		n = arenas_from_table(w, t, elf, &v);
+	/*
+	 * <= 3.11 keep the table in file statics that only .symtab names (stripped distro builds
+	 * have none): find the arenas by their pool headers instead, and say how sure that is.
+	 */
+	if (n == -ENOTSUP && w->o->arena_source != ARENA_SOURCE_TABLE && w->r->pid > 0) {
+		char table_why[sizeof(c->st.arenas_why)];
+
+		copy_str(table_why, sizeof(table_why), c->st.arenas_why);
+		memset(&c->st.pymalloc, 0, sizeof(c->st.pymalloc));
+		c->st.pymalloc.resident_bytes = -1;
+		n = arenas__scan(w->r->pid, w->r, &geom, w->deadline_ns, &v, &c->st.pymalloc);
+		if (n < 0)
+			snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena table (%.120s) and the scan of "
+				 "anonymous memory failed: %s", table_why, strerror((int)-n));
+		else if (n == 0)
+			snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena table (%.120s) and no pymalloc "
+				 "pool headers in anonymous memory (PYTHONMALLOC=malloc, or not pymalloc)", table_why);
+		else
+			c->st.arenas_why[0] = 0;
+		if (n == 0)
+			n = -ENOENT;
+	}
+	if (n < 0) {
+		err = (int)n;
 		goto cleanup;
 	}
-	tab = malloc((size_t)maxarenas * ARENA_OBJECT_SIZE);
 	buf = malloc(asz);
-	if (!tab || !buf) {
+	if (!buf) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = remote__read(w->r, arenas, tab, (size_t)maxarenas * ARENA_OBJECT_SIZE);
-	if (err) {
-		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "cannot read the arena table");
-		goto cleanup;
-	}
-	for (i = 0; i < maxarenas; i++) {
-		uint64_t address, pool_address, first, end, p;
+	for (i = 0; i < n; i++) {
+		uint64_t first = v[i].pools_begin, end = v[i].pools_end, p, rend;
+		int64_t res;
 
-		memcpy(&address, tab + (size_t)i * ARENA_OBJECT_SIZE, 8);
-		memcpy(&pool_address, tab + (size_t)i * ARENA_OBJECT_SIZE + 8, 8);
-		if (!address)
-			continue; /* unused arena_object slot */
 		if ((err = check_limits(w)))
 			goto cleanup;
-		first = (address + psz - 1) & ~(uint64_t)(psz - 1);
-		end = pool_address & ~(uint64_t)(psz - 1);
-		if (!remote__valid_ptr(address, 8) || end < first || end > address + asz) {
+		if (end < first || end - first > asz) {
 			c->st.bad_pointers++;
 			continue;
 		}
 		c->st.arenas++;
+		c->st.pymalloc.arenas++;
+		/* Pages an arena can have touched: its pool slots (an unaligned 3.10+ arena loses one
+		 * pool to alignment, so its slots end a pool before address + ARENA_SIZE). */
+		rend = v[i].address == first ? first + asz : first + asz - psz;
+		if (rend < end)
+			rend = end;
+		res = resident_ok ? pagemap__resident(w->r->pid, first, rend) : -1;
+		if (res < 0)
+			resident_ok = false;
+		else
+			resident += res;
 		if (end == first)
 			continue;
 		if (remote__read(w->r, first, buf, end - first)) {
@@ -817,13 +891,14 @@ static int scan_arenas(struct walk *w, const struct py_target *t)
 			continue;
 		}
 		for (p = first; p < end; p += psz)
-			scan_pool(c, buf + (p - first), psz);
+			scan_pool(c, buf + (p - first), p, psz);
 	}
+	c->st.pymalloc.resident_bytes = resident_ok ? resident : -1;
 	c->st.arenas_scanned = true;
 	err = 0;
 cleanup:
 	c->st.arena_ms = (now_mono_ns() - t0) / 1e6;
-	free(tab);
+	free(v);
 	free(buf);
 	elf__close(elf);
 	return err;
@@ -932,7 +1007,7 @@ int census__run(const struct py_target *t, struct remote *r, const struct census
 		err = 0; /* partial census, flagged in the stats */
 	if (!err && o->all_objects) {
 		err = scan_arenas(&w, t);
-		if (err == -ENOTSUP || err == -EPROTO || err == -EFAULT || err == -ETIME)
+		if (err == -ENOTSUP || err == -EPROTO || err == -EFAULT || err == -ETIME || err == -ENOENT)
 			err = 0; /* reported through arenas_why / timed_out */
 	}
 	if (stopped) {

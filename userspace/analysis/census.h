@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/arenas.h"
 #include "target/pyobj.h"
 #include "target/python.h"
 #include "target/remote.h"
@@ -23,6 +24,9 @@ struct census_opts {
 	int top_containers;   /* K largest dict/list/set/deque kept (0: default 64; <0: none) */
 	bool all_objects;     /* also count untracked objects found in pymalloc arenas */
 	bool pause;	      /* SIGSTOP the target for the walk, SIGCONT on every exit path */
+	/* all_objects: where the arenas come from. NONE (default): the interpreter's table, else
+	 * (stripped <= 3.11) a scan of anonymous memory; TABLE or SCAN: only that way. */
+	enum arena_source arena_source;
 	struct pyobj_types *types; /* type-name cache kept by the caller across runs; NULL: private */
 	/* Called for every object of a known type met on a GC list, youngest generation first,
 	 * oldest to newest within one; a generation walked again after a broken chain calls it
@@ -50,6 +54,7 @@ struct census_type {
 	int64_t count;	   /* GC-tracked objects + (all_objects) untracked ones */
 	int64_t bytes;	   /* shallow: pre-header + GC head + tp_basicsize + tp_itemsize * ob_size */
 	int64_t untracked; /* the part of count found only by the arena scan (estimated) */
+	int64_t untracked_bytes; /* the part of bytes those objects make up */
 };
 
 /* A dict / list / set / deque seen during the walk, with its len() at that moment. */
@@ -83,6 +88,7 @@ struct census_stats {
 	bool arenas_scanned;
 	char arenas_why[256];	/* why not, when all_objects was asked and !arenas_scanned */
 	int64_t arenas, pools, blocks, blocks_matched, blocks_unmatched;
+	struct arenas_stats pymalloc; /* the allocator's own accounting, as sys._debugmallocstats() */
 };
 
 struct census;

@@ -127,6 +127,11 @@ struct walk {
 	struct kv *kv;
 	long nkv, kvcap;
 	double deadline;
+	/* holders__containers: every container met on the way */
+	struct holders_container *found;
+	int *found_rank;
+	int nfound, maxfound;
+	int64_t min_len;
 };
 
 static double mono_ms(void)
@@ -420,6 +425,85 @@ static bool have_class(const struct walk *w, uint64_t addr)
 	return false;
 }
 
+/*
+ * holders__containers: measure a value met under a name, if it is a container (its type through
+ * the caller's cache, its len from one header read, tracked from its GC head). The best-ranked
+ * name wins when one container is held in several places.
+ */
+/* Is a value of this type a container worth measuring? Through the type cache: no reads mostly. */
+static const struct pyobj_type *container_type(struct walk *w, uint64_t type)
+{
+	const struct pyobj_type *pt = NULL;
+
+	if (!w->found || !type || !w->types)
+		return NULL;
+	if (pyobj_types__get(w->types, w->r, type, &pt) || !pt)
+		return NULL;
+	if (pt->kind != PYOBJ_DICT && pt->kind != PYOBJ_LIST && pt->kind != PYOBJ_SET && pt->kind != PYOBJ_DEQUE &&
+	    pt->kind != PYOBJ_BYTEARRAY)
+		return NULL;
+	return pt;
+}
+
+static void offer_container(struct walk *w, uint64_t v, const struct pyobj_type *pt, int rank, const char *a,
+			    const char *b, const char *c)
+{
+	const struct py_layout *l = w->l;
+	struct holders_container *hc;
+	unsigned char hdr[32];
+	uint64_t gc_next = 0, type = pt->addr;
+	int64_t len;
+	int i, slot = -1;
+
+	if (!remote__valid_ptr(v, 8))
+		return;
+	for (i = 0; i < w->nfound; i++)
+		if (w->found[i].addr == v) {
+			if (rank >= w->found_rank[i])
+				return;
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		if (remote__read(w->r, v, hdr, sizeof(hdr)))
+			return;
+		len = pyobj__len_from_header(l, hdr, pt->kind);
+		if (len < w->min_len)
+			return;
+		if (w->nfound < w->maxfound) {
+			slot = w->nfound++;
+		} else {
+			/* full: replace the shortest when this one is longer */
+			int s = 0;
+
+			for (i = 1; i < w->nfound; i++)
+				if (w->found[i].len < w->found[s].len)
+					s = i;
+			if (w->found[s].len >= len)
+				return;
+			slot = s;
+		}
+		hc = &w->found[slot];
+		memset(hc, 0, sizeof(*hc));
+		hc->addr = v;
+		hc->type_addr = type;
+		hc->kind = pt->kind;
+		hc->len = len;
+		copy_str(hc->type, sizeof(hc->type), pt->name);
+		if ((pt->flags & PY_TPFLAGS_HAVE_GC) && l->gc_head_size > 0 &&
+		    !remote__read_u64(w->r, v - l->gc_head_size + l->gc_head_next, &gc_next))
+			hc->tracked = gc_next != 0;
+	}
+	hc = &w->found[slot];
+	w->found_rank[slot] = rank;
+	if (c)
+		i = snprintf(hc->name, sizeof(hc->name), "%s.%s.%s", a, b, c);
+	else
+		i = snprintf(hc->name, sizeof(hc->name), "%s.%s", a, b);
+	if (i >= (int)sizeof(hc->name))
+		memcpy(hc->name + sizeof(hc->name) - 4, "...", 4);
+}
+
 /* Pass 1 over one module dict: name globals; collect classes and instances for passes 2 and 3. */
 static void scan_module(struct walk *w, int mi, uint64_t *vtypes)
 {
@@ -442,6 +526,16 @@ static void scan_module(struct walk *w, int mi, uint64_t *vtypes)
 				key_str(w, w->mods[mi].key, mod, sizeof(mod));
 			key_str(w, w->kv[i].key, var, sizeof(var));
 			set_name(w, idx, RANK_GLOBAL, mod, var, NULL);
+		}
+		if (w->found && vtypes[i]) {
+			const struct pyobj_type *ct = container_type(w, vtypes[i]);
+
+			if (ct) {
+				if (!mod[0])
+					key_str(w, w->mods[mi].key, mod, sizeof(mod));
+				key_str(w, w->kv[i].key, var, sizeof(var));
+				offer_container(w, v, ct, RANK_GLOBAL, mod, var, NULL);
+			}
 		}
 		vt = vtypes[i] ? wtype_get(w, vtypes[i]) : NULL;
 		if (!vt)
@@ -605,6 +699,21 @@ static int walk(struct holders *h, const struct py_target *t, struct remote *r, 
 		}
 		if (read_dict(w, ct->dict, h->lim.max_attr_entries))
 			continue;
+		if (w->found) {
+			read_value_types(w, vtypes);
+			for (k = 0; k < w->nkv; k++) {
+				const struct pyobj_type *vt = container_type(w, vtypes[k]);
+
+				if (!vt)
+					continue;
+				if (!named) {
+					named = true;
+					class_name(w, w->classes[i], cls, sizeof(cls));
+				}
+				key_str(w, w->kv[k].key, attr, sizeof(attr));
+				offer_container(w, w->kv[k].value, vt, RANK_CLASS, cls, attr, NULL);
+			}
+		}
 		for (k = 0; k < w->nkv; k++) {
 			int idx = want_index(w, w->kv[k].value);
 			if (idx < 0 || w->rank[idx] <= RANK_CLASS)
@@ -625,6 +734,21 @@ static int walk(struct holders *h, const struct py_target *t, struct remote *r, 
 		if (read_instance(w, in->obj, in->type))
 			continue;
 		mod[0] = 0;
+		if (w->found) {
+			read_value_types(w, vtypes);
+			for (k = 0; k < w->nkv; k++) {
+				const struct pyobj_type *vt = container_type(w, vtypes[k]);
+
+				if (!vt)
+					continue;
+				if (!mod[0]) {
+					key_str(w, w->mods[in->mod].key, mod, sizeof(mod));
+					key_str(w, in->key, var, sizeof(var));
+				}
+				key_str(w, w->kv[k].key, attr, sizeof(attr));
+				offer_container(w, w->kv[k].value, vt, RANK_INSTANCE, mod, var, attr);
+			}
+		}
 		for (k = 0; k < w->nkv; k++) {
 			int idx = want_index(w, w->kv[k].value);
 
@@ -773,4 +897,63 @@ int holders__name(struct holders *h, const struct py_target *t, struct remote *r
 	h->st.named = named;
 	h->st.unnamed = n - named;
 	return err ? err : named;
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct holders_container *x = a, *y = b;
+
+	return (x->len < y->len) - (x->len > y->len);
+}
+
+int holders__containers(struct holders *h, const struct py_target *t, struct remote *r, struct pyobj_types *types,
+			int64_t min_len, struct holders_container *out, int max, double now)
+{
+	struct walk w;
+	double t0;
+	int err;
+
+	if (!h || !t || !t->layout || !types || max <= 0)
+		return -EINVAL;
+	memset(&w, 0, sizeof(w));
+	w.want = calloc(1, sizeof(*w.want));
+	w.rank = calloc(1, sizeof(*w.rank));
+	w.name = calloc(1, sizeof(*w.name));
+	w.found_rank = calloc(max, sizeof(*w.found_rank));
+	if (!w.want || !w.rank || !w.name || !w.found_rank) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	w.found = out;
+	w.maxfound = max;
+	w.min_len = min_len > 0 ? min_len : 1;
+	t0 = mono_ms();
+	h->st.entries = 0;
+	h->st.truncated = h->st.timed_out = false;
+	h->st.modules = h->st.classes = h->st.instances = 0;
+	w.deadline = t0 + h->lim.budget_ms;
+	err = walk(h, t, r, types, &w);
+	h->st.walks++;
+	h->st.ms = mono_ms() - t0;
+	if (!err) {
+		int i;
+
+		qsort(out, w.nfound, sizeof(*out), cmp_found);
+		/* The names serve holders__name too: a tracked container found here needs no walk. */
+		for (i = 0; i < w.nfound; i++) {
+			struct cache_entry *e = cache_put(h, out[i].addr, out[i].type_addr);
+
+			e->checked_at = now;
+			e->last_asked = now;
+			e->found = out[i].name[0] != 0;
+			copy_str(e->name, sizeof(e->name), out[i].name);
+		}
+		err = w.nfound;
+	}
+cleanup:
+	free(w.want);
+	free(w.rank);
+	free(w.name);
+	free(w.found_rank);
+	return err;
 }

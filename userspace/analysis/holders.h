@@ -65,4 +65,28 @@ int holders__name(struct holders *h, const struct py_target *t, struct remote *r
 		  struct holders_query *q, int n, double now);
 const struct holders_stats *holders__stats(const struct holders *h);
 
+/*
+ * A container reached from the roots, measured whether the GC tracks it or not: CPython untracks
+ * dicts (and tuples) holding only atomic values (_PyDict_MaybeUntrack, Objects/dictobject.c), so a
+ * dict of str -> bytes never appears in the GC lists the census walks.
+ */
+struct holders_container {
+	uint64_t addr, type_addr;
+	enum pyobj_kind kind; /* dict, list, set, deque, bytearray */
+	int64_t len;
+	bool tracked;	      /* _gc_next != 0 (bytearray: never, it is no GC type) */
+	char name[HOLDERS_NAME_MAX];
+	char type[PYOBJ_NAME_MAX];
+};
+
+/*
+ * One bounded walk of the roots (same limits, order and naming as holders__name) that reports
+ * every dict/list/set/deque/bytearray held by a module global, a class attribute or an
+ * instance attribute one step down whose len is at least min_len: up to max, largest first.
+ * The caller paces it (it does not delay holders__name's walks); the names it finds go into the
+ * name cache. Returns how many were found, or -errno.
+ */
+int holders__containers(struct holders *h, const struct py_target *t, struct remote *r, struct pyobj_types *types,
+			int64_t min_len, struct holders_container *out, int max, double now);
+
 #endif /* PYLEAK_HOLDERS_H */

@@ -38,8 +38,12 @@ static const char census_usage[] =
 	"                          untracked dicts and tuples) by scanning pymalloc's arenas. Their\n"
 	"                          counts are estimates (a block is matched to a type by its ob_type);\n"
 	"                          objects over 512 bytes not tracked by the GC live in libc malloc and\n"
-	"                          are not counted. 3.6-3.11 need the interpreter's .symtab (the arena\n"
-	"                          table is a static variable): stripped distro builds cannot do it.\n"
+	"                          are not counted. The arenas come from the interpreter's arena table\n"
+	"                          (3.12+, or .symtab on 3.6-3.11); on stripped builds from a scan of\n"
+	"                          anonymous memory for self-consistent pool headers (\"source\":\n"
+	"                          \"scan\", with the share of pools whose free lists add up).\n"
+	"        --arena-source table|scan\n"
+	"                          only the arena table, or only the scan (to compare them)\n"
 	"        --pause           stop the target (SIGSTOP) during the walk for an exact census, and\n"
 	"                          continue it (SIGCONT) on every exit path, Ctrl-C included. Cost: the\n"
 	"                          target is frozen for the walk time (about 0.1 s per million\n"
@@ -91,6 +95,30 @@ static void json_stats(struct strbuf *sb, const struct census_stats *s)
 		  (long long)s->reads, (long long)s->bytes_read, s->paused ? "true" : "false");
 }
 
+/* The allocator's accounting, with the names sys._debugmallocstats() prints. */
+static void json_pymalloc(struct strbuf *sb, const struct census_stats *s)
+{
+	const struct arenas_stats *a = &s->pymalloc;
+	int i;
+
+	/* inside "all_objects": drop its closing brace, append, close again */
+	if (sb->len && sb->buf[sb->len - 1] == '}')
+		sb->len--;
+	sb_printf(sb, ",\"pymalloc\":{\"source\":\"%s\",\"certainty\":\"%s\",\"confidence\":%.4f,"
+		      "\"arenas\":%lld,\"pools_used\":%lld,\"pools_unused\":%lld,\"blocks_used\":%lld,"
+		      "\"blocks_avail\":%lld,\"bytes_used\":%lld,\"bytes_avail\":%lld,\"resident_bytes\":%lld,"
+		      "\"pools_checked\":%lld,\"pools_consistent\":%lld,\"duplicate_index\":%lld,\"classes\":[",
+		  arena_source__name(a->source), a->source == ARENA_SOURCE_TABLE ? "exact" : a->source == ARENA_SOURCE_SCAN ? "heuristic" : "none",
+		  arenas__confidence(a), (long long)a->arenas, (long long)a->pools_used, (long long)a->pools_unused,
+		  (long long)a->blocks_used, (long long)a->blocks_avail, (long long)a->bytes_used,
+		  (long long)a->bytes_avail, (long long)a->resident_bytes, (long long)a->pools_checked,
+		  (long long)a->pools_consistent, (long long)a->duplicate_index);
+	for (i = 0; i < a->nclasses && i < ARENAS_MAX_CLASSES; i++)
+		sb_printf(sb, "%s[%lld,%lld,%lld]", i ? "," : "", (long long)a->cls[i].pools,
+			  (long long)a->cls[i].blocks_used, (long long)a->cls[i].blocks_avail);
+	sb_puts(sb, "]}}");
+}
+
 static void print_json(struct strbuf *sb, const struct census_cli *cli, const struct py_target *t,
 		       const struct census *c, const struct census_growth *g, long ng)
 {
@@ -113,6 +141,7 @@ static void print_json(struct strbuf *sb, const struct census_cli *cli, const st
 			      "\"not_counted\":\"untracked objects larger than 512 bytes (libc malloc)\"}",
 			  s->arena_ms, (long long)s->arenas, (long long)s->pools, (long long)s->blocks,
 			  (long long)s->blocks_matched, (long long)s->blocks_unmatched);
+		json_pymalloc(sb, s);
 	}
 	sb_puts(sb, ",\"types\":[");
 	for (i = 0; i < n; i++) {
@@ -164,6 +193,14 @@ static void print_text(struct strbuf *sb, const struct census_cli *cli, const st
 		  s->walk_ms + s->arena_ms, (long long)s->reads, s->paused ? ", target paused" : "");
 	if (cli->o.all_objects && !s->arenas_scanned)
 		sb_printf(sb, "all-objects: not available: %s\n", esc_text_buf(name, sizeof(name), s->arenas_why));
+	if (cli->o.all_objects && s->arenas_scanned)
+		sb_printf(sb, "pymalloc: %lld arenas (%s: %s, %.1f%% of %lld pools self-consistent), %lld blocks in use, "
+			      "%lld available\n",
+			  (long long)s->pymalloc.arenas, arena_source__name(s->pymalloc.source),
+			  s->pymalloc.source == ARENA_SOURCE_TABLE ? "the interpreter's arena table, exact" :
+								     "found by scanning anonymous memory, heuristic",
+			  100 * arenas__confidence(&s->pymalloc), (long long)s->pymalloc.pools_checked,
+			  (long long)s->pymalloc.blocks_used, (long long)s->pymalloc.blocks_avail);
 	if (g) {
 		shown = cli->top > 0 && (size_t)cli->top < (size_t)ng ? (size_t)cli->top : (size_t)ng;
 		sb_printf(sb, "\ngrowth over %.1f s:\n%-50s %12s %10s\n", cli->growth, "TYPE", "COUNT", "DELTA");
@@ -223,6 +260,7 @@ int cmd_census(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },     { "top", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },	     { "growth", required_argument, NULL, 'g' },
 		{ "all-objects", no_argument, NULL, 'a' },   { "pause", no_argument, NULL, 'P' },
+		{ "arena-source", required_argument, NULL, 'A' },
 		{ "max-nodes", required_argument, NULL, 'M' }, { "budget", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
@@ -260,6 +298,16 @@ int cmd_census(int argc, char **argv)
 			break;
 		case 'a': cli.o.all_objects = true; break;
 		case 'P': cli.o.pause = true; break;
+		case 'A':
+			if (!strcmp(optarg, "table"))
+				cli.o.arena_source = ARENA_SOURCE_TABLE;
+			else if (!strcmp(optarg, "scan"))
+				cli.o.arena_source = ARENA_SOURCE_SCAN;
+			else {
+				fprintf(stderr, "pyleak: --arena-source must be table or scan, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'M':
 			if (parse_long(optarg, 1, 1l << 40, &cli.o.max_nodes)) {
 				pr_err("invalid --max-nodes '%s'", optarg);

@@ -52,6 +52,7 @@ static const char record_usage[] =
 struct census_seen {
 	pid_t pid;
 	double census_time;
+	double memory_time;
 	uint64_t suspects_hash;
 };
 
@@ -232,6 +233,11 @@ static int record_census(struct record_ctx *ctx, const struct snapshot *snap)
 						    suspect_kind__name(row->suspects[k].kind), row->suspects[k].name,
 						    row->suspects[k].per_min, row->suspects[k].confidence,
 						    row->suspects[k].evidence);
+		if (!err && row->memory.valid && row->memory.time != cs->memory_time) {
+			err = recorder__memory_row(ctx->rec, row->target.pid, &row->memory);
+			if (!err)
+				cs->memory_time = row->memory.time;
+		}
 		if (!err) {
 			if (census)
 				cs->census_time = row->census_time;

@@ -65,6 +65,8 @@ static const char top_usage[] =
 	"                         0.1 to 50): a family of many workers shares it\n"
 	"        --no-census      GC only: no periodic censuses of live objects, no leak verdicts\n"
 	"                         (censuses adapt their period to stay under 2% of one core)\n"
+	"        --no-untracked   censuses of the GC lists only: no arena scans (untracked objects, the\n"
+	"                         RSS breakdown), no containers found from the roots\n"
 	"        --no-color       monochrome interactive view\n"
 	"        --replay FILE    play a recording (pyleak record) back instead of watching live; needs\n"
 	"                         no privilege; with -b it prints every recorded interval at once\n"
@@ -75,7 +77,8 @@ static const char top_usage[] =
 	"    arrows PgUp PgDn Home End move, Enter drill in (on a family: fold open/shut; e too),\n"
 	"    Esc/Backspace back, F6 or < > sort,\n"
 	"    I reverse the sort, / filter, p pause, + - interval, h ? F1 help, q F10 quit;\n"
-	"    in a process: Left/Right, Tab or 1-5 switch tabs (GC, Types, Containers, Sites, Suspects);\n"
+	"    in a process: Left/Right, Tab or 1-7 switch tabs (GC, Types, Containers, Sites, Suspects,\n"
+	"    Native, Memory);\n"
 	"    in Sites: v switches between allocations and the survivors of one type, [ ] picks the type\n"
 	"\n"
 	"EXAMPLES\n"
@@ -93,11 +96,12 @@ int cmd_top(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },   { "container", required_argument, NULL, 'C' },
 		{ "no-bpf", no_argument, NULL, 'B' },	   { "no-color", no_argument, NULL, 'M' },
 		{ "no-census", no_argument, NULL, 'N' },   { "alloc", required_argument, NULL, 'A' },
+		{ "no-untracked", no_argument, NULL, 'W' },
 		{ "alloc-budget", required_argument, NULL, 'G' }, { "replay", required_argument, NULL, 'R' },
 		{ "speed", required_argument, NULL, 'S' },   { "sites", optional_argument, NULL, 'T' },
 		{ "no-sites", no_argument, NULL, 'U' },     { "format", required_argument, NULL, 'F' },
 		{ "group", required_argument, NULL, 'g' },  { "census-budget", required_argument, NULL, 'K' },
-		{ "native", no_argument, NULL, 'V' },	    { "no-native", no_argument, NULL, 'W' },
+		{ "native", no_argument, NULL, 'V' },	    { "no-native", no_argument, NULL, 1002 },
 		{ "no-survivors", no_argument, NULL, 1001 }, /* no letter left that reads well */
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
@@ -150,11 +154,21 @@ int cmd_top(int argc, char **argv)
 				pr_err("invalid --census-budget '%s': give a percentage of one core between 0.1 and 50", optarg);
 				return EXIT_USAGE;
 			}
-			analysis__default_opts(&co.analysis);
+			{
+				bool no_untracked = co.analysis.no_untracked; /* --no-untracked may come first */
+
+				analysis__default_opts(&co.analysis);
+				co.analysis.no_untracked = no_untracked;
+			}
 			co.analysis.cpu_budget = d / 100.0;
 			break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
+		case 'W':
+			if (!co.analysis.cpu_budget)
+				analysis__default_opts(&co.analysis); /* collect.c fills defaults only when unset */
+			co.analysis.no_untracked = true;
+			break;
 		case 'R': replay_path = optarg; break;
 		case 'T':
 			co.no_sites = false;
@@ -201,7 +215,7 @@ int cmd_top(int argc, char **argv)
 			co.alloc.budget_pct = d;
 			break;
 		case 'V': co.native = true; break;
-		case 'W': co.native = false; break;
+		case 1002: co.native = false; break;
 		case 'M': no_color = true; break;
 		case 'h': cmd_usage(stdout, top_usage); return EXIT_OK;
 		default: cmd_usage(stderr, top_usage); return EXIT_USAGE;

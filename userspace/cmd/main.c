@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* pyleak's entry point: global options and the subcommand table. */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,15 @@ int main(int argc, char **argv)
 {
 	const struct cmd *cmd;
 	int i = 1;
+
+	/*
+	 * Censuses allocate and free large buffers (a 1 MiB arena copy, the arena list, the holder
+	 * walk's tables) once per process per census. glibc raises its mmap threshold to the size of
+	 * the largest mmapped block freed, so after the first census these come from the heap, which
+	 * fragments and never shrinks: measured 66 MiB instead of 22 MiB RSS watching 20 idle
+	 * processes. A fixed threshold (the default's starting value) keeps them mmapped.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {

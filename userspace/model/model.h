@@ -12,6 +12,7 @@
 #include "model/stacks.h"
 #include "model/survivors.h"
 #include "model/gcstats.h"
+#include "model/memory.h"
 #include "target/python.h"
 
 struct group_row;
@@ -51,6 +52,9 @@ struct type_row {
 	double per_min;	      /* Theil–Sen slope of count over the window, objects/minute */
 	double bytes_per_min;
 	int64_t delta;	      /* change since the previous census */
+	/* objects of this type the GC does not track, from the pymalloc arenas (lower frequency) */
+	int64_t untracked, untracked_bytes;
+	double untracked_per_min;
 	int nspark;
 	int64_t spark[MODEL_SPARK]; /* oldest first */
 };
@@ -63,6 +67,7 @@ struct container_row {
 	int64_t len;
 	double per_min;
 	bool named;
+	bool untracked; /* the GC does not track it: found from its holder, not in the GC lists */
 };
 
 enum suspect_kind { SUSPECT_TYPE = 0, SUSPECT_CONTAINER, SUSPECT_GARBAGE, SUSPECT_RSS, SUSPECT_NATIVE };
@@ -81,6 +86,7 @@ struct suspect {
 	uint64_t surv_top_alive; /* ... of them made by the top site */
 	uint64_t surv_stack_id;	 /* the top site (row->sites / row->surv) */
 	char surv_site[200];	 /* "file:line function < file:line function" (leaf first) */
+	bool untracked; /* about objects or a container the GC does not track */
 };
 
 struct proc_row {
@@ -110,6 +116,7 @@ struct proc_row {
 
 	uint64_t rss;
 	double rss_per_min; /* bytes per minute, least-squares over the history window */
+	struct memory_row memory; /* RSS explained (analysis/memory.c), at the censuses with an arena scan */
 
 	int64_t live_objects; /* tracked objects from the last census; -1 none */
 

@@ -16,7 +16,7 @@ const char *pyobj_kind__name(enum pyobj_kind kind)
 		[PYOBJ_OTHER] = "other", [PYOBJ_DICT] = "dict",	  [PYOBJ_LIST] = "list",
 		[PYOBJ_TUPLE] = "tuple", [PYOBJ_SET] = "set",	  [PYOBJ_DEQUE] = "deque",
 		[PYOBJ_STR] = "str",	 [PYOBJ_BYTES] = "bytes", [PYOBJ_INT] = "int",
-		[PYOBJ_FLOAT] = "float",
+		[PYOBJ_FLOAT] = "float", [PYOBJ_BYTEARRAY] = "bytearray",
 	};
 	return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "other";
 }
@@ -171,7 +171,8 @@ int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enu
 	case PYOBJ_SET: off = l->set_used; break;
 	case PYOBJ_LIST:
 	case PYOBJ_TUPLE:
-	case PYOBJ_DEQUE: off = l->varobject_size; break; /* deque is PyObject_VAR_HEAD */
+	case PYOBJ_DEQUE: /* deque is PyObject_VAR_HEAD */
+	case PYOBJ_BYTEARRAY: off = l->varobject_size; break;
 	default: return -1;
 	}
 	if (off < 0 || off + 8 > 32)
@@ -186,7 +187,7 @@ int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum 
 	int err;
 
 	if (kind != PYOBJ_DICT && kind != PYOBJ_SET && kind != PYOBJ_LIST && kind != PYOBJ_TUPLE &&
-	    kind != PYOBJ_DEQUE)
+	    kind != PYOBJ_DEQUE && kind != PYOBJ_BYTEARRAY)
 		return -EINVAL;
 	if (!remote__valid_ptr(addr, 8))
 		return -EFAULT;
@@ -365,7 +366,7 @@ static const struct {
 	{ "dict", PYOBJ_DICT },	  { "list", PYOBJ_LIST },   { "tuple", PYOBJ_TUPLE },
 	{ "set", PYOBJ_SET },	  { "frozenset", PYOBJ_SET }, { "collections.deque", PYOBJ_DEQUE },
 	{ "str", PYOBJ_STR },	  { "bytes", PYOBJ_BYTES }, { "int", PYOBJ_INT },
-	{ "float", PYOBJ_FLOAT },
+	{ "float", PYOBJ_FLOAT }, { "bytearray", PYOBJ_BYTEARRAY },
 };
 
 static enum pyobj_kind kind_of_static(const char *tp_name)

@@ -34,6 +34,7 @@ enum pyobj_kind {
 	PYOBJ_BYTES,
 	PYOBJ_INT,
 	PYOBJ_FLOAT,
+	PYOBJ_BYTEARRAY, /* not a GC type: never tracked, len is ob_size */
 };
 const char *pyobj_kind__name(enum pyobj_kind kind);
 

@@ -61,7 +61,14 @@ static const char schema_sql[] =
 	"CREATE INDEX sites_proc ON sites(proc);"
 	"CREATE TABLE survivors(proc INTEGER NOT NULL, time REAL NOT NULL, type TEXT, stack TEXT NOT NULL,"
 	" sampled INTEGER, survived INTEGER, alive INTEGER);"
-	"CREATE INDEX survivors_proc ON survivors(proc);";
+	"CREATE INDEX survivors_proc ON survivors(proc);"
+	/* Added without a version bump: older readers ignore the table, and trace.c loads files
+	 * without it (no memory rows). */
+	"CREATE TABLE memory(proc INTEGER NOT NULL, time REAL NOT NULL, rss INTEGER, pymalloc_arenas INTEGER,"
+	" malloc_heap INTEGER, anon_other INTEGER, stacks INTEGER, file INTEGER, other INTEGER, shared INTEGER,"
+	" tracked_bytes INTEGER, untracked_bytes INTEGER, arena_bytes INTEGER, block_bytes_used INTEGER,"
+	" block_bytes_free INTEGER, arena_source TEXT);"
+	"CREATE INDEX memory_proc_time ON memory(proc, time);";
 
 enum {
 	ST_EVENT,
@@ -76,6 +83,7 @@ enum {
 	ST_SUSPECT,
 	ST_SITE,
 	ST_SURVIVOR,
+	ST_MEMORY,
 	ST_COUNT,
 };
 
@@ -95,6 +103,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SUSPECT] = "INSERT INTO suspects VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_SITE] = "INSERT INTO sites VALUES(?1,?2,?3,?4,?5)",
 	[ST_SURVIVOR] = "INSERT INTO survivors VALUES(?1,?2,?3,?4,?5,?6,?7)",
+	[ST_MEMORY] = "INSERT INTO memory VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
 };
 
 struct rec_proc {
@@ -752,6 +761,30 @@ int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const cha
 	sqlite3_bind_int64(st, 6, survived);
 	sqlite3_bind_int64(st, 7, alive);
 	return step_reset(r, st, "writing a survivor row");
+}
+
+int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row *m)
+{
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_MEMORY, pid, m->time, &err);
+
+	if (!st)
+		return err;
+	sqlite3_bind_int64(st, 3, (int64_t)m->rss);
+	sqlite3_bind_int64(st, 4, (int64_t)m->arenas);
+	sqlite3_bind_int64(st, 5, (int64_t)m->heap);
+	sqlite3_bind_int64(st, 6, (int64_t)m->anon);
+	sqlite3_bind_int64(st, 7, (int64_t)m->stacks);
+	sqlite3_bind_int64(st, 8, (int64_t)m->file);
+	sqlite3_bind_int64(st, 9, (int64_t)m->other);
+	sqlite3_bind_int64(st, 10, (int64_t)m->shared);
+	sqlite3_bind_int64(st, 11, m->tracked_bytes);
+	sqlite3_bind_int64(st, 12, m->untracked_bytes);
+	sqlite3_bind_int64(st, 13, m->arena_bytes);
+	sqlite3_bind_int64(st, 14, m->block_bytes_used);
+	sqlite3_bind_int64(st, 15, m->block_bytes_free);
+	text_or_null(st, 16, m->arena_source);
+	return step_reset(r, st, "writing a memory row");
 }
 
 int recorder__close(struct recorder *r)

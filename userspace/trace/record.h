@@ -64,5 +64,7 @@ int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *s
 /* One (type, stack) row of survivor samples: sampled, survived a census, alive at the last one. */
 int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const char *type, const char *stack,
 			   int64_t sampled, int64_t survived, int64_t alive);
+/* One RSS breakdown (model/memory.h) at m->time. */
+int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row *m);
 
 #endif /* PYLEAK_RECORD_H */

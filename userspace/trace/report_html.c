@@ -103,6 +103,25 @@ static const char html_script[] =
 	" var svgs=document.querySelectorAll('svg.flame-svg');for(var j=0;j<svgs.length;j++){if(svgs[j].getAttribute('data-title').indexOf(which)!==0)continue;\n"
 	"  var rs=svgs[j].querySelectorAll('rect.fg');for(var i=0;i<rs.length;i++){var n=rs[i].getAttribute('data-name');\n"
 	"   if(n.indexOf(want)>=0&&n!=='all'){rs[i].dispatchEvent(new MouseEvent('click',{bubbles:true}));return;}}}}\n"
+	/* Stacked areas: each part drawn from the sum of the ones below it up to that plus itself. */
+	"function stacked(title,rows,names,o){var W=540,H=240,L=64,R=12,T=24,B=32,n=rows.length;\n"
+	" var svg=sv('svg',{width:W,height:H,'class':'chart',viewBox:'0 0 '+W+' '+H});\n"
+	" var tt=sv('text',{x:L,y:15,'font-weight':'bold'});tt.textContent=title;svg.appendChild(tt);\n"
+	" if(!n){var t=sv('text',{x:W/2,y:H/2,'text-anchor':'middle'});t.textContent='none recorded';svg.appendChild(t);return svg;}\n"
+	" var x0=o.x0!==undefined?Math.min(o.x0,rows[0][0]):rows[0][0],x1=o.x1!==undefined?Math.max(o.x1,rows[n-1][0]):rows[n-1][0],y1=1;\n"
+	" rows.forEach(function(r){var s=0;for(var k=1;k<r.length;k++)s+=r[k];y1=Math.max(y1,s);});if(x1<=x0)x1=x0+1;\n"
+	" function X(v){return L+(v-x0)/(x1-x0)*(W-L-R);}function Y(v){return H-B-v/y1*(H-T-B);}\n"
+	" svg.appendChild(sv('rect',{x:L,y:T,width:W-L-R,height:H-T-B,fill:'#fff',stroke:'#bbb'}));\n"
+	" for(var i=0;i<=4;i++){var yv=y1*i/4,xv=x0+(x1-x0)*i/4;\n"
+	"  var ty=sv('text',{x:L-4,y:Y(yv)+4,'text-anchor':'end'});ty.textContent=bytes(yv);svg.appendChild(ty);\n"
+	"  var tx=sv('text',{x:X(xv),y:H-B+14,'text-anchor':'middle'});tx.textContent=xv.toFixed(x1-x0<10?1:0)+'s';svg.appendChild(tx);}\n"
+	" var base=rows.map(function(){return 0;});\n"
+	" names.forEach(function(nm,k){var c=COL[k%COL.length],up=[],dn=[];\n"
+	"  rows.forEach(function(r,j){var b=base[j],t=b+r[k+1];up.push(X(r[0]).toFixed(1)+','+Y(t).toFixed(1));dn.unshift(X(r[0]).toFixed(1)+','+Y(b).toFixed(1));base[j]=t;});\n"
+	"  if(n===1){var r=rows[0];up.push((X(r[0])+2).toFixed(1)+','+up[0].split(',')[1]);dn.unshift((X(r[0])+2).toFixed(1)+','+dn[0].split(',')[1]);}\n"
+	"  svg.appendChild(sv('polygon',{points:up.concat(dn).join(' '),fill:c,'fill-opacity':0.7,stroke:c,'class':'part'}));\n"
+	"  var lg=sv('text',{x:L+4+k*78,y:H-4,fill:c});lg.textContent='\\u25A0 '+nm;svg.appendChild(lg);});\n"
+	" return svg;}\n"
 	"var m=S.trace,md=document.getElementById('meta');\n"
 	"md.appendChild(el('div',{},'file '+m.file+' \\u2014 host '+m.host+', kernel '+m.kernel+', pyleak '+m.pyleak_version+', schema '+m.schema_version));\n"
 	"md.appendChild(el('div',{},'command: '+m.command_line));\n"
@@ -125,6 +144,8 @@ static const char html_script[] =
 	" var X0=d.t.length?d.t[0]-t0:undefined,X1=d.t.length?d.t[d.t.length-1]-t0:undefined;\n"
 	" function ax(o){o.x0=X0;o.x1=X1;return o;}\n"
 	" c.appendChild(chart('RSS',[{name:'rss',pts:pts('rss')}],ax({yfmt:bytes})));\n"
+	" c.appendChild(stacked('RSS by part (stacked)',d.mem.map(function(r){return [r[0]-t0].concat(r.slice(1));}),"
+	"['arenas','heap','anon','stacks','file','other'],ax({})));\n"
 	" c.appendChild(chart('live objects',[{name:'live',pts:pts('live')}],ax({})));\n"
 	" c.appendChild(chart('GC pauses (each collection)',[0,1,2].map(function(g){return {name:'gen'+g,color:COL[g],pts:d.ev.filter(function(e){return e[2]===g;}).map(function(e){return [e[0]-t0,e[1]];})};}),ax({scatter:true,yfmt:us,zero:true})));\n"
 	" c.appendChild(chart('collections per generation (cumulative)',[0,1,2].map(function(g){return {name:'gen'+g,color:COL[g],pts:d.t.map(function(x,j){return [x-t0,d.coll[g][j]];})};}),ax({})));\n"
@@ -230,6 +251,17 @@ static void html_series(FILE *f, const struct trace *t, int pi)
 			fprintf(f, "%s[%.3f,%lld]", n++ ? "," : "", a->time, (long long)a->count);
 		}
 		fputs("]}", f);
+	}
+	fputs("]", f);
+	/* RSS breakdown over time: the parts, stacked (at most HTML_MAX_SAMPLES points). */
+	fputs(",\"mem\":[", f);
+	step = p->nmemory > HTML_MAX_SAMPLES ? (p->nmemory + HTML_MAX_SAMPLES - 1) / HTML_MAX_SAMPLES : 1;
+	for (i = 0, n = 0; i < p->nmemory; i += step, n++) {
+		const struct trace_memory *m = &p->memory[i];
+
+		fprintf(f, "%s[%.3f,%lld,%lld,%lld,%lld,%lld,%lld]", n ? "," : "", m->time, (long long)m->arenas,
+			(long long)m->heap, (long long)m->anon, (long long)m->stacks, (long long)m->file,
+			(long long)m->other);
 	}
 	fputs("]}", f);
 }

@@ -294,12 +294,18 @@ int report__write_csv(const struct trace *t, FILE *f)
 		fprintf(f, ",threshold%d", g);
 	for (g = 0; g < TRACE_NGEN; g++)
 		fprintf(f, ",count%d", g);
-	fputs(",gc_time_pct,gc_time_us,live_objects\n", f);
+	/* The RSS breakdown in force at each sample (the latest memory row not after it; empty
+	 * before the first): parts of mem_rss, bytes. */
+	fputs(",gc_time_pct,gc_time_us,live_objects,mem_time,mem_rss,mem_pymalloc_arenas,mem_malloc_heap,"
+	      "mem_anon_other,mem_stacks,mem_file,mem_other,mem_shared,mem_tracked_bytes,mem_untracked_bytes,"
+	      "mem_arena_bytes,mem_block_bytes_used,mem_block_bytes_free,mem_arena_source\n", f);
 	for (i = 0; i < t->nprocs; i++) {
 		const struct trace_proc *p = &t->procs[i];
+		int mi = -1;
 
 		for (j = 0; j < p->nsamples; j++) {
 			const struct trace_sample *s = &p->samples[j];
+			const struct trace_memory *m;
 
 			fprintf(f, "%d,%llu,", p->pid, (unsigned long long)p->start_ticks);
 			csv_str(f, p->comm);
@@ -315,8 +321,22 @@ int report__write_csv(const struct trace *t, FILE *f)
 				fprintf(f, ",%lld", (long long)s->thresholds[g]);
 			for (g = 0; g < TRACE_NGEN; g++)
 				fprintf(f, ",%lld", (long long)s->counts[g]);
-			fprintf(f, ",%.4f,%llu,%lld\n", s->gc_time_pct, (unsigned long long)s->gc_time_us,
+			fprintf(f, ",%.4f,%llu,%lld", s->gc_time_pct, (unsigned long long)s->gc_time_us,
 				(long long)s->live_objects);
+			while (mi + 1 < p->nmemory && p->memory[mi + 1].time <= s->time + 1e-6)
+				mi++;
+			if (mi < 0) {
+				fputs(",,,,,,,,,,,,,,,\n", f);
+				continue;
+			}
+			m = &p->memory[mi];
+			fprintf(f, ",%.6f,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,", m->time,
+				(long long)m->rss, (long long)m->arenas, (long long)m->heap, (long long)m->anon,
+				(long long)m->stacks, (long long)m->file, (long long)m->other, (long long)m->shared,
+				(long long)m->tracked_bytes, (long long)m->untracked_bytes, (long long)m->arena_bytes,
+				(long long)m->block_bytes_used, (long long)m->block_bytes_free);
+			csv_str(f, m->arena_source);
+			fputc('\n', f);
 		}
 	}
 	return 0;

@@ -428,6 +428,71 @@ static int load_hist(struct loader *l)
 	return err;
 }
 
+static int load_memory(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	long total = 0;
+	int rc, err;
+
+	/* Files written before the table existed load without memory rows. */
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='memory'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return prepare(l, "SELECT 1 FROM memory", &st); /* reports the damage */
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return 0;
+	err = prepare(l, "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
+			 " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
+			 " arena_source FROM memory ORDER BY proc, time", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		struct trace_proc *p;
+		struct trace_memory *m, *n;
+		const unsigned char *src;
+
+		if (pi < 0)
+			continue;
+		if (total++ >= TRACE_MAX_SAMPLES) {
+			note_truncated(t, "memory");
+			rc = SQLITE_DONE;
+			break;
+		}
+		p = &t->procs[pi];
+		n = grow(p->memory, p->nmemory, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		p->memory = n;
+		m = &p->memory[p->nmemory++];
+		memset(m, 0, sizeof(*m));
+		m->time = col_dbl(st, 1);
+		m->rss = col_i64(st, 2, 0);
+		m->arenas = col_i64(st, 3, 0);
+		m->heap = col_i64(st, 4, 0);
+		m->anon = col_i64(st, 5, 0);
+		m->stacks = col_i64(st, 6, 0);
+		m->file = col_i64(st, 7, 0);
+		m->other = col_i64(st, 8, 0);
+		m->shared = col_i64(st, 9, 0);
+		m->tracked_bytes = col_i64(st, 10, 0);
+		m->untracked_bytes = col_i64(st, 11, 0);
+		m->arena_bytes = col_i64(st, 12, 0);
+		m->block_bytes_used = col_i64(st, 13, 0);
+		m->block_bytes_free = col_i64(st, 14, 0);
+		src = sqlite3_column_text(st, 15);
+		copy_str(m->arena_source, sizeof(m->arena_source), src ? (const char *)src : "none");
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
 static int load_aux(struct loader *l, enum trace_aux_kind k)
 {
 	static const char *const sql[TRACE_NAUX] = {
@@ -526,6 +591,7 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_samples(&l);
 	err = err ?: load_events(&l);
 	err = err ?: load_hist(&l);
+	err = err ?: load_memory(&l);
 	for (k = 0; k < TRACE_NAUX && !err; k++) {
 		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
 		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
@@ -555,6 +621,7 @@ void trace__free(struct trace *t)
 	for (i = 0; i < t->nprocs; i++) {
 		free(t->procs[i].samples);
 		free(t->procs[i].events);
+		free(t->procs[i].memory);
 	}
 	free(t->procs);
 	for (k = 0; k < TRACE_NAUX; k++) {

@@ -54,6 +54,14 @@ struct trace_event {
 	int64_t collected, uncollectable; /* -1 unknown */
 };
 
+/* One RSS breakdown (the memory table; model/memory.h): parts of rss, bytes. */
+struct trace_memory {
+	double time;
+	int64_t rss, arenas, heap, anon, stacks, file, other, shared;
+	int64_t tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free;
+	char arena_source[8];
+};
+
 struct trace_proc {
 	int64_t id;
 	int pid, ns_pid;
@@ -67,6 +75,8 @@ struct trace_proc {
 	int nevents;
 	struct trace_event *events; /* by mono_ns */
 	uint64_t hist[TRACE_NGEN][TRACE_HIST_SLOTS]; /* cumulative since attach */
+	int nmemory;
+	struct trace_memory *memory; /* by time; none in files recorded before the memory table */
 };
 
 /* One row of types / containers / suspects / sites. */

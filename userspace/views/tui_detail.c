@@ -21,7 +21,8 @@ static const struct proc_row *find_row(const struct snapshot *snap, pid_t pid)
 	return NULL;
 }
 
-static const char *const tab_names[TUI_TAB__COUNT] = { "GC", "Types", "Containers", "Sites", "Suspects", "Native" };
+static const char *const tab_names[TUI_TAB__COUNT] = { "GC", "Types", "Containers", "Sites", "Suspects",
+								   "Native", "Memory" };
 
 void tui_tab__no_data(struct tui_grid *g, int x, int y, int w, const char *what, const char *why)
 {
@@ -93,6 +94,7 @@ int tui_detail__render(struct tui_grid *g, const struct snapshot *snap, struct t
 	case TUI_TAB_SITES: tui_render__sites_tab(g, r, st, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_SUSPECTS: tui_render__suspects_tab(g, r, 0, y, g->w, bottom - y); break;
 	case TUI_TAB_NATIVE: tui_render__native_tab(g, r, 0, y, g->w, bottom - y); break;
+	case TUI_TAB_MEMORY: tui_render__memory_tab(g, r, 0, y, g->w, bottom - y); break;
 	default: break;
 	}
 	return 0;

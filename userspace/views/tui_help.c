@@ -13,7 +13,7 @@ void tui_help__render(struct tui_grid *g, int y0)
 		"  Enter                       drill into the selected process; on a family: fold open/shut",
 		"  e                           fold the selected family (or the selected member's) open/shut",
 		"  Esc Backspace               back to the list (in the list: clear the filter)",
-		"  Left Right Tab 1-6          switch tabs in the drill-in view",
+		"  Left Right Tab 1-7          switch tabs in the drill-in view",
 		"  v  [ ]                      Sites tab: allocations / survivors of one type; pick the type",
 		"  F6 > <                      next / previous sort column;  I  reverse the order",
 		"  /                           filter by command or pid (Enter apply, Esc cancel)",

@@ -336,6 +336,7 @@ enum tui_action tui_state__key(struct tui_state *st, int key)
 		case '4':
 		case '5':
 		case '6':
+		case '7':
 			st->tab = (enum tui_tab)(key - '1');
 			return TUI_ACT_REDRAW;
 		case 'v':

@@ -65,7 +65,10 @@ const char *tui_grid__line(const struct tui_grid *g, int y, char *buf, size_t sz
 int tui_grid__find(const struct tui_grid *g, const char *needle);
 
 enum tui_view { TUI_VIEW_LIST, TUI_VIEW_DETAIL, TUI_VIEW_HELP };
-enum tui_tab { TUI_TAB_GC, TUI_TAB_TYPES, TUI_TAB_CONTAINERS, TUI_TAB_SITES, TUI_TAB_SUSPECTS, TUI_TAB_NATIVE, TUI_TAB__COUNT };
+enum tui_tab {
+	TUI_TAB_GC, TUI_TAB_TYPES, TUI_TAB_CONTAINERS, TUI_TAB_SITES, TUI_TAB_SUSPECTS, TUI_TAB_NATIVE, TUI_TAB_MEMORY,
+	TUI_TAB__COUNT
+};
 
 /* Process-table columns, in screen order. */
 enum tui_col {
@@ -176,6 +179,7 @@ void tui_render__sites_tab(struct tui_grid *g, const struct proc_row *row, const
 			   int w, int h);
 void tui_render__suspects_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
 void tui_render__native_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
+void tui_render__memory_tab(struct tui_grid *g, const struct proc_row *row, int x, int y, int w, int h);
 
 /* Table cells that later features fill (allocation rate, top leak suspect): "-" until then. */
 const char *tui_cell__alloc_per_s(const struct proc_row *row, char *buf, size_t sz);

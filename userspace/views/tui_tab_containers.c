@@ -31,12 +31,15 @@ void tui_render__containers_tab(struct tui_grid *g, const struct proc_row *row, 
 			       : c->named				    ? TUI_A_NORMAL
 									    : TUI_A_DIM;
 
+		char type[40];
+
+		snprintf(type, sizeof(type), "%s%s", c->type, c->untracked ? ", untracked" : "");
 		snprintf(len, sizeof(len), "%lld", (long long)c->len);
 		if (c->per_min == 0)
 			snprintf(rate, sizeof(rate), "0");
 		else
 			tui_fmt__per_min(rate, sizeof(rate), c->per_min, false);
-		tui_grid__printf(g, x + 1, line, w - 1, attr, "%-*.*s %-18.18s %9s %9s", namew, namew, c->name, c->type,
+		tui_grid__printf(g, x + 1, line, w - 1, attr, "%-*.*s %-18.18s %9s %9s", namew, namew, c->name, type,
 				 len, rate);
 	}
 }

@@ -32,8 +32,9 @@ void tui_render__suspects_tab(struct tui_grid *g, const struct proc_row *row, in
 		int textw = MAX(10, w - 6);
 
 		tui_fmt__per_min(rate, sizeof(rate), s->per_min, s->kind == SUSPECT_RSS || s->kind == SUSPECT_NATIVE);
-		tui_grid__printf(g, x + 1, line++, w - 1, TUI_A_WARN, "%-9s %s  %s  confidence %.3f",
-				 suspect_kind__name(s->kind), s->name, rate, s->confidence);
+		tui_grid__printf(g, x + 1, line++, w - 1, TUI_A_WARN, "%-9s %s%s  %s  confidence %.3f",
+				 suspect_kind__name(s->kind), s->name, s->untracked ? " (untracked)" : "", rate,
+				 s->confidence);
 		/* Evidence wrapped at spaces, indented, at most 3 lines per suspect. */
 		for (int n = 0; *ev && n < 3 && line < y + h; n++, line++) {
 			int len = (int)strlen(ev), cut = len;

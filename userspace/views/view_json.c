@@ -295,6 +295,9 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		num(sb, t->per_min);
 		sb_puts(sb, ",\"bytes_per_min\":");
 		num(sb, t->bytes_per_min);
+		sb_printf(sb, ",\"untracked\":%lld,\"untracked_bytes\":%lld,\"untracked_per_min\":",
+			  (long long)t->untracked, (long long)t->untracked_bytes);
+		num(sb, t->untracked_per_min);
 		sb_putc(sb, '}');
 	}
 	sb_puts(sb, "],\"containers\":[");
@@ -305,7 +308,8 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		sb_json_str(sb, k->name);
 		sb_puts(sb, ",\"type\":");
 		sb_json_str(sb, k->type);
-		sb_printf(sb, ",\"named\":%s,\"len\":%lld,\"per_min\":", k->named ? "true" : "false", (long long)k->len);
+		sb_printf(sb, ",\"named\":%s,\"tracked\":%s,\"len\":%lld,\"per_min\":", k->named ? "true" : "false",
+			  k->untracked ? "false" : "true", (long long)k->len);
 		num(sb, k->per_min);
 		sb_putc(sb, '}');
 	}
@@ -327,11 +331,11 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 			num(sb, (double)s->surv_top_alive / s->surv_alive);
 			sb_printf(sb, ",\"stack_id\":\"%016llx\",\"site\":", (unsigned long long)s->surv_stack_id);
 			sb_json_str(sb, s->surv_site);
-			sb_putc(sb, '}');
+			sb_printf(sb, ",\"untracked\":%s}", s->untracked ? "true" : "false");
 		} else {
 			sb_puts(sb, ",\"survivor_site\":null");
 		}
-		sb_putc(sb, '}');
+		sb_printf(sb, ",\"untracked\":%s}", s->untracked ? "true" : "false");
 	}
 	sb_putc(sb, ']');
 }
@@ -365,6 +369,7 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
 	view_json__process_group(sb, snap, row);
 	analysis_json(sb, row);
+	view_json__memory(sb, row);
 	alloc_json(sb, row);
 	sites_json(sb, row);
 	native_json(sb, row);

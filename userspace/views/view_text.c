@@ -5,6 +5,7 @@
 #include "views/views.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
@@ -107,11 +108,32 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 					  r->types[k].per_min >= 1 ? "+" : "");
 			sb_putc(sb, '\n');
 		}
+		if (r->memory.valid) {
+			const struct memory_row *m = &r->memory;
+			char e[16], f[16], h[16], i[16], why[ESC_TEXT_SIZE(sizeof(m->arena_why))];
+
+			fmt_bytes(a, sizeof(a), (double)m->arenas);
+			fmt_bytes(b, sizeof(b), (double)m->heap);
+			fmt_bytes(c, sizeof(c), (double)m->anon);
+			fmt_bytes(d, sizeof(d), (double)m->stacks);
+			fmt_bytes(e, sizeof(e), (double)m->file);
+			fmt_bytes(f, sizeof(f), (double)m->block_bytes_used);
+			fmt_bytes(h, sizeof(h), (double)m->arena_bytes);
+			fmt_bytes(i, sizeof(i), (double)m->untracked_bytes);
+			/* arena_why can name the target's binary: its bytes, escaped */
+			sb_printf(sb, "%7s memory: pymalloc arenas %s (%s in use of %s, %s), malloc heap %s, other anon %s, "
+				      "stacks %s, files %s; untracked objects %s\n",
+				  "", a, f, h,
+				  strcmp(m->arena_source, "none") ? m->arena_source : esc_text_buf(why, sizeof(why), m->arena_why),
+				  b, c, d, e, i);
+		}
 		for (g = 0; g < r->nsuspects && g < 3; g++) {
 			char evidence[ESC_TEXT_SIZE(sizeof(r->suspects[g].evidence))];
+			bool untracked_type = r->suspects[g].untracked && r->suspects[g].kind == SUSPECT_TYPE;
 
-			sb_printf(sb, "%7s SUSPECT %s %s %+.0f/min (confidence %.3f): %s\n", "",
+			sb_printf(sb, "%7s SUSPECT %s %s%s %+.0f/min (confidence %.3f): %s\n", "",
 				  suspect_kind__name(r->suspects[g].kind), esc_text_buf(name, sizeof(name), r->suspects[g].name),
+				  untracked_type ? " (untracked)" : r->suspects[g].untracked ? " (untracked container)" : "",
 				  r->suspects[g].per_min, r->suspects[g].confidence,
 				  esc_text_buf(evidence, sizeof(evidence), r->suspects[g].evidence));
 		}

@@ -13,6 +13,8 @@ void view_json__process(struct strbuf *sb, const struct proc_row *row);
 /* view_json_groups.c: `,"ppid":..,"group":{...}` of a process and `,"groups":[...]` of a snapshot. */
 void view_json__process_group(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row);
 void view_json__groups(struct strbuf *sb, const struct snapshot *snap);
+/* ,"memory":{...} of a process (view_json_memory.c). */
+void view_json__memory(struct strbuf *sb, const struct proc_row *row);
 /* A block of plain text for a refresh (`top -b`). */
 void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap);
 /* view_text_groups.c: the families' block of a refresh (nothing without families). */

@@ -35,6 +35,7 @@ class Filler(object):
 
 
 KEEP = []
+UNTRACKED = []
 
 
 def build(n):
@@ -46,16 +47,25 @@ def build(n):
         KEEP.append((Filler(lst), Filler(i), Filler(b), Filler(a), Filler(lst), lst, {"k": a}))
 
 
+def build_untracked(n):
+    # Objects the GC does not track (str, float, tuples of atomic values, bytes): what only
+    # `pyleak census --all-objects` and top's arena censuses count.
+    for i in range(n // 4):
+        UNTRACKED.append(("u%d" % i, i * 0.5, b"b" * (i % 64)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--objects", type=int, default=1000000)
+    p.add_argument("--untracked", type=int, default=0, help="untracked objects to hold too (default 0)")
     args = p.parse_args()
     spec = importlib.util.spec_from_file_location("objgraph", OBJGRAPH_PATH)
     objgraph = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(objgraph)
     build(args.objects)
-    gc.collect()
+    build_untracked(args.untracked)
+    gc.collect()  # also untracks the atomic tuples
     out = sys.stdout
     out.write(json.dumps({"event": "ready", "pid": os.getpid(),
                           "tracked": len(gc.get_objects())}) + "\n")
