@@ -92,10 +92,30 @@ static __always_inline struct gc_pid_stats *pid_stats_get(__u32 tgid)
 
 static __always_inline int read_gen_stats(const struct gc_target *tgt, __s64 *out)
 {
+	__u64 block = 0;
+	__s8 idx;
+	int g;
+
 	if (!tgt || !tgt->stats_addr)
 		return -1;
-	return bpf_probe_read_user(out, sizeof(__s64) * GC_STATS_WORDS,
-				   (const void *)tgt->stats_addr) ? -1 : 0;
+	if (!(tgt->flags & GC_TARGET_STATS_RINGS))
+		return bpf_probe_read_user(out, sizeof(__s64) * GC_STATS_WORDS,
+					   (const void *)tgt->stats_addr) ? -1 : 0;
+	/* 3.15: the newest record of each generation's ring (gc.h, GC_TARGET_STATS_RINGS). */
+	if (bpf_probe_read_user(&block, sizeof(block), (const void *)tgt->stats_addr) || !block)
+		return -1;
+	for (g = 0; g < GC_NGEN; g++) {
+		idx = 0;
+		if (bpf_probe_read_user(&idx, sizeof(idx), (const void *)(block + tgt->index_off[g])))
+			return -1;
+		if (idx < 0 || idx >= tgt->ring_len[g])
+			return -1; /* mid-update or not a ring: no reading beats a wrong one */
+		if (bpf_probe_read_user(&out[g * 3], sizeof(__s64) * 3,
+					(const void *)(block + tgt->ring_off[g] + (__u64)idx * tgt->rec_size +
+						       tgt->rec_collections)))
+			return -1;
+	}
+	return 0;
 }
 
 static __always_inline int on_start(__s32 gen)

@@ -94,12 +94,26 @@ enum gc_source {
 
 /* Value of the `targets` hash map, key = tgid (host pid namespace), written by userspace. */
 struct gc_target {
-	__u64 stats_addr;      /* &gcstate->generation_stats[0] in the target; 0 = unknown */
+	__u64 stats_addr;      /* &gcstate->generation_stats[0] in the target; 0 = unknown
+				* (GC_TARGET_STATS_RINGS: &gcstate->generation_stats, a pointer) */
 	__u64 collecting_addr; /* &gcstate->collecting (int); 0 = unknown */
 	__u32 flags;	       /* GC_TARGET_* */
 	__u32 pad;
+	/*
+	 * GC_TARGET_STATS_RINGS (3.15): generation_stats points to one ring of records per
+	 * generation, each with an int8 index of its newest record; records are cumulative and
+	 * hold collections, collected, uncollectable as three consecutive Py_ssize_t at
+	 * rec_collections. Offsets are inside the pointed-to block.
+	 */
+	__u16 ring_off[GC_NGEN];
+	__u16 index_off[GC_NGEN];
+	__u16 ring_len[GC_NGEN];
+	__u16 rec_size;
+	__u16 rec_collections;
+	__u16 pad2[3];
 };
-#define GC_TARGET_POLL 1 /* sample `collecting` from the cpu-clock perf event program */
+#define GC_TARGET_POLL 1	/* sample `collecting` from the cpu-clock perf event program */
+#define GC_TARGET_STATS_RINGS 2 /* stats_addr holds a pointer to rings (above) */
 
 /*
  * generation_stats[3] = 3 × {collections, collected, uncollectable}, Py_ssize_t each: the same

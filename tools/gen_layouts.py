@@ -272,6 +272,18 @@ SPECS = [
     ("taskstep_task", "off", ["TaskStepMethWrapper"], ["sw_task"]),
     ("taskstep_arg", "off", ["TaskStepMethWrapper"], ["sw_arg"]),
     ("taskwakeup_task", "off", ["TaskWakeupMethWrapper"], ["ww_task"]),
+    # 3.15: generation_stats is a pointer to three rings of records (young, old[0], old[1]);
+    # NONE for every DWARF build (an inline array) -- see REFERENCE_3_15.
+    ("gc_stats_ring_young", "const", None, None),
+    ("gc_stats_ring_old0", "const", None, None),
+    ("gc_stats_ring_old1", "const", None, None),
+    ("gc_stats_index_young", "const", None, None),
+    ("gc_stats_index_old0", "const", None, None),
+    ("gc_stats_index_old1", "const", None, None),
+    ("gc_stats_ring_len_young", "const", None, None),
+    ("gc_stats_ring_len_old", "const", None, None),
+    ("gc_stats_duration", "const", None, None),
+    ("free_threaded", "const", None, None),
 ]
 FIELDS = [s[0] for s in SPECS]
 # Fields whose structs live in an extension module, not in libpython: {field: glob of the .so
@@ -468,6 +480,19 @@ REFERENCE_3_14 = {
     "unicode_compact_size": 56,
     # §7 pymalloc, 3.10+
     "arena_size": 1 << 20, "pool_size": 1 << 14,
+    # Measured on Debian's 3.14.10 (tools/interp, NOTES.md) by reading objects of the running
+    # interpreter through ctypes: sizeof(PyCodeObject) and the interpreter's modules/sysdict are
+    # its _Py_DebugOffsets; dict, dict keys, set, list and module fields are where 3.13 has them;
+    # tuples cache their hash since 3.14 (ob_hash at 24), so ob_item moved to 32.
+    "code_size": 216, "interp_modules": 7688, "interp_sysdict": 7672,
+    # _co_firsttraceable: 1 for a code with one MAKE_CELL or COPY_FREE_VARS, 2 for two cells;
+    # the frame walker needs it to skip the __init__ shim (_Py_InitCleanup) like 3.13 does.
+    "code_firsttraceable": 192,
+    "list_allocated": 32, "tuple_item": 32, "dict_used": 16, "dict_keys": 32, "dict_values": 40,
+    "dictkeys_log2_size": 8, "dictkeys_log2_index_bytes": 9, "dictkeys_kind": 10,
+    "dictkeys_nentries": 24, "dictkeys_indices": 32, "dictkeys_header_size": 32,
+    "set_used": 24, "set_fill": 16, "set_mask": 32, "set_table": 40, "module_dict": 16,
+    "bytes_sval": 32,
 }
 
 # 3.14.0-3.14.4 (incremental GC): §2 column "3.14.0-3.14.4".  The gc struct is 24 B smaller, so
@@ -476,10 +501,42 @@ REFERENCE_3_14 = {
 REFERENCE_3_14_INCREMENTAL = dict(REFERENCE_3_14)
 REFERENCE_3_14_INCREMENTAL.update({
     "interp_gil_last_holder": None, "interp_obmalloc": None,
+    "interp_modules": None, "interp_sysdict": None,  # after `gc`: taken from _Py_DebugOffsets
     "gc_size": 240, "gc_generations": 24,  # young@24, old[0]@48, old[1]@72: same stride 24
     "gc_generation0": None, "gc_permanent_generation": 96, "gc_generation_stats": 120,
     "gc_collecting": 192, "gc_garbage": 200, "gc_callbacks": 208,
     "gc_long_lived_total": None, "gc_long_lived_pending": None,
+})
+
+# 3.15 (Debian sid 3.15.2, tools/interp/NOTES.md): interpreter, thread, frame, code, type and
+# object offsets are its _Py_DebugOffsets (python.c takes them at run time too); the rest was
+# measured on the running 3.15.2 (ctypes / /proc/self/mem, livecheck.py): type fields up to
+# tp_mro where 3.14 has them (sizeof grew at the end: 424), allocators.standard.obj at +1088,
+# interpreters.main = head + 8, _co_firsttraceable 192 as in 3.14, containers as in 3.14.
+# The GC state was rewritten: no trash fields, enabled/debug at 0/4, generations at 8, and
+# generation_stats is a *pointer* to three rings of 64-byte records (young items[11] @0 with its
+# int8 index @704, old[0] items[3] @712 index @904, old[1] items[3] @912 index @1104); records
+# are cumulative {ts_start, ts_stop, collections @16, collected @24, uncollectable @32,
+# candidates @40, duration (double s) @48, heap_size @56}; gc.get_stats()[g] = items[index].
+REFERENCE_3_15 = dict(REFERENCE_3_14)
+REFERENCE_3_15.update({
+    "runtime_interpreters_head": 936, "runtime_interpreters_main": 944,
+    "runtime_allocators_obj": 1088,
+    "interp_next": 7264, "interp_threads_head": 7336, "interp_gc": 7400,
+    "interp_gil_last_holder": 7744, "interp_obmalloc": None,
+    "interp_modules": 7592, "interp_sysdict": 7576,
+    "gc_size": 176, "gc_enabled": 0, "gc_debug": 4, "gc_generations": 8,
+    "gc_generation0": 168, "gc_permanent_generation": 80, "gc_generation_stats": 104,
+    "gc_stats_size": 64, "gc_stats_collections": 16, "gc_stats_collected": 24,
+    "gc_stats_uncollectable": 32, "gc_stats_duration": 48,
+    "gc_stats_ring_young": 0, "gc_stats_index_young": 704, "gc_stats_ring_len_young": 11,
+    "gc_stats_ring_old0": 712, "gc_stats_index_old0": 904,
+    "gc_stats_ring_old1": 912, "gc_stats_index_old1": 1104, "gc_stats_ring_len_old": 3,
+    "gc_collecting": 112, "gc_garbage": 128, "gc_callbacks": 136,
+    "gc_long_lived_total": 152, "gc_long_lived_pending": 160,
+    "tstate_thread_id": 176, "tstate_native_thread_id": 184,
+    "heaptype_name": 864, "heaptype_qualname": 880, "heaptype_module": 896,
+    "heaptype_cached_keys": 888,
 })
 
 # ---------------------------------------------------------------------------------------------
@@ -635,7 +692,7 @@ def check_header_fields():
                  "match too)" % (missing, extra))
 
 
-def generate(pyenv_root, gdb_bin):
+def generate(pyenv_root, gdb_bin, ft_build=None):
     check_header_fields()
     builds = find_builds(pyenv_root)
     if not builds:
@@ -676,6 +733,23 @@ def generate(pyenv_root, gdb_bin):
                     "after `gc` move by -24 B relative to 3.14.5+ and are left NONE; the other",
                     "fields are the 3.14.7 ones, assuming (as CPython promises within a minor)",
                     "that only the gc struct changed between 3.14.4 and 3.14.5."]))
+    if ft_build:
+        # The free-threaded 3.13 of tools/interp (DWARF, -g -O3): +16 on every object field
+        # (ob_tid, flags, mutex, gc bits, ob_ref_local, ob_ref_shared before ob_type), no
+        # PyGC_Head in front of objects (the type is still in DWARF: NONE here on purpose).
+        raw = run_gdb(ft_build, gdb_bin)
+        vals, notes = to_table(raw, (3, 13, 5))
+        vals["free_threaded"] = 1
+        vals["gc_head_size"] = vals["gc_head_next"] = vals["gc_head_prev"] = None
+        notes["gc_head_size"] = "free-threaded: no PyGC_Head (objects live in mimalloc heaps)"
+        raw_all["3.13t"] = {"version": "3.13.5t", "path": ft_build, "fields": vals, "raw": raw}
+        tables.append(("layout_3_13t", 3, 13, "dwarf 3.13.5t (free-threaded, tools/interp py313t)",
+                       vals, notes, None))
+    tables.append(("layout_3_15", 3, 15, "debug offsets + measured 3.15.2, not dwarf",
+                   REFERENCE_3_15, {"gc_generation_stats": "a pointer to the stats rings (3.15)"},
+                   ["3.15: NOT from DWARF (no 3.15 build with debug info here).  Debian sid",
+                    "3.15.2's _Py_DebugOffsets plus offsets measured on the running 3.15.2",
+                    "(tools/interp/NOTES.md, REFERENCE_3_15 in tools/gen_layouts.py)."]))
 
     cmd = "/usr/bin/python3 tools/gen_layouts.py"
     srcs = ", ".join("%d.%d.%d" % b[:3] for b in builds)
@@ -721,10 +795,17 @@ def main():
     ap.add_argument("--json", action="store_true", help="print the raw numbers as JSON and exit")
     ap.add_argument("--pyenv-root", default=os.environ.get("PYENV_ROOT", "/root/.pyenv"))
     ap.add_argument("--gdb", default="gdb")
+    ap.add_argument("--ft-build", default=os.path.join(os.environ.get("PYLEAK_INTERP_CACHE", "/var/cache/pyleak/interp"),
+                                                       "py313t", "bin", "python3.13t"),
+                    help="free-threaded 3.13 with DWARF (tools/interp/fetch.sh py313t)")
     ap.add_argument("-o", "--output", default=os.path.join(REPO, OUT_REL))
     args = ap.parse_args()
 
-    text, raw_all, problems = generate(args.pyenv_root, args.gdb)
+    if not os.path.exists(args.ft_build):
+        print("gen_layouts: %s missing: run tools/interp/fetch.sh py313t (the 3.13t table needs it)"
+              % args.ft_build, file=sys.stderr)
+        return 1
+    text, raw_all, problems = generate(args.pyenv_root, args.gdb, args.ft_build)
     if text is None:
         if args.check:
             print("gen_layouts: no pyenv builds under %s, check skipped" % args.pyenv_root,

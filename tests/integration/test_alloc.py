@@ -23,11 +23,15 @@ import time
 
 import pytest
 
-from conftest import stop_on_sigint, ROOT, bpf_objects, interpreters, need, resolve
+from conftest import stop_on_sigint, ROOT, bpf_objects, extra_interpreters, interpreters, need, resolve
 
 PYENV = interpreters(debian=False)
 DEBIAN = [i for i in interpreters(pyenv=False)]
-YOUNG = interpreters(minors=((3, 8), (3, 11), (3, 12), (3, 13)))
+# Debian sid 3.14/3.15: young sample; exact mode is incomplete there as on Debian's 3.11 (stripped
+# LTO build: the specialised CALL_ALLOC_AND_ENTER_INIT allocates through the hidden
+# _PyType_AllocNoTrack), so they join the completeness test, which asserts pyleak says so.
+EXTRA = extra_interpreters("alloc")
+YOUNG = interpreters(minors=((3, 8), (3, 11), (3, 12), (3, 13))) + EXTRA
 
 MIXED_LEAK = r'''
 import sys, time
@@ -158,7 +162,7 @@ def _mixed(tmp_path):
     return str(p)
 
 
-@pytest.mark.parametrize("interp", DEBIAN + [i for i in PYENV if i.minor == (3, 11)], ids=repr)
+@pytest.mark.parametrize("interp", DEBIAN + EXTRA + [i for i in PYENV if i.minor == (3, 11)], ids=repr)
 def test_exact_completeness_flags_lto(scenario, observe, interp, tmp_path):
     s = scenario(interp, _mixed(tmp_path))
     time.sleep(1.0)
@@ -166,7 +170,7 @@ def test_exact_completeness_flags_lto(scenario, observe, interp, tmp_path):
     assert "baseline" in d.line()
     alloc = d.line(timeout=30)["alloc"]
     assert alloc["check_windows"] >= 5 and alloc["completeness"] is not None, alloc
-    if interp.name.startswith("debian"):
+    if interp.name.startswith(("debian", "sid")):
         # Debian's LTO build inlines PyFunction_New's _PyObject_GC_New: functions are missed
         assert alloc["incomplete"] is True and alloc["completeness"] < 0.9, alloc
     else:

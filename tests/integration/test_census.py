@@ -18,7 +18,7 @@ import pytest
 
 from conftest import interpreters, need, run_pyleak, pyleak_json_lines, resolve
 
-MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)))
+MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), feature="census")
 PYENV = [i for i in MATRIX if i.name.startswith("pyenv-")]
 MIN_COUNT = 100
 TOLERANCE = 0.01

@@ -43,7 +43,7 @@ CONTROLS = ["control_churn.py", "control_bounded_cache.py", "control_warmup.py"]
 RATE_RANGE = {"leak_del_cycles": (3.0, 6.0), "leak_queue": None}
 RATE_FACTOR = 2.0
 
-MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)))
+MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), feature="leaks")
 FULL = [i for i in MATRIX if i.name == "debian-3.11" or i.name.startswith("pyenv-3.12")]
 # One leak and one control on the others, rotating so that every leak case meets several minors.
 OTHER = [i for i in MATRIX if i not in FULL]

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import PYLEAK, interpreters, resolve, run_pyleak, need
 
-MATRIX = interpreters(minors=((3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), stripped=True)
+MATRIX = interpreters(minors=((3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), stripped=True,
+                      feature="list")
 
 
 def _sleeper(interp):
@@ -32,9 +33,12 @@ def test_list_reports_interpreter(root, interp):
         assert e["python"] == version
         assert e["gc_source"] == interp.tier
         assert e["supported"] is True, e["why"]
-        assert e["free_threaded"] is False
+        assert e["free_threaded"] is interp.free_threaded
         assert e["exe"] == os.path.realpath(resolve(interp))
-        if interp.name.startswith("pyenv"):
+        if interp.usdt is not None:  # an extra interpreter (conftest.EXTRA) states its facts
+            assert e["shared"] is interp.shared and (e["libpython"] is None) is (not interp.shared)
+            assert e["usdt"] is interp.usdt and e["symtab"] is interp.symtab
+        elif interp.name.startswith("pyenv"):
             assert e["shared"] is True and e["libpython"].startswith(os.path.dirname(os.path.dirname(interp.path)))
             assert e["symtab"] is True and e["usdt"] is False
         elif interp.name == "debian-3.11":

@@ -28,7 +28,7 @@ LIB = os.path.join(ROOT, ".output", "libpyleak.a")
 PROBE_DIR = os.path.join(ROOT, ".output", "tests")
 PROBE = os.path.join(PROBE_DIR, "sites_probe")
 
-MATRIX = interpreters()  # debian-3.11 (usdt) + pyenv 3.8-3.13 (uprobe)
+MATRIX = interpreters(feature="sites")  # debian-3.11 (usdt) + pyenv 3.8-3.13 (uprobe)
 MAX_FRAMES = 64
 
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Invariants of the generated CPython layout tables and spot checks against the reference doc. */
+#include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "target/debug_offsets.h"
 #include "target/layout.h"
+#include "target/python.h"
 
 #define HAS(v) ((v) != LAYOUT_NONE)
 
@@ -26,14 +30,15 @@ static void test_tables_present(void **state)
 	(void)state;
 	for (it = py_layouts; *it && n < 64; it++, n++) {
 		assert_int_equal((*it)->major, 3);
-		assert_in_range((*it)->minor, 6, 14);
+		assert_in_range((*it)->minor, 6, 15);
 		assert_non_null((*it)->built_from);
 		assert_true(strlen((*it)->built_from) > 0);
-		seen[(*it)->minor]++;
+		if ((*it)->free_threaded != 1)
+			seen[(*it)->minor]++;
 	}
 	assert_null(*it); /* NULL-terminated within the cap */
 	/* Supported targets (DESIGN.md): 3.8-3.14 must have a table; 3.6/3.7 best effort. */
-	for (int m = 8; m <= 14; m++)
+	for (int m = 8; m <= 15; m++)
 		assert_true(seen[m] >= 1);
 	/* Only 3.14 has two layouts (incremental 3.14.0-3.14.4 vs 3.14.5+). */
 	for (int m = 6; m <= 13; m++)
@@ -66,7 +71,10 @@ static void test_invariants(void **state)
 	for (it = py_layouts; *it; it++) {
 		const struct py_layout *l = *it;
 		int m = minor_of(l);
+		bool rings = HAS(l->gc_stats_ring_young);
 
+		if (l->free_threaded == 1)
+			continue; /* test_free_threaded */
 		/* PyObject / PyTypeObject heads are fixed on x86_64 GIL builds. */
 		assert_int_equal(l->object_refcnt, 0);
 		assert_int_equal(l->object_type, 8);
@@ -84,10 +92,20 @@ static void test_invariants(void **state)
 		assert_int_equal(l->gc_gen_head, 0);
 		assert_true(l->gc_gen_threshold >= l->gc_head_size);
 		assert_int_equal(l->gc_gen_count, l->gc_gen_threshold + 4);
-		assert_int_equal(l->gc_stats_size, 24);
-		assert_int_equal(l->gc_stats_collections, 0);
-		assert_int_equal(l->gc_stats_collected, 8);
-		assert_int_equal(l->gc_stats_uncollectable, 16);
+		/* 3.15: generation_stats is a pointer to rings of 64-byte records (NOTES.md). */
+		assert_true(rings == (m >= 15));
+		assert_int_equal(l->gc_stats_size, rings ? 64 : 24);
+		assert_int_equal(l->gc_stats_collections, rings ? 16 : 0);
+		assert_int_equal(l->gc_stats_collected, l->gc_stats_collections + 8);
+		assert_int_equal(l->gc_stats_uncollectable, l->gc_stats_collections + 16);
+		if (rings) {
+			assert_true(l->gc_stats_index_young >= l->gc_stats_ring_young +
+								      l->gc_stats_ring_len_young * l->gc_stats_size);
+			assert_true(l->gc_stats_ring_old0 > l->gc_stats_index_young);
+			assert_true(l->gc_stats_index_old0 >= l->gc_stats_ring_old0 +
+								     l->gc_stats_ring_len_old * l->gc_stats_size);
+			assert_true(l->gc_stats_ring_old1 > l->gc_stats_index_old0);
+		}
 
 		/* The GC state is reachable exactly one way per version (3.6: neither, statics). */
 		if (m == 6) {
@@ -103,8 +121,17 @@ static void test_invariants(void **state)
 					 l->runtime_interpreters_head + 8);
 		}
 
-		/* Ordering inside struct _gc_runtime_state. */
-		if (HAS(l->gc_size)) {
+		/* Ordering inside struct _gc_runtime_state (3.15 rewrote it: no trash fields, a
+		 * stats pointer before `collecting`). */
+		if (HAS(l->gc_size) && rings) {
+			assert_true(l->gc_enabled < l->gc_debug);
+			assert_true(l->gc_debug < l->gc_generations);
+			assert_true(l->gc_generations + 3 * l->gc_generation_size <= l->gc_permanent_generation);
+			assert_true(l->gc_generation_stats + 8 <= l->gc_collecting);
+			assert_true(l->gc_collecting < l->gc_garbage);
+			assert_int_equal(l->gc_callbacks, l->gc_garbage + 8);
+			assert_true(l->gc_generation0 + 8 <= l->gc_size);
+		} else if (HAS(l->gc_size)) {
 			assert_true(l->gc_enabled < l->gc_debug);
 			assert_true(l->gc_debug < l->gc_generations);
 			assert_true(l->gc_generations + 3 * l->gc_generation_size <=
@@ -144,6 +171,9 @@ static void test_invariants(void **state)
 
 		/* Strings: wstr dropped in 3.12 (PEP 623). */
 		assert_int_equal(l->unicode_ascii_size, m >= 12 ? 40 : 48);
+		/* Tuples cache their hash from 3.14 (ob_hash before ob_item). */
+		if (HAS(l->tuple_item))
+			assert_int_equal(l->tuple_item, m >= 14 ? 32 : 24);
 		assert_int_equal(l->unicode_compact_size, m >= 12 ? 56 : 72);
 		assert_int_equal(l->unicode_state, 32);
 
@@ -269,6 +299,92 @@ static void test_3_14_incremental(void **state)
 	assert_false(HAS(inc->interp_gil_last_holder));
 }
 
+/* Layout selection: 3.14.0-3.14.4 vs 3.14.5+ by the GC state size _Py_DebugOffsets reports. */
+static void test_select_layout(void **state)
+{
+	const struct py_layout *l;
+
+	(void)state;
+	l = python__select_layout(3, 14, false, 264);
+	assert_non_null(l);
+	assert_int_equal(l->gc_generation0, 256);
+	l = python__select_layout(3, 14, false, 240);
+	assert_non_null(l);
+	assert_int_equal(l->gc_size, 240);
+	assert_false(HAS(l->gc_generation0)); /* incremental: young/old[0]/old[1] */
+	assert_null(python__select_layout(3, 14, false, 300)); /* an unknown GC state: refused */
+	l = python__select_layout(3, 14, false, -1);	       /* no debug offsets: the default */
+	assert_int_equal(l->gc_size, 264);
+	l = python__select_layout(3, 15, false, 176);
+	assert_non_null(l);
+	assert_int_equal(l->gc_generation_stats, 104);
+	assert_null(python__select_layout(3, 99, false, 176));
+	assert_int_equal(python__select_layout(3, 13, false, 240)->free_threaded, LAYOUT_NONE);
+}
+
+/* A 3.15 _Py_DebugOffsets with the values of Debian's 3.15.2 (tools/interp/NOTES.md). */
+static void fake_315(unsigned char *buf, uint64_t version)
+{
+	static const struct {
+		int pos;
+		uint64_t v;
+	} vals[] = {
+		{ 24, 346568 }, { 40, 936 }, { 48, 226240 }, { 64, 7264 }, { 72, 7336 }, { 88, 7400 },
+		{ 96, 7592 }, { 104, 7576 }, { 152, 7744 }, { 176, 888 }, { 184, 0 }, { 192, 8 }, { 200, 16 },
+		{ 208, 72 }, { 240, 176 }, { 248, 184 }, { 312, 88 }, { 320, 8 }, { 328, 0 }, { 336, 56 },
+		{ 344, 80 }, { 352, 74 }, { 376, 216 }, { 384, 112 }, { 392, 120 }, { 400, 128 }, { 408, 136 },
+		{ 416, 68 }, { 424, 52 }, { 448, 208 }, { 464, 16 }, { 472, 8 }, { 480, 424 }, { 488, 24 },
+		{ 504, 168 }, { 512, 32 }, { 520, 288 }, { 536, 888 }, { 544, 40 }, { 552, 32 }, { 560, 16 },
+		{ 568, 40 }, { 576, 24 }, { 584, 16 }, { 600, 24 }, { 608, 40 }, { 616, 32 }, { 624, 48 },
+		{ 632, 32 }, { 640, 40 }, { 704, 32 }, { 712, 64 }, { 720, 32 }, { 728, 16 }, { 736, 40 },
+		{ 752, 176 }, { 760, 112 }, { 768, 120 }, { 776, 1120 }, { 784, 104 }, { 880, 512 },
+	};
+	size_t i;
+
+	memset(buf, 0, DBGOFF_MAX);
+	memcpy(buf, "xdebugpy", 8);
+	memcpy(buf + 8, &version, 8);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		memcpy(buf + vals[i].pos, &vals[i].v, 8);
+}
+
+static void test_debug_offsets(void **state)
+{
+	unsigned char buf[DBGOFF_MAX];
+	struct dbgoff d;
+	char why[200];
+	struct py_layout l;
+
+	(void)state;
+	fake_315(buf, 0x030f02f0);
+	assert_int_equal(dbgoff__decode(buf, 888, 346568, &d, why, sizeof(why)), 0);
+	assert_int_equal(d.minor, 15);
+	assert_false(d.newer);
+	assert_int_equal(d.ts_thread_id, 176); /* after 3.15's base_frame/last_profiled_frame */
+	assert_int_equal(d.gc_generation_stats, 104);
+	assert_int_equal(d.ht_cached_keys, 888);
+	l = *python__select_layout(3, 15, false, d.gc_size);
+	dbgoff__apply(&d, &l);
+	assert_int_equal(l.tstate_native_thread_id, 184);
+	assert_int_equal(l.interp_gil_last_holder, 7744);
+
+	/* Day one: an unknown minor whose struct decodes as the newest known one. */
+	fake_315(buf, 0x036302f0); /* 3.99.2 */
+	assert_int_equal(dbgoff__decode(buf, 888, 346568, &d, why, sizeof(why)), 0);
+	assert_true(d.newer);
+	assert_int_equal(d.list_minor, 15);
+	/* ... but not when the anchors disagree (a changed struct): refused with the reason. */
+	buf[472] = 16; /* pyobject.ob_type */
+	assert_int_equal(dbgoff__decode(buf, 888, 346568, &d, why, sizeof(why)), -ENOTSUP);
+	assert_non_null(strstr(why, "object header"));
+	/* A runtime of another size than the ELF symbol says: inconsistent. */
+	fake_315(buf, 0x030f02f0);
+	assert_int_equal(dbgoff__decode(buf, 888, 4096, &d, why, sizeof(why)), -EPROTO);
+	/* No cookie. */
+	buf[0] = 'y';
+	assert_int_equal(dbgoff__decode(buf, 888, 0, &d, why, sizeof(why)), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_dwarf_tables_complete),
 		cmocka_unit_test(test_reference_spot_checks),
 		cmocka_unit_test(test_3_14_incremental),
+		cmocka_unit_test(test_select_layout),
+		cmocka_unit_test(test_debug_offsets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -533,20 +533,14 @@ static void wait_not_collecting(struct walk *w, const struct py_target *t)
 /* Collections of generation >= gen so far (gc.get_stats()[i]["collections"]), or -1. */
 static int64_t collections_from(struct walk *w, const struct py_target *t, int gen)
 {
-	const struct py_layout *l = w->c->l;
-	int64_t v, sum = 0;
+	int64_t stats[3][3], sum = 0;
 	int i;
 
-	if (!t->gc_stats_addr || l->gc_stats_size <= 0)
+	/* Target memory is untrusted: python__read_gen_stats bounds every counter it returns. */
+	if (python__read_gen_stats(t, w->r, stats, NULL))
 		return -1;
-	for (i = gen; i < 3; i++) {
-		if (remote__read_i64(w->r, t->gc_stats_addr + (uint64_t)i * l->gc_stats_size + l->gc_stats_collections, &v))
-			return -1;
-		/* Target memory is untrusted: a counter no process reaches is a bad read, not a sum. */
-		if (v < 0 || v > (1ll << 53))
-			return -1;
-		sum += v;
-	}
+	for (i = gen; i < 3; i++)
+		sum += stats[i][0];
 	return sum;
 }
 

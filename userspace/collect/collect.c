@@ -292,6 +292,8 @@ static void register_target(struct collector *c, struct proc_row *row)
 
 	if (!c->probes)
 		return;
+	python__gc_rings(t, &cfg.stats_rings, cfg.ring_off, cfg.index_off, cfg.ring_len, &cfg.rec_size,
+			 &cfg.rec_collections);
 	err = gc_probes__set_target(c->probes, t->pid, &cfg);
 	if (err)
 		snprintf(row->note, sizeof(row->note), "cannot register with the probes: %s", strerror(-err));

@@ -367,6 +367,14 @@ int gc_probes__set_target(struct gc_probes *p, pid_t pid, const struct gc_target
 	t.stats_addr = cfg->stats_addr;
 	t.collecting_addr = cfg->collecting_addr;
 	t.flags = cfg->poll && cfg->collecting_addr ? GC_TARGET_POLL : 0;
+	if (cfg->stats_rings) {
+		t.flags |= GC_TARGET_STATS_RINGS;
+		memcpy(t.ring_off, cfg->ring_off, sizeof(t.ring_off));
+		memcpy(t.index_off, cfg->index_off, sizeof(t.index_off));
+		memcpy(t.ring_len, cfg->ring_len, sizeof(t.ring_len));
+		t.rec_size = cfg->rec_size;
+		t.rec_collections = cfg->rec_collections;
+	}
 	is_poll = t.flags & GC_TARGET_POLL;
 	if (bpf_map_update_elem(fd, &key, &t, BPF_ANY)) {
 		err = -errno;

@@ -27,6 +27,9 @@ struct gc_target_cfg {
 	uint64_t stats_addr;	  /* &gcstate->generation_stats[0]; 0 = unknown */
 	uint64_t collecting_addr; /* &gcstate->collecting; 0 = unknown */
 	bool poll;		  /* poll tier: sample `collecting` at GC_PROBES_POLL_HZ */
+	/* 3.15: stats_addr is &gcstate->generation_stats, a pointer to rings (bpf/gc.h) */
+	bool stats_rings;
+	uint16_t ring_off[3], index_off[3], ring_len[3], rec_size, rec_collections;
 };
 
 typedef void (*gc_event_fn)(const struct gc_probe_event *ev, void *ctx);

@@ -208,6 +208,22 @@ struct py_layout {
 	int32_t taskstep_task;	      /* TaskStepMethWrapper sw_task / sw_arg */
 	int32_t taskstep_arg;
 	int32_t taskwakeup_task;      /* TaskWakeupMethWrapper ww_task (3.8/3.9) */
+	/*
+	 * 3.15: gc.generation_stats is a pointer to rings of gc_stats_size-byte records, one ring
+	 * per generation (young, old[0], old[1]), each with an int8 index of its newest record;
+	 * records are cumulative (gc.get_stats()[g] = ring[index]). NONE: an inline array.
+	 */
+	int32_t gc_stats_ring_young; /* offsets inside the pointed-to block */
+	int32_t gc_stats_ring_old0;
+	int32_t gc_stats_ring_old1;
+	int32_t gc_stats_index_young;
+	int32_t gc_stats_index_old0;
+	int32_t gc_stats_index_old1;
+	int32_t gc_stats_ring_len_young; /* records per ring */
+	int32_t gc_stats_ring_len_old;
+	int32_t gc_stats_duration;   /* double seconds inside a record */
+
+	int32_t free_threaded; /* 1: a Py_GIL_DISABLED build's table; NONE: a GIL build's */
 };
 
 /* Tables generated from DWARF (userspace/target/layouts_gen.c); NULL-terminated. */

@@ -3,6 +3,7 @@
 #include "target/python.h"
 #include "util/common.h"
 #include "target/elffile.h"
+#include "target/debug_offsets.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -91,7 +92,9 @@ struct bin_facts {
 	char collector_sym[64];
 	/* 3.6: the GC state is module statics, found through .symtab */
 	uint64_t v36_generations, v36_stats, v36_collecting, v36_enabled, v36_garbage;
-	unsigned char dbg[768]; /* _Py_DebugOffsets as built into the file (3.13+) */
+	uint64_t runtime_size;	/* st_size of _PyRuntime */
+	unsigned char dbg[DBGOFF_MAX]; /* _Py_DebugOffsets as built into the file (3.13+) */
+	size_t dbg_len;
 };
 
 #define BIN_CACHE_MAX 64
@@ -167,11 +170,13 @@ static int bin_facts_load(int fd, const char *path, const struct stat *st, struc
 
 		f->has_runtime = true;
 		f->runtime_vaddr = sym.value;
+		f->runtime_size = sym.size;
 		/* 3.13+: _Py_DebugOffsets is the first member of _PyRuntimeState, initialised at build
 		 * time, so the file itself carries it (cookie "xdebugpy"). */
-		d = elf__data_at(elf, sym.value, sizeof(f->dbg));
+		f->dbg_len = sym.size && sym.size < sizeof(f->dbg) ? sym.size : sizeof(f->dbg);
+		d = elf__data_at(elf, sym.value, f->dbg_len);
 		if (d && !memcmp(d, "xdebugpy", 8)) {
-			memcpy(f->dbg, d, sizeof(f->dbg));
+			memcpy(f->dbg, d, f->dbg_len);
 			f->debug_offsets = true;
 			memcpy(&f->debug_version_hex, d + 8, 8);
 			f->free_threaded = d[16] != 0;
@@ -316,115 +321,67 @@ static int host_open(pid_t pid, const struct proc_map *m, bool other_ns, char *o
 	return -ENOENT;
 }
 
-/* Positions inside _Py_DebugOffsets for the versions whose struct we know (reference §3). */
-struct dbg_pos {
-	int minor;
-	int interpreters_head, interp_threads_head, interp_gc, interp_modules, interp_sysdict;
-	int ts_prev, ts_next, ts_interp, ts_frame, ts_thread_id, ts_native_id;
-	int fr_previous, fr_code, fr_instr, fr_localsplus, fr_owner;
-	int co_filename, co_name, co_qualname, co_linetable, co_firstlineno, co_adaptive;
-	int ob_type, tp_name, tp_flags, list_item, tuple_item, dict_keys, dict_values;
-	int uni_state, uni_length, uni_ascii_size, gc_size, gc_collecting;
-};
-static const struct dbg_pos dbg_positions[] = {
-	{ 13, 40, 72, 80, 88, 96, 160, 168, 176, 184, 192, 200, 232, 240, 248, 256, 264,
-	  280, 288, 296, 304, 312, 344, 360, 376, 392, 432, 408, 456, 464, 544, 552, 560, 568, 576 },
-	{ 14, 40, 72, 88, 96, 104, 184, 192, 200, 208, 216, 224, 256, 264, 272, 280, 288,
-	  320, 328, 336, 344, 352, 384, 408, 424, 440, 480, 456, 536, 544, 624, 632, 640, 648, 656 },
-};
-
-static uint64_t dbg_u64(const struct bin_facts *f, int pos)
-{
-	uint64_t v;
-
-	memcpy(&v, f->dbg + pos, 8);
-	return v;
-}
-
-/*
- * 3.13+: the interpreter tells us its own offsets. Take them over the generated table and refuse
- * when the parts only the table knows (the GC internals) do not fit the size it reports.
- */
-static int apply_debug_offsets(struct py_target *t, const struct bin_facts *f)
-{
-	const struct dbg_pos *p = NULL;
-	struct py_layout *l = &t->layout_rt;
-	size_t i;
-	uint64_t gc_size;
-
-	for (i = 0; i < ARRAY_SIZE(dbg_positions); i++)
-		if (dbg_positions[i].minor == t->minor)
-			p = &dbg_positions[i];
-	if (!p) {
-		snprintf(t->why, sizeof(t->why), "CPython %s: _Py_DebugOffsets layout of 3.%d unknown to this pyleak",
-			 t->version, t->minor);
-		return -ENOTSUP;
-	}
-	gc_size = dbg_u64(f, p->gc_size);
-	if ((int64_t)gc_size != l->gc_size) {
-		/* 3.14.0–3.14.4 (incremental GC, 240 B) vs 3.14.5+ (264 B): a different GC state. */
-		snprintf(t->why, sizeof(t->why),
-			 "CPython %s: GC state is %" PRIu64 " bytes, pyleak's 3.%d table expects %d (unknown GC layout)",
-			 t->version, gc_size, t->minor, l->gc_size);
-		return -ENOTSUP;
-	}
-#define TAKE(field, pos) l->field = (int32_t)dbg_u64(f, p->pos)
-	TAKE(runtime_interpreters_head, interpreters_head);
-	TAKE(interp_threads_head, interp_threads_head);
-	TAKE(interp_gc, interp_gc);
-	TAKE(interp_modules, interp_modules);
-	TAKE(interp_sysdict, interp_sysdict);
-	TAKE(tstate_prev, ts_prev);
-	TAKE(tstate_next, ts_next);
-	TAKE(tstate_interp, ts_interp);
-	TAKE(tstate_frame, ts_frame);
-	TAKE(tstate_thread_id, ts_thread_id);
-	TAKE(tstate_native_thread_id, ts_native_id);
-	TAKE(frame_previous, fr_previous);
-	TAKE(frame_code, fr_code);
-	TAKE(frame_lasti, fr_instr);
-	TAKE(frame_localsplus, fr_localsplus);
-	TAKE(frame_owner, fr_owner);
-	TAKE(code_filename, co_filename);
-	TAKE(code_name, co_name);
-	TAKE(code_qualname, co_qualname);
-	TAKE(code_linetable, co_linetable);
-	TAKE(code_firstlineno, co_firstlineno);
-	TAKE(code_code_adaptive, co_adaptive);
-	TAKE(object_type, ob_type);
-	TAKE(type_name, tp_name);
-	TAKE(type_flags, tp_flags);
-	TAKE(list_item, list_item);
-	TAKE(tuple_item, tuple_item);
-	TAKE(dict_keys, dict_keys);
-	TAKE(dict_values, dict_values);
-	TAKE(unicode_state, uni_state);
-	TAKE(unicode_length, uni_length);
-	TAKE(unicode_ascii_size, uni_ascii_size);
-	TAKE(gc_collecting, gc_collecting);
-#undef TAKE
-	return 0;
-}
-
 /*
  * Two tables can share a minor version: 3.14.0–3.14.4 (incremental GC, 240-byte GC state) and
- * 3.14.5+ (generational again, 264 bytes). _Py_DebugOffsets.gc.size tells them apart.
+ * 3.14.5+ (generational again, 264 bytes). _Py_DebugOffsets.gc.size tells them apart; the
+ * free-threaded build has its own table (layout.h: free_threaded).
  */
-static const struct py_layout *layout_for_gc_size(const struct py_target *t, const struct bin_facts *f,
-						  const struct py_layout *fallback)
+const struct py_layout *python__select_layout(int major, int minor, bool free_threaded, int64_t gc_size)
 {
 	const struct py_layout *const *l;
-	size_t i;
+	const struct py_layout *first = NULL;
 
-	for (i = 0; i < ARRAY_SIZE(dbg_positions); i++) {
-		if (dbg_positions[i].minor != t->minor)
+	for (l = py_layouts; *l; l++) {
+		if ((*l)->major != major || (*l)->minor != minor || ((*l)->free_threaded == 1) != free_threaded)
 			continue;
-		for (l = py_layouts; *l; l++)
-			if ((*l)->major == t->major && (*l)->minor == t->minor &&
-			    (*l)->gc_size == (int32_t)dbg_u64(f, dbg_positions[i].gc_size))
-				return *l;
+		if (gc_size < 0 || (*l)->gc_size == gc_size)
+			return *l;
+		if (!first)
+			first = *l;
 	}
-	return fallback;
+	/* A GC state of a size no table has: the caller refuses (unknown GC layout). */
+	return gc_size < 0 ? first : NULL;
+}
+
+/* The newest table pyleak has (day one: the fields the debug offsets do not give are unknown). */
+static const struct py_layout *newest_layout(void)
+{
+	const struct py_layout *const *l, *best = NULL;
+
+	for (l = py_layouts; *l; l++)
+		if ((*l)->free_threaded != 1 && (!best || (*l)->minor > best->minor))
+			best = *l;
+	return best;
+}
+
+/*
+ * Day one (DESIGN.md "Versions on day one"): a minor newer than every table, with valid debug
+ * offsets. Only what _Py_DebugOffsets states is known: every other field is LAYOUT_NONE, so
+ * each feature that needs one is off and says so (python__features). The few constants below
+ * have held for every CPython 3.8+ GIL build and are what the debug offsets presuppose.
+ */
+static void day_one_layout(struct py_target *t, const struct dbgoff *d)
+{
+	struct py_layout *l = &t->layout_rt;
+	const struct py_layout *newest = newest_layout();
+
+	memset(l, 0xff, sizeof(*l)); /* every int32_t field LAYOUT_NONE (-1) */
+	l->major = t->major;
+	l->minor = newest ? newest->minor : t->minor; /* the behaviour (line tables, ...) of the newest known */
+	l->built_from = "_Py_DebugOffsets only (day one)";
+	l->free_threaded = LAYOUT_NONE;
+	l->object_refcnt = 0;
+	l->varobject_size = (int32_t)d->ob_size;
+	/* PyInterpreterState list: without interpreters.main, the head (the newest interpreter) is
+	 * the main one in a process that never made a subinterpreter. */
+	l->runtime_interpreters_main = (int32_t)d->interpreters_head;
+	dbgoff__apply(d, l);
+	l->gc_generation_stats = LAYOUT_NONE; /* the record layout behind it is not described */
+	if (newest) {
+		/* the str representation and the line table format are not in the debug offsets but
+		 * are needed to print any name at all; take the newest known ones */
+		l->unicode_compact_size = newest->unicode_compact_size;
+	}
 }
 
 /* Pick the mapped file that holds the runtime: libpython if mapped, else the executable. */
@@ -542,21 +499,45 @@ int python__inspect(pid_t pid, struct py_target *t)
 		snprintf(t->why, sizeof(t->why), "cannot tell the CPython version of %.100s", t->runtime_path);
 		goto cleanup;
 	}
-	if (t->free_threaded) {
-		snprintf(t->why, sizeof(t->why), "CPython %s is a free-threaded build: not supported yet", t->version);
-		goto cleanup;
+	if (t->debug_offsets) {
+		struct dbgoff d;
+
+		/* Cookie, version, the struct's own sizes and anchors (debug_offsets.c): a binary
+		 * whose debug offsets do not check out is refused, whatever its version. */
+		err = dbgoff__decode(f->dbg, f->dbg_len, f->runtime_size, &d, t->why, sizeof(t->why));
+		if (err) {
+			err = 0;
+			goto cleanup;
+		}
+		table = python__select_layout(t->major, t->minor, t->free_threaded, d.gc_size);
+		if (!table && layout__find(t->major, t->minor)) {
+			/* 3.14.0–3.14.4 vs 3.14.5+ and any other GC state of an unknown size */
+			snprintf(t->why, sizeof(t->why),
+				 "CPython %s: GC state is %" PRId64 " bytes, no 3.%d%s table of pyleak has that (unknown GC layout)",
+				 t->version, d.gc_size, t->minor, t->free_threaded ? "t" : "");
+			goto cleanup;
+		}
+		if (table) {
+			t->layout_rt = *table;
+			dbgoff__apply(&d, &t->layout_rt);
+		} else if (d.newer) {
+			day_one_layout(t, &d);
+			t->day_one = true;
+		} else {
+			snprintf(t->why, sizeof(t->why), "CPython %s: no %slayout for 3.%d in this pyleak", t->version,
+				 t->free_threaded ? "free-threaded " : "", t->minor);
+			goto cleanup;
+		}
+	} else {
+		table = python__select_layout(t->major, t->minor, t->free_threaded, -1);
+		if (!table) {
+			snprintf(t->why, sizeof(t->why),
+				 "CPython %s: no layout for 3.%d in this pyleak and no _Py_DebugOffsets (refusing to guess)",
+				 t->version, t->minor);
+			goto cleanup;
+		}
+		t->layout_rt = *table;
 	}
-	table = layout__find(t->major, t->minor);
-	if (table && t->debug_offsets)
-		table = layout_for_gc_size(t, f, table);
-	if (!table) {
-		snprintf(t->why, sizeof(t->why), "CPython %s: no layout for 3.%d in this pyleak (refusing to guess)",
-			 t->version, t->minor);
-		goto cleanup;
-	}
-	t->layout_rt = *table;
-	if (t->debug_offsets && apply_debug_offsets(t, f))
-		goto cleanup;
 	if (!f->has_runtime && !(f->v36_stats && f->v36_generations)) {
 		snprintf(t->why, sizeof(t->why), "CPython %s without _PyRuntime and without .symtab: GC state not reachable",
 			 t->version);
@@ -601,18 +582,122 @@ int python__resolve_gc(struct py_target *t, struct remote *r)
 	}
 	t->interp_addr = interp;
 	t->gc_addr = gc;
-	t->gc_generations_addr = gc + l->gc_generations;
-	t->gc_stats_addr = gc + l->gc_generation_stats;
-	t->gc_collecting_addr = gc + l->gc_collecting;
-	t->gc_enabled_addr = gc + l->gc_enabled;
-	t->gc_garbage_addr = gc + l->gc_garbage;
+	/* A field the layout lacks (day one) stays 0: nothing reads it. */
+	t->gc_generations_addr = l->gc_generations != LAYOUT_NONE ? gc + l->gc_generations : 0;
+	t->gc_stats_addr = l->gc_generation_stats != LAYOUT_NONE ? gc + l->gc_generation_stats : 0;
+	t->gc_collecting_addr = l->gc_collecting != LAYOUT_NONE ? gc + l->gc_collecting : 0;
+	t->gc_enabled_addr = l->gc_enabled != LAYOUT_NONE ? gc + l->gc_enabled : 0;
+	t->gc_garbage_addr = l->gc_garbage != LAYOUT_NONE ? gc + l->gc_garbage : 0;
+	return 0;
+}
+
+static bool stats_rings(const struct py_layout *l)
+{
+	return l->gc_stats_ring_young != LAYOUT_NONE && l->gc_stats_ring_old0 != LAYOUT_NONE &&
+	       l->gc_stats_ring_old1 != LAYOUT_NONE && l->gc_stats_index_young != LAYOUT_NONE &&
+	       l->gc_stats_index_old0 != LAYOUT_NONE && l->gc_stats_index_old1 != LAYOUT_NONE &&
+	       l->gc_stats_ring_len_young > 0 && l->gc_stats_ring_len_old > 0 && l->gc_stats_size >= 40;
+}
+
+void python__gc_rings(const struct py_target *t, bool *rings, uint16_t ring_off[3], uint16_t index_off[3],
+		      uint16_t ring_len[3], uint16_t *rec_size, uint16_t *rec_collections)
+{
+	const struct py_layout *l = t->layout;
+
+	*rings = l && t->gc_stats_addr && stats_rings(l);
+	if (!*rings)
+		return;
+	ring_off[0] = (uint16_t)l->gc_stats_ring_young;
+	ring_off[1] = (uint16_t)l->gc_stats_ring_old0;
+	ring_off[2] = (uint16_t)l->gc_stats_ring_old1;
+	index_off[0] = (uint16_t)l->gc_stats_index_young;
+	index_off[1] = (uint16_t)l->gc_stats_index_old0;
+	index_off[2] = (uint16_t)l->gc_stats_index_old1;
+	ring_len[0] = (uint16_t)l->gc_stats_ring_len_young;
+	ring_len[1] = ring_len[2] = (uint16_t)l->gc_stats_ring_len_old;
+	*rec_size = (uint16_t)l->gc_stats_size;
+	*rec_collections = (uint16_t)l->gc_stats_collections;
+}
+
+/* The largest stats block pyleak reads at once (3.15.2: 1120 bytes of rings). */
+#define GC_STATS_BLOCK_MAX 4096
+
+int python__read_gen_stats(const struct py_target *t, struct remote *r, int64_t out[3][3], double duration_s[3])
+{
+	const struct py_layout *l = t->layout;
+	int i, err;
+
+	for (i = 0; duration_s && i < 3; i++)
+		duration_s[i] = -1;
+	if (!t->gc_stats_addr || !l || l->gc_stats_size <= 0 || l->gc_stats_collections == LAYOUT_NONE)
+		return -ENOTSUP;
+	if (stats_rings(l)) {
+		/* 3.15: generation_stats -> {young ring, old[0] ring, old[1] ring}, newest at index */
+		static const int nrings = 3;
+		int32_t ring[3] = { l->gc_stats_ring_young, l->gc_stats_ring_old0, l->gc_stats_ring_old1 };
+		int32_t index[3] = { l->gc_stats_index_young, l->gc_stats_index_old0, l->gc_stats_index_old1 };
+		int32_t len[3] = { l->gc_stats_ring_len_young, l->gc_stats_ring_len_old, l->gc_stats_ring_len_old };
+		unsigned char block[GC_STATS_BLOCK_MAX];
+		uint64_t addr = 0;
+		int64_t need = 0;
+
+		for (i = 0; i < nrings; i++) {
+			if (index[i] + 1 > need)
+				need = index[i] + 1;
+			if (ring[i] + (int64_t)len[i] * l->gc_stats_size > need)
+				need = ring[i] + (int64_t)len[i] * l->gc_stats_size;
+		}
+		if (need > GC_STATS_BLOCK_MAX || l->gc_stats_collections + 24 > l->gc_stats_size)
+			return -ENOTSUP;
+		err = remote__read_u64(r, t->gc_stats_addr, &addr);
+		if (err)
+			return err;
+		if (!remote__valid_ptr(addr, 8))
+			return -EAGAIN; /* not allocated yet (interpreter starting) */
+		err = remote__read(r, addr, block, (size_t)need);
+		if (err)
+			return err;
+		for (i = 0; i < nrings; i++) {
+			int8_t k = (int8_t)block[index[i]];
+			const unsigned char *rec;
+
+			if (k < 0 || k >= len[i])
+				return -EPROTO;
+			rec = block + ring[i] + (int64_t)k * l->gc_stats_size;
+			memcpy(out[i], rec + l->gc_stats_collections, 24);
+			if (duration_s && l->gc_stats_duration != LAYOUT_NONE &&
+			    l->gc_stats_duration + 8 <= l->gc_stats_size)
+				memcpy(&duration_s[i], rec + l->gc_stats_duration, 8);
+		}
+	} else {
+		unsigned char stats[3 * 32];
+
+		if (l->gc_stats_size != 24)
+			return -ENOTSUP;
+		err = remote__read(r, t->gc_stats_addr, stats, 3 * 24);
+		if (err)
+			return err;
+		for (i = 0; i < 3; i++) {
+			int64_t v[3];
+
+			memcpy(v, stats + i * 24, 24);
+			out[i][0] = v[l->gc_stats_collections / 8];
+			out[i][1] = v[l->gc_stats_collected / 8];
+			out[i][2] = v[l->gc_stats_uncollectable / 8];
+		}
+	}
+	/* A wrong table shows up as nonsense here: refuse rather than print it. */
+	for (i = 0; i < 3; i++)
+		if (out[i][0] < 0 || out[i][1] < 0 || out[i][2] < 0 || out[i][0] > (1ll << 53))
+			return -EPROTO;
 	return 0;
 }
 
 int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_state *gc)
 {
 	const struct py_layout *l = t->layout;
-	unsigned char gens[3 * 64], stats[3 * 32];
+	unsigned char gens[3 * 64];
+	int64_t stats[3][3];
 	uint64_t garbage = 0;
 	int64_t size;
 	int i, err;
@@ -621,12 +706,11 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 	gc->garbage_len = -1;
 	if (!t->gc_stats_addr || !l)
 		return -ENOTSUP;
-	if (l->gc_generation_size <= 0 || l->gc_generation_size > 64 || l->gc_stats_size != 24)
+	if (l->gc_generation_size <= 0 || l->gc_generation_size > 64 || l->gc_generations == LAYOUT_NONE)
 		return -ENOTSUP;
 	{
 		struct remote_iov iov[] = {
 			{ t->gc_generations_addr, gens, 3 * (size_t)l->gc_generation_size },
-			{ t->gc_stats_addr, stats, 3 * (size_t)l->gc_stats_size },
 			{ t->gc_enabled_addr, &gc->enabled, 4 },
 			{ t->gc_collecting_addr, &gc->collecting, 4 },
 			{ t->gc_garbage_addr, &garbage, 8 },
@@ -634,25 +718,25 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 		int niov = ARRAY_SIZE(iov);
 
 		if (!t->gc_collecting_addr || !t->gc_enabled_addr || !t->gc_garbage_addr)
-			niov = 2;
+			niov = 1;
 		err = remote__readv(r, iov, niov);
 		if (err)
 			return err;
 	}
+	err = python__read_gen_stats(t, r, stats, gc->duration_s);
+	if (err)
+		return err;
 	for (i = 0; i < 3; i++) {
 		int32_t th, cnt;
-		int64_t v[3];
 
 		memcpy(&th, gens + i * l->gc_generation_size + l->gc_gen_threshold, 4);
 		memcpy(&cnt, gens + i * l->gc_generation_size + l->gc_gen_count, 4);
-		memcpy(v, stats + i * l->gc_stats_size, 24);
 		gc->threshold[i] = th;
 		gc->count[i] = cnt;
-		gc->collections[i] = v[l->gc_stats_collections / 8];
-		gc->collected[i] = v[l->gc_stats_collected / 8];
-		gc->uncollectable[i] = v[l->gc_stats_uncollectable / 8];
-		/* A wrong table shows up as nonsense here: refuse rather than print it. */
-		if (gc->collections[i] < 0 || gc->collected[i] < 0 || gc->uncollectable[i] < 0 || th < 0)
+		gc->collections[i] = stats[i][0];
+		gc->collected[i] = stats[i][1];
+		gc->uncollectable[i] = stats[i][2];
+		if (th < 0)
 			return -EPROTO;
 	}
 	if (gc->enabled != 0 && gc->enabled != 1)

@@ -43,6 +43,7 @@ struct py_target {
 	bool has_debuginfo;
 	bool free_threaded;
 	bool debug_offsets;  /* _Py_DebugOffsets found and used (3.13+) */
+	bool day_one;	     /* a minor newer than every table: only the debug offsets are known */
 	enum gc_tier tier;
 
 	uint64_t load_bias;	 /* runtime address = vaddr + load_bias, for runtime_path */
@@ -70,6 +71,7 @@ struct py_target {
 struct py_gc_state {
 	int64_t threshold[3], count[3];
 	int64_t collections[3], collected[3], uncollectable[3];
+	double duration_s[3]; /* 3.15+: gc.get_stats()[g]["duration"]; -1 where unknown */
 	int32_t enabled, collecting, debug;
 	int64_t garbage_len; /* -1 if gc.garbage is not a list we can read */
 };
@@ -80,9 +82,24 @@ struct py_gc_state {
  * it went away, -EACCES/-EPERM without privilege.
  */
 int python__inspect(pid_t pid, struct py_target *t);
+/*
+ * The table for a version: a free-threaded one for FT builds; with gc_size >= 0 (from
+ * _Py_DebugOffsets) the one whose GC state has that size (3.14.0-3.14.4 vs 3.14.5+), NULL if
+ * none has it. NULL when pyleak has no table for major.minor.
+ */
+const struct py_layout *python__select_layout(int major, int minor, bool free_threaded, int64_t gc_size);
 /* Locate the main interpreter's GC state in the target (tier 0). */
 int python__resolve_gc(struct py_target *t, struct remote *r);
 int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_state *gc);
+/*
+ * generation_stats as gc.get_stats() shows them: out[g] = {collections, collected,
+ * uncollectable}; duration_s (may be NULL) gets 3.15's per-generation duration, -1 before.
+ * Inline array (3.6-3.14) or 3.15's rings. -ENOTSUP when the layout has no stats.
+ */
+int python__read_gen_stats(const struct py_target *t, struct remote *r, int64_t out[3][3], double duration_s[3]);
+/* The ring description of 3.15 generation_stats for the BPF side (*rings false otherwise). */
+void python__gc_rings(const struct py_target *t, bool *rings, uint16_t ring_off[3], uint16_t index_off[3],
+		      uint16_t ring_len[3], uint16_t *rec_size, uint16_t *rec_collections);
 /* Is pid still the process t describes (same start time)? */
 bool python__alive(const struct py_target *t);
 
