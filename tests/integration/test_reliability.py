@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import PYLEAK, ROOT, need, proc_entry, run_pyleak
+from conftest import PYLEAK, ROOT, extra_paths, need, proc_entry, run_pyleak
 
 DEBIAN = "/usr/bin/python3.11"
 CRASH_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation fault", "core dumped")
@@ -59,8 +59,8 @@ def assert_refused(p, what, *needles):
 class Target(object):
     """An inline Python program; `ready` waits for its first stdout line (a JSON document)."""
 
-    def __init__(self, code, interp=DEBIAN, args=()):
-        env = dict(os.environ, PYTHONHASHSEED="0")
+    def __init__(self, code, interp=DEBIAN, args=(), env=None):
+        env = dict(os.environ, PYTHONHASHSEED="0", **(env or {}))
         env.pop("PYTHONPATH", None)
         self.proc = subprocess.Popen([interp, "-c", code] + list(args), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, universal_newlines=True, env=env)
@@ -195,12 +195,15 @@ def patched_python(tmpdir, hexversion=0x036300f0):
 
 
 def test_unknown_layout_refused(target, tmp_path):
+    """A minor newer than pyleak's tables *without* _Py_DebugOffsets (a pre-3.13 binary patched
+    to 3.99): nothing tells pyleak the layout, so it refuses instead of guessing."""
     _need_debian()
     need(shutil.which("nm"), "nm (binutils) is needed to find Py_Version")
     py = patched_python(tmp_path)
     t = target(SLEEPER, interp=py)
     t.ready()
     msg = "no layout for 3.99"
+    assert "no _Py_DebugOffsets" in pyleak("list", "-p", t.pid).stdout
     # list -p shows it with the reason (listing it is list's job: exit 0)
     p = pyleak("list", "-p", t.pid)
     assert_no_crash(p, "list -p")
@@ -218,6 +221,96 @@ def test_unknown_layout_refused(target, tmp_path):
     snap = json.loads(pyleak("top", "-b", "--json", "-n", "1").stdout.splitlines()[-1])
     assert proc_entry(snap, t.pid) is None
     assert t.proc.poll() is None
+
+
+def _patch_version(path, hexversion):
+    """Set _Py_DebugOffsets.version and Py_Version of a 3.13+ binary (nm -D finds both)."""
+    out = subprocess.run(["nm", "-D", path], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    syms = dict((m.group(2), int(m.group(1), 16)) for m in re.finditer(r"^([0-9a-f]+) \w (\w+)$", out, re.M))
+    with open(path, "r+b") as f:
+        off = _elf_vaddr_to_offset(path, syms["_PyRuntime"])
+        f.seek(off)
+        assert f.read(8) == b"xdebugpy", "no _Py_DebugOffsets cookie at _PyRuntime of " + path
+        f.seek(off + 8)
+        f.write(struct.pack("<Q", hexversion))
+        off = _elf_vaddr_to_offset(path, syms["Py_Version"])
+        f.seek(off)
+        f.write(struct.pack("<Q", hexversion))
+
+
+DAY_ONE = """
+import json, os, sys, time
+class Node(object):
+    pass
+def churn():
+    for i in range(3000):
+        a = Node(); b = Node(); a.b = b; b.a = a
+print(json.dumps({"pid": os.getpid(), "version": list(sys.version_info[:3])}), flush=True)
+while True:
+    churn()
+    time.sleep(0.01)
+"""
+
+
+def test_day_one_runs_degraded(target, tmp_path):
+    """DESIGN.md "Versions on day one": a copy of Debian's 3.15.2 whose version fields say 3.99.2
+    (a minor newer than every table, with a valid _Py_DebugOffsets) runs every feature the debug
+    offsets cover and states per feature what is missing: no refusal."""
+    need(shutil.which("nm"), "nm (binutils) is needed to find _PyRuntime")
+    src = [p for p in extra_paths() if os.path.basename(p) == "python3.15"]
+    need(src, "sid 3.15 not fetched (tools/interp/fetch.sh py315)")
+    prefix = os.path.dirname(os.path.dirname(src[0]))  # PREFIX/usr
+    py = os.path.join(str(tmp_path), "python3.15")
+    shutil.copy(src[0], py)
+    _patch_version(py, 0x036302f0)
+    # the copy lives outside its prefix: point it at sid's libraries and stdlib
+    env = {"LD_LIBRARY_PATH": os.path.join(prefix, "lib", "x86_64-linux-gnu"), "PYTHONHOME": prefix}
+    t = target(DAY_ONE, interp=py, env=env)
+    t.ready()  # (sys.version_info is compiled in: only what pyleak reads says 3.99)
+    e = [x for x in json.loads(pyleak("list", "--json").stdout)["processes"] if x["pid"] == t.pid]
+    assert e and e[0]["supported"] is True and e[0]["day_one"] is True and e[0]["python"] == "3.99.2", e
+    f = e[0]["features"]
+    assert f["pauses"] == "exact (usdt)" and f["sites"] == "stacks sampled at gc__start", f
+    assert f["gc"].startswith("collections and collected from gc__start/done"), f
+    assert f["type_names"].startswith("tp_name only"), f
+    for missing in ("census", "holders", "alloc", "leaks"):
+        assert f[missing].startswith("unsupported: "), (missing, f)
+    txt = pyleak("list", "-p", t.pid).stdout
+    assert "3.99.2" in txt and "dayone" in txt and "census unsupported: " in txt, txt
+    assert "newer than pyleak's tables" in txt, txt
+    # top runs it: pauses and collections from the USDT probes, stacks from the debug offsets
+    p = pyleak("top", "-b", "--json", "-d", "2", "-n", "3", "-p", t.pid, timeout=90)
+    assert_no_crash(p, "top -p day one")
+    assert p.returncode == 0, p.stderr
+    e = proc_entry(json.loads(p.stdout.splitlines()[-1]), t.pid)
+    assert e and e["features"] == f, e
+    assert e["gc"]["pause_us"][0]["count"] > 0 and e["gc"]["collections"][0] == e["gc"]["pause_us"][0]["count"], e["gc"]
+    assert e["note"].startswith("census unsupported: "), e["note"]
+    frames = [fr for st in e["sites"]["stacks"] for fr in st["frames"]]
+    assert any(fr["function"] == "churn" and fr["file"] == "<string>" for fr in frames), e["sites"]
+    # commands that need what is missing say so, per feature
+    assert_refused(pyleak("census", "-p", t.pid), "census -p day one", "census unsupported: ")
+    assert t.proc.poll() is None
+
+
+def test_free_threaded_statements(target):
+    """Free-threaded 3.13t: observed (GC counters, pauses, sites), with what is missing stated
+    per feature in list, top and JSON rather than a refusal of the whole process."""
+    src = [p for p in extra_paths() if os.path.basename(p) == "python3.13t"]
+    need(src, "free-threaded 3.13 not built (tools/interp/fetch.sh py313t)")
+    t = target(DAY_ONE, interp=src[0])
+    t.ready()
+    e = [x for x in json.loads(pyleak("list", "--json").stdout)["processes"] if x["pid"] == t.pid]
+    assert e and e[0]["supported"] is True and e[0]["free_threaded"] is True, e
+    f = e[0]["features"]
+    assert f["gc"] == "exact (generation_stats)" and f["pauses"] == "exact (usdt)", f
+    assert f["alloc"].startswith("unsupported: free-threaded build"), f
+    p = pyleak("top", "-b", "--json", "-d", "2", "-n", "2", "-p", t.pid, timeout=90)
+    assert p.returncode == 0, p.stderr
+    e = proc_entry(json.loads(p.stdout.splitlines()[-1]), t.pid)
+    assert e["features"] == f and e["gc"]["pause_us"][0]["count"] > 0, e
+    txt = pyleak("top", "-b", "-n", "1", "-p", t.pid).stdout
+    assert "alloc unsupported: free-threaded build" in txt, txt
 
 
 # --------------------------------------------------------------------------- targets that go away

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Per-process analysis on top of the GC model: periodic censuses, growth trends, leak verdicts. */
 #include "analysis/analysis.h"
+#include "target/features.h"
 #include "analysis/census.h"
 #include "util/common.h"
 #include "analysis/holders.h"
@@ -370,6 +371,15 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 	size_t i, n;
 	int k, err;
 
+	if (!py_features__has(&row->target, PYF_CENSUS)) {
+		struct py_features f;
+
+		/* say what is missing (free-threaded heaps, a day-one layout), not an errno */
+		py_features__describe(&row->target, &f);
+		if (snprintf(row->note, sizeof(row->note), "census %s", f.text[PYF_CENSUS]) >= (int)sizeof(row->note))
+			row->note[sizeof(row->note) - 1] = '\0'; /* cut: the start says what is missing */
+		return;
+	}
 	if (!a->types)
 		a->types = pyobj_types__new(row->target.layout);
 	co.types = a->types;

@@ -11,6 +11,7 @@
 #include "util/common.h"
 #include "util/escape.h"
 #include "target/python.h"
+#include "target/features.h"
 
 
 static const char census_usage[] =
@@ -243,7 +244,15 @@ static void print_text(struct strbuf *sb, const struct census_cli *cli, const st
 
 static int run_one(const struct py_target *t, struct remote *r, const struct census_opts *o, struct census **c)
 {
-	int err = census__run(t, r, o, c);
+	struct py_features f;
+	int err;
+
+	py_features__describe(t, &f);
+	if (!f.ok[PYF_CENSUS]) {
+		pr_err("pid %d: census %s", (int)t->pid, f.text[PYF_CENSUS]);
+		return -ENOTSUP;
+	}
+	err = census__run(t, r, o, c);
 
 	if (err == -ESRCH)
 		pr_err("pid %d: process went away", (int)t->pid);

@@ -11,6 +11,7 @@
 #include "util/common.h"
 #include "util/escape.h"
 #include "target/python.h"
+#include "target/features.h"
 
 static const char list_usage[] =
 	"pyleak list: list every CPython process on the host\n"
@@ -37,9 +38,9 @@ static const char list_usage[] =
 
 static void flags_str(const struct py_target *t, char *buf, size_t sz)
 {
-	snprintf(buf, sz, "%s%s%s%s%s", t->shared ? "shared" : "static", t->has_usdt ? ",usdt" : "",
+	snprintf(buf, sz, "%s%s%s%s%s%s", t->shared ? "shared" : "static", t->has_usdt ? ",usdt" : "",
 		 t->has_symtab ? ",symtab" : ",stripped", t->debug_offsets ? ",dbgoff" : "",
-		 t->free_threaded ? ",ft" : "");
+		 t->free_threaded ? ",ft" : "", t->day_one ? ",dayone" : "");
 }
 
 static void print_json(struct strbuf *sb, const struct py_target *t)
@@ -63,6 +64,21 @@ static void print_json(struct strbuf *sb, const struct py_target *t)
 		  t->free_threaded ? "true" : "false", t->debug_offsets ? "true" : "false",
 		  gc_tier__name(t->tier), t->supported ? "true" : "false");
 	sb_json_str(sb, t->supported ? NULL : t->why);
+	if (t->supported) {
+		struct py_features f;
+
+		/* per feature what pyleak can do here and what is missing (DESIGN.md: day one) */
+		py_features__describe(t, &f);
+		sb_puts(sb, ",\"features\":{");
+		for (int i = 0; i < PYF_COUNT; i++) {
+			sb_printf(sb, "%s\"%s\":", i ? "," : "", py_feature__name(i));
+			sb_json_str(sb, f.text[i]);
+		}
+		sb_putc(sb, '}');
+	} else {
+		sb_puts(sb, ",\"features\":null");
+	}
+	sb_printf(sb, ",\"day_one\":%s", t->day_one ? "true" : "false");
 	sb_printf(sb, ",\"in_container\":%s,\"container_id\":", t->in_container ? "true" : "false");
 	sb_json_str(sb, t->container_id[0] ? t->container_id : NULL);
 	sb_puts(sb, ",\"cgroup\":");
@@ -152,7 +168,7 @@ int cmd_list(int argc, char **argv)
 			print_json(&sb, t);
 		} else if (t->supported || all || nsel) {
 			/* version, command line and the refusal name the target's bytes (util/escape.h) */
-			char flags[64], ns[16] = "-", ver[ESC_TEXT_SIZE(sizeof(t->version))];
+			char flags[80], ns[16] = "-", ver[ESC_TEXT_SIZE(sizeof(t->version))];
 			char cmd[201] /* the column shows 200 bytes, cut at a whole escape */, why[ESC_TEXT_SIZE(sizeof(t->why))];
 
 			flags_str(t, flags, sizeof(flags));
@@ -161,8 +177,20 @@ int cmd_list(int argc, char **argv)
 			sb_printf(&sb, "%7d %7s %-8s %-6s %-28s %s\n", t->pid, ns,
 				  esc_text_buf(ver, sizeof(ver), t->version), t->supported ? gc_tier__name(t->tier) : "-",
 				  flags, esc_text_buf(cmd, sizeof(cmd), t->cmdline));
-			if (!t->supported)
+			if (!t->supported) {
 				sb_printf(&sb, "%7s %7s not observable: %s\n", "", "", esc_text_buf(why, sizeof(why), t->why));
+			} else {
+				struct py_features f;
+
+				/* one line per feature pyleak cannot do on this process */
+				py_features__describe(t, &f);
+				for (int i = 0; i < PYF_COUNT; i++)
+					if (!f.ok[i])
+						sb_printf(&sb, "%7s %7s %s %s\n", "", "", py_feature__name(i), f.text[i]);
+				if (t->day_one)
+					sb_printf(&sb, "%7s %7s CPython %s is newer than pyleak's tables: "
+						       "running on _Py_DebugOffsets alone\n", "", "", ver);
+			}
 		}
 		shown++;
 	}

@@ -7,6 +7,7 @@
 #include "model/source.h"
 #include "util/common.h"
 #include "target/proc.h"
+#include "target/features.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -300,10 +301,10 @@ static void register_target(struct collector *c, struct proc_row *row)
 	if (c->native && (err = native_probes__add(c->native, t)))
 		snprintf(row->note, sizeof(row->note), "no native sampling: %s",
 			 err == -ENOTSUP ? "no glibc malloc" : strerror(-err));
-	if (c->alloc && (err = alloc_probes__set_target(c->alloc, t)))
+	if (c->alloc && py_features__has(t, PYF_ALLOC) && (err = alloc_probes__set_target(c->alloc, t)))
 		snprintf(row->note, sizeof(row->note), "no allocation rates: %s", strerror(-err));
 	/* Sites ride on the collection-start probe: the poll tier has none. */
-	if (c->sites && t->tier != GC_TIER_POLL && (err = sites__add_target(c->sites, t)))
+	if (c->sites && py_features__has(t, PYF_SITES) && (err = sites__add_target(c->sites, t)))
 		snprintf(row->note, sizeof(row->note), "no allocation sites: %s", strerror(-err));
 }
 
@@ -462,6 +463,15 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 			gc.collected[g] = ks.collected[g];
 			gc.uncollectable[g] = ks.uncollectable[g];
 		}
+		err = 0;
+	}
+	if (err == -ENOTSUP && have_ks && t->day_one) {
+		/* Day one: generation_stats is not described by _Py_DebugOffsets, but every
+		 * collection passed gc__start/done: count those (since attach, features say so). */
+		for (g = 0; g < MODEL_NGEN; g++)
+			gc.collections[g] = ks.pause[g].count;
+		gc.enabled = 1;
+		gc.garbage_len = -1;
 		err = 0;
 	}
 	if (err) {

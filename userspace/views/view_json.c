@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* JSON lines renderer of the model: stable field names (docs/json.md), raw units. */
 #include "views/views.h"
+#include "target/features.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -268,6 +269,21 @@ static void native_json(struct strbuf *sb, const struct proc_row *row)
 	native__format_json(&row->native, sb);
 }
 
+/* What pyleak can and cannot do on this process, per feature (free-threaded, day one). */
+static void features_json(struct strbuf *sb, const struct py_target *t)
+{
+	struct py_features f;
+	int i;
+
+	py_features__describe(t, &f);
+	sb_puts(sb, ",\"features\":{");
+	for (i = 0; i < PYF_COUNT; i++) {
+		sb_printf(sb, "%s\"%s\":", i ? "," : "", py_feature__name(i));
+		sb_json_str(sb, f.text[i]);
+	}
+	sb_putc(sb, '}');
+}
+
 static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 {
 	int i;
@@ -368,6 +384,7 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	sb_puts(sb, ",\"note\":");
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
 	view_json__process_group(sb, snap, row);
+	features_json(sb, t);
 	analysis_json(sb, row);
 	view_json__memory(sb, row);
 	alloc_json(sb, row);

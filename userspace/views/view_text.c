@@ -3,6 +3,7 @@
 #include "util/escape.h"
 #include "util/format.h"
 #include "views/views.h"
+#include "target/features.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,16 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  (long long)r->thresholds[0], (long long)r->thresholds[1], (long long)r->thresholds[2],
 				  (long long)r->counts[0], (long long)r->counts[1], (long long)r->counts[2],
 				  r->enabled ? "" : " (gc disabled)", r->pauses_estimated ? " (pause times estimated: poll tier)" : "");
+		{
+			struct py_features f;
+			int k;
+
+			/* what pyleak cannot do on this process, one line per feature */
+			py_features__describe(&r->target, &f);
+			for (k = 0; k < PYF_COUNT; k++)
+				if (!f.ok[k])
+					sb_printf(sb, "%7s %s %s\n", "", py_feature__name(k), f.text[k]);
+		}
 		if (r->alloc_valid) {
 			int k;
 
