@@ -68,9 +68,10 @@ EXTRA = {
                        features=_FULL),
     "python3.15": dict(name="sid-3.15", minor=(3, 15), tier="usdt", shared=False, symtab=False, usdt=True,
                        features=_FULL),
-    # Free-threaded: objects in mimalloc heaps, no GC lists, no allocation-site walker yet.
+    # Free-threaded: the census walks the mimalloc heaps; no holders, no allocation sampling (no
+    # GC lists): test_reliability.py::test_free_threaded_statements checks pyleak says so.
     "python3.13t": dict(name="ft-3.13t", minor=(3, 13), tier="usdt", shared=False, symtab=True, usdt=True,
-                        free_threaded=True, features=("list", "gc")),
+                        free_threaded=True, features=("list", "gc", "census", "leaks", "sites")),
 }
 _EXTRA_PATHS = []
 

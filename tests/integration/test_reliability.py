@@ -298,19 +298,25 @@ def test_free_threaded_statements(target):
     per feature in list, top and JSON rather than a refusal of the whole process."""
     src = [p for p in extra_paths() if os.path.basename(p) == "python3.13t"]
     need(src, "free-threaded 3.13 not built (tools/interp/fetch.sh py313t)")
-    t = target(DAY_ONE, interp=src[0])
+    t = target("keep = []\n" + DAY_ONE.replace("a = Node(); b", "keep.append(Node()) if len(keep) < 5000 else None; a = Node(); b"),
+               interp=src[0])
     t.ready()
     e = [x for x in json.loads(pyleak("list", "--json").stdout)["processes"] if x["pid"] == t.pid]
     assert e and e[0]["supported"] is True and e[0]["free_threaded"] is True, e
     f = e[0]["features"]
     assert f["gc"] == "exact (generation_stats)" and f["pauses"] == "exact (usdt)", f
     assert f["alloc"].startswith("unsupported: free-threaded build"), f
+    assert f["holders"].startswith("unsupported: free-threaded build"), f
+    assert f["census"].startswith("mimalloc heaps") and f["leaks"] == "from census growth", f
     p = pyleak("top", "-b", "--json", "-d", "2", "-n", "2", "-p", t.pid, timeout=90)
     assert p.returncode == 0, p.stderr
     e = proc_entry(json.loads(p.stdout.splitlines()[-1]), t.pid)
     assert e["features"] == f and e["gc"]["pause_us"][0]["count"] > 0, e
     txt = pyleak("top", "-b", "-n", "1", "-p", t.pid).stdout
     assert "alloc unsupported: free-threaded build" in txt, txt
+    # the census finds the scenario's objects in the mimalloc heaps, under their names
+    c = json.loads(pyleak("census", "-p", t.pid, "--json").stdout)
+    assert any(x["name"] == "__main__.Node" and x["count"] >= 5000 for x in c["types"]), c["types"][:5]
 
 
 # --------------------------------------------------------------------------- targets that go away

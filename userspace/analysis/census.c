@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Per-type heap census of a CPython process read from outside (objgraph.typestats without code in the target). */
 #include "analysis/census.h"
+#include "analysis/census_ft.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -415,7 +416,7 @@ static int walk_generation(struct walk *w, uint64_t head, int epoch)
 	struct census *c = w->c;
 	const struct py_layout *l = c->l;
 	const uint64_t mask = ~7ull;
-	const size_t gch = l->gc_head_size, need = gch + 32;
+	const size_t gch = l->gc_head_size, need = gch + 64; /* pyobj__len_from_header reads 64 */
 	unsigned char tmp[96], hh[32];
 	uint64_t prev = head, cur, next, back, head_prev;
 	int64_t index = 0;
@@ -608,6 +609,65 @@ static const char *const static_type_syms[] = {
 
 #define ARENA_OBJECT_SIZE 48 /* struct arena_object, stable 3.6-3.13 (cpython-internals.md §7) */
 #define MAX_ARENAS (1 << 20)
+
+/* Free-threaded: one object of a mimalloc heap (census_ft.c found it allocated and tracked). */
+static int ft_visit(uint64_t addr, const unsigned char *obj, void *arg)
+{
+	struct walk *w = arg;
+	struct census *c = w->c;
+	const struct py_layout *l = c->l;
+	struct row *row;
+	uint64_t type;
+
+	if (c->st.nodes >= w->max_nodes) {
+		c->st.truncated = true;
+		return -E2BIG;
+	}
+	c->st.nodes++;
+	memcpy(&type, obj + l->object_type, 8);
+	row = row_get(c, w->r, type);
+	if (!row)
+		return -ENOMEM;
+	if (!row->info) {
+		c->st.unknown_types++;
+		return 0;
+	}
+	row->pend_count++;
+	row->pend_bytes += obj_bytes(c, row->info, obj);
+	if (row->info->kind == PYOBJ_DICT || row->info->kind == PYOBJ_LIST || row->info->kind == PYOBJ_SET ||
+	    row->info->kind == PYOBJ_DEQUE) {
+		int64_t len = pyobj__len_from_header(l, obj, row->info->kind);
+
+		if (len >= 0)
+			heap_offer(c, addr, type, row->info->kind, len, 0);
+	}
+	return 0;
+}
+
+static int ft_check(void *arg)
+{
+	return check_limits(arg);
+}
+
+static void c_ft_stats(struct census *c, const struct census_ft_stats *fs)
+{
+	c->st.unreadable += fs->bad_pages;
+	if (fs->bad_pages)
+		c->st.broken_links += fs->bad_pages;
+}
+
+static int walk_ft(struct walk *w, const struct py_target *t)
+{
+	struct census_ft_stats fs;
+	int err;
+
+	/* No lists to reorder and nothing to retry: pages that changed under the copy are
+	 * skipped (bad_pages) and their objects missing from this census only. */
+	err = census_ft__walk(t, w->r, ft_visit, ft_check, w, &fs);
+	c_ft_stats(w->c, &fs);
+	rows_settle(w->c, true);
+	return err;
+}
 
 static int arena_table(const struct py_target *t, struct remote *r, struct elf_file *elf, uint64_t *arenas,
 		       uint32_t *maxarenas, char *why, size_t whysz)
@@ -950,7 +1010,9 @@ int census__run(const struct py_target *t, struct remote *r, const struct census
 	*out = NULL;
 	if (!o)
 		o = &defaults;
-	if (!t->layout || !t->gc_generations_addr || t->layout->gc_head_size <= 0 || t->layout->gc_head_size > 32)
+	if (t->free_threaded ? !census_ft__supported(t)
+			     : (!t->layout || !t->gc_generations_addr || t->layout->gc_head_size <= 0 ||
+				t->layout->gc_head_size > 32))
 		return -ENOTSUP;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -995,7 +1057,7 @@ int census__run(const struct py_target *t, struct remote *r, const struct census
 		wait_stopped(r->pid);
 	}
 	t0 = now_mono_ns();
-	err = walk_gc(&w, t);
+	err = t->free_threaded ? walk_ft(&w, t) : walk_gc(&w, t);
 	c->st.walk_ms = (now_mono_ns() - t0) / 1e6;
 	if (err == -ETIME || err == -E2BIG)
 		err = 0; /* partial census, flagged in the stats */

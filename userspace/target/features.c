@@ -69,9 +69,12 @@ void py_features__describe(const struct py_target *t, struct py_features *o)
 	else
 		set(o, PYF_PAUSES, false, "%s", "no probe and no `collecting` offset");
 
-	if (t->free_threaded)
-		set(o, PYF_CENSUS, false, "%s",
-		    "free-threaded build: objects live in mimalloc heaps, which this pyleak does not walk yet");
+	if (t->free_threaded && !(t->major == 3 && t->minor == 13))
+		set(o, PYF_CENSUS, false, "free-threaded %s: its mimalloc heap layout is unknown to this pyleak",
+		    t->version);
+	else if (t->free_threaded)
+		set(o, PYF_CENSUS, true, "%s",
+		    "mimalloc heaps (GC and GC_PRE heaps of live threads; pages abandoned by exited threads are not walked)");
 	else if (!lists)
 		set(o, PYF_CENSUS, false, "GC list layout of %s unknown (not in _Py_DebugOffsets)", version);
 	else if (!names_any)
@@ -89,6 +92,9 @@ void py_features__describe(const struct py_target *t, struct py_features *o)
 
 	if (!o->ok[PYF_CENSUS])
 		set(o, PYF_HOLDERS, false, "%s", "needs the census");
+	else if (t->free_threaded)
+		set(o, PYF_HOLDERS, false, "%s",
+		    "free-threaded build: the pre-header (managed dict at obj-8) is not read yet");
 	else if (!names_full || !HAS(l->interp_modules) || !HAS(l->module_dict))
 		set(o, PYF_HOLDERS, false, "%s", "dict/module layout unknown");
 	else

@@ -175,7 +175,7 @@ int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enu
 	case PYOBJ_BYTEARRAY: off = l->varobject_size; break;
 	default: return -1;
 	}
-	if (off < 0 || off + 8 > 32)
+	if (off < 0 || off + 8 > PYOBJ_HEADER_COPY)
 		return -1;
 	memcpy(&v, h + off, 8);
 	return v < 0 || v > (1ll << 40) ? -1 : v;
@@ -183,7 +183,7 @@ int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enu
 
 int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum pyobj_kind kind, int64_t *len)
 {
-	unsigned char hdr[32];
+	unsigned char hdr[PYOBJ_HEADER_COPY];
 	int err;
 
 	if (kind != PYOBJ_DICT && kind != PYOBJ_SET && kind != PYOBJ_LIST && kind != PYOBJ_TUPLE &&
@@ -217,11 +217,11 @@ struct dict_geom {
 
 static int dict_geometry(const struct py_layout *l, struct remote *r, uint64_t dict, struct dict_geom *g)
 {
-	unsigned char dhdr[48], khdr[48];
+	unsigned char dhdr[64], khdr[48]; /* free-threaded: ma_values at 56 */
 	uint64_t keys;
 	int err;
 
-	/* 3.14 tables carry no dict offsets (LAYOUT_NONE) until _Py_DebugOffsets supplies them. */
+	/* A day-one layout carries no dict offsets (LAYOUT_NONE): no reading then. */
 	if (l->dict_keys < 0 || l->dict_keys + 8 > (int)sizeof(dhdr) || l->dict_values < 0 ||
 	    l->dict_values + 8 > (int)sizeof(dhdr) || l->dictkeys_header_size <= 0 ||
 	    l->dictkeys_header_size > (int)sizeof(khdr) || l->dictkeys_nentries < 0 ||
@@ -356,8 +356,8 @@ int pyobj__dict_get_str(const struct py_layout *l, struct remote *r, uint64_t di
 
 /* ---------------------------------------------------------------- types */
 
-/* Enough of PyTypeObject to cover tp_name ... tp_dict (tp_dict is at 264 in 3.6-3.14). */
-#define TYPE_HDR 272
+/* Enough of PyTypeObject to cover tp_name ... tp_dict (264 in GIL 3.6-3.15, 280 free-threaded). */
+#define TYPE_HDR 304
 
 static const struct {
 	const char *name;
@@ -387,6 +387,10 @@ static int read_type_hdr(const struct py_layout *l, struct remote *r, uint64_t a
 
 	if (!remote__valid_ptr(addr, 8))
 		return -EFAULT;
+	/* a layout whose fields lie past the copy cannot be read this way */
+	if (l->type_dict + 8 > TYPE_HDR || l->type_base + 8 > TYPE_HDR || l->type_flags + 8 > TYPE_HDR ||
+	    l->type_name + 8 > TYPE_HDR || l->type_itemsize + 8 > TYPE_HDR)
+		return -ENOTSUP;
 	err = remote__read(r, addr, hdr, TYPE_HDR);
 	if (err)
 		return err;
@@ -424,7 +428,8 @@ int pyobj__read_type(const struct py_layout *l, struct remote *r, uint64_t addr,
 	if (err && err != -ENAMETOOLONG)
 		return err == -EFAULT ? -EPROTO : err;
 	out->heap = flags & PY_TPFLAGS_HEAPTYPE;
-	out->presize = (flags & PY_TPFLAGS_HAVE_GC) ? l->gc_head_size : 0;
+	/* free-threaded builds have no PyGC_Head (gc_head_size NONE) */
+	out->presize = (flags & PY_TPFLAGS_HAVE_GC) && l->gc_head_size > 0 ? (unsigned)l->gc_head_size : 0;
 	/* Pre-header words in front of the GC head: 3.11 managed dict (pycore_object.h:222), 3.12+
 	 * managed dict or weakref (Py_TPFLAGS_PREHEADER, pycore_object.h:339). */
 	if (l->minor == 11 && (flags & PY_TPFLAGS_MANAGED_DICT))

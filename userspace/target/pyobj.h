@@ -66,7 +66,10 @@ int pyobj__read_bytes(const struct py_layout *l, struct remote *r, uint64_t addr
  * dict ma_used, list/tuple/deque ob_size, set used; -EINVAL for other kinds.
  */
 int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum pyobj_kind kind, int64_t *len);
-/* The same, from an already-read copy of the object's first 32 bytes. */
+/* Bytes of an object's start that pyobj__len_from_header may read: free-threaded objects keep
+ * their sizes 16 bytes further in (set.used at 40). */
+#define PYOBJ_HEADER_COPY 64
+/* The same, from an already-read copy of the object's first PYOBJ_HEADER_COPY bytes. */
 int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enum pyobj_kind kind);
 
 /*

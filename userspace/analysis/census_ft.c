@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Free-threaded builds: visit the live GC objects in the threads' mimalloc heaps from outside. */
+#include "analysis/census_ft.h"
+#include "util/common.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * CPython 3.13.5t (Py_GIL_DISABLED), bundled mimalloc 2.1: offsets from DWARF (pahole/gdb of
+ * tools/interp py313t; tools/interp/NOTES.md "Free-threaded 3.13").
+ *   _PyThreadStateImpl.mimalloc        @344 (struct _mimalloc_thread_state)
+ *     .heaps[_Py_MIMALLOC_HEAP_COUNT]  @+8, 3064 B each: 0 MEM, 1 OBJECT, 2 GC, 3 GC_PRE
+ *     .initialized                     @+13872
+ *   mi_heap_t.pages[MI_BIN_FULL + 1]   @1040, 75 x mi_page_queue_t {first, last, block_size}
+ *   mi_page_t (96 B): capacity u16 @10, reserved u16 @12, free @16, used u32 @24,
+ *     xblock_size u32 @28, local_free @32, xthread_free @40 (low 2 bits: delayed flags), next @56
+ *   mi_segment_t: 32 MiB aligned (MI_SEGMENT_SHIFT 25), slices[] @264, 96 B each, one per
+ *     64 KiB (MI_SEGMENT_SLICE_SIZE); a page is its first slice.
+ * Page area (Objects/mimalloc/segment.c _mi_segment_page_start_from_slice): segment +
+ * slice index * 64 KiB, plus 3 blocks for blocks <= 64 B or 1 block for <= 512 B.
+ * Free-list pointers are plain (MI_ENCODE_FREELIST is off in release builds: MI_SECURE 0).
+ */
+#define FT_TSTATE_MIMALLOC 344
+#define FT_MI_HEAPS 8
+#define FT_MI_HEAP_SIZE 3064
+#define FT_MI_INITIALIZED 13872
+#define FT_HEAP_GC 2
+#define FT_HEAP_GC_PRE 3
+#define FT_HEAP_PAGES 1040
+#define FT_HEAP_NQUEUES 75
+#define FT_QUEUE_SIZE 24
+#define FT_PAGE_SIZE 96
+#define FT_SEGMENT_ALIGN (32ull << 20)
+#define FT_SEGMENT_SLICES 264
+#define FT_SEGMENT_NSLICES 513
+#define FT_SLICE_BYTES (64ull << 10)
+#define FT_OB_GC_BITS 11 /* PyObject.ob_gc_bits; _PyGC_BITS_TRACKED = 1 */
+#define FT_PREHEADER 16	 /* GC_PRE heap: managed dict + weakref words before the object */
+
+/* Bounds: a page is copied whole, so its area is capped; thread and page counts are capped. */
+#define FT_MAX_THREADS 4096
+#define FT_MAX_PAGES_PER_QUEUE 65536
+#define FT_MAX_AREA (4u << 20)
+
+bool census_ft__supported(const struct py_target *t)
+{
+	return t->free_threaded && t->major == 3 && t->minor == 13 && t->layout && t->interp_addr &&
+	       t->layout->interp_threads_head != LAYOUT_NONE && t->layout->tstate_next != LAYOUT_NONE;
+}
+
+static uint16_t rd16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return v;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Mark the blocks of one free list (inside the copied area) in freemap; -EPROTO if it leaves the page. */
+static int mark_free(uint64_t head, uint64_t start, uint32_t bsize, uint32_t capacity, const unsigned char *area,
+		     unsigned char *freemap, int64_t *nfree)
+{
+	uint64_t b = head;
+	uint32_t n = 0, i;
+
+	while (b) {
+		if (b < start || b >= start + (uint64_t)bsize * capacity || (b - start) % bsize)
+			return -EPROTO;
+		i = (uint32_t)((b - start) / bsize);
+		if (freemap[i >> 3] & (1u << (i & 7)))
+			return -EPROTO; /* a cycle: the list changed while we copied */
+		freemap[i >> 3] |= (unsigned char)(1u << (i & 7));
+		(*nfree)++;
+		if (++n > capacity)
+			return -EPROTO;
+		b = rd64(area + (b - start));
+	}
+	return 0;
+}
+
+static int walk_page(struct remote *r, uint64_t page, const unsigned char *pg, int pre, unsigned char *area,
+		     unsigned char *freemap, census_ft_visit_fn visit, void *arg, struct census_ft_stats *st)
+{
+	uint64_t seg = page & ~(FT_SEGMENT_ALIGN - 1), idx, start;
+	uint16_t capacity = rd16(pg + 10), reserved = rd16(pg + 12);
+	uint32_t bsize = rd32(pg + 28), i;
+	uint64_t off = page - seg;
+	size_t len;
+	int err;
+
+	if (off < FT_SEGMENT_SLICES || (off - FT_SEGMENT_SLICES) % FT_PAGE_SIZE)
+		return -EPROTO;
+	idx = (off - FT_SEGMENT_SLICES) / FT_PAGE_SIZE;
+	if (idx >= FT_SEGMENT_NSLICES || capacity > reserved || bsize < 16 || bsize > (1u << 30))
+		return -EPROTO;
+	if (!capacity)
+		return 0;
+	if ((uint64_t)capacity * bsize > FT_MAX_AREA) {
+		st->huge_pages++;
+		return 0;
+	}
+	start = seg + idx * FT_SLICE_BYTES;
+	if (bsize <= 64)
+		start += 3ull * bsize;
+	else if (bsize <= 512)
+		start += bsize;
+	len = (size_t)capacity * bsize;
+	if (start + len > seg + FT_SEGMENT_ALIGN)
+		return -EPROTO;
+	err = remote__read(r, start, area, len);
+	if (err)
+		return err == -ESRCH ? err : -EPROTO;
+	memset(freemap, 0, (capacity + 7) / 8);
+	if (mark_free(rd64(pg + 16), start, bsize, capacity, area, freemap, &st->free_blocks) ||
+	    mark_free(rd64(pg + 32), start, bsize, capacity, area, freemap, &st->free_blocks) ||
+	    mark_free(rd64(pg + 40) & ~3ull, start, bsize, capacity, area, freemap, &st->free_blocks))
+		return -EPROTO;
+	st->pages++;
+	st->blocks += capacity;
+	for (i = 0; i < capacity; i++) {
+		unsigned char obj[CENSUS_FT_OBJ_COPY] = { 0 };
+		size_t at = (size_t)i * bsize + (size_t)pre, n;
+
+		if (freemap[i >> 3] & (1u << (i & 7)))
+			continue;
+		if ((size_t)pre + 32 > bsize)
+			continue; /* no room for an object header */
+		n = bsize - (size_t)pre < sizeof(obj) ? bsize - (size_t)pre : sizeof(obj);
+		memcpy(obj, area + at, n);
+		if (!(obj[FT_OB_GC_BITS] & 1)) {
+			st->untracked++;
+			continue;
+		}
+		err = visit(start + at, obj, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int census_ft__walk(const struct py_target *t, struct remote *r, census_ft_visit_fn visit, int (*check)(void *arg),
+		    void *arg, struct census_ft_stats *st)
+{
+	const struct py_layout *l = t->layout;
+	unsigned char *area = NULL, *freemap = NULL;
+	uint64_t ts = 0;
+	int err = 0, nthreads = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!census_ft__supported(t))
+		return -ENOTSUP;
+	area = malloc(FT_MAX_AREA);
+	freemap = malloc(65536 / 8);
+	if (!area || !freemap) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = remote__read_u64(r, t->interp_addr + l->interp_threads_head, &ts);
+	if (err)
+		goto cleanup;
+	while (ts && nthreads++ < FT_MAX_THREADS) {
+		unsigned char init = 0;
+		int k;
+
+		if (!remote__valid_ptr(ts, 8)) {
+			err = -EPROTO;
+			goto cleanup;
+		}
+		if (!remote__read(r, ts + FT_TSTATE_MIMALLOC + FT_MI_INITIALIZED, &init, 1) && init) {
+			st->threads++;
+			for (k = FT_HEAP_GC; k <= FT_HEAP_GC_PRE; k++) {
+				uint64_t heap = ts + FT_TSTATE_MIMALLOC + FT_MI_HEAPS + (uint64_t)k * FT_MI_HEAP_SIZE;
+				unsigned char queues[FT_HEAP_NQUEUES * FT_QUEUE_SIZE];
+				int q;
+
+				if (remote__read(r, heap + FT_HEAP_PAGES, queues, sizeof(queues)))
+					continue;
+				for (q = 0; q < FT_HEAP_NQUEUES; q++) {
+					uint64_t page = rd64(queues + q * FT_QUEUE_SIZE);
+					int n = 0;
+
+					while (page && n++ < FT_MAX_PAGES_PER_QUEUE) {
+						unsigned char pg[FT_PAGE_SIZE];
+
+						if ((err = check(arg)))
+							goto cleanup;
+						if (!remote__valid_ptr(page, 8) || remote__read(r, page, pg, sizeof(pg))) {
+							st->bad_pages++;
+							break;
+						}
+						err = walk_page(r, page, pg, k == FT_HEAP_GC_PRE ? FT_PREHEADER : 0, area,
+								freemap, visit, arg, st);
+						if (err == -EPROTO) {
+							st->bad_pages++; /* changed under us: the next census sees it */
+							err = 0;
+						} else if (err) {
+							goto cleanup;
+						}
+						page = rd64(pg + 56);
+					}
+				}
+			}
+		}
+		if (remote__read_u64(r, ts + l->tstate_next, &ts))
+			break;
+	}
+cleanup:
+	free(area);
+	free(freemap);
+	return err;
+}
