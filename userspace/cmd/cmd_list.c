@@ -187,9 +187,9 @@ int cmd_list(int argc, char **argv)
 				for (int i = 0; i < PYF_COUNT; i++)
 					if (!f.ok[i])
 						sb_printf(&sb, "%7s %7s %s %s\n", "", "", py_feature__name(i), f.text[i]);
-				if (t->day_one)
-					sb_printf(&sb, "%7s %7s CPython %s is newer than pyleak's tables: "
-						       "running on _Py_DebugOffsets alone\n", "", "", ver);
+				if (t->degraded)
+					sb_printf(&sb, "%7s %7s CPython %s%s: running on _Py_DebugOffsets alone\n", "", "",
+						  ver, t->day_one ? " is newer than pyleak's tables" : " has no table here");
 			}
 		}
 		shown++;

@@ -465,7 +465,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		}
 		err = 0;
 	}
-	if (err == -ENOTSUP && have_ks && t->day_one) {
+	if (err == -ENOTSUP && have_ks && t->degraded) {
 		/* Day one: generation_stats is not described by _Py_DebugOffsets, but every
 		 * collection passed gc__start/done: count those (since attach, features say so). */
 		for (g = 0; g < MODEL_NGEN; g++)

@@ -36,7 +36,9 @@ static void set(struct py_features *o, enum py_feature f, bool ok, const char *f
 void py_features__describe(const struct py_target *t, struct py_features *o)
 {
 	const struct py_layout *l = t->layout;
-	const char *version = t->day_one ? "this CPython minor (newer than pyleak's tables)" : t->version;
+	const char *version = t->day_one    ? "this CPython minor (newer than pyleak's tables)"
+			      : t->degraded ? "this build (no table in this pyleak)"
+					    : t->version;
 	bool stats, lists, names_full, names_any, frames, probe;
 
 	memset(o, 0, sizeof(*o));
@@ -69,7 +71,7 @@ void py_features__describe(const struct py_target *t, struct py_features *o)
 	else
 		set(o, PYF_PAUSES, false, "%s", "no probe and no `collecting` offset");
 
-	if (t->free_threaded && !(t->major == 3 && t->minor == 13))
+	if (t->free_threaded && (t->degraded || !(t->major == 3 && t->minor == 13)))
 		set(o, PYF_CENSUS, false, "free-threaded %s: its mimalloc heap layout is unknown to this pyleak",
 		    t->version);
 	else if (t->free_threaded)

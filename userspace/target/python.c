@@ -520,13 +520,12 @@ int python__inspect(pid_t pid, struct py_target *t)
 		if (table) {
 			t->layout_rt = *table;
 			dbgoff__apply(&d, &t->layout_rt);
-		} else if (d.newer) {
-			day_one_layout(t, &d);
-			t->day_one = true;
 		} else {
-			snprintf(t->why, sizeof(t->why), "CPython %s: no %slayout for 3.%d in this pyleak", t->version,
-				 t->free_threaded ? "free-threaded " : "", t->minor);
-			goto cleanup;
+			/* A minor newer than the tables (day one), or a build kind pyleak has no table
+			 * for (e.g. 3.14t): run on what the debug offsets give, say what is missing. */
+			day_one_layout(t, &d);
+			t->day_one = d.newer;
+			t->degraded = true;
 		}
 	} else {
 		table = python__select_layout(t->major, t->minor, t->free_threaded, -1);

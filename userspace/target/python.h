@@ -44,6 +44,7 @@ struct py_target {
 	bool free_threaded;
 	bool debug_offsets;  /* _Py_DebugOffsets found and used (3.13+) */
 	bool day_one;	     /* a minor newer than every table: only the debug offsets are known */
+	bool degraded;	     /* no table (day one, or e.g. 3.14t): the layout is the debug offsets alone */
 	enum gc_tier tier;
 
 	uint64_t load_bias;	 /* runtime address = vaddr + load_bias, for runtime_path */
