@@ -59,7 +59,9 @@ class Interp(object):
 #   list     test_list.py             gc      test_gc.py (counters, pauses)
 #   census   test_census.py           leaks   test_leaks.py
 #   sites    test_sites.py            alloc   test_alloc.py (young sample, exact)
-# The others (record, serve, tui, container, soak) stay on Debian 3.11 + pyenv: the CI budget
+#   record   test_record.py (round trip, census/suspects; 3.15 only)
+#   serve    test_serve.py (Prometheus scrape of the GC counters; 3.15 only)
+# The others (tui, container, soak) stay on Debian 3.11 + pyenv: the CI budget
 # (90 min) does not pay for every interpreter in every file, and those files test pyleak's own
 # plumbing, not a version's layout.
 _FULL = ("list", "gc", "census", "leaks", "sites", "alloc")
@@ -67,9 +69,9 @@ EXTRA = {
     "python3.14": dict(name="sid-3.14", minor=(3, 14), tier="usdt", shared=False, symtab=False, usdt=True,
                        features=_FULL),
     "python3.15": dict(name="sid-3.15", minor=(3, 15), tier="usdt", shared=False, symtab=False, usdt=True,
-                       features=_FULL),
-    # Free-threaded: the census walks the mimalloc heaps; no holders, no allocation sampling (no
-    # GC lists): test_reliability.py::test_free_threaded_statements checks pyleak says so.
+                       features=_FULL + ("record", "serve")),
+    # Free-threaded: the census walks the mimalloc heaps; no allocation sampling (no GC lists):
+    # test_reliability.py::test_free_threaded_statements checks pyleak says so.
     "python3.13t": dict(name="ft-3.13t", minor=(3, 13), tier="usdt", shared=False, symtab=True, usdt=True,
                         free_threaded=True, features=("list", "gc", "census", "leaks", "sites")),
 }

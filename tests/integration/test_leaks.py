@@ -46,11 +46,11 @@ RATE_FACTOR = 2.0
 MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), feature="leaks")
 FULL = [i for i in MATRIX if i.name == "debian-3.11" or i.name.startswith("pyenv-3.12")]
 # The extra interpreters (conftest.EXTRA) get fixed cases: a container leak named through its
-# holder and a control on sid 3.14/3.15; a type leak and a control on free-threaded 3.13t, whose
-# holders pyleak does not read yet (its features say so: test_reliability).
+# holder and a control on sid 3.14/3.15; on free-threaded 3.13t (census from the mimalloc heaps)
+# a type leak, a container leak and a control.
 EXTRA_CASES = {"sid-3.14": ["leak_logging.py", "control_churn.py"],
                "sid-3.15": ["leak_cache_dict.py", "control_bounded_cache.py"],
-               "ft-3.13t": ["leak_connections.py", "control_warmup.py"]}
+               "ft-3.13t": ["leak_connections.py", "leak_cache_dict.py", "control_warmup.py"]}
 # One leak and one control on the others, rotating so that every leak case meets several minors.
 OTHER = [i for i in MATRIX if i not in FULL and i.name not in EXTRA_CASES]
 

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover
 
 import pytest
 
-from conftest import PYLEAK, interpreters, need, resolve
+from conftest import extra_interpreters, PYLEAK, interpreters, need, resolve
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -215,7 +215,8 @@ def by_gen(result):
     return dict((r["metric"]["generation"], float(r["value"][1])) for r in result)
 
 
-PROM_MATRIX = interpreters(minors=(), debian=True) + interpreters(minors=((3, 12),), debian=False)[:1]
+PROM_MATRIX = (interpreters(minors=(), debian=True) + interpreters(minors=((3, 12),), debian=False)[:1]
+               + extra_interpreters("serve"))
 
 
 @pytest.mark.parametrize("interp", PROM_MATRIX, ids=repr)

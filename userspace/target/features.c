@@ -94,9 +94,6 @@ void py_features__describe(const struct py_target *t, struct py_features *o)
 
 	if (!o->ok[PYF_CENSUS])
 		set(o, PYF_HOLDERS, false, "%s", "needs the census");
-	else if (t->free_threaded)
-		set(o, PYF_HOLDERS, false, "%s",
-		    "free-threaded build: the pre-header (managed dict at obj-8) is not read yet");
 	else if (!names_full || !HAS(l->interp_modules) || !HAS(l->module_dict))
 		set(o, PYF_HOLDERS, false, "%s", "dict/module layout unknown");
 	else
