@@ -312,6 +312,9 @@ def test_free_threaded_statements(target):
     assert p.returncode == 0, p.stderr
     e = proc_entry(json.loads(p.stdout.splitlines()[-1]), t.pid)
     assert e["features"] == f and e["gc"]["pause_us"][0]["count"] > 0, e
+    assert f["sites"] == "stacks sampled at gc__start", f
+    frames = [fr for st in e["sites"]["stacks"] for fr in st["frames"]]
+    assert any(fr["function"] == "churn" and fr["file"] == "<string>" for fr in frames), e["sites"]
     txt = pyleak("top", "-b", "-n", "1", "-p", t.pid).stdout
     assert "alloc unsupported: free-threaded build" in txt, txt
     # the census finds the scenario's objects in the mimalloc heaps, under their names
