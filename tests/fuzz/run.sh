@@ -35,11 +35,12 @@ cd "$ROOT"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
         -std=gnu11 -D_GNU_SOURCE -Wall -Wno-unused-parameter -I$SRC/.output -I$SRC/userspace -I$SRC -I$SRC/bpf -DPYLEAK_VERSION=\"fuzz\""
 U=$SRC/userspace
-TARGET_SRCS="$U/target/python.c $U/target/remote.c $U/target/elffile.c $U/target/proc.c $U/target/layout.c $U/target/layouts_gen.c"
+TARGET_SRCS="$U/target/python.c $U/target/debug_offsets.c $U/target/features.c $U/target/remote.c $U/target/elffile.c
+	$U/target/proc.c $U/target/layout.c $U/target/layouts_gen.c"
 UTIL_SRCS="$U/util/common.c $U/util/escape.c"
 TRACE_SRCS=$(echo "$U"/trace/*.c "$U"/views/view_*.c "$U"/model/*.c "$U"/util/*.c "$U"/target/*.c)
 declare -A SRCS=(
-	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $U/analysis/arenas.c $U/target/smaps.c $UTIL_SRCS"
+	[fuzz_gcstate]="$TARGET_SRCS $U/target/pyobj.c $U/analysis/census.c $U/analysis/census_ft.c $U/analysis/arenas.c $U/target/smaps.c $UTIL_SRCS"
 	[fuzz_elf]="$U/target/elffile.c $UTIL_SRCS"
 	[fuzz_proc]="$U/target/proc.c $UTIL_SRCS"
 	[fuzz_memory]="$U/analysis/arenas.c $U/target/smaps.c $U/target/proc.c $U/target/remote.c $UTIL_SRCS"
