@@ -378,7 +378,7 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 		py_features__describe(&row->target, &f);
 		if (snprintf(row->note, sizeof(row->note), "census %s", f.text[PYF_CENSUS]) >= (int)sizeof(row->note))
 			row->note[sizeof(row->note) - 1] = '\0'; /* cut: the start says what is missing */
-		return;
+		return 0;
 	}
 	if (!a->types)
 		a->types = pyobj_types__new(row->target.layout);
