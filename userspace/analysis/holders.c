@@ -345,6 +345,7 @@ static int read_instance(struct walk *w, uint64_t obj, const struct wtype *tp)
 {
 	const struct py_layout *l = w->l;
 	uint64_t dict = 0, word = 0;
+	int err;
 
 	w->nkv = 0;
 	if (l->minor >= 11 && (tp->flags & PY_TPFLAGS_MANAGED_DICT)) {
@@ -370,28 +371,10 @@ static int read_instance(struct walk *w, uint64_t obj, const struct wtype *tp)
 		}
 		return -ENOENT;
 	}
-	if (tp->dictoffset > 0 && tp->dictoffset < (1 << 20)) {
-		dict = 0;
-		if (remote__read_u64(w->r, obj + tp->dictoffset, &dict) || !dict)
-			return -ENOENT;
-		return read_dict(w, dict, w->h->lim.max_attr_entries);
-	}
-	if (tp->dictoffset < 0 && tp->dictoffset > -(1 << 20)) {
-		/* _PyObject_GetDictPtr: size = basicsize + |ob_size| * itemsize, pointer-aligned. */
-		int64_t n, size;
-
-		if (remote__read_i64(w->r, obj + l->varobject_size, &n))
-			return -EFAULT;
-		if (n < 0)
-			n = -n;
-		if (n > (1ll << 30))
-			return -EPROTO;
-		size = (tp->basicsize + n * tp->itemsize + 7) & ~7ll;
-		if (remote__read_u64(w->r, obj + size + tp->dictoffset, &dict) || !dict)
-			return -ENOENT;
-		return read_dict(w, dict, w->h->lim.max_attr_entries);
-	}
-	return -ENOENT;
+	err = pyobj__dict_at_offset(l, w->r, obj, tp->dictoffset, tp->basicsize, tp->itemsize, &dict);
+	if (err)
+		return err;
+	return read_dict(w, dict, w->h->lim.max_attr_entries);
 }
 
 /* ob_type of each value in w->kv, batched (a value that cannot be read gets 0). */

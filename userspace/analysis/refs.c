@@ -803,7 +803,7 @@ static int x_instance(struct refs_ctx *x, struct xstate *xs, uint64_t obj, const
 {
 	const struct py_layout *l = x->l;
 	uint64_t word = 0, dict = 0;
-	int i, ret;
+	int i, err;
 
 	for (i = 0; i < rt->nmembers; i++) {
 		uint64_t v;
@@ -836,28 +836,12 @@ static int x_instance(struct refs_ctx *x, struct xstate *xs, uint64_t obj, const
 		}
 		return 0;
 	}
-	if (rt->dictoffset > 0 && rt->dictoffset < (1 << 20)) {
-		if (remote__read_u64(xs->r, obj + rt->dictoffset, &dict) || !dict)
-			return 0;
-		return emit(x, xs, E_FIELD, F_DICT, dict, 0);
-	}
-	if (rt->dictoffset < 0 && rt->dictoffset > -(1 << 20)) {
-		/* _PyObject_GetDictPtr: size = basicsize + |ob_size| * itemsize, pointer-aligned. */
-		int64_t n, size;
-
-		if (remote__read_i64(xs->r, obj + l->varobject_size, &n))
-			return -EFAULT;
-		if (n < 0)
-			n = -n;
-		if (n > (1ll << 30))
-			return -EPROTO;
-		size = (rt->basicsize + n * rt->itemsize + 7) & ~7ll;
-		if (remote__read_u64(xs->r, obj + size + rt->dictoffset, &dict) || !dict)
-			return 0;
-		ret = emit(x, xs, E_FIELD, F_DICT, dict, 0);
-		return ret;
-	}
-	return 0;
+	err = pyobj__dict_at_offset(l, xs->r, obj, rt->dictoffset, rt->basicsize, rt->itemsize, &dict);
+	if (err == -ENOENT)
+		return 0; /* no instance dict: nothing to follow */
+	if (err)
+		return err;
+	return emit(x, xs, E_FIELD, F_DICT, dict, 0);
 }
 
 static int x_field(struct refs_ctx *x, struct xstate *xs, const unsigned char *hdr, size_t hlen, int32_t off,

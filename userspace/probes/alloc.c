@@ -38,28 +38,7 @@ static const struct {
 
 #define MIN_EXPECTED 1000	 /* completeness needs this many bookkept GC allocations */
 #define DUMP_MAX_AGE_NS 50000000 /* reads within 50 ms share one dump of alloc_counts */
-/*
- * Budget slices: long enough to count SLICE_HITS probe hits of the busiest target (a ~1% relative
- * error per slice), within [MIN_SLICE_S, MAX_SLICE_S]: attaching takes a few ms (the edges blur
- * the observed time), and a slice is a measurement, not a stay.  Between slices the scheduler
- * looks again after MIN_WAIT_S..MAX_WAIT_S, and closes a process's books (learning its CPU rate)
- * when CHECK_BOOKS_NS have passed since their last boundary.
- */
-#define SLICE_HITS 10000.0
-#define MIN_SLICE_S 0.01
-#define MAX_SLICE_S 0.1
 #define MIN_OBSERVED_S 0.001
-#define FIRST_SLICE_S 0.005 /* before any slice the cost is assumed worst: keep it small */
-#define MIN_WAIT_S 0.02
-#define CHECK_BOOKS_NS 200000000ull
-#define MAX_WAIT_S 1.0
-#define BUDGET_CAP_S 10.0     /* the bucket holds PCT% of 10 s of the target's CPU at most */
-#define BUDGET_PRIOR_HITS 5000 /* the default hit cost counts as this many measured hits */
-/* Plan for half the budget: the target's system time shows the traps and the BPF programs but
- * not the cache and TLB refills its own code pays after each trap (user time).  Measured side by
- * side on the 2-vCPU KVM guest (pyenv 3.12, alloc_heavy): system time accounted for ~1.3 µs of
- * the ~1.9 µs a hit cost, and planning for 3/4 of a 2% budget gave a 1.9% median slowdown. */
-#define BUDGET_PLAN 0.5
 /*
  * Measured on the 2-vCPU KVM guest, Linux 6.18 (bpftrace, one probe, object-creation loop): an
  * emulated first instruction (push) costs 1.0–1.9 µs per hit, a single-stepped one (`mov`, the
@@ -564,7 +543,7 @@ int alloc_probes__forget(struct alloc_probes *p, pid_t pid)
 	return 0;
 }
 
-/* Slice length: SLICE_HITS hits of the busiest process, bounded. */
+/* Slice length: BUDGET_SLICE_HITS hits of the busiest process, bounded. */
 static double slice_length(const struct alloc_probes *p)
 {
 	double rate = 0;
@@ -574,9 +553,9 @@ static double slice_length(const struct alloc_probes *p)
 		if (p->pids[i]->bud.hit_rate > rate)
 			rate = p->pids[i]->bud.hit_rate;
 	if (rate <= 0)
-		return FIRST_SLICE_S;
-	rate = SLICE_HITS / rate;
-	return rate < MIN_SLICE_S ? MIN_SLICE_S : rate > MAX_SLICE_S ? MAX_SLICE_S : rate;
+		return BUDGET_FIRST_SLICE_S;
+	rate = BUDGET_SLICE_HITS / rate;
+	return rate < BUDGET_MIN_SLICE_S ? BUDGET_MIN_SLICE_S : rate > BUDGET_MAX_SLICE_S ? BUDGET_MAX_SLICE_S : rate;
 }
 
 static int ms_until(uint64_t t, uint64_t now)
@@ -645,7 +624,7 @@ int alloc_probes__tick(struct alloc_probes *p)
 		if (budget_read(e->pid, &r))
 			continue; /* gone: the collector forgets it */
 		/* close the books of a long wait: learns the CPU rate an idle-looking start lacks */
-		if (e->bud_ok && r.wall_ns - e->bud.last.wall_ns >= CHECK_BOOKS_NS)
+		if (e->bud_ok && r.wall_ns - e->bud.last.wall_ns >= BUDGET_CHECK_BOOKS_NS)
 			budget__detached(&e->bud, &p->bp, &r);
 		need = budget__expected_ns(&e->bud, &p->bp, p->slice_s);
 		have = budget__available_ns(&e->bud, &p->bp, &r);
@@ -658,10 +637,10 @@ int alloc_probes__tick(struct alloc_probes *p)
 			wait_ns = w;
 	}
 	if (wait_ns) {
-		if (wait_ns < MIN_WAIT_S * 1e9)
-			wait_ns = MIN_WAIT_S * 1e9;
-		if (wait_ns > MAX_WAIT_S * 1e9)
-			wait_ns = MAX_WAIT_S * 1e9;
+		if (wait_ns < BUDGET_MIN_WAIT_S * 1e9)
+			wait_ns = BUDGET_MIN_WAIT_S * 1e9;
+		if (wait_ns > BUDGET_MAX_WAIT_S * 1e9)
+			wait_ns = BUDGET_MAX_WAIT_S * 1e9;
 		p->next_on_ns = now + wait_ns;
 		return ms_until(p->next_on_ns, now);
 	}

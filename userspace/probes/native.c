@@ -37,17 +37,6 @@ static const struct {
 };
 #define NFNS ((int)(sizeof(natfns) / sizeof(natfns[0])))
 
-/* Budget slices: the same shape as probes/alloc.c's scheduler (see there for the measurements). */
-#define SLICE_HITS 10000.0
-#define MIN_SLICE_S 0.01
-#define MAX_SLICE_S 0.1
-#define FIRST_SLICE_S 0.005
-#define MIN_WAIT_S 0.02
-#define MAX_WAIT_S 1.0
-#define CHECK_BOOKS_NS 200000000ull
-#define BUDGET_CAP_S 10.0
-#define BUDGET_PRIOR_HITS 5000
-#define BUDGET_PLAN 0.5
 #define RET_HIT_WEIGHT 1.8 /* a uretprobe costs ~1.8x an emulated entry probe (DESIGN.md) */
 #define MAX_STACKS 4096	   /* distinct stacks per pid kept in userspace; beyond: counted as dropped */
 #define ELF_CACHE 32
@@ -646,9 +635,9 @@ static double slice_length(const struct nat_pid *e)
 	double s;
 
 	if (e->bud.hit_rate <= 0)
-		return FIRST_SLICE_S;
-	s = SLICE_HITS / e->bud.hit_rate;
-	return s < MIN_SLICE_S ? MIN_SLICE_S : s > MAX_SLICE_S ? MAX_SLICE_S : s;
+		return BUDGET_FIRST_SLICE_S;
+	s = BUDGET_SLICE_HITS / e->bud.hit_rate;
+	return s < BUDGET_MIN_SLICE_S ? BUDGET_MIN_SLICE_S : s > BUDGET_MAX_SLICE_S ? BUDGET_MAX_SLICE_S : s;
 }
 
 static int ms_until(uint64_t t, uint64_t now)
@@ -694,7 +683,7 @@ static int tick_pid(struct native_probes *p, struct nat_pid *e, uint64_t now)
 		return ms_until(e->next_on_ns, now);
 	if (budget_read(e->pid, &r))
 		return 1000; /* gone: the caller forgets it */
-	if (!e->bud.have_last || r.wall_ns - e->bud.last.wall_ns >= CHECK_BOOKS_NS)
+	if (!e->bud.have_last || r.wall_ns - e->bud.last.wall_ns >= BUDGET_CHECK_BOOKS_NS)
 		budget__detached(&e->bud, &p->bp, &r);
 	e->slice_s = slice_length(e);
 	need = budget__expected_ns(&e->bud, &p->bp, e->slice_s);
@@ -703,17 +692,17 @@ static int tick_pid(struct native_probes *p, struct nat_pid *e, uint64_t now)
 		w = (uint64_t)budget__wait_ns(&e->bud, &p->bp, need - have);
 		pr_debug("native budget: pid %d needs %.3f ms for a %.0f ms slice, has %.3f ms (util %.3f), waits %.0f ms",
 			 e->pid, need / 1e6, e->slice_s * 1e3, have / 1e6, e->bud.util, w / 1e6);
-		if (w < MIN_WAIT_S * 1e9)
-			w = (uint64_t)(MIN_WAIT_S * 1e9);
-		if (w > MAX_WAIT_S * 1e9)
-			w = (uint64_t)(MAX_WAIT_S * 1e9);
+		if (w < BUDGET_MIN_WAIT_S * 1e9)
+			w = (uint64_t)(BUDGET_MIN_WAIT_S * 1e9);
+		if (w > BUDGET_MAX_WAIT_S * 1e9)
+			w = (uint64_t)(BUDGET_MAX_WAIT_S * 1e9);
 		e->next_on_ns = now + w;
 		return ms_until(e->next_on_ns, now);
 	}
 	budget__detached(&e->bud, &p->bp, &r);
 	e->hits0 = (uint64_t)pid_hits(p, e);
 	if (attach(p, e)) {
-		e->next_on_ns = now + (uint64_t)(MAX_WAIT_S * 1e9);
+		e->next_on_ns = now + (uint64_t)(BUDGET_MAX_WAIT_S * 1e9);
 		return 1000;
 	}
 	e->on_ns = now_mono_ns();

@@ -625,3 +625,30 @@ void pyobj_types__foreach(const struct pyobj_types *c, void (*cb)(const struct p
 		if (c->slots[i] && !c->slots[i]->err)
 			cb(&c->slots[i]->t, arg);
 }
+
+int pyobj__dict_at_offset(const struct py_layout *l, struct remote *r, uint64_t obj, int64_t dictoffset,
+			  int64_t basicsize, int64_t itemsize, uint64_t *dict)
+{
+	uint64_t slot;
+
+	*dict = 0;
+	if (dictoffset > 0 && dictoffset < (1 << 20)) {
+		slot = obj + (uint64_t)dictoffset;
+	} else if (dictoffset < 0 && dictoffset > -(1 << 20)) {
+		int64_t n, size;
+
+		if (remote__read_i64(r, obj + l->varobject_size, &n))
+			return -EFAULT;
+		if (n < 0)
+			n = -n;
+		if (n > (1ll << 30))
+			return -EPROTO;
+		size = (basicsize + n * itemsize + 7) & ~7ll;
+		slot = obj + (uint64_t)(size + dictoffset);
+	} else {
+		return -ENOENT;
+	}
+	if (remote__read_u64(r, slot, dict) || !*dict)
+		return -ENOENT;
+	return 0;
+}

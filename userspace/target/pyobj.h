@@ -85,6 +85,16 @@ int pyobj__dict_get_str(const struct py_layout *l, struct remote *r, uint64_t di
 			uint64_t *value);
 
 /*
+ * The instance dict of obj through its type's tp_dictoffset (C types, and heap types before 3.11
+ * managed dicts): > 0 counts from the object's start; < 0 from its end, computed as
+ * _PyObject_GetDictPtr does (basicsize + |ob_size| * itemsize, pointer-aligned).  0 with *dict
+ * set; -ENOENT no dict (no offset, one beyond 1 MiB, a NULL slot); -EFAULT unreadable;
+ * -EPROTO an absurd ob_size.
+ */
+int pyobj__dict_at_offset(const struct py_layout *l, struct remote *r, uint64_t obj, int64_t dictoffset,
+			  int64_t basicsize, int64_t itemsize, uint64_t *dict);
+
+/*
  * A per-target cache of type pointer -> struct pyobj_type, kept across censuses. Entries not
  * used since the previous pyobj_types__sweep() are dropped by it (a type pointer that vanished
  * may be reused by a new type). Failed resolutions are cached too, until the next sweep.

@@ -135,7 +135,7 @@ static int hexval(char c)
 	return -1;
 }
 
-static size_t utf8_encode(char *out, uint32_t cp)
+size_t esc_utf8_encode(char *out, uint32_t cp)
 {
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -199,7 +199,7 @@ long esc_text_decode(const char *s, char *out, size_t outsz)
 				}
 				if (cp >= 0xd800 && cp <= 0xdfff)
 					return -EINVAL;
-				n = utf8_encode(enc, cp);
+				n = esc_utf8_encode(enc, cp);
 				s += 6;
 				break;
 			}

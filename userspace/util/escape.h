@@ -46,6 +46,9 @@ void esc_prom(struct strbuf *sb, const char *s);
 void esc_dot(struct strbuf *sb, const char *s);
 void esc_collapsed(struct strbuf *sb, const char *s);
 
+/* UTF-8 of one code point (< 0x110000) into out[4]; returns the bytes written.  Also the TUI's. */
+size_t esc_utf8_encode(char *out, uint32_t cp);
+
 /* Room for esc_text of a string of n bytes, whatever they are: "\xHH" is the widest escape per byte. */
 #define ESC_TEXT_SIZE(n) (4 * (n) + 1)
 

@@ -139,30 +139,6 @@ int tui_grid__printf(struct tui_grid *g, int x, int y, int maxw, uint8_t attr, c
 	return tui_grid__puts(g, x, y, maxw, attr, buf);
 }
 
-static size_t utf8_put(char *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 const char *tui_grid__line(const struct tui_grid *g, int y, char *buf, size_t sz)
 {
 	size_t len = 0, end = 0;
@@ -174,7 +150,7 @@ const char *tui_grid__line(const struct tui_grid *g, int y, char *buf, size_t sz
 		return buf;
 	for (int x = 0; x < g->w; x++) {
 		char enc[4];
-		size_t n = utf8_put(enc, g->cells[(size_t)y * g->w + x].ch);
+		size_t n = esc_utf8_encode(enc, g->cells[(size_t)y * g->w + x].ch);
 
 		if (len + n + 1 > sz)
 			break;
