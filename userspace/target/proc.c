@@ -313,6 +313,10 @@ int proc__rss_bytes(pid_t pid, uint64_t *bytes)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
 		return -EINVAL;
+	/* A zombie has no address space left: all zeros. Saying 0 B would make a process that
+	 * just exited look like it freed everything (a huge negative RSS slope). */
+	if (size == 0)
+		return -ESRCH;
 	*bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
 	return 0;
 }

@@ -34,10 +34,10 @@ struct col_def {
 static const struct col_def cols[TUI_COL__COUNT] = {
 	[TUI_COL_PID] = { "PID", NULL, 7, 0, false, false },
 	[TUI_COL_COMMAND] = { "COMMAND", NULL, 10, 0, true, true }, /* width = minimum; takes the rest */
-	[TUI_COL_PY] = { "PY", NULL, 6, 9, true, true },
+	[TUI_COL_PY] = { "PY", NULL, 7, 9, true, true },	/* 3.14.10 */
 	[TUI_COL_TIER] = { "TIER", NULL, 6, 3, true, true },
 	[TUI_COL_RSS] = { "RSS", NULL, 6, 11, false, false },
-	[TUI_COL_DRSS] = { "dRSS/m", "\u0394RSS/m", 7, 8, false, false },
+	[TUI_COL_DRSS] = { "dRSS/m", "\u0394RSS/m", 6, 8, false, false }, /* fmt_sbytes: <= 6 */
 	[TUI_COL_GC0] = { "G0/s", NULL, 5, 12, false, false },
 	[TUI_COL_GC1] = { "G1/s", NULL, 5, 7, false, false },
 	[TUI_COL_GC2] = { "G2/s", NULL, 5, 6, false, false },
