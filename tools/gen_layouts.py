@@ -493,6 +493,31 @@ REFERENCE_3_14 = {
     "dictkeys_nentries": 24, "dictkeys_indices": 32, "dictkeys_header_size": 32,
     "set_used": 24, "set_fill": 16, "set_mask": 32, "set_table": 40, "module_dict": 16,
     "bytes_sval": 32,
+    # Retention chains (analysis/refs.c), measured on Debian's 3.14.10 and 3.15.2 by finding
+    # id(referent) inside the referrer's memory (ctypes.string_at) for a cell, function, bound
+    # method, deque block, lru_cache wrapper, slot descriptor, code object, generator frame,
+    # classmethod/staticmethod, partial, builtin method, property, exception, traceback, Future,
+    # Task and TaskStepMethWrapper; the same probe on pyenv 3.13.0 gave exactly its DWARF numbers.
+    # Everything is where 3.13 has it except _asyncio's TaskObj, 8 B further (3.14 added a field
+    # to the future head): fut_waiter 120, coro 128, context 144.
+    "cell_ref": 16, "func_code": 48, "func_globals": 16, "func_defaults": 56, "func_kwdefaults": 64,
+    "func_closure": 72, "func_dict": 88, "method_func": 16, "method_self": 24,
+    "deque_leftblock": 24, "deque_leftindex": 40, "deque_rightindex": 48, "dequeblock_data": 8,
+    "dequeblock_rightlink": 520, "lru_cache_cache": 72, "lru_cache_func": 88, "lru_cache_dict": 136,
+    "type_members": 240, "memberdescr_member": 40, "memberdef_size": 40, "memberdef_name": 0,
+    "memberdef_type": 8, "memberdef_offset": 16,
+    "code_nlocalsplus": 72, "code_localsplusnames": 96, "code_nlocals": 80,
+    "frame_locals": 40, "frameobj_frame": 24, "long_digit": 24,
+    "classmethod_callable": 16, "classmethod_dict": 24, "staticmethod_callable": 16,
+    "staticmethod_dict": 24, "partial_fn": 16, "partial_args": 24, "partial_kw": 32,
+    "partial_dict": 40, "cfunction_self": 24, "property_get": 16, "property_set": 24,
+    "property_del": 32, "property_doc": 40,
+    "gen_iframe": 72, "gen_frame_state": 67,  # also _Py_DebugOffsets gen_object
+    "exc_args": 24, "exc_notes": 32, "exc_traceback": 40, "exc_context": 48, "exc_cause": 56,
+    "tb_next": 16, "tb_frame": 24,
+    "future_loop": 16, "future_callback0": 24, "future_context0": 32, "future_callbacks": 40,
+    "future_exception": 48, "future_result": 64, "task_fut_waiter": 120, "task_coro": 128,
+    "task_context": 144, "taskstep_task": 16, "taskstep_arg": 24,
 }
 
 # 3.14.0-3.14.4 (incremental GC): §2 column "3.14.0-3.14.4".  The gc struct is 24 B smaller, so

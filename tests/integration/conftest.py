@@ -61,10 +61,14 @@ class Interp(object):
 #   sites    test_sites.py            alloc   test_alloc.py (young sample, exact)
 #   record   test_record.py (round trip, census/suspects; 3.15 only)
 #   serve    test_serve.py (Prometheus scrape of the GC counters; 3.15 only)
+#   refs     test_refs.py             survivors  test_survivors.py
+#   memory   test_memory.py (arenas, untracked, RSS parts)
+#   native   test_native.py (glibc heap walk, sampled native allocations)
+#   hostile  test_hostile.py (hostile names escaped in every output)
 # The others (tui, container, soak) stay on Debian 3.11 + pyenv: the CI budget
 # (90 min) does not pay for every interpreter in every file, and those files test pyleak's own
 # plumbing, not a version's layout.
-_FULL = ("list", "gc", "census", "leaks", "sites", "alloc")
+_FULL = ("list", "gc", "census", "leaks", "sites", "alloc", "refs", "survivors", "memory", "native", "hostile")
 EXTRA = {
     "python3.14": dict(name="sid-3.14", minor=(3, 14), tier="usdt", shared=False, symtab=False, usdt=True,
                        features=_FULL),

@@ -1099,8 +1099,15 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 		break;
 	case RK_GEN:
 		if (l->gen_iframe != NONE) {
-			/* 3.11+: the frame lives inside the generator; a finished one holds nothing */
-			if ((size_t)l->gen_frame_state >= hlen || (int8_t)hdr[l->gen_frame_state] >= 1 ||
+			/*
+			 * 3.11+: the frame lives inside the generator; a finished one holds nothing.
+			 * PyFrameState's first state that holds no locals: COMPLETED = 1 in 3.11-3.14
+			 * (CREATED/SUSPENDED negative), 5 in 3.15 (renumbered from CREATED = 0, with
+			 * EXECUTING = 4; measured on 3.15.2).
+			 */
+			int8_t done = l->major == 3 && l->minor >= 15 ? 5 : 1;
+
+			if ((size_t)l->gen_frame_state >= hlen || (int8_t)hdr[l->gen_frame_state] >= done ||
 			    iframe_code(x, xs->r, n->addr + l->gen_iframe, &code))
 				break;
 			ret = x_frame_locals(x, xs, n->addr + l->gen_iframe, code);

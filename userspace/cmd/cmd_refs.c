@@ -489,6 +489,13 @@ int cmd_refs(int argc, char **argv)
 		pr_err("refs: pid %d: python %s cannot be observed: %s", (int)pid, t->version, t->why);
 		goto cleanup;
 	}
+	if (t->free_threaded) {
+		/* the snapshot starts from the GC lists, which a free-threaded build does not have */
+		pr_err("refs: pid %d: python %s is a free-threaded build: retention chains are not supported there "
+		       "yet (no GC lists to start from; 'pyleak census' walks its mimalloc heaps)",
+		       (int)pid, t->version);
+		goto cleanup;
+	}
 	remote__init_pid(&r, pid);
 	for (tries = 0; (err = python__resolve_gc(t, &r)) == -EAGAIN && tries < 20 && !exiting; tries++)
 		sleep_interruptible_ms(50);

@@ -188,7 +188,7 @@ struct py_layout {
 	int32_t property_doc;
 	int32_t gen_frame;	      /* generator/coroutine: <= 3.10 gi_frame (a frame object) */
 	int32_t gen_iframe;	      /* 3.11+ embedded _PyInterpreterFrame */
-	int32_t gen_frame_state;      /* 3.11+ int8: >= 1 (COMPLETED, CLEARED) holds no locals */
+	int32_t gen_frame_state;      /* 3.11+ int8: >= COMPLETED (1; 5 in 3.15) holds no locals */
 	int32_t exc_args;	      /* PyBaseExceptionObject: args, notes (3.11+), traceback, */
 	int32_t exc_notes;	      /* context, cause (its dict is tp_dictoffset's) */
 	int32_t exc_traceback;
