@@ -103,6 +103,36 @@ def test_census_matches_typestats(interp, scenario):
     assert lens and lens[0] >= 30000, c["containers"][:5]
 
 
+FT = [i for i in MATRIX if i.free_threaded]
+
+
+@pytest.mark.parametrize("interp", FT, ids=[i.name for i in FT])
+def test_census_exited_thread_free_threaded(interp, scenario):
+    """Free-threaded: the population is built by a thread that exits, so its objects live in the
+    mimalloc segments the thread abandoned to the interpreter's pool. The census walks that pool
+    too: per-type counts equal gc.get_objects() inside the target (typestats)."""
+    s = scenario(interp, "census_mix.py", "--typestats", "--in-thread")
+    truth = s.truth(phase="idle")
+    assert truth["exited_thread"] is True
+    time.sleep(0.3)
+    c = census(s.pid)
+    mi = c["mimalloc"]
+    print("%s: mimalloc %s, pyleak total %d vs gc.get_objects %d" % (interp.name, mi, c["total_objects"],
+                                                                     truth["tracked_objects"]))
+    # the builder's pages are in the pool, not in a live thread's heap
+    assert mi["abandoned_segments"] >= 1 and mi["abandoned_pages"] >= 50, mi
+    inc = c["inconsistencies"]
+    assert inc["broken_links"] == 0 and inc["unreadable"] == 0 and inc["unknown_types"] == 0, inc
+    got = counts(c)
+    bad = [(name, n, got.get(name, 0)) for name, n in truth["typestats_pyleak"].items()
+           if (n >= MIN_COUNT or got.get(name, 0) >= MIN_COUNT) and not close(n, got.get(name, 0))]
+    assert not bad, "type, truth, pyleak: %s" % bad
+    for name, n in truth["created"].items():
+        if n >= MIN_COUNT:
+            assert got.get(name, 0) >= n, (name, n, got.get(name, 0))
+    assert close(truth["tracked_objects"], c["total_objects"])
+
+
 @pytest.mark.parametrize("interp", PYENV, ids=[i.name for i in PYENV])
 def test_all_objects_finds_untracked_cache(interp, scenario):
     s = scenario(interp, "census_mix.py", "--users", "100000")

@@ -33,7 +33,7 @@ ACTIVE_S = 80.0
 LEAKS = ["leak_untracked_dict.py", "leak_large_bytes.py", "leak_tuple_cache.py"]
 CONTROL = "control_fragmentation.py"
 
-MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), stripped=True)
+MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), stripped=True, feature="memory")
 IDS = [i.name for i in MATRIX]
 
 

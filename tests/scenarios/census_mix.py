@@ -6,7 +6,9 @@ __main__.Outer.Inner (nested class: pyleak must print the qualname), 30 000 list
 tuples holding objects (so the collector never untracks them), 7 000 sets, 3 000
 collections.OrderedDict, 2 000 collections.deque, and 4 000 closures (function + cell each).
 --objects N then adds __main__.Filler instances until the process holds about N tracked objects
-(the census benchmark uses 1 000 000).  --users N adds the users-cache leak shape: a global dict
+(the census benchmark uses 1 000 000).  --in-thread builds that population in a thread that then
+exits (on a free-threaded build its objects stay in the mimalloc segments the thread abandoned to
+the interpreter's pool; truth exited_thread says whether it ran).  --users N adds the users-cache leak shape: a global dict
 `cache` of N dicts holding only strings, which the collector does not track (checked with
 gc.is_tracked, reported as users_tracked).  --scale multiplies the base population.
 
@@ -119,6 +121,8 @@ def main():
                    help="entries in the users cache (untracked dicts of str) (default 0)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply the base population (default 1)")
+    p.add_argument("--in-thread", action="store_true",
+                   help="build the population in a thread that exits before the idle truth")
     args = p.parse_args()
 
     def extra():
@@ -137,11 +141,18 @@ def main():
             "users_tracked": tracked,
             "cache_tracked": gc.is_tracked(cache),
             "objects_target": args.objects,
+            "exited_thread": args.in_thread,
         }
 
     _truth.setup(args, extra)
     _truth.announce("start", scenario="census_mix")
-    build(args.scale)
+    if args.in_thread:
+        import threading
+        t = threading.Thread(target=build, args=(args.scale,), name="census-builder")
+        t.start()
+        t.join()  # the thread state is gone: its heaps are in the abandoned pool
+    else:
+        build(args.scale)
     add_users(args.users)
     if args.objects > 0:
         missing = args.objects - len(gc.get_objects())

@@ -651,6 +651,11 @@ static int ft_check(void *arg)
 
 static void c_ft_stats(struct census *c, const struct census_ft_stats *fs)
 {
+	c->st.mimalloc = true;
+	c->st.mi_threads = fs->threads;
+	c->st.mi_pages = fs->pages;
+	c->st.mi_abandoned_segments = fs->abandoned_segments;
+	c->st.mi_abandoned_pages = fs->abandoned_pages;
 	c->st.unreadable += fs->bad_pages;
 	if (fs->bad_pages)
 		c->st.broken_links += fs->bad_pages;

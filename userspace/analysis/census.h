@@ -89,6 +89,9 @@ struct census_stats {
 	char arenas_why[256];	/* why not, when all_objects was asked and !arenas_scanned */
 	int64_t arenas, pools, blocks, blocks_matched, blocks_unmatched;
 	struct arenas_stats pymalloc; /* the allocator's own accounting, as sys._debugmallocstats() */
+	/* free-threaded walk (census_ft.c): heaps of live threads and the exited threads' pool */
+	bool mimalloc;
+	int64_t mi_threads, mi_pages, mi_abandoned_segments, mi_abandoned_pages;
 };
 
 struct census;

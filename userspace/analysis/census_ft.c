@@ -21,6 +21,15 @@
  * Page area (Objects/mimalloc/segment.c _mi_segment_page_start_from_slice): segment +
  * slice index * 64 KiB, plus 3 blocks for blocks <= 64 B or 1 block for <= 512 B.
  * Free-list pointers are plain (MI_ENCODE_FREELIST is off in release builds: MI_SECURE 0).
+ *
+ * Exited threads: _PyThreadState_ClearMimallocHeaps abandons every segment still holding live
+ * blocks to the interpreter's pool, PyInterpreterState.mimalloc.abandoned_pool @10816:
+ *   abandoned_visited @0 (mi_segment_t *), abandoned @64 (tagged: the low MI_SEGMENT_SHIFT bits
+ *   are an ABA tag), each list linked by mi_segment_t.abandoned_next @176;
+ *   mi_segment_t.slice_entries @248 (<= 513), slices[] @264: a slice whose xblock_size @28 is not
+ *   0 starts a page of slice_count @0 slices; its heap is page->tag (bits 3-6 of the byte @8:
+ *   2 GC, 3 GC_PRE). gc_free_threading.c visits this pool the same way
+ *   (_mi_abandoned_pool_visit_blocks: the first slice is the segment's own info and skipped).
  */
 #define FT_TSTATE_MIMALLOC 344
 #define FT_MI_HEAPS 8
@@ -36,6 +45,12 @@
 #define FT_SEGMENT_SLICES 264
 #define FT_SEGMENT_NSLICES 513
 #define FT_SLICE_BYTES (64ull << 10)
+#define FT_INTERP_MIMALLOC 10816 /* PyInterpreterState.mimalloc.abandoned_pool */
+#define FT_POOL_VISITED 0
+#define FT_POOL_ABANDONED 64
+#define FT_SEG_ABANDONED_NEXT 176
+#define FT_SEG_SLICE_ENTRIES 248
+#define FT_MAX_SEGMENTS 65536 /* 2 TiB of segments: a longer list is a cycle or garbage */
 #define FT_OB_GC_BITS 11 /* PyObject.ob_gc_bits; _PyGC_BITS_TRACKED = 1 */
 #define FT_PREHEADER 16	 /* GC_PRE heap: managed dict + weakref words before the object */
 
@@ -156,6 +171,87 @@ static int walk_page(struct remote *r, uint64_t page, const unsigned char *pg, i
 	return 0;
 }
 
+/* One segment of the abandoned pool: its GC and GC_PRE pages. */
+static int walk_segment(struct remote *r, uint64_t seg, unsigned char *slices, unsigned char *area,
+			unsigned char *freemap, census_ft_visit_fn visit, int (*check)(void *arg), void *arg,
+			struct census_ft_stats *st)
+{
+	uint64_t entries = 0, i;
+	int err;
+
+	if (remote__read_u64(r, seg + FT_SEG_SLICE_ENTRIES, &entries) || !entries || entries > FT_SEGMENT_NSLICES)
+		return -EPROTO;
+	if (remote__read(r, seg + FT_SEGMENT_SLICES, slices, entries * FT_PAGE_SIZE))
+		return -EPROTO;
+	st->abandoned_segments++;
+	/* slices[0] is the segment's own info: skip its span like mi_slices_start_iterate */
+	i = rd32(slices + 28) ? (rd32(slices) ? rd32(slices) : 1) : 0;
+	while (i < entries) {
+		const unsigned char *pg = slices + i * FT_PAGE_SIZE;
+		uint32_t count = rd32(pg);
+		int tag = (pg[8] >> 3) & 0xf;
+
+		if (!count || count > entries - i)
+			return -EPROTO;
+		if (rd32(pg + 28) && (tag == FT_HEAP_GC || tag == FT_HEAP_GC_PRE)) {
+			if ((err = check(arg)))
+				return err;
+			err = walk_page(r, seg + FT_SEGMENT_SLICES + i * FT_PAGE_SIZE, pg,
+					tag == FT_HEAP_GC_PRE ? FT_PREHEADER : 0, area, freemap, visit, arg, st);
+			if (err == -EPROTO)
+				st->bad_pages++;
+			else if (err)
+				return err;
+			else
+				st->abandoned_pages++;
+		}
+		i += count;
+	}
+	return 0;
+}
+
+/* The interpreter's pool of segments abandoned by exited threads: both of its lists. */
+static int walk_abandoned(const struct py_target *t, struct remote *r, unsigned char *area, unsigned char *freemap,
+			  census_ft_visit_fn visit, int (*check)(void *arg), void *arg, struct census_ft_stats *st)
+{
+	static const int heads[2] = { FT_POOL_ABANDONED, FT_POOL_VISITED };
+	unsigned char *slices = malloc(FT_SEGMENT_NSLICES * FT_PAGE_SIZE);
+	int err = 0, h;
+
+	if (!slices)
+		return -ENOMEM;
+	for (h = 0; h < 2 && !err; h++) {
+		uint64_t seg = 0;
+		int n = 0;
+
+		if (remote__read_u64(r, t->interp_addr + FT_INTERP_MIMALLOC + heads[h], &seg))
+			continue;
+		seg &= ~(FT_SEGMENT_ALIGN - 1); /* the ABA tag of `abandoned`; 0 for the other */
+		while (seg && n++ < FT_MAX_SEGMENTS) {
+			if (!remote__valid_ptr(seg, 8)) {
+				st->bad_pages++;
+				break;
+			}
+			err = walk_segment(r, seg, slices, area, freemap, visit, check, arg, st);
+			if (err == -EPROTO) {
+				st->bad_pages++; /* reclaimed or freed under us: the list is no longer ours */
+				err = 0;
+				break;
+			}
+			if (err)
+				break;
+			if (remote__read_u64(r, seg + FT_SEG_ABANDONED_NEXT, &seg))
+				break;
+			if (seg & (FT_SEGMENT_ALIGN - 1)) {
+				st->bad_pages++;
+				break;
+			}
+		}
+	}
+	free(slices);
+	return err;
+}
+
 int census_ft__walk(const struct py_target *t, struct remote *r, census_ft_visit_fn visit, int (*check)(void *arg),
 		    void *arg, struct census_ft_stats *st)
 {
@@ -222,6 +318,7 @@ int census_ft__walk(const struct py_target *t, struct remote *r, census_ft_visit
 		if (remote__read_u64(r, ts + l->tstate_next, &ts))
 			break;
 	}
+	err = walk_abandoned(t, r, area, freemap, visit, check, arg, st);
 cleanup:
 	free(area);
 	free(freemap);

@@ -19,6 +19,8 @@ struct census_ft_stats {
 	int64_t bad_pages;    /* pages failing validation (skipped) */
 	int64_t huge_pages;   /* pages too large to copy (skipped) */
 	int64_t untracked;    /* allocated blocks whose object is not GC-tracked */
+	int64_t abandoned_segments; /* segments of exited threads walked (interpreter's pool) */
+	int64_t abandoned_pages;    /* GC/GC_PRE pages walked in them (also in `pages`) */
 };
 
 /* Copy of an object's first bytes handed to the visitor (zero-padded past the block). */
@@ -37,9 +39,9 @@ bool census_ft__supported(const struct py_target *t);
  * Visit every GC-tracked object in the GC and GC_PRE heaps of every thread of t's main
  * interpreter (gc_free_threading.c gc_visit_heaps does the same with the world stopped; from
  * outside the heaps move under us: every page is validated and copied in one read, free blocks
- * come from the page's own free lists in that copy). Pages abandoned by exited threads are not
- * walked (counted in nothing: said in the census notes). check() is called every page and stops
- * the walk with its non-zero value (time budget, Ctrl-C).
+ * come from the page's own free lists in that copy), then the pages of segments that exited threads
+ * abandoned to the interpreter's pool (the collector visits those too). check() is called every
+ * page and stops the walk with its non-zero value (time budget, Ctrl-C).
  */
 int census_ft__walk(const struct py_target *t, struct remote *r, census_ft_visit_fn visit, int (*check)(void *arg),
 		    void *arg, struct census_ft_stats *st);

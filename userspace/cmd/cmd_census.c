@@ -94,6 +94,13 @@ static void json_stats(struct strbuf *sb, const struct census_stats *s)
 		  (long long)s->collections_during_walk, s->truncated ? "true" : "false",
 		  s->timed_out ? "true" : "false", s->interrupted ? "true" : "false", (long long)s->nodes,
 		  (long long)s->reads, (long long)s->bytes_read, s->paused ? "true" : "false");
+	if (s->mimalloc)
+		sb_printf(sb, ",\"mimalloc\":{\"threads\":%lld,\"pages\":%lld,\"abandoned_segments\":%lld,"
+			      "\"abandoned_pages\":%lld}",
+			  (long long)s->mi_threads, (long long)s->mi_pages, (long long)s->mi_abandoned_segments,
+			  (long long)s->mi_abandoned_pages);
+	else
+		sb_puts(sb, ",\"mimalloc\":null");
 }
 
 /* The allocator's accounting, with the names sys._debugmallocstats() prints. */

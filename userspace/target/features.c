@@ -76,7 +76,7 @@ void py_features__describe(const struct py_target *t, struct py_features *o)
 		    t->version);
 	else if (t->free_threaded)
 		set(o, PYF_CENSUS, true, "%s",
-		    "mimalloc heaps (GC and GC_PRE heaps of live threads; pages abandoned by exited threads are not walked)");
+		    "mimalloc heaps (GC and GC_PRE heaps of live threads and the pages exited threads abandoned)");
 	else if (!lists)
 		set(o, PYF_CENSUS, false, "GC list layout of %s unknown (not in _Py_DebugOffsets)", version);
 	else if (!names_any)
