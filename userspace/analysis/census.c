@@ -873,6 +873,12 @@ static int scan_arenas(struct walk *w, const struct py_target *t)
 	int err;
 
 	c->st.pymalloc.resident_bytes = -1;
+	if (t->free_threaded) {
+		/* every Python allocation goes to mimalloc there: no pymalloc arena exists to count */
+		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "free-threaded build: objects live in mimalloc "
+			 "heaps, there are no pymalloc arenas (untracked objects are not counted yet)");
+		return -ENOTSUP;
+	}
 	if (asz < psz || !psz || (psz & (psz - 1)) || asz > (64u << 20)) {
 		snprintf(c->st.arenas_why, sizeof(c->st.arenas_why), "no arena geometry for this version");
 		return -ENOTSUP;

@@ -435,7 +435,7 @@ static void offer_container(struct walk *w, uint64_t v, const struct pyobj_type 
 {
 	const struct py_layout *l = w->l;
 	struct holders_container *hc;
-	unsigned char hdr[32];
+	unsigned char hdr[PYOBJ_HEADER_COPY]; /* what pyobj__len_from_header reads: 48 B on free-threaded */
 	uint64_t gc_next = 0, type = pt->addr;
 	int64_t len;
 	int i, slot = -1;
