@@ -99,6 +99,17 @@ def extra_paths():
     return [p for p in _EXTRA_PATHS if p]
 
 
+def pydev_include():
+    """The include directory of sid's libpython3.14-dev/3.15-dev (`fetch.sh --list pydev`), or None."""
+    try:
+        out = subprocess.run([os.path.join(ROOT, "tools", "interp", "fetch.sh"), "--list", "pydev"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+                             timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out or None
+
+
 def extra_interpreters(feature=None):
     """The ready extra interpreters that take part in `feature` (all of them for None)."""
     out = []

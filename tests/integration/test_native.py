@@ -16,7 +16,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import PYLEAK, SCENARIOS, interpreters, need, resolve, run_pyleak  # noqa: E402
+from conftest import PYLEAK, SCENARIOS, extra_interpreters, interpreters, need, pydev_include, resolve, run_pyleak  # noqa: E402,E501
 
 WINDOW_S = 20.0
 
@@ -24,7 +24,8 @@ WINDOW_S = 20.0
 def _interps():
     # Debian's system Python (USDT, stripped) and the newest pyenv build: two builds, one glibc
     out = [i for i in interpreters(minors=((3, 12),)) if i.name == "debian-3.11" or i.minor == (3, 12)]
-    return out[:2]
+    # and the sid 3.14/3.15 of tools/interp: another glibc (2.43, mapped from their prefix)
+    return out[:2] + extra_interpreters("native")
 
 
 def heap(pid):
@@ -35,7 +36,12 @@ def heap(pid):
 def build_ext(interp, tmp_path):
     out = str(tmp_path / "ext")
     os.makedirs(out, exist_ok=True)
-    p = subprocess.run([resolve(interp), os.path.join(SCENARIOS, "native_ext", "build_ext.py"), out],
+    inc = []
+    if interp.name.startswith("sid-"):
+        # their -dev headers are unpacked apart from the interpreters (tools/interp/pydev.sh)
+        need(pydev_include() is not None, "no sid headers for %s: tools/interp/fetch.sh pydev" % interp)
+        inc = ["--include", pydev_include()]
+    p = subprocess.run([resolve(interp), os.path.join(SCENARIOS, "native_ext", "build_ext.py"), out] + inc,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
     need(p.returncode == 0, "cannot build the test extension for %s: %s" % (interp, p.stderr[-500:]))
     return out

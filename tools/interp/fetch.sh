@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Entry point: makes the extra interpreters of the integration-test matrix ready in the cache, or lists the ready ones.
 #
-#   tools/interp/fetch.sh [all|py314|py315|py313t]...   fetch/build what is missing (default: all)
+#   tools/interp/fetch.sh [all|py314|py315|py313t|pydev]...   fetch/build what is missing (default: all)
 #   tools/interp/fetch.sh --list [TARGET...]            one absolute interpreter path per line,
-#                                                       only those ready; builds nothing
+#                                                       only those ready; builds nothing (pydev:
+#                                                       its include directory, only when named)
 #   tools/interp/fetch.sh --status [TARGET...]          name, state, version, path (for people)
 #
 # Targets:
@@ -13,6 +14,8 @@
 #   py315   the same for 3.15: CACHE/py315/usr/bin/python3.15
 #   py313t  free-threaded CPython 3.13 (--disable-gil --with-dtrace, -g, not stripped) built from
 #           Debian trixie's python3.13 source package: CACHE/py313t/bin/python3.13t
+#   pydev   sid's libpython3.14-dev and libpython3.15-dev headers: CACHE/pydev/usr/include (the C
+#           extension tests build against them for py314/py315)
 #
 # CACHE is $PYLEAK_INTERP_CACHE, default /var/cache/pyleak/interp (outside the clone). Each target
 # has a stamp CACHE/NAME.stamp written when it is ready; a rerun with all stamps present does
@@ -24,7 +27,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$here/lib.sh"
 
-ALL=(py314 py315 py313t)
+ALL=(py314 py315 py313t pydev)
+INTERPRETERS=(py314 py315 py313t) # what --list prints unless asked for pydev (headers, no interpreter)
 mode=fetch
 targets=()
 for a in "$@"; do
@@ -33,11 +37,13 @@ for a in "$@"; do
 	--status) mode=status ;;
 	-h | --help) sed -n '3,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	all) targets+=("${ALL[@]}") ;;
-	py314 | py315 | py313t) targets+=("$a") ;;
+	py314 | py315 | py313t | pydev) targets+=("$a") ;;
 	*) die "unknown argument '$a' (try --help)" ;;
 	esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=("${ALL[@]}")
+if [ ${#targets[@]} -eq 0 ]; then
+	if [ "$mode" = list ]; then targets=("${INTERPRETERS[@]}"); else targets=("${ALL[@]}"); fi
+fi
 # Each target once, in the order given.
 mapfile -t targets < <(printf '%s\n' "${targets[@]}" | awk '!seen[$0]++')
 
@@ -82,6 +88,7 @@ for t in "${targets[@]}"; do
 	py314) cmd=("$here/sid.sh" 3.14) ;;
 	py315) cmd=("$here/sid.sh" 3.15) ;;
 	py313t) cmd=("$here/py313t.sh") ;;
+	pydev) cmd=("$here/pydev.sh") ;;
 	esac
 	if "${cmd[@]}"; then
 		log "$t: done in $(since "$t1")s"

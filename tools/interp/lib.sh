@@ -27,6 +27,7 @@ recipe_of() {
 	case "$1" in
 	py314 | py315) echo 1 ;;
 	py313t) echo 1 ;;
+	pydev) echo 1 ;;
 	*) return 1 ;;
 	esac
 }

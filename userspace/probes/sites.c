@@ -523,11 +523,12 @@ static int build_cfg(const struct py_target *t, struct pystack_cfg *cfg)
 	/* Survivor pairing (bpf/sites.h): 3.12+ schedule the collection (newest young entry),
 	 * <= 3.11 run it inside the allocation (first entries at the next collection).  3.6/3.7
 	 * (32-byte GC head, best effort) are left out: the candidate check assumes 16 bytes; so is
-	 * 3.14 until its young/old spaces (3.14.0-3.14.4 incremental GC) are checked here. */
+	 * 3.14.0-3.14.4, whose incremental GC has young/old spaces instead of generations (its
+	 * table has no generation0). 3.14.5+ and 3.15 are generational again, like 3.13. */
 	cfg->surv_mode = SURV_MODE_OFF;
 	if (t->gc_generations_addr && l->gc_head_size == 16 && l->gc_gen_head != LAYOUT_NONE &&
 	    l->gc_head_next != LAYOUT_NONE && l->gc_head_prev != LAYOUT_NONE && l->gc_generation_size > 0 && l->gc_gen_count != LAYOUT_NONE &&
-	    t->major == 3 && t->minor >= 8 && t->minor <= 13) {
+	    t->major == 3 && t->minor >= 8 && (t->minor <= 13 || (t->minor <= 15 && l->gc_generation0 != LAYOUT_NONE))) {
 		cfg->young_head = t->gc_generations_addr + l->gc_gen_head;
 		cfg->gc_head_size = (uint16_t)l->gc_head_size;
 		cfg->gc_head_next = (uint16_t)l->gc_head_next;
