@@ -30,7 +30,7 @@ from test_record import _chromium, _chromium_run  # noqa: E402
 from test_serve import PROMTOOL, Serve, parse_exposition  # noqa: E402
 from test_tui import Tui, _tmux  # noqa: E402
 
-MATRIX = interpreters()
+MATRIX = interpreters(feature="hostile")
 HOSTILE_ARG = b"=argv\x1b]0;pwned\x07\x1b[2J\r\n\xff\xe2\x80\xae<img src=x onerror=alert(1)>\"';x"
 INVISIBLE = set([0x061C, 0x200E, 0x200F] + list(range(0x2028, 0x202F)) + list(range(0x2066, 0x206A)))
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The free-threaded heap walker on a fake mimalloc segment: free lists, tracking bits, bounds. */
+/* The free-threaded heap walker on a fake mimalloc segment: free lists, tracking bits, the abandoned pool, bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -152,6 +152,57 @@ static void test_bad_free_list_skips_page(void **state)
 	free(f.buf);
 }
 
+/* The same page after its thread exited: in a segment of the interpreter's abandoned pool. */
+static void abandon(struct fake *f, uint64_t next)
+{
+	const struct py_layout *l = f->t.layout;
+
+	w64(f, TSTATE + 344 + 8 + 2 * 3064 + 1040 + 5 * 24, 0); /* no longer in a thread's heap */
+	w64(f, INTERP + l->interp_threads_head, 0);
+	w64(f, INTERP + 10816 + 64, BASE | 5); /* pool.abandoned, with an ABA tag in the low bits */
+	w64(f, BASE + 176, next);	       /* segment.abandoned_next */
+	w64(f, BASE + 248, 8);		       /* slice_entries */
+	w32(f, BASE + 264, 1);		       /* slices[0]: the segment info, one slice */
+	w32(f, BASE + 264 + 28, 1);
+	w32(f, PAGE, 1);		       /* slices[1]: the page, heap tag 2 (GC) */
+	f->buf[PAGE + 8 - BASE] = 2 << 3;
+	w32(f, BASE + 264 + 2 * 96, 6); /* slices[2..7]: a free span */
+}
+
+static void test_abandoned_pool_walked(void **state)
+{
+	struct census_ft_stats st;
+	struct fake f = { 0 };
+
+	(void)state;
+	build(&f);
+	abandon(&f, 0);
+	assert_int_equal(census_ft__walk(&f.t, &f.r, visit, no_limit, &f, &st), 0);
+	assert_int_equal(st.threads, 0);
+	assert_int_equal(st.abandoned_segments, 1);
+	assert_int_equal(st.abandoned_pages, 1);
+	assert_int_equal(st.bad_pages, 0);
+	assert_int_equal(f.nseen, 6);
+	free(f.buf);
+	/* a segment whose abandoned_next points to itself is walked once */
+	build(&f);
+	abandon(&f, BASE);
+	f.nseen = 0;
+	assert_int_equal(census_ft__walk(&f.t, &f.r, visit, no_limit, &f, &st), 0);
+	assert_int_equal(st.abandoned_segments, 1);
+	assert_int_equal(f.nseen, 6);
+	free(f.buf);
+	/* a page span that runs past slice_entries drops the segment, not the walk */
+	build(&f);
+	abandon(&f, 0);
+	w32(&f, PAGE, 100);
+	f.nseen = 0;
+	assert_int_equal(census_ft__walk(&f.t, &f.r, visit, no_limit, &f, &st), 0);
+	assert_int_equal(st.bad_pages, 1);
+	assert_int_equal(f.nseen, 0);
+	free(f.buf);
+}
+
 /* GIL builds and unknown free-threaded minors are not walked. */
 static void test_supported_only_313t(void **state)
 {
@@ -172,6 +223,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_walk_counts_tracked_blocks),
 		cmocka_unit_test(test_bad_free_list_skips_page),
+		cmocka_unit_test(test_abandoned_pool_walked),
 		cmocka_unit_test(test_supported_only_313t),
 	};
 

@@ -50,7 +50,7 @@
 #define FT_POOL_ABANDONED 64
 #define FT_SEG_ABANDONED_NEXT 176
 #define FT_SEG_SLICE_ENTRIES 248
-#define FT_MAX_SEGMENTS 65536 /* 2 TiB of segments: a longer list is a cycle or garbage */
+#define FT_MAX_SEGMENTS 4096 /* 128 GiB of segments: a longer pool is garbage */
 #define FT_OB_GC_BITS 11 /* PyObject.ob_gc_bits; _PyGC_BITS_TRACKED = 1 */
 #define FT_PREHEADER 16	 /* GC_PRE heap: managed dict + weakref words before the object */
 
@@ -216,22 +216,31 @@ static int walk_abandoned(const struct py_target *t, struct remote *r, unsigned 
 {
 	static const int heads[2] = { FT_POOL_ABANDONED, FT_POOL_VISITED };
 	unsigned char *slices = malloc(FT_SEGMENT_NSLICES * FT_PAGE_SIZE);
-	int err = 0, h;
+	uint64_t *seen = malloc(FT_MAX_SEGMENTS * sizeof(*seen));
+	int err = 0, h, nseen = 0, i;
 
-	if (!slices)
+	if (!slices || !seen) {
+		free(slices);
+		free(seen);
 		return -ENOMEM;
+	}
 	for (h = 0; h < 2 && !err; h++) {
 		uint64_t seg = 0;
-		int n = 0;
 
 		if (remote__read_u64(r, t->interp_addr + FT_INTERP_MIMALLOC + heads[h], &seg))
 			continue;
 		seg &= ~(FT_SEGMENT_ALIGN - 1); /* the ABA tag of `abandoned`; 0 for the other */
-		while (seg && n++ < FT_MAX_SEGMENTS) {
-			if (!remote__valid_ptr(seg, 8)) {
+		while (seg) {
+			if (!remote__valid_ptr(seg, 8) || nseen >= FT_MAX_SEGMENTS) {
 				st->bad_pages++;
 				break;
 			}
+			/* a segment seen before (a cycle, or moved between the two lists while read): once */
+			for (i = 0; i < nseen && seen[i] != seg; i++)
+				;
+			if (i < nseen)
+				break;
+			seen[nseen++] = seg;
 			err = walk_segment(r, seg, slices, area, freemap, visit, check, arg, st);
 			if (err == -EPROTO) {
 				st->bad_pages++; /* reclaimed or freed under us: the list is no longer ours */
@@ -249,6 +258,7 @@ static int walk_abandoned(const struct py_target *t, struct remote *r, unsigned 
 		}
 	}
 	free(slices);
+	free(seen);
 	return err;
 }
 
