@@ -384,3 +384,21 @@ def test_memory_paths_under_asan(interp, scenario, tmp_path):
             assert mem and mem[-1]["pymalloc"]["arenas"] > 0, p.stdout[-2000:]
     reports = "".join(open(str(logs / n)).read() for n in sorted(os.listdir(str(logs))))
     assert not reports, "sanitizer reports:\n" + reports[:4000]
+
+
+FT = [i for i in interpreters(minors=(), debian=False, pyenv=False, feature="gc") if i.free_threaded]
+
+
+@pytest.mark.parametrize("interp", FT, ids=repr)
+def test_free_threaded_says_no_arenas(interp, scenario):
+    """Free-threaded builds allocate every object from mimalloc: no pymalloc arena exists, and
+    census --all-objects and the RSS breakdown say so instead of a count (or a bogus table)."""
+    s = scenario(interp, "census_mix.py")
+    s.truth(phase="idle")
+    a = census(s.pid)
+    assert a["scanned"] is False and a["pymalloc"]["arenas"] == 0, a
+    assert a["why"].startswith("free-threaded build: objects live in mimalloc heaps"), a["why"]
+    lines = pyleak_json_lines("top", "-b", "--json", "-d", "1", "-n", "2", "-p", s.pid)
+    mem = [p["memory"] for l in lines for p in l["processes"] if p["pid"] == s.pid and p.get("memory")][-1]
+    assert mem["parts"]["pymalloc_arenas"] == 0 and sum(mem["parts"].values()) == mem["rss_bytes"], mem
+    assert mem["pymalloc"]["why"].startswith("free-threaded build"), mem["pymalloc"]
