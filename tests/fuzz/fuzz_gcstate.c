@@ -5,7 +5,8 @@
  * input at a fixed fake address (remote__init_mem, so no process is involved) and runs, for the
  * layout the first byte picks, the tier-0 GC reader (python__resolve_gc + python__read_gc), the
  * object readers of pyobj.h (type names, str/bytes, len, dict iteration and lookup, the type
- * cache) and the census walk over the GC lists. Pointers inside the input that land in
+ * cache) and the census walk over the GC lists (over the mimalloc heaps and the abandoned pool
+ * for the free-threaded table). Pointers inside the input that land in
  * [FAKE_BASE, FAKE_BASE + size) are followed; everything else reads as unmapped (-EFAULT).
  *
  * Input: byte 0 layout index, byte 1 flags (1: no _PyRuntime, 2: GC state at +64, 4: short dict
@@ -140,6 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t->gc_garbage_addr = gcs + l->gc_garbage;
 	}
 	python__read_gc(t, &r, &gc);
+	/* the free-threaded table: the census walks mimalloc heaps and the abandoned pool instead */
+	t->free_threaded = l->free_threaded == 1;
+	if (t->free_threaded && !t->interp_addr)
+		t->interp_addr = FAKE_BASE;
 	/* The census allocates its chunk cache per run (slow under ASan): one input in four. */
 	if ((flags & 0x18) == 0x18 && !census__run(t, &r, &o, &c) && c) {
 		size_t i;
