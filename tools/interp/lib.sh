@@ -134,6 +134,17 @@ papt_download() {
 			{ printf '%s\n' "$out" | tail -n 20 >&2; die "apt-get download $* failed"; }
 	fi
 }
+# unpack_debs NAME DEBS PREFIX: a fresh PREFIX with every .deb of DEBS unpacked as is (dpkg-deb -x)
+# and PREFIX/PACKAGES saying what came from where; NAME's stamp goes first (not ready until rewritten).
+unpack_debs() {
+	local name=$1 debs=$2 prefix=$3 d
+	rm -rf "$CACHE/$name.stamp" "$prefix"
+	mkdir -p "$prefix"
+	for d in "$debs"/*.deb; do
+		dpkg-deb -x "$d" "$prefix"
+	done
+	for d in "$debs"/*.deb; do dpkg-deb -f "$d" Package Version | paste -sd' '; done >"$prefix/PACKAGES"
+}
 papt_candidate() { # papt_candidate ROOT PKG: the version the root would take, empty if none
 	papt_cache "$1" policy "$2" 2>/dev/null | awk '/Candidate:/ { if ($2 != "(none)") print $2 }'
 }

@@ -27,12 +27,7 @@ done
 debs=$CACHE/debs/$name
 rm -rf "$debs"
 papt_download "$root" "$debs" "${pkgs[@]}"
-rm -rf "$CACHE/$name.stamp" "$prefix"
-mkdir -p "$prefix"
-for d in "$debs"/*.deb; do
-	dpkg-deb -x "$d" "$prefix"
-done
-for d in "$debs"/*.deb; do dpkg-deb -f "$d" Package Version | paste -sd' '; done >"$prefix/PACKAGES"
+unpack_debs "$name" "$debs" "$prefix"
 for m in 3.14 3.15; do
 	[ -f "$prefix/usr/include/python$m/Python.h" ] || die "$name: python$m/Python.h missing after unpacking"
 done

@@ -76,13 +76,7 @@ rm -rf "$debs"
 papt_download "$root" "$debs" "${pkgs[@]}"
 log "$name: downloaded $(du -sh "$debs" | cut -f1) in $(since "$t0")s"
 
-rm -rf "$CACHE/$name.stamp" "$prefix"
-mkdir -p "$prefix"
-for d in "$debs"/*.deb; do
-	dpkg-deb -x "$d" "$prefix"
-done
-# What came from where, for whoever looks at the prefix later.
-for d in "$debs"/*.deb; do dpkg-deb -f "$d" Package Version | paste -sd' '; done >"$prefix/PACKAGES"
+unpack_debs "$name" "$debs" "$prefix"
 
 py=$prefix/usr/bin/python$minor
 ld=$prefix/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
