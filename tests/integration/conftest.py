@@ -306,3 +306,70 @@ def bpf_objects():
         except (OSError, ValueError, subprocess.TimeoutExpired):
             out[kind] = []
     return out
+
+
+# Memory ground truth (test_memory.py, test_serve.py): the target's own allocator statistics and
+# the test's own reading of smaps.
+
+def mallocstats(s, since):
+    """What sys._debugmallocstats() says in a mallocstats.py scenario, captured after `since` (SIGUSR2)."""
+    path = s.truth(phase="idle")["mallocstats_path"]
+    os.kill(s.pid, signal.SIGUSR2)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            with open(path) as f:
+                m = json.load(f)
+            if m["time"] > since:
+                return m
+        except (IOError, OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no mallocstats from %s" % s.pid)
+
+
+def smaps_parts(pid):
+    """The test's own reading of /proc/PID/smaps, by the same rules docs/json.md states."""
+    parts = {"heap": 0, "stack": 0, "thread_stack": 0, "file": 0, "anon": 0, "other": 0}
+    prev = None
+    cur = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                path = " ".join(fields[5:]) if len(fields) > 5 else ""
+                perms = fields[1]
+                if not path:
+                    if perms == "---p":
+                        kind = "other"
+                    elif prev and prev[1] == lo and prev[2] == "" and prev[3] == "---p" and prev[1] - prev[0] <= 1 << 20:
+                        kind = "thread_stack"
+                    else:
+                        kind = "anon"
+                elif path == "[heap]":
+                    kind = "heap"
+                elif path == "[stack]":
+                    kind = "stack"
+                elif path.startswith("[anon:"):
+                    kind = "anon"
+                elif path.startswith("["):
+                    kind = "other"
+                else:
+                    kind = "file"
+                cur = kind
+                prev = (lo, hi, path, perms)
+            elif fields[0] == "Rss:":
+                parts[cur] += int(fields[1]) * 1024
+    return parts
+
+
+def rollup_rss(pid):
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                return int(line.split()[1]) * 1024
+
+
+def close(a, b, rel=0.05, abs_=256 << 10):
+    return abs(a - b) <= max(abs_, rel * max(a, b))

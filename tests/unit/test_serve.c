@@ -469,6 +469,80 @@ static void test_types_and_suspects(void **state)
 #undef L600
 }
 
+/* The memory families: one series per constant label value, absent without a measurement, the
+ * pymalloc ones absent while no arena was found. */
+static void test_memory(void **state)
+{
+	struct fixture f;
+	struct proc_row *row, *none, *quiet;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	row = new_row(700, "mem", "3.11.2", GC_TIER_USDT);
+	row->memory = (struct memory_row){ .valid = true, .time = 1700000001.25, .rss = 60, .arenas = 10, .heap = 20,
+					   .anon = 15, .stacks = 5, .file = 8, .other = 2, .shared = 3, .swap = 1,
+					   .arena_confidence = 0.995, .narenas = 4, .arena_bytes = 4 << 20,
+					   .blocks_used = 1000, .blocks_free = 50, .block_bytes_used = 32000,
+					   .block_bytes_free = 1600, .unused_pool_bytes = 16384, .tracked_bytes = 9000,
+					   .untracked_bytes = 7000, .untracked_objects = 123 };
+	copy_str(row->memory.arena_source, sizeof(row->memory.arena_source), "scan");
+	none = new_row(701, "none", "3.11.2", GC_TIER_USDT);
+	none->memory = (struct memory_row){ .valid = true, .rss = 5, .anon = 5 };
+	copy_str(none->memory.arena_source, sizeof(none->memory.arena_source), "none");
+	quiet = new_row(702, "quiet", "3.11.2", GC_TIER_USDT); /* no arena census yet */
+	f.rows[0] = row;
+	f.rows[1] = none;
+	f.rows[2] = quiet;
+	f.snap.rows = f.rows;
+	f.snap.nrows = 3;
+	render(&f);
+#define L700 "pid=\"700\",comm=\"mem\",python=\"3.11.2\",gc_source=\"usdt\""
+#define L701 "pid=\"701\",comm=\"none\",python=\"3.11.2\",gc_source=\"usdt\""
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"pymalloc_arenas\"}"), "10");
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"malloc_heap\"}"), "20");
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"anon_other\"}"), "15");
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"stacks\"}"), "5");
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"file\"}"), "8");
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L700 ",part=\"other\"}"), "2");
+	assert_string_equal(sample(&f, "pyleak_memory_shared_bytes{" L700 "}"), "3");
+	assert_string_equal(sample(&f, "pyleak_memory_swap_bytes{" L700 "}"), "1");
+	assert_string_equal(sample(&f, "pyleak_memory_measured_timestamp_seconds{" L700 "}"), "1700000001.25");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_found{" L700 ",source=\"scan\"}"), "1");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_found{" L700 ",source=\"table\"}"), "0");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_found{" L700 ",source=\"none\"}"), "0");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_scan_confidence{" L700 "}"), "0.995");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_arenas{" L700 "}"), "4");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_blocks{" L700 ",state=\"used\"}"), "1000");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_blocks{" L700 ",state=\"free\"}"), "50");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_block_bytes{" L700 ",state=\"used\"}"), "32000");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_block_bytes{" L700 ",state=\"free\"}"), "1600");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_block_bytes{" L700 ",state=\"unused_pools\"}"), "16384");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_block_bytes{" L700 ",state=\"arenas\"}"), "4194304");
+	assert_string_equal(sample(&f, "pyleak_python_object_bytes{" L700 ",tracking=\"tracked\"}"), "9000");
+	assert_string_equal(sample(&f, "pyleak_python_object_bytes{" L700 ",tracking=\"untracked\"}"), "7000");
+	assert_string_equal(sample(&f, "pyleak_python_untracked_objects{" L700 "}"), "123");
+	/* no arenas found: RSS parts and the "none" flag, no pymalloc figures */
+	assert_string_equal(sample(&f, "pyleak_memory_bytes{" L701 ",part=\"anon_other\"}"), "5");
+	assert_string_equal(sample(&f, "pyleak_pymalloc_found{" L701 ",source=\"none\"}"), "1");
+	assert_null(sample(&f, "pyleak_pymalloc_arenas{" L701 "}"));
+	assert_null(sample(&f, "pyleak_pymalloc_scan_confidence{" L701 "}"));
+	/* no measurement: nothing at all */
+	for (int i = 0; i < f.nlines; i++)
+		if (strstr(f.lines[i], "pid=\"702\""))
+			assert_true(strncmp(f.lines[i], "pyleak_memory", 13) && strncmp(f.lines[i], "pyleak_pymalloc", 15) &&
+				    strncmp(f.lines[i], "pyleak_python", 13));
+	/* bounded: 23 memory series for the scanned process, whatever its heap */
+	assert_int_equal(count_containing(&f, L700 ",part=") + count_containing(&f, L700 ",source=") +
+				 count_containing(&f, L700 ",state=") + count_containing(&f, L700 ",tracking="),
+			 6 + 3 + 6 + 2);
+	free(row);
+	free(none);
+	free(quiet);
+	sb_free(&f.out);
+#undef L700
+#undef L701
+}
+
 static void test_listen_addresses(void **state)
 {
 	struct serve_addr a;
@@ -583,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_empty_snapshot),
 		cmocka_unit_test(test_types_and_suspects),
+		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_listen_addresses),
 		cmocka_unit_test(test_groups),
 	};

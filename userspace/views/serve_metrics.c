@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/gcstats.h"
+#include "util/common.h"
 #include "util/escape.h"
 
 #ifndef PYLEAK_VERSION
@@ -135,6 +136,12 @@ static bool row_gc(const struct proc_row *row)
 	return row_shown(row) && row->gc_valid;
 }
 
+/* The arenas were found (arena table or scan): the pymalloc figures mean something. */
+static bool pymalloc_found(const struct memory_row *m)
+{
+	return !strcmp(m->arena_source, "table") || !strcmp(m->arena_source, "scan");
+}
+
 static void render_gc_counter(struct strbuf *sb, const struct snapshot *snap, struct family *f, size_t field_off)
 {
 	int i, g;
@@ -188,6 +195,151 @@ static void render_pause_histogram(struct strbuf *sb, const struct snapshot *sna
 			sample_i(sb, "pyleak_gc_pause_seconds_count", row, g, (long long)count);
 		}
 	}
+}
+
+/* One labelled gauge sample of a process: `name{process labels,label="value"} v`. The label
+ * values are this file's constants, never the target's. */
+static void labelled_sample(struct strbuf *sb, const char *name, const struct proc_row *row, const char *label,
+			    const char *value, double v)
+{
+	sb_printf(sb, "%s{", name);
+	serve__process_labels(sb, row);
+	sb_printf(sb, ",%s=\"%s\"} ", label, value);
+	value_f(sb, v);
+	sb_putc(sb, '\n');
+}
+
+static bool row_memory(const struct proc_row *row)
+{
+	return row_shown(row) && row->memory.valid;
+}
+
+/*
+ * RSS explained (analysis/memory.c, the Memory tab): the disjoint parts of RSS, the pymalloc
+ * arenas' own accounting and Python objects' bytes. Every label value is a constant of this
+ * function (part, state, tracking, source), so a process adds at most 1 + 6 + 2 + 3 + 1 + 1 + 2 + 4 + 2 + 1 = 23
+ * series (with the timestamp) whatever its heap holds. Absent until the first census that scans the arenas; the
+ * pymalloc families are absent too when no arena was found (pyleak_pymalloc_found says why not).
+ */
+static void render_memory(struct strbuf *sb, const struct snapshot *snap)
+{
+	static const char *const parts[] = { "pymalloc_arenas", "malloc_heap", "anon_other", "stacks", "file", "other" };
+	static const char *const sources[] = { "table", "scan", "none" };
+	struct family f_part = { .name = "pyleak_memory_bytes", .type = "gauge",
+			.help = "RSS split into disjoint parts (pymalloc_arenas, malloc_heap, anon_other, stacks, file, "
+			    "other; they add up to the smaps RSS of the same moment)." };
+	struct family f_time = { .name = "pyleak_memory_measured_timestamp_seconds", .type = "gauge",
+			.help = "Wall clock of the measurement the memory families show (a census with an arena scan)." };
+	struct family f_shared = { .name = "pyleak_memory_shared_bytes", .type = "gauge",
+			.help = "Of the RSS, pages shared with other processes (smaps Shared_*)." };
+	struct family f_swap = { .name = "pyleak_memory_swap_bytes", .type = "gauge",
+			.help = "Swapped-out anonymous memory of the process (smaps Swap)." };
+	struct family f_found = { .name = "pyleak_pymalloc_found", .type = "gauge",
+			.help = "1 for how the pymalloc arenas were found: table (the interpreter's arena table, exact), "
+			    "scan (anonymous memory scanned, heuristic), none (not found)." };
+	struct family f_conf = { .name = "pyleak_pymalloc_scan_confidence", .type = "gauge",
+			.help = "Source scan: share (0-1) of the used pools whose free lists add up." };
+	struct family f_arenas = { .name = "pyleak_pymalloc_arenas", .type = "gauge",
+			.help = "pymalloc arenas allocated (sys._debugmallocstats(): arenas allocated current)." };
+	struct family f_blocks = { .name = "pyleak_pymalloc_blocks", .type = "gauge",
+			.help = "pymalloc blocks in used pools: state used (allocated) or free (available)." };
+	struct family f_bbytes = { .name = "pyleak_pymalloc_block_bytes", .type = "gauge",
+			.help = "Bytes of pymalloc blocks: state used (in allocated blocks), free (available blocks of used "
+			    "pools: fragmentation), unused_pools (empty pools), arenas (address space of the arenas)." };
+	struct family f_obj = { .name = "pyleak_python_object_bytes", .type = "gauge",
+			.help = "Shallow bytes of Python objects at the last census with an arena scan: tracking tracked "
+			    "(on the GC lists) or untracked (found in the arenas only)." };
+	struct family f_unobj = { .name = "pyleak_python_untracked_objects", .type = "gauge",
+			.help = "Objects in the pymalloc arenas the GC does not track, at the last census with an arena scan." };
+	int i, k;
+
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+		const struct memory_row *m = &row->memory;
+		const uint64_t v[] = { m->arenas, m->heap, m->anon, m->stacks, m->file, m->other };
+
+		if (!row_memory(row))
+			continue;
+		family__begin(sb, &f_part);
+		for (k = 0; k < (int)ARRAY_SIZE(parts); k++)
+			labelled_sample(sb, f_part.name, row, "part", parts[k], (double)v[k]);
+	}
+	for (i = 0; i < snap->nrows; i++)
+		if (row_memory(snap->rows[i])) {
+			family__begin(sb, &f_time);
+			sample_f(sb, f_time.name, snap->rows[i], -1, snap->rows[i]->memory.time);
+		}
+	for (i = 0; i < snap->nrows; i++)
+		if (row_memory(snap->rows[i])) {
+			family__begin(sb, &f_shared);
+			sample_i(sb, f_shared.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.shared);
+		}
+	for (i = 0; i < snap->nrows; i++)
+		if (row_memory(snap->rows[i])) {
+			family__begin(sb, &f_swap);
+			sample_i(sb, f_swap.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.swap);
+		}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_memory(row))
+			continue;
+		family__begin(sb, &f_found);
+		for (k = 0; k < (int)ARRAY_SIZE(sources); k++)
+			labelled_sample(sb, f_found.name, row, "source", sources[k],
+					k == 2 ? !pymalloc_found(&row->memory) : !strcmp(row->memory.arena_source, sources[k]));
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_memory(row) || strcmp(row->memory.arena_source, "scan"))
+			continue;
+		family__begin(sb, &f_conf);
+		sample_f(sb, f_conf.name, row, -1, row->memory.arena_confidence);
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_memory(row) || !pymalloc_found(&row->memory))
+			continue;
+		family__begin(sb, &f_arenas);
+		sample_i(sb, f_arenas.name, row, -1, (long long)row->memory.narenas);
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_memory(row) || !pymalloc_found(&row->memory))
+			continue;
+		family__begin(sb, &f_blocks);
+		labelled_sample(sb, f_blocks.name, row, "state", "used", (double)row->memory.blocks_used);
+		labelled_sample(sb, f_blocks.name, row, "state", "free", (double)row->memory.blocks_free);
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+		const struct memory_row *m = &row->memory;
+
+		if (!row_memory(row) || !pymalloc_found(m))
+			continue;
+		family__begin(sb, &f_bbytes);
+		labelled_sample(sb, f_bbytes.name, row, "state", "used", (double)m->block_bytes_used);
+		labelled_sample(sb, f_bbytes.name, row, "state", "free", (double)m->block_bytes_free);
+		labelled_sample(sb, f_bbytes.name, row, "state", "unused_pools", (double)m->unused_pool_bytes);
+		labelled_sample(sb, f_bbytes.name, row, "state", "arenas", (double)m->arena_bytes);
+	}
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (!row_memory(row))
+			continue;
+		family__begin(sb, &f_obj);
+		labelled_sample(sb, f_obj.name, row, "tracking", "tracked", (double)row->memory.tracked_bytes);
+		labelled_sample(sb, f_obj.name, row, "tracking", "untracked", (double)row->memory.untracked_bytes);
+	}
+	for (i = 0; i < snap->nrows; i++)
+		if (row_memory(snap->rows[i])) {
+			family__begin(sb, &f_unobj);
+			sample_i(sb, f_unobj.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.untracked_objects);
+		}
 }
 
 static bool row_censused(const struct proc_row *row)
@@ -440,6 +592,7 @@ void serve__render(struct strbuf *sb, const struct snapshot *snap, const struct 
 		family__begin(sb, &f_est);
 		sample_i(sb, f_est.name, row, -1, row->pauses_estimated ? 1 : 0);
 	}
+	render_memory(sb, snap);
 	serve_render_types(sb, snap, opts);
 	serve_render_suspects(sb, snap, opts);
 	serve_render_groups(sb, snap);
