@@ -3,9 +3,14 @@
 
 import json
 import os
+import sqlite3
 import subprocess
+import time
 
-from conftest import interpreters, run_pyleak, proc_entry
+import pytest
+
+from conftest import (PYLEAK, Scenario, close, interpreters, mallocstats, proc_entry, pyleak_json_lines,
+                      run_pyleak)
 
 
 def test_replay_batch_matches_truth(root, scenario, tmp_path):
@@ -81,3 +86,78 @@ def test_replay_survivor_evidence(root, scenario, tmp_path):
     assert "of surviving samples" in ev[-1] and leak in ev[-1], ev[-1]
     txt = run_pyleak("top", "--replay", db, "-b").stdout
     assert "SUSPECT type __main__.Record" in txt and "of surviving samples" in txt
+
+
+def _shape(doc):
+    """The keys of a JSON object, recursively: what a replayed object must have like the live one."""
+    if isinstance(doc, dict):
+        return dict((k, _shape(v)) for k, v in doc.items())
+    return type(doc).__name__ if doc is not None else None
+
+
+@pytest.mark.parametrize("interp", [i for i in interpreters(minors=((3, 12),), stripped=True)
+                                    if i.name.startswith(("debian", "stripped", "pyenv"))][:3], ids=repr)
+def test_replay_memory_as_live(root, interp, tmp_path):
+    """The Memory tab's row (the JSON `memory` object) replayed from a recording equals what the
+    recorder measured (its memory row, every field) and what a live `top` beside it shows for the
+    allocator's figures of an idle target, which equal sys._debugmallocstats() in the target."""
+    s = Scenario(interp, "mallocstats.py", ["--objects", "100000"], tmpdir=str(tmp_path))
+    try:
+        s.truth(phase="idle")
+        time.sleep(0.5)
+        ms = mallocstats(s, time.time())  # before the watching starts: the signal handler allocates
+        db = str(tmp_path / "mem.db")
+        rec = subprocess.Popen([PYLEAK, "record", "-p", str(s.pid), "-o", db, "--interval", "1", "--duration", "14"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        live = pyleak_json_lines("top", "-b", "--json", "-d", "1", "-n", "12", "-p", s.pid, timeout=120)
+        out, err = rec.communicate(timeout=120)
+        assert rec.returncode == 0, err
+    finally:
+        s.stop()
+    lm = [p["memory"] for l in live for p in l["processes"] if p["pid"] == s.pid and p.get("memory")][-1]
+    snaps = pyleak_json_lines("top", "--replay", db, "-b", "--json")
+    replayed = [(sn["time"], p["memory"]) for sn in snaps for p in sn["processes"]
+                if p["pid"] == s.pid and p.get("memory")]
+    assert replayed, "no memory object replayed"
+    rm = replayed[-1][1]
+    # the recorder's own rows, every field the JSON shows
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM memory ORDER BY time")]
+    con.close()
+    assert len(rows) >= 2, rows  # the arena census repeats (5 s at the least)
+    # every replayed step shows the newest recorded row not after it
+    for at, m in replayed:
+        newest = [r for r in rows if r["time"] <= at + 1e-6][-1]
+        assert abs(m["time"] - newest["time"]) < 1e-3, (at, m["time"], newest["time"])
+    row = rows[-1]
+    assert abs(rm["time"] - row["time"]) < 1e-3
+    assert rm["rss_bytes"] == row["rss"]
+    assert rm["parts"] == {"pymalloc_arenas": row["pymalloc_arenas"], "malloc_heap": row["malloc_heap"],
+                           "anon_other": row["anon_other"], "stacks": row["stacks"], "file": row["file"],
+                           "other": row["other"]}
+    assert (rm["shared_bytes"], rm["swap_bytes"], rm["thread_stacks"]) == (row["shared"], row["swap"],
+                                                                            row["thread_stacks"])
+    pm = rm["pymalloc"]
+    assert (pm["source"], pm["why"], pm["arenas"], pm["arena_bytes"], pm["blocks_used"], pm["blocks_free"],
+            pm["block_bytes_used"], pm["block_bytes_free"], pm["unused_pool_bytes"]) == (
+        row["arena_source"], row["arena_why"], row["arenas"], row["arena_bytes"], row["blocks_used"],
+        row["blocks_free"], row["block_bytes_used"], row["block_bytes_free"], row["unused_pool_bytes"])
+    assert abs(pm["confidence"] - row["arena_confidence"]) <= 1e-5 * max(1, row["arena_confidence"])
+    assert rm["objects"] == {"tracked_bytes": row["tracked_bytes"], "untracked_bytes": row["untracked_bytes"],
+                             "untracked_objects": row["untracked_objects"]}
+    for k, col in (("rss", "rss_per_min"), ("pymalloc_arenas", "arenas_per_min"), ("objects", "objects_per_min"),
+                   ("malloc", "malloc_per_min"), ("stacks", "stacks_per_min"), ("file", "file_per_min")):
+        assert abs(rm["per_min"][k] - row[col]) <= 1e-5 * max(1.0, abs(row[col])), (k, rm["per_min"], row)
+    # the same object as live: same fields, the idle allocator's figures equal, the parts close
+    assert _shape(rm) == _shape(lm), (rm, lm)
+    for k in ("source", "certainty", "why", "arenas", "arena_bytes", "blocks_used", "block_bytes_used"):
+        assert rm["pymalloc"][k] == lm["pymalloc"][k], (k, rm["pymalloc"], lm["pymalloc"])
+    assert rm["objects"]["untracked_objects"] > 0 and lm["objects"]["untracked_objects"] > 0
+    for k, v in lm["parts"].items():
+        assert close(rm["parts"][k], v), (k, rm["parts"], lm["parts"])
+    # and both are the target's own count
+    assert (pm["arenas"], pm["block_bytes_used"]) == (ms["arenas"], ms["bytes_in_allocated_blocks"]), (pm, ms)
+    # the batch text view of the replay prints the Memory line too
+    txt = run_pyleak("top", "--replay", db, "-b").stdout
+    assert "memory: pymalloc arenas" in txt and pm["source"] in txt

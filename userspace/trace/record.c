@@ -67,7 +67,13 @@ static const char schema_sql[] =
 	"CREATE TABLE memory(proc INTEGER NOT NULL, time REAL NOT NULL, rss INTEGER, pymalloc_arenas INTEGER,"
 	" malloc_heap INTEGER, anon_other INTEGER, stacks INTEGER, file INTEGER, other INTEGER, shared INTEGER,"
 	" tracked_bytes INTEGER, untracked_bytes INTEGER, arena_bytes INTEGER, block_bytes_used INTEGER,"
-	" block_bytes_free INTEGER, arena_source TEXT);"
+	" block_bytes_free INTEGER, arena_source TEXT,"
+	/* The rest of the Memory tab and the JSON memory object, so a replay shows them as live did
+	 * (added later too: trace.c loads files without these columns, the replay then has none). */
+	" swap INTEGER, thread_stacks INTEGER, arena_why TEXT, arena_confidence REAL, arenas INTEGER,"
+	" blocks_used INTEGER, blocks_free INTEGER, unused_pool_bytes INTEGER, untracked_objects INTEGER,"
+	" rss_per_min REAL, arenas_per_min REAL, objects_per_min REAL, malloc_per_min REAL, stacks_per_min REAL,"
+	" file_per_min REAL);"
 	"CREATE INDEX memory_proc_time ON memory(proc, time);";
 
 enum {
@@ -103,7 +109,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SUSPECT] = "INSERT INTO suspects VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_SITE] = "INSERT INTO sites VALUES(?1,?2,?3,?4,?5)",
 	[ST_SURVIVOR] = "INSERT INTO survivors VALUES(?1,?2,?3,?4,?5,?6,?7)",
-	[ST_MEMORY] = "INSERT INTO memory VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+	[ST_MEMORY] = "INSERT INTO memory VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+		       "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
 };
 
 struct rec_proc {
@@ -784,6 +791,21 @@ int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row 
 	sqlite3_bind_int64(st, 14, m->block_bytes_used);
 	sqlite3_bind_int64(st, 15, m->block_bytes_free);
 	text_or_null(st, 16, m->arena_source);
+	sqlite3_bind_int64(st, 17, (int64_t)m->swap);
+	sqlite3_bind_int64(st, 18, m->thread_stacks);
+	text_or_null(st, 19, m->arena_why[0] ? m->arena_why : NULL);
+	sqlite3_bind_double(st, 20, m->arena_confidence);
+	sqlite3_bind_int64(st, 21, m->narenas);
+	sqlite3_bind_int64(st, 22, m->blocks_used);
+	sqlite3_bind_int64(st, 23, m->blocks_free);
+	sqlite3_bind_int64(st, 24, m->unused_pool_bytes);
+	sqlite3_bind_int64(st, 25, m->untracked_objects);
+	sqlite3_bind_double(st, 26, m->rss_per_min);
+	sqlite3_bind_double(st, 27, m->arenas_per_min);
+	sqlite3_bind_double(st, 28, m->objects_per_min);
+	sqlite3_bind_double(st, 29, m->malloc_per_min);
+	sqlite3_bind_double(st, 30, m->stacks_per_min);
+	sqlite3_bind_double(st, 31, m->file_per_min);
 	return step_reset(r, st, "writing a memory row");
 }
 

@@ -166,6 +166,63 @@ static void fill_aux(const struct trace *t, int pidx, double at, struct proc_row
 	}
 }
 
+/*
+ * The RSS breakdown: the newest memory row at or before `at`, as the live row kept the one of
+ * its newest census with an arena scan. A file from before the detail columns gives the parts
+ * and the allocator's bytes; the counts it did not record stay 0.
+ */
+static void fill_memory(const struct trace_proc *p, double at, struct memory_row *m)
+{
+	const struct trace_memory *tm = NULL;
+	int lo = 0, hi = p->nmemory - 1;
+
+	while (lo <= hi) { /* by time (trace.c orders them) */
+		int mid = lo + (hi - lo) / 2;
+
+		if (p->memory[mid].time <= at + 1e-6) {
+			tm = &p->memory[mid];
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	memset(m, 0, sizeof(*m));
+	if (!tm)
+		return;
+	m->valid = true;
+	m->time = tm->time;
+	/* The file's numbers: a negative one (hostile or damaged) is shown as 0, not as 2^64 - n. */
+	m->rss = (uint64_t)MAX(tm->rss, 0);
+	m->arenas = (uint64_t)MAX(tm->arenas, 0);
+	m->heap = (uint64_t)MAX(tm->heap, 0);
+	m->anon = (uint64_t)MAX(tm->anon, 0);
+	m->stacks = (uint64_t)MAX(tm->stacks, 0);
+	m->file = (uint64_t)MAX(tm->file, 0);
+	m->other = (uint64_t)MAX(tm->other, 0);
+	m->shared = (uint64_t)MAX(tm->shared, 0);
+	m->swap = (uint64_t)MAX(tm->swap, 0);
+	m->thread_stacks = tm->thread_stacks;
+	copy_str(m->arena_source, sizeof(m->arena_source), tm->arena_source);
+	copy_str(m->arena_why, sizeof(m->arena_why), tm->arena_why);
+	m->arena_confidence = tm->arena_confidence;
+	m->narenas = tm->narenas;
+	m->arena_bytes = tm->arena_bytes;
+	m->blocks_used = tm->blocks_used;
+	m->blocks_free = tm->blocks_free;
+	m->block_bytes_used = tm->block_bytes_used;
+	m->block_bytes_free = tm->block_bytes_free;
+	m->unused_pool_bytes = tm->unused_pool_bytes;
+	m->tracked_bytes = tm->tracked_bytes;
+	m->untracked_bytes = tm->untracked_bytes;
+	m->untracked_objects = tm->untracked_objects;
+	m->rss_per_min = tm->rss_per_min;
+	m->arenas_per_min = tm->arenas_per_min;
+	m->objects_per_min = tm->objects_per_min;
+	m->malloc_per_min = tm->malloc_per_min;
+	m->stacks_per_min = tm->stacks_per_min;
+	m->file_per_min = tm->file_per_min;
+}
+
 static void fill_row(struct replay *r, int pidx, int si, double at)
 {
 	const struct trace_proc *p = &r->t->procs[pidx];
@@ -249,6 +306,7 @@ static void fill_row(struct replay *r, int pidx, int si, double at)
 		row->rss_per_min = proc_row__rss_slope_per_min(row, 60.0);
 	}
 	fill_aux(r->t, pidx, at, row);
+	fill_memory(p, at, &row->memory);
 }
 
 static int replay_refresh(void *ctx, struct snapshot *snap)

@@ -433,6 +433,7 @@ static int load_memory(struct loader *l)
 	struct trace *t = l->t;
 	sqlite3_stmt *st;
 	long total = 0;
+	bool detail;
 	int rc, err;
 
 	/* Files written before the table existed load without memory rows. */
@@ -443,9 +444,18 @@ static int load_memory(struct loader *l)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
 		return 0;
-	err = prepare(l, "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
-			 " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
-			 " arena_source FROM memory ORDER BY proc, time", &st);
+	/* The detail columns came later: a file without them loads the parts only (detail false). */
+	detail = sqlite3_prepare_v2(l->db, "SELECT swap, file_per_min FROM memory LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	err = prepare(l, detail ? "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
+				  " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
+				  " arena_source, swap, thread_stacks, arena_why, arena_confidence, arenas, blocks_used,"
+				  " blocks_free, unused_pool_bytes, untracked_objects, rss_per_min, arenas_per_min,"
+				  " objects_per_min, malloc_per_min, stacks_per_min, file_per_min FROM memory ORDER BY proc, time"
+				: "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
+				  " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
+				  " arena_source FROM memory ORDER BY proc, time",
+		      &st);
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -486,6 +496,25 @@ static int load_memory(struct loader *l)
 		m->block_bytes_free = col_i64(st, 14, 0);
 		src = sqlite3_column_text(st, 15);
 		copy_str(m->arena_source, sizeof(m->arena_source), src ? (const char *)src : "none");
+		if (!detail)
+			continue;
+		m->detail = true;
+		m->swap = col_i64(st, 16, 0);
+		m->thread_stacks = (int)MAX(0, MIN(col_i64(st, 17, 0), 1000000)); /* the file's number */
+		src = sqlite3_column_text(st, 18);
+		copy_str(m->arena_why, sizeof(m->arena_why), src ? (const char *)src : "");
+		m->arena_confidence = col_dbl(st, 19);
+		m->narenas = col_i64(st, 20, 0);
+		m->blocks_used = col_i64(st, 21, 0);
+		m->blocks_free = col_i64(st, 22, 0);
+		m->unused_pool_bytes = col_i64(st, 23, 0);
+		m->untracked_objects = col_i64(st, 24, 0);
+		m->rss_per_min = col_dbl(st, 25);
+		m->arenas_per_min = col_dbl(st, 26);
+		m->objects_per_min = col_dbl(st, 27);
+		m->malloc_per_min = col_dbl(st, 28);
+		m->stacks_per_min = col_dbl(st, 29);
+		m->file_per_min = col_dbl(st, 30);
 	}
 	if (!err)
 		err = step_done(l, rc);

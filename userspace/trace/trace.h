@@ -60,6 +60,13 @@ struct trace_memory {
 	int64_t rss, arenas, heap, anon, stacks, file, other, shared;
 	int64_t tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free;
 	char arena_source[8];
+	/* The rest of model/memory.h's row; detail false in files recorded before these columns. */
+	bool detail;
+	int64_t swap, narenas, blocks_used, blocks_free, unused_pool_bytes, untracked_objects;
+	int thread_stacks;
+	double arena_confidence;
+	double rss_per_min, arenas_per_min, objects_per_min, malloc_per_min, stacks_per_min, file_per_min;
+	char arena_why[160];
 };
 
 struct trace_proc {
