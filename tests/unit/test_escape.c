@@ -156,6 +156,45 @@ static void test_collapsed(void **state)
 	assert_null(strchr(run(esc_collapsed, HOSTILE), ';'));
 }
 
+/* Stacks in a trace: only ';' and '\\' quoted, the original bytes back frame by frame. */
+static void test_stack_frames(void **state)
+{
+	static const char *const frames[] = { "a.py:1 f;g", "b\\c;;", "", "\x1b]0;x\x07 \xff", "plain" };
+	char out[64], small[4];
+	struct strbuf sb;
+	const char *p;
+	size_t i;
+
+	(void)state;
+	sb_init(&sb);
+	for (i = 0; i < ARRAY_SIZE(frames); i++) {
+		if (i)
+			sb_putc(&sb, ';');
+		esc_stack_frame(&sb, frames[i]);
+	}
+	assert_string_equal(sb.buf, "a.py:1 f\\;g;b\\\\c\\;\\;;;\x1b]0\\;x\x07 \xff;plain");
+	p = sb.buf;
+	for (i = 0; i < ARRAY_SIZE(frames); i++) {
+		assert_true(esc_stack_next(&p, out, sizeof(out)));
+		assert_string_equal(out, frames[i]);
+	}
+	assert_false(esc_stack_next(&p, out, sizeof(out)));
+	/* a frame longer than the buffer is cut, the next one still found */
+	p = "abcdef;gh";
+	assert_true(esc_stack_next(&p, small, sizeof(small)));
+	assert_string_equal(small, "abc");
+	assert_true(esc_stack_next(&p, small, sizeof(small)));
+	assert_string_equal(small, "gh");
+	/* a lone trailing backslash (a damaged file) is kept */
+	p = "x\\";
+	assert_true(esc_stack_next(&p, out, sizeof(out)));
+	assert_string_equal(out, "x\\");
+	assert_false(esc_stack_next(&p, out, sizeof(out)));
+	p = NULL;
+	assert_false(esc_stack_next(&p, out, sizeof(out)));
+	sb_free(&sb);
+}
+
 static void test_buf(void **state)
 {
 	char small[8], big[ESC_TEXT_SIZE(64)];
@@ -222,7 +261,7 @@ int main(void)
 		cmocka_unit_test(test_text), cmocka_unit_test(test_text_round_trip), cmocka_unit_test(test_json),
 		cmocka_unit_test(test_csv),  cmocka_unit_test(test_html),	      cmocka_unit_test(test_prom_and_dot),
 		cmocka_unit_test(test_collapsed), cmocka_unit_test(test_buf),	      cmocka_unit_test(test_fputs),
-		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_messages), cmocka_unit_test(test_stack_frames),
 	};
 	return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "trace/record.h"
 #include "trace/report.h"
 #include "trace/trace.h"
+#include "util/escape.h"
 #include "trace/replay.h"
 #include "model/groups.h"
 
@@ -477,6 +478,53 @@ static void sql(const char *path, const char *stmt)
 	sqlite3_close(db);
 }
 
+/* A ';' (and '\\', newlines, spaces) inside a frame's name stays in its frame through the trace:
+ * the recorder quotes it, the collapsed report escapes the frame, every line is "frames count";
+ * a file without the "stacks" meta key (older recorders) splits at every ';' as before. */
+static void test_stack_frames_quoted(void **state)
+{
+	char path[300], *out;
+	struct recorder_opts o = { .command_line = "x", .interval_s = 1, .start_time = T0, .quiet = true };
+	struct recorder *r;
+	struct proc_row *a = make_row(100, 5000, "python3.11", GC_TIER_USDT);
+	struct proc_row *rows[1] = { a };
+	struct snapshot snap = { .time = T0 + 1, .interval_s = 1, .nrows = 1, .rows = rows };
+	struct strbuf sb;
+	struct trace *t;
+
+	(void)state;
+	path_in(path, sizeof(path), "frames.db");
+	o.path = path;
+	sb_init(&sb);
+	esc_stack_frame(&sb, "main.py:1 <module>");
+	sb_putc(&sb, ';');
+	esc_stack_frame(&sb, "/t/a;b.py:2 f;g h\\i\nj");
+	assert_string_equal(sb.buf, "main.py:1 <module>;/t/a\\;b.py:2 f\\;g h\\\\i\nj");
+	assert_int_equal(recorder__open(&o, &r), 0);
+	set_counters(a, 10);
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	assert_int_equal(recorder__site_row(r, 100, T0 + 1, sb.buf, 5, -1), 0);
+	assert_int_equal(recorder__survivor_row(r, 100, T0 + 1, "T;U", sb.buf, 4, 3, 2), 0);
+	assert_int_equal(recorder__close(r), 0);
+	sb_free(&sb);
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_true(t->meta.stacks_quoted);
+	out = render(t, REPORT_COLLAPSED);
+	assert_string_equal(out, "main.py:1 <module>;/t/a\\x3bb.py:2 f\\x3bg h\\\\i\\nj 5\n");
+	free(out);
+	trace__free(t);
+
+	/* the same rows from a recorder that did not quote: split at every ';', each piece escaped */
+	sql(path, "DELETE FROM meta WHERE key='stacks'");
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_false(t->meta.stacks_quoted);
+	out = render(t, REPORT_COLLAPSED);
+	assert_string_equal(out, "main.py:1 <module>;/t/a\\\\;b.py:2 f\\\\;g h\\\\\\\\i\\nj 5\n");
+	free(out);
+	trace__free(t);
+	free(a);
+}
+
 /* A shared recording with absurd times: replay must not convert an out-of-range span to int
  * (undefined behaviour, found by fuzz_trace_rows) and caps its steps. */
 static void test_replay_hostile_times(void **state)
@@ -651,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_overwrite), cmocka_unit_test(test_empty_trace),
 		cmocka_unit_test(test_groups_round_trip),
 		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_replay_hostile_times), cmocka_unit_test(test_max_size_drops_events),
+		cmocka_unit_test(test_stack_frames_quoted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,7 @@
 #include "cmd/cmds.h"
 #include "collect/collect.h"
 #include "util/common.h"
+#include "util/escape.h"
 #include "trace/record.h"
 
 static const char record_usage[] =
@@ -67,6 +68,23 @@ static void on_gc_event(const struct gc_probe_event *ev, void *ctx)
 	recorder__gc_event(((struct record_ctx *)ctx)->rec, ev);
 }
 
+/* A stack as the trace keeps it: frames outermost first, each quoted (util/escape.h
+ * esc_stack_frame: a ';' in a name stays in its frame), joined with ';'. */
+static void put_stack(struct strbuf *sb, const struct site_stack *st)
+{
+	char frame[400];
+	int f;
+
+	if (st->truncated)
+		sb_puts(sb, "[truncated]");
+	for (f = st->nframes - 1; f >= 0; f--) {
+		site_frame__format(&st->frames[f], frame, sizeof(frame));
+		if (sb->len)
+			sb_putc(sb, ';');
+		esc_stack_frame(sb, frame);
+	}
+}
+
 /*
  * Allocation sites of one process into the trace. Counts are cumulative since attach, so each
  * process's stacks are written once: when it exits, or at the end of the recording.
@@ -74,8 +92,7 @@ static void on_gc_event(const struct gc_probe_event *ev, void *ctx)
 static void record_sites(struct record_ctx *ctx, const struct proc_row *row, double time)
 {
 	struct strbuf sb;
-	char frame[400];
-	int i, f;
+	int i;
 
 	if (!row->sites_valid)
 		return;
@@ -84,14 +101,7 @@ static void record_sites(struct record_ctx *ctx, const struct proc_row *row, dou
 		const struct site_stack *st = &row->sites.stacks[i];
 
 		sb_reset(&sb);
-		if (st->truncated)
-			sb_puts(&sb, "[truncated]");
-		for (f = st->nframes - 1; f >= 0; f--) {
-			site_frame__format(&st->frames[f], frame, sizeof(frame));
-			if (sb.len)
-				sb_putc(&sb, ';');
-			sb_puts(&sb, frame);
-		}
+		put_stack(&sb, st);
 		if (sb.buf && recorder__site_row(ctx->rec, row->target.pid, time, sb.buf, (int64_t)st->count, -1))
 			break;
 	}
@@ -103,8 +113,7 @@ static void record_survivors(struct record_ctx *ctx, const struct proc_row *row,
 {
 	const struct survivors *sv = row->surv;
 	struct strbuf sb;
-	char frame[400];
-	int i, f;
+	int i;
 
 	if (!sv)
 		return;
@@ -117,14 +126,7 @@ static void record_survivors(struct record_ctx *ctx, const struct proc_row *row,
 		if (!st) {
 			sb_printf(&sb, "[stack %016llx]", (unsigned long long)g->stack_id);
 		} else {
-			if (st->truncated)
-				sb_puts(&sb, "[truncated]");
-			for (f = st->nframes - 1; f >= 0; f--) {
-				site_frame__format(&st->frames[f], frame, sizeof(frame));
-				if (sb.len)
-					sb_putc(&sb, ';');
-				sb_puts(&sb, frame);
-			}
+			put_stack(&sb, st);
 		}
 		if (sb.buf && recorder__survivor_row(ctx->rec, row->target.pid, time, g->type_name[0] ? g->type_name : NULL,
 						     sb.buf, (int64_t)g->sampled, (int64_t)g->survived, (int64_t)g->alive))

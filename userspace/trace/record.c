@@ -323,6 +323,9 @@ static int write_header_meta(struct recorder *r, const struct recorder_opts *opt
 	err = err ?: meta_setf(r, "max_size", "%llu", (unsigned long long)r->max_size);
 	err = err ?: meta_set(r, "pause_hist", "cumulative");
 	err = err ?: meta_set(r, "complete", "0");
+	/* A ';' in a frame's name is quoted (util/escape.h esc_stack_frame); files without the key
+	 * joined raw names, and their readers split at every ';'. */
+	err = err ?: meta_set(r, "stacks", "quoted");
 	err = err ?: meta_set(r, "dropped_gc_events", "0");
 	return err;
 }

@@ -413,6 +413,30 @@ int report__write_chrome(const struct trace *t, FILE *f)
 /* ------------------------------------------------------------------------------------------ */
 /* collapsed stacks (flamegraph.pl, speedscope, inferno)                                         */
 
+/*
+ * A stored stack (docs/trace-schema.md) as collapsed frames: each frame escaped on its own
+ * (esc_collapsed), so every line stays "frames count". A file that marks its frames quoted
+ * splits back exactly; an older one joined raw names, so a ';' inside a name splits it there
+ * (the file cannot tell) and each piece is escaped.
+ */
+static void put_stack(const struct trace *t, FILE *f, const char *stack)
+{
+	const char *p = stack ? stack : "?";
+	char frame[1024];
+	bool first = true;
+
+	if (!t->meta.stacks_quoted) {
+		esc_fputs(f, esc_text, p);
+		return;
+	}
+	while (esc_stack_next(&p, frame, sizeof(frame))) {
+		if (!first)
+			fputc(';', f);
+		esc_fputs(f, esc_collapsed, frame);
+		first = false;
+	}
+}
+
 int report__write_collapsed(const struct trace *t, FILE *f)
 {
 	int k = TRACE_SITES, i, nprocs_with_sites = 0, last_proc = -1;
@@ -442,10 +466,7 @@ int report__write_collapsed(const struct trace *t, FILE *f)
 				esc_fputs(f, esc_collapsed, t->procs[a->proc].comm);
 				fprintf(f, "-%d;", t->procs[a->proc].pid);
 			}
-			/* The stored stack is frames joined with ';' (docs/trace-schema.md): esc_text keeps
-			 * the separators and makes line breaks and controls visible, so every line stays
-			 * "frames count" (a ';' inside a frame's name splits it: the schema cannot tell). */
-			esc_fputs(f, esc_text, a->name);
+			put_stack(t, f, a->name);
 			fprintf(f, " %lld\n", (long long)sum);
 			lines++;
 		}
@@ -479,10 +500,10 @@ int report__write_collapsed_survivors(const struct trace *t, FILE *f)
 			esc_fputs(f, esc_collapsed, t->procs[a->proc].comm);
 			fprintf(f, "-%d;", t->procs[a->proc].pid);
 		}
-		/* the type is one frame; the stored stack is frames joined with ';' (as for sites) */
+		/* the type is one frame, then the stored stack (as for sites) */
 		esc_fputs(f, esc_collapsed, a->kind ? a->kind : "?");
 		fputc(';', f);
-		esc_fputs(f, esc_text, a->name);
+		put_stack(t, f, a->name);
 		fprintf(f, " %lld\n", (long long)a->count);
 	}
 	return 0;

@@ -198,6 +198,8 @@ static int load_meta(struct loader *l)
 			m->ringbuf_dropped_events = (uint64_t)col_i64(st, 1, 0);
 		} else if (!strcmp(k, "complete")) {
 			m->complete = !strcmp(v, "1");
+		} else if (!strcmp(k, "stacks")) {
+			m->stacks_quoted = !strcmp(v, "quoted");
 		}
 	}
 	err = step_done(l, rc);

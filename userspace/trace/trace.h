@@ -27,6 +27,7 @@ struct trace_meta {
 	uint64_t dropped_gc_events;	/* not written because of --max-size */
 	uint64_t ringbuf_dropped_events; /* lost in the kernel ring buffer */
 	bool complete;			/* the recorder closed the file (not killed) */
+	bool stacks_quoted;		/* meta "stacks" = "quoted": frames as util/escape.h esc_stack_frame */
 };
 
 struct trace_sample {

@@ -124,6 +124,33 @@ void esc_collapsed(struct strbuf *sb, const char *s)
 	text_escape(sb, s, ';');
 }
 
+void esc_stack_frame(struct strbuf *sb, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == ';' || *s == '\\')
+			sb_putc(sb, '\\');
+		sb_putc(sb, *s);
+	}
+}
+
+bool esc_stack_next(const char **p, char *out, size_t outsz)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	if (!s || !*s || !outsz)
+		return false;
+	for (; *s && *s != ';'; s++) {
+		if (*s == '\\' && s[1])
+			s++; /* the quoted byte itself (a lone trailing '\\' is kept as it is) */
+		if (n + 1 < outsz)
+			out[n++] = *s;
+	}
+	out[n] = '\0';
+	*p = *s ? s + 1 : s;
+	return true;
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

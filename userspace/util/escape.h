@@ -46,6 +46,17 @@ void esc_prom(struct strbuf *sb, const char *s);
 void esc_dot(struct strbuf *sb, const char *s);
 void esc_collapsed(struct strbuf *sb, const char *s);
 
+/*
+ * Stacks in a trace (docs/trace-schema.md, the sites and survivors tables) are frames joined
+ * with ';', each frame the target's bytes with only ';' -> "\\;" and '\\' -> "\\\\" quoted
+ * (esc_stack_frame), so a ';' inside a name no longer splits it and the file keeps the
+ * original bytes. esc_stack_next() takes the next frame back (the original bytes) from *p into
+ * out[outsz] (terminated; a longer frame is cut), moves *p past it and its separator, and
+ * returns false when no frame is left. Not an output escaper: a view escapes the frame after.
+ */
+void esc_stack_frame(struct strbuf *sb, const char *s);
+bool esc_stack_next(const char **p, char *out, size_t outsz);
+
 /* UTF-8 of one code point (< 0x110000) into out[4]; returns the bytes written.  Also the TUI's. */
 size_t esc_utf8_encode(char *out, uint32_t cp);
 
