@@ -10,9 +10,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -234,13 +236,7 @@ class Scenario(object):
         return self.out.read()[-4000:]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.out.close()
 
 
@@ -256,6 +252,73 @@ def scenario(root, tmp_path):
     yield start
     for s in started:
         s.stop()
+
+
+def stop_process(proc, timeout=10):
+    """SIGTERM a helper process (a scenario, a server), SIGKILL it if it lingers; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def log_tail(f, n=3000):
+    """The last n characters of a log file the test opened w+ (a server's, a scenario's)."""
+    f.flush()
+    f.seek(0)
+    return f.read()[-n:]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class TopJson(object):
+    """`pyleak top -b --json ARGS` in the background; every snapshot kept as it arrives."""
+
+    def __init__(self, *args):
+        self.snaps = []
+        self.proc = subprocess.Popen([PYLEAK, "top", "-b", "--json"] + [str(a) for a in args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        self.reader = threading.Thread(target=self._read)
+        self.reader.daemon = True
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.strip():
+                self.snaps.append(json.loads(line))
+
+    def wait_for(self, pred, timeout):
+        """The first truthy pred(snapshot) of the snapshots to come (and come so far), or None."""
+        deadline = time.time() + timeout
+        seen = 0
+        while time.time() < deadline:
+            while seen < len(self.snaps):
+                r = pred(self.snaps[seen])
+                seen += 1
+                if r:
+                    return r
+            assert self.proc.poll() is None, "pyleak top exited: " + self.proc.stderr.read()[-3000:]
+            time.sleep(0.2)
+        return None
+
+    def stop(self):
+        """Ctrl-C it (it must stop on it) and return its exit status."""
+        rc = stop_on_sigint(self.proc, "pyleak top")
+        self.reader.join(10)
+        return rc
+
+    def stderr_tail(self):
+        return self.proc.stderr.read()[-3000:] if self.proc.poll() is not None else ""
 
 
 def stop_on_sigint(proc, what, timeout=20):

@@ -13,7 +13,6 @@ requests to 127.0.0.1.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -22,7 +21,8 @@ from urllib.request import urlopen
 
 import pytest
 
-from conftest import PYLEAK, SCENARIOS, interpreters, need, pyleak_json_lines, run_pyleak, stop_on_sigint
+from conftest import (PYLEAK, SCENARIOS, TopJson, free_port, interpreters, log_tail, need, pyleak_json_lines,
+                      run_pyleak, stop_process)
 from test_serve import PROMETHEUS, PROMTOOL, Prometheus, Serve, find
 
 PY = "/usr/bin/python3.11"  # Debian's gunicorn and Flask run on it
@@ -30,14 +30,6 @@ GUNICORN = "/usr/bin/gunicorn"
 SESSION = "family_flask_app.Session"
 # The leak as pyleak names it: the type, or the list that holds its instances
 LEAK_NAMES = (SESSION, "family_flask_app._SESSIONS")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def children(pid):
@@ -78,18 +70,10 @@ class Gunicorn(object):
         raise AssertionError("gunicorn did not start: " + self.output())
 
     def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-3000:]
+        return log_tail(self.log)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
         self.log.close()
 
 
@@ -128,42 +112,6 @@ class Load(object):
             t.join(30)
 
 
-class Top(object):
-    """`pyleak top -b --json` in the background; every snapshot kept as it arrives."""
-
-    def __init__(self, *args):
-        self.snaps = []
-        self.err = open(os.devnull, "w")
-        self.proc = subprocess.Popen([PYLEAK, "top", "-b", "--json"] + [str(a) for a in args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        self.reader = threading.Thread(target=self._read)
-        self.reader.daemon = True
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.strip():
-                self.snaps.append(json.loads(line))
-
-    def wait_for(self, pred, timeout):
-        deadline = time.time() + timeout
-        seen = 0
-        while time.time() < deadline:
-            while seen < len(self.snaps):
-                r = pred(self.snaps[seen])
-                seen += 1
-                if r:
-                    return r
-            assert self.proc.poll() is None, "pyleak top exited: " + self.proc.stderr.read()[-3000:]
-            time.sleep(0.2)
-        return None
-
-    def stop(self):
-        rc = stop_on_sigint(self.proc, "pyleak top")
-        self.reader.join(10)
-        return rc
-
-
 def group_of(snap, root):
     for g in snap["groups"]:
         if g["root_pid"] == root:
@@ -188,7 +136,7 @@ def test_gunicorn_leaking_family_and_quiet_twin(root, started, tmp_path):
     started.append(leaky)
     clean = Gunicorn(str(tmp_path), leak=False)
     started.append(clean)
-    top = Top("-d", "2", "--group", "gunicorn", "--census-budget", "10")
+    top = TopJson("-d", "2", "--group", "gunicorn", "--census-budget", "10")
     started.append(top)
     load = Load([leaky.port, clean.port], rate=40, total=40 * 120)
     started.append(load)
@@ -251,7 +199,7 @@ def test_gunicorn_recycled_workers_leak(root, started, tmp_path):
     # ~40 requests/s over 4 workers and --max-requests 300: each worker lives about 30 s
     gun = Gunicorn(str(tmp_path), leak=True, max_requests=300)
     started.append(gun)
-    top = Top("-d", "2", "--group", str(gun.pid), "--census-budget", "10")
+    top = TopJson("-d", "2", "--group", str(gun.pid), "--census-budget", "10")
     started.append(top)
     load = Load([gun.port], rate=40, total=40 * 200)
     started.append(load)

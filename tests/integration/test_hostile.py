@@ -25,7 +25,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import PYLEAK, SCENARIOS, interpreters, need, resolve  # noqa: E402
+from conftest import PYLEAK, SCENARIOS, interpreters, need, resolve, stop_process  # noqa: E402
 from test_record import _chromium, _chromium_run  # noqa: E402
 from test_serve import PROMTOOL, Serve, parse_exposition  # noqa: E402
 from test_tui import Tui, _tmux  # noqa: E402
@@ -207,13 +207,7 @@ class Hostile(object):
         raise AssertionError("no truth from hostile.py")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.out.close()
 
 

@@ -19,15 +19,13 @@ Run as a script to print the table of times to verdict without pytest:
 
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import PYLEAK, Scenario, interpreters, need, resolve  # noqa: E402
+from conftest import Scenario, TopJson, interpreters, need, resolve  # noqa: E402
 
 VERDICT_S = 60.0       # a leak must be named within this many seconds of the scenario's start
 ACTIVE_S = 62.0        # active phase of every scenario; then idle (truth written, nothing moves)
@@ -68,35 +66,6 @@ def plan():
     return out
 
 
-class Watch(object):
-    """One pyleak top -b --json over a batch of pids, read line by line in a thread."""
-
-    def __init__(self, pids):
-        self.snaps = []
-        self.proc = subprocess.Popen([PYLEAK, "top", "-b", "--json", "-d", "1", "-p",
-                                      ",".join(str(p) for p in pids)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     universal_newlines=True)
-        self.t = threading.Thread(target=self._read)
-        self.t.daemon = True
-        self.t.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.strip():
-                self.snaps.append(json.loads(line))
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.t.join(5)
-        return self.proc.returncode, self.proc.stderr.read()[-3000:]
-
-
 def entries(snaps, pid):
     for s in snaps:
         for p in s["processes"]:
@@ -122,7 +91,7 @@ def run_batch(jobs, tmpdir):
             scen.append(Scenario(interp, script, ["--duration", str(ACTIVE_S)], tmpdir=d))
         for s in scen:
             s.truth()  # started: the first truth write carries start_time
-        w = Watch([s.pid for s in scen])
+        w = TopJson("-d", "1", "-p", ",".join(str(s.pid) for s in scen))
         try:
             idle = [s.truth(phase="idle", timeout=ACTIVE_S + 30) for s in scen]
             # Then until every process had a census in its idle phase (the census period adapts
@@ -133,8 +102,8 @@ def run_batch(jobs, tmpdir):
                     break
                 time.sleep(0.5)
         finally:
-            rc, err = w.stop()
-        assert w.snaps, "pyleak top printed nothing (rc %s): %s" % (rc, err)
+            rc = w.stop()
+        assert w.snaps, "pyleak top printed nothing (rc %s): %s" % (rc, w.stderr_tail())
         if os.environ.get("PYLEAK_LEAKS_DUMP"):
             with open(os.path.join(os.environ["PYLEAK_LEAKS_DUMP"], "snaps-%d.json" % os.getpid()), "a") as f:
                 for snap in w.snaps:

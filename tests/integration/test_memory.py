@@ -19,14 +19,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import (PYLEAK, Scenario, close, interpreters, mallocstats, need, pyleak_json_lines,  # noqa: E402
-                      rollup_rss, smaps_parts)
+from conftest import (PYLEAK, Scenario, TopJson, close, interpreters, mallocstats, need,  # noqa: E402
+                      pyleak_json_lines, rollup_rss, smaps_parts)
 
 NAMED_S = 75.0
 ACTIVE_S = 80.0
@@ -35,34 +34,6 @@ CONTROL = "control_fragmentation.py"
 
 MATRIX = interpreters(minors=((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13)), stripped=True, feature="memory")
 IDS = [i.name for i in MATRIX]
-
-
-class Watch(object):
-    """pyleak top -b --json -d 1 over some pids, read in a thread."""
-
-    def __init__(self, pids, extra=()):
-        self.snaps = []
-        self.proc = subprocess.Popen([PYLEAK, "top", "-b", "--json", "-d", "1", "-p",
-                                      ",".join(str(p) for p in pids)] + list(extra),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        self.t = threading.Thread(target=self._read)
-        self.t.daemon = True
-        self.t.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if line.strip():
-                self.snaps.append(json.loads(line))
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.t.join(5)
-        return self.proc.returncode, self.proc.stderr.read()[-3000:]
 
 
 def rows(snaps, pid):
@@ -89,14 +60,14 @@ def leak_batch(tmpdir_factory):
                     d = str(tmpdir_factory.mktemp("mem-%s-%s" % (interp.name, script[:-3])))
                     scen.append((interp, script, Scenario(interp, script, ["--duration", str(ACTIVE_S)], tmpdir=d)))
             truths = [s.truth() for _, _, s in scen]
-            w = Watch([s.pid for _, _, s in scen])
+            w = TopJson("-d", "1", "-p", ",".join(str(s.pid) for _, _, s in scen))
             try:
                 deadline = time.time() + ACTIVE_S + 5
                 while time.time() < deadline and w.proc.poll() is None:
                     time.sleep(1)
             finally:
-                rc, err = w.stop()
-            assert w.snaps, "pyleak printed nothing (rc %s): %s" % (rc, err)
+                rc = w.stop()
+            assert w.snaps, "pyleak printed nothing (rc %s): %s" % (rc, w.stderr_tail())
             for (interp, script, s), t in zip(scen, truths):
                 final = s.truth(phase="idle", timeout=60)
                 out[(interp.name, script)] = (t, final, list(rows(w.snaps, s.pid)))
@@ -245,7 +216,7 @@ def test_rss_suspect_says_where(root, tmpdir_factory):
             d = str(tmpdir_factory.mktemp("native-%s" % interp.name))
             scen.append((interp, Scenario(interp, "leak_native.py", ["--duration", "75"], tmpdir=d)))
         truths = [s.truth() for _, s in scen]
-        w = Watch([s.pid for _, s in scen])
+        w = TopJson("-d", "1", "-p", ",".join(str(s.pid) for _, s in scen))
         try:
             # 12 targets at once on a loaded machine: measured first flags between 37 and 62 s
             time.sleep(77)

@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover
 
 import pytest
 
-from conftest import (PYLEAK, Scenario, close, extra_interpreters, interpreters, mallocstats, need, resolve,
-                      rollup_rss, smaps_parts)
+from conftest import (PYLEAK, Scenario, close, extra_interpreters, free_port, interpreters, log_tail, mallocstats,
+                      need, resolve, rollup_rss, smaps_parts, stop_process)
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -36,14 +36,6 @@ PYLEAK_DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def parse_exposition(text):
@@ -168,9 +160,7 @@ class Prometheus(object):
         raise AssertionError("prometheus not ready: " + self.output())
 
     def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-3000:]
+        return log_tail(self.log)
 
     def query(self, expr):
         url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (self.port, quote(expr))
@@ -190,13 +180,7 @@ class Prometheus(object):
                              % (expr, last, self.output()))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 20)
         self.log.close()
 
 

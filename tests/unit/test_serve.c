@@ -490,11 +490,8 @@ static void test_memory(void **state)
 	none->memory = (struct memory_row){ .valid = true, .rss = 5, .anon = 5 };
 	copy_str(none->memory.arena_source, sizeof(none->memory.arena_source), "none");
 	quiet = new_row(702, "quiet", "3.11.2", GC_TIER_USDT); /* no arena census yet */
-	f.rows[0] = row;
-	f.rows[1] = none;
-	f.rows[2] = quiet;
-	f.snap.rows = f.rows;
-	f.snap.nrows = 3;
+	memcpy(f.rows, (struct proc_row *[]){ row, none, quiet }, 3 * sizeof(f.rows[0]));
+	f.snap = (struct snapshot){ .rows = f.rows, .nrows = 3 };
 	render(&f);
 #define L700 "pid=\"700\",comm=\"mem\",python=\"3.11.2\",gc_source=\"usdt\""
 #define L701 "pid=\"701\",comm=\"none\",python=\"3.11.2\",gc_source=\"usdt\""

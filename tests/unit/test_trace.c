@@ -478,19 +478,31 @@ static void sql(const char *path, const char *stmt)
 	sqlite3_close(db);
 }
 
+static void collapsed_is(const char *path, bool quoted, const char *want)
+{
+	struct trace *t;
+	char *out;
+
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_int_equal(t->meta.stacks_quoted, quoted);
+	out = render(t, REPORT_COLLAPSED);
+	assert_string_equal(out, want);
+	free(out);
+	trace__free(t);
+}
+
 /* A ';' (and '\\', newlines, spaces) inside a frame's name stays in its frame through the trace:
  * the recorder quotes it, the collapsed report escapes the frame, every line is "frames count";
  * a file without the "stacks" meta key (older recorders) splits at every ';' as before. */
 static void test_stack_frames_quoted(void **state)
 {
-	char path[300], *out;
+	char path[300];
 	struct recorder_opts o = { .command_line = "x", .interval_s = 1, .start_time = T0, .quiet = true };
 	struct recorder *r;
 	struct proc_row *a = make_row(100, 5000, "python3.11", GC_TIER_USDT);
 	struct proc_row *rows[1] = { a };
 	struct snapshot snap = { .time = T0 + 1, .interval_s = 1, .nrows = 1, .rows = rows };
 	struct strbuf sb;
-	struct trace *t;
 
 	(void)state;
 	path_in(path, sizeof(path), "frames.db");
@@ -507,21 +519,10 @@ static void test_stack_frames_quoted(void **state)
 	assert_int_equal(recorder__survivor_row(r, 100, T0 + 1, "T;U", sb.buf, 4, 3, 2), 0);
 	assert_int_equal(recorder__close(r), 0);
 	sb_free(&sb);
-	assert_int_equal(trace__load(path, &t), 0);
-	assert_true(t->meta.stacks_quoted);
-	out = render(t, REPORT_COLLAPSED);
-	assert_string_equal(out, "main.py:1 <module>;/t/a\\x3bb.py:2 f\\x3bg h\\\\i\\nj 5\n");
-	free(out);
-	trace__free(t);
-
+	collapsed_is(path, true, "main.py:1 <module>;/t/a\\x3bb.py:2 f\\x3bg h\\\\i\\nj 5\n");
 	/* the same rows from a recorder that did not quote: split at every ';', each piece escaped */
 	sql(path, "DELETE FROM meta WHERE key='stacks'");
-	assert_int_equal(trace__load(path, &t), 0);
-	assert_false(t->meta.stacks_quoted);
-	out = render(t, REPORT_COLLAPSED);
-	assert_string_equal(out, "main.py:1 <module>;/t/a\\\\;b.py:2 f\\\\;g h\\\\\\\\i\\nj 5\n");
-	free(out);
-	trace__free(t);
+	collapsed_is(path, false, "main.py:1 <module>;/t/a\\\\;b.py:2 f\\\\;g h\\\\\\\\i\\nj 5\n");
 	free(a);
 }
 

@@ -3,6 +3,7 @@
 #include "trace/trace.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -430,6 +431,21 @@ static int load_hist(struct loader *l)
 	return err;
 }
 
+/* The numeric detail columns of the memory table: the column of the SELECT below, the field. */
+#define MD(c, field, d) { c, offsetof(struct trace_memory, field), d }
+static const struct {
+	int col;
+	size_t off;
+	bool dbl;
+} memory_detail[] = {
+	MD(16, swap, false),	       MD(19, arena_confidence, true), MD(20, narenas, false),
+	MD(21, blocks_used, false),    MD(22, blocks_free, false),     MD(23, unused_pool_bytes, false),
+	MD(24, untracked_objects, false), MD(25, rss_per_min, true),  MD(26, arenas_per_min, true),
+	MD(27, objects_per_min, true), MD(28, malloc_per_min, true),   MD(29, stacks_per_min, true),
+	MD(30, file_per_min, true),
+};
+#undef MD
+
 static int load_memory(struct loader *l)
 {
 	struct trace *t = l->t;
@@ -449,15 +465,15 @@ static int load_memory(struct loader *l)
 	/* The detail columns came later: a file without them loads the parts only (detail false). */
 	detail = sqlite3_prepare_v2(l->db, "SELECT swap, file_per_min FROM memory LIMIT 0", -1, &st, NULL) == SQLITE_OK;
 	sqlite3_finalize(st);
-	err = prepare(l, detail ? "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
-				  " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
-				  " arena_source, swap, thread_stacks, arena_why, arena_confidence, arenas, blocks_used,"
+#define MEMORY_PARTS                                                                                              \
+	"SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other, shared, tracked_bytes," \
+	" untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free, arena_source"
+	err = prepare(l, detail ? MEMORY_PARTS ", swap, thread_stacks, arena_why, arena_confidence, arenas, blocks_used,"
 				  " blocks_free, unused_pool_bytes, untracked_objects, rss_per_min, arenas_per_min,"
 				  " objects_per_min, malloc_per_min, stacks_per_min, file_per_min FROM memory ORDER BY proc, time"
-				: "SELECT proc, time, rss, pymalloc_arenas, malloc_heap, anon_other, stacks, file, other,"
-				  " shared, tracked_bytes, untracked_bytes, arena_bytes, block_bytes_used, block_bytes_free,"
-				  " arena_source FROM memory ORDER BY proc, time",
+				: MEMORY_PARTS " FROM memory ORDER BY proc, time",
 		      &st);
+#undef MEMORY_PARTS
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -501,22 +517,17 @@ static int load_memory(struct loader *l)
 		if (!detail)
 			continue;
 		m->detail = true;
-		m->swap = col_i64(st, 16, 0);
 		m->thread_stacks = (int)MAX(0, MIN(col_i64(st, 17, 0), 1000000)); /* the file's number */
 		src = sqlite3_column_text(st, 18);
 		copy_str(m->arena_why, sizeof(m->arena_why), src ? (const char *)src : "");
-		m->arena_confidence = col_dbl(st, 19);
-		m->narenas = col_i64(st, 20, 0);
-		m->blocks_used = col_i64(st, 21, 0);
-		m->blocks_free = col_i64(st, 22, 0);
-		m->unused_pool_bytes = col_i64(st, 23, 0);
-		m->untracked_objects = col_i64(st, 24, 0);
-		m->rss_per_min = col_dbl(st, 25);
-		m->arenas_per_min = col_dbl(st, 26);
-		m->objects_per_min = col_dbl(st, 27);
-		m->malloc_per_min = col_dbl(st, 28);
-		m->stacks_per_min = col_dbl(st, 29);
-		m->file_per_min = col_dbl(st, 30);
+		for (size_t k = 0; k < ARRAY_SIZE(memory_detail); k++) {
+			char *f = (char *)m + memory_detail[k].off;
+
+			if (memory_detail[k].dbl)
+				*(double *)f = col_dbl(st, memory_detail[k].col);
+			else
+				*(int64_t *)f = col_i64(st, memory_detail[k].col, 0);
+		}
 	}
 	if (!err)
 		err = step_done(l, rc);

@@ -214,71 +214,111 @@ static bool row_memory(const struct proc_row *row)
 	return row_shown(row) && row->memory.valid;
 }
 
+/* One series of a memory family: its label value (NULL: the family has no extra label) and
+ * where its number is in the memory row. */
+struct mem_series {
+	const char *value;
+	size_t off;
+	char kind; /* 'u' uint64_t, 'i' int64_t, 'd' double */
+};
+
+enum mem_when { MEM_ALWAYS, MEM_PYMALLOC, MEM_SCAN };
+
+struct mem_family {
+	struct family f;
+	const char *label;
+	enum mem_when when;
+	struct mem_series s[6];
+};
+
+#define MS(v, field, k) { v, offsetof(struct memory_row, field), k }
+
+static double mem_value(const struct memory_row *m, const struct mem_series *s)
+{
+	const char *p = (const char *)m + s->off;
+
+	return s->kind == 'u' ? (double)*(const uint64_t *)p
+	     : s->kind == 'i' ? (double)*(const int64_t *)p : *(const double *)p;
+}
+
+static bool mem_shown(const struct memory_row *m, enum mem_when when)
+{
+	return when == MEM_ALWAYS || (when == MEM_PYMALLOC && pymalloc_found(m)) ||
+	       (when == MEM_SCAN && !strcmp(m->arena_source, "scan"));
+}
+
 /*
  * RSS explained (analysis/memory.c, the Memory tab): the disjoint parts of RSS, the pymalloc
  * arenas' own accounting and Python objects' bytes. Every label value is a constant of this
- * function (part, state, tracking, source), so a process adds at most 1 + 6 + 2 + 3 + 1 + 1 + 2 + 4 + 2 + 1 = 23
- * series (with the timestamp) whatever its heap holds. Absent until the first census that scans the arenas; the
- * pymalloc families are absent too when no arena was found (pyleak_pymalloc_found says why not).
+ * file (part, source, state, tracking), so a process adds at most 23 series whatever its heap
+ * holds. Absent until the first census that scans the arenas; the pymalloc figures absent
+ * while no arena was found (pyleak_pymalloc_found says so).
  */
 static void render_memory(struct strbuf *sb, const struct snapshot *snap)
 {
-	static const char *const parts[] = { "pymalloc_arenas", "malloc_heap", "anon_other", "stacks", "file", "other" };
 	static const char *const sources[] = { "table", "scan", "none" };
-	struct family f_part = { .name = "pyleak_memory_bytes", .type = "gauge",
-			.help = "RSS split into disjoint parts (pymalloc_arenas, malloc_heap, anon_other, stacks, file, "
-			    "other; they add up to the smaps RSS of the same moment)." };
-	struct family f_time = { .name = "pyleak_memory_measured_timestamp_seconds", .type = "gauge",
-			.help = "Wall clock of the measurement the memory families show (a census with an arena scan)." };
-	struct family f_shared = { .name = "pyleak_memory_shared_bytes", .type = "gauge",
-			.help = "Of the RSS, pages shared with other processes (smaps Shared_*)." };
-	struct family f_swap = { .name = "pyleak_memory_swap_bytes", .type = "gauge",
-			.help = "Swapped-out anonymous memory of the process (smaps Swap)." };
+	static const struct mem_family fams[] = {
+		{ { "pyleak_memory_measured_timestamp_seconds", "gauge",
+		    "Wall clock of the measurement the memory families show (a census with an arena scan).", false },
+		  NULL, MEM_ALWAYS, { MS(NULL, time, 'd') } },
+		{ { "pyleak_memory_bytes", "gauge",
+		    "RSS split into disjoint parts (pymalloc_arenas, malloc_heap, anon_other, stacks, file, other; they "
+		    "add up to the smaps RSS of the same moment).", false },
+		  "part", MEM_ALWAYS,
+		  { MS("pymalloc_arenas", arenas, 'u'), MS("malloc_heap", heap, 'u'), MS("anon_other", anon, 'u'),
+		    MS("stacks", stacks, 'u'), MS("file", file, 'u'), MS("other", other, 'u') } },
+		{ { "pyleak_memory_shared_bytes", "gauge", "Of the RSS, pages shared with other processes (smaps Shared_*).",
+		    false },
+		  NULL, MEM_ALWAYS, { MS(NULL, shared, 'u') } },
+		{ { "pyleak_memory_swap_bytes", "gauge", "Swapped-out anonymous memory of the process (smaps Swap).", false },
+		  NULL, MEM_ALWAYS, { MS(NULL, swap, 'u') } },
+		{ { "pyleak_pymalloc_scan_confidence", "gauge",
+		    "Source scan: share (0-1) of the used pools whose free lists add up.", false },
+		  NULL, MEM_SCAN, { MS(NULL, arena_confidence, 'd') } },
+		{ { "pyleak_pymalloc_arenas", "gauge",
+		    "pymalloc arenas allocated (sys._debugmallocstats(): arenas allocated current).", false },
+		  NULL, MEM_PYMALLOC, { MS(NULL, narenas, 'i') } },
+		{ { "pyleak_pymalloc_blocks", "gauge",
+		    "pymalloc blocks in used pools: state used (allocated) or free (available).", false },
+		  "state", MEM_PYMALLOC, { MS("used", blocks_used, 'i'), MS("free", blocks_free, 'i') } },
+		{ { "pyleak_pymalloc_block_bytes", "gauge",
+		    "Bytes of pymalloc blocks: state used (in allocated blocks), free (available blocks of used pools: "
+		    "fragmentation), unused_pools (empty pools), arenas (address space of the arenas).", false },
+		  "state", MEM_PYMALLOC,
+		  { MS("used", block_bytes_used, 'i'), MS("free", block_bytes_free, 'i'),
+		    MS("unused_pools", unused_pool_bytes, 'i'), MS("arenas", arena_bytes, 'i') } },
+		{ { "pyleak_python_object_bytes", "gauge",
+		    "Shallow bytes of Python objects at the last census with an arena scan: tracking tracked (on the GC "
+		    "lists) or untracked (found in the arenas only).", false },
+		  "tracking", MEM_ALWAYS, { MS("tracked", tracked_bytes, 'i'), MS("untracked", untracked_bytes, 'i') } },
+		{ { "pyleak_python_untracked_objects", "gauge",
+		    "Objects in the pymalloc arenas the GC does not track, at the last census with an arena scan.", false },
+		  NULL, MEM_ALWAYS, { MS(NULL, untracked_objects, 'i') } },
+	};
 	struct family f_found = { .name = "pyleak_pymalloc_found", .type = "gauge",
 			.help = "1 for how the pymalloc arenas were found: table (the interpreter's arena table, exact), "
 			    "scan (anonymous memory scanned, heuristic), none (not found)." };
-	struct family f_conf = { .name = "pyleak_pymalloc_scan_confidence", .type = "gauge",
-			.help = "Source scan: share (0-1) of the used pools whose free lists add up." };
-	struct family f_arenas = { .name = "pyleak_pymalloc_arenas", .type = "gauge",
-			.help = "pymalloc arenas allocated (sys._debugmallocstats(): arenas allocated current)." };
-	struct family f_blocks = { .name = "pyleak_pymalloc_blocks", .type = "gauge",
-			.help = "pymalloc blocks in used pools: state used (allocated) or free (available)." };
-	struct family f_bbytes = { .name = "pyleak_pymalloc_block_bytes", .type = "gauge",
-			.help = "Bytes of pymalloc blocks: state used (in allocated blocks), free (available blocks of used "
-			    "pools: fragmentation), unused_pools (empty pools), arenas (address space of the arenas)." };
-	struct family f_obj = { .name = "pyleak_python_object_bytes", .type = "gauge",
-			.help = "Shallow bytes of Python objects at the last census with an arena scan: tracking tracked "
-			    "(on the GC lists) or untracked (found in the arenas only)." };
-	struct family f_unobj = { .name = "pyleak_python_untracked_objects", .type = "gauge",
-			.help = "Objects in the pymalloc arenas the GC does not track, at the last census with an arena scan." };
-	int i, k;
+	int i, k, fi;
 
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-		const struct memory_row *m = &row->memory;
-		const uint64_t v[] = { m->arenas, m->heap, m->anon, m->stacks, m->file, m->other };
+	for (fi = 0; fi < (int)ARRAY_SIZE(fams); fi++) {
+		const struct mem_family *mf = &fams[fi];
+		struct family f = mf->f; /* this scrape's copy: its own "header written" */
+		for (i = 0; i < snap->nrows; i++) {
+			const struct proc_row *row = snap->rows[i];
 
-		if (!row_memory(row))
-			continue;
-		family__begin(sb, &f_part);
-		for (k = 0; k < (int)ARRAY_SIZE(parts); k++)
-			labelled_sample(sb, f_part.name, row, "part", parts[k], (double)v[k]);
+			if (!row_memory(row) || !mem_shown(&row->memory, mf->when))
+				continue;
+			family__begin(sb, &f);
+			for (k = 0; k < (int)ARRAY_SIZE(mf->s) && mf->s[k].kind; k++) {
+				double v = mem_value(&row->memory, &mf->s[k]);
+
+				if (mf->label)
+					labelled_sample(sb, f.name, row, mf->label, mf->s[k].value, v);
+				else
+					sample_f(sb, f.name, row, -1, v);
+			}
+		}
 	}
-	for (i = 0; i < snap->nrows; i++)
-		if (row_memory(snap->rows[i])) {
-			family__begin(sb, &f_time);
-			sample_f(sb, f_time.name, snap->rows[i], -1, snap->rows[i]->memory.time);
-		}
-	for (i = 0; i < snap->nrows; i++)
-		if (row_memory(snap->rows[i])) {
-			family__begin(sb, &f_shared);
-			sample_i(sb, f_shared.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.shared);
-		}
-	for (i = 0; i < snap->nrows; i++)
-		if (row_memory(snap->rows[i])) {
-			family__begin(sb, &f_swap);
-			sample_i(sb, f_swap.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.swap);
-		}
 	for (i = 0; i < snap->nrows; i++) {
 		const struct proc_row *row = snap->rows[i];
 
@@ -289,58 +329,8 @@ static void render_memory(struct strbuf *sb, const struct snapshot *snap)
 			labelled_sample(sb, f_found.name, row, "source", sources[k],
 					k == 2 ? !pymalloc_found(&row->memory) : !strcmp(row->memory.arena_source, sources[k]));
 	}
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-
-		if (!row_memory(row) || strcmp(row->memory.arena_source, "scan"))
-			continue;
-		family__begin(sb, &f_conf);
-		sample_f(sb, f_conf.name, row, -1, row->memory.arena_confidence);
-	}
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-
-		if (!row_memory(row) || !pymalloc_found(&row->memory))
-			continue;
-		family__begin(sb, &f_arenas);
-		sample_i(sb, f_arenas.name, row, -1, (long long)row->memory.narenas);
-	}
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-
-		if (!row_memory(row) || !pymalloc_found(&row->memory))
-			continue;
-		family__begin(sb, &f_blocks);
-		labelled_sample(sb, f_blocks.name, row, "state", "used", (double)row->memory.blocks_used);
-		labelled_sample(sb, f_blocks.name, row, "state", "free", (double)row->memory.blocks_free);
-	}
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-		const struct memory_row *m = &row->memory;
-
-		if (!row_memory(row) || !pymalloc_found(m))
-			continue;
-		family__begin(sb, &f_bbytes);
-		labelled_sample(sb, f_bbytes.name, row, "state", "used", (double)m->block_bytes_used);
-		labelled_sample(sb, f_bbytes.name, row, "state", "free", (double)m->block_bytes_free);
-		labelled_sample(sb, f_bbytes.name, row, "state", "unused_pools", (double)m->unused_pool_bytes);
-		labelled_sample(sb, f_bbytes.name, row, "state", "arenas", (double)m->arena_bytes);
-	}
-	for (i = 0; i < snap->nrows; i++) {
-		const struct proc_row *row = snap->rows[i];
-
-		if (!row_memory(row))
-			continue;
-		family__begin(sb, &f_obj);
-		labelled_sample(sb, f_obj.name, row, "tracking", "tracked", (double)row->memory.tracked_bytes);
-		labelled_sample(sb, f_obj.name, row, "tracking", "untracked", (double)row->memory.untracked_bytes);
-	}
-	for (i = 0; i < snap->nrows; i++)
-		if (row_memory(snap->rows[i])) {
-			family__begin(sb, &f_unobj);
-			sample_i(sb, f_unobj.name, snap->rows[i], -1, (long long)snap->rows[i]->memory.untracked_objects);
-		}
 }
+#undef MS
 
 static bool row_censused(const struct proc_row *row)
 {
