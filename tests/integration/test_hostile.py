@@ -384,6 +384,8 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
         if shutil.which("sqlite3") else None
     if raw is not None:  # the trace keeps the target's bytes; the views escape
         assert comm.hex().upper().encode() in raw
+        raw = subprocess.run(["sqlite3", db, "SELECT hex(name) FROM threads"], stdout=subprocess.PIPE).stdout
+        assert names["thread_comm"].hex().upper().encode() in raw, raw
     reports = {}
     for fmt in ("text", "json", "html", "csv", "chrome", "collapsed"):
         path = os.path.join(tmp, "report." + fmt)
@@ -392,6 +394,7 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
             reports[fmt] = f.read()
     text = assert_clean_text(reports["text"], "report text")
     assert esc_text(comm) in text and esc_text(typ) in text
+    assert esc_text(names["thread_comm"]) in text, "the hostile thread's name is not in the text report"
     jtext = assert_clean_text(reports["json"], "report json")
     try:
         docs = [json.loads(jtext)]
@@ -400,6 +403,8 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
     assert json_has(docs, json_text(comm)) and json_has(docs, json_text(typ))
     chrome = json.loads(assert_clean_text(reports["chrome"], "report chrome"))
     assert json_has([chrome], json_text(comm))
+    assert json_text(names["thread_comm"]) in [e["args"]["name"] for e in chrome["traceEvents"]
+                                               if e.get("name") == "thread_name"], "no hostile thread_name"
     csvtext = assert_clean_text(reports["csv"], "report csv")
     check_csv(csvtext, "report csv")
     assert esc_text(comm)[1:] in csvtext  # the comm, after the quote that defuses its "="

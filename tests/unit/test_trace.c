@@ -485,6 +485,15 @@ static void collapsed_is(const char *path, bool quoted, const char *want)
 
 	assert_int_equal(trace__load(path, &t), 0);
 	assert_int_equal(t->meta.stacks_quoted, quoted);
+	assert_int_equal(t->procs[0].nthreads, 2);
+	assert_string_equal(t->procs[0].threads[0].name, "w\x1b]0;x\x07");
+	out = render(t, REPORT_TEXT);
+	assert_non_null(strstr(out, "  threads: 101 w\\x1b]0;x\\x07, 102 \"<b>\n"));
+	free(out);
+	out = render(t, REPORT_CHROME);
+	assert_true(json_ok(out));
+	assert_non_null(strstr(out, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":100,\"tid\":102,\"args\":{\"name\":\"\\\"\\u003cb\\u003e\"}}"));
+	free(out);
 	out = render(t, REPORT_COLLAPSED);
 	assert_string_equal(out, want);
 	free(out);
@@ -517,6 +526,11 @@ static void test_stack_frames_quoted(void **state)
 	assert_int_equal(recorder__snapshot(r, &snap), 0);
 	assert_int_equal(recorder__site_row(r, 100, T0 + 1, sb.buf, 5, -1), 0);
 	assert_int_equal(recorder__survivor_row(r, 100, T0 + 1, "T;U", sb.buf, 4, 3, 2), 0);
+	/* thread names: an unchanged one writes nothing, a rename a row; the views escape them */
+	assert_int_equal(recorder__thread_row(r, 100, T0 + 1, 101, "w\x1b]0;x\x07"), 0);
+	assert_int_equal(recorder__thread_row(r, 100, T0 + 1, 101, "w\x1b]0;x\x07"), 0);
+	assert_int_equal(recorder__thread_row(r, 100, T0 + 1, 102, "\"<b>"), 0);
+	assert_int_equal(recorder__thread_row(r, 999, T0 + 1, 1, "x"), -ENOENT);
 	assert_int_equal(recorder__close(r), 0);
 	sb_free(&sb);
 	collapsed_is(path, true, "main.py:1 <module>;/t/a\\x3bb.py:2 f\\x3bg h\\\\i\\nj 5\n");

@@ -12,6 +12,7 @@
 #include "collect/collect.h"
 #include "util/common.h"
 #include "util/escape.h"
+#include "target/proc.h"
 #include "trace/record.h"
 
 static const char record_usage[] =
@@ -202,6 +203,30 @@ static uint64_t suspects_hash(const struct proc_row *row)
 	return h ^ (uint64_t)row->nsuspects;
 }
 
+/* Threads looked at per process and interval: the recorder keeps 256 names per process anyway. */
+#define RECORD_THREADS_MAX 64
+
+/* The threads' names (their comm, bytes the target chose) into the trace; unchanged ones the
+ * recorder ignores. A process or thread gone meanwhile is no error. */
+static void record_threads(struct record_ctx *ctx, const struct snapshot *snap)
+{
+	pid_t tids[RECORD_THREADS_MAX];
+	char name[32];
+	int i, k, n;
+
+	for (i = 0; i < snap->nrows; i++) {
+		const struct proc_row *row = snap->rows[i];
+
+		if (row->exited)
+			continue;
+		n = proc__tasks(row->target.pid, tids, RECORD_THREADS_MAX);
+		for (k = 0; k < n; k++)
+			if (!proc__task_comm(row->target.pid, tids[k], name, sizeof(name)) &&
+			    recorder__thread_row(ctx->rec, row->target.pid, snap->time, tids[k], name) == -ENOSPC)
+				return;
+	}
+}
+
 /*
  * Census results into the trace: the types, containers and suspects of every census (once per
  * census, not per interval: the census period is seconds to a minute), and the suspects again
@@ -373,6 +398,7 @@ int cmd_record(int argc, char **argv)
 		err = err ?: recorder__groups(ctx.rec, &snap);
 		if (err)
 			goto cleanup;
+		record_threads(&ctx, &snap);
 		recorded_any = true;
 		if (duration > 0 && now_wall() - start >= duration - 1e-3)
 			break;

@@ -193,18 +193,45 @@ int proc__read_status(pid_t pid, struct proc_status *st)
 
 int proc__comm(pid_t pid, char *buf, size_t size)
 {
-	char path[64];
+	return proc__task_comm(pid, pid, buf, size); /* the thread group leader's is the process's */
+}
+
+int proc__task_comm(pid_t pid, pid_t tid, char *buf, size_t size)
+{
+	char path[96];
 	long n;
 
-	/* /proc/PID/comm is the raw name plus one '\n'; status's "Name:" escapes '\n' and '\\' its own
-	 * way, which would make the name shown differ from the name the process set. */
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	/* /proc/PID/task/TID/comm is the raw name plus one '\n'; status's "Name:" escapes '\n' and
+	 * '\\' its own way, which would make the name shown differ from the name the thread set. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
 	n = read_file(path, buf, size);
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	if (n > 0 && buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
 	return 0;
+}
+
+int proc__tasks(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (n < max && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && !*end && v > 0 && v <= INT32_MAX)
+			tids[n++] = (pid_t)v;
+	}
+	closedir(d);
+	return n;
 }
 
 int proc__cmdline(pid_t pid, char *buf, size_t size)

@@ -39,6 +39,10 @@ int proc__parse_status(const char *text, struct proc_status *st);
 int proc__cmdline(pid_t pid, char *buf, size_t size);
 /* The raw comm (any bytes but NUL, at most 15), without the kernel's trailing newline. */
 int proc__comm(pid_t pid, char *buf, size_t size);
+/* The same for one thread (/proc/PID/task/TID/comm: a name the thread chose). */
+int proc__task_comm(pid_t pid, pid_t tid, char *buf, size_t size);
+/* Up to max thread ids of the process (/proc/PID/task) into tids; count or -errno. */
+int proc__tasks(pid_t pid, pid_t *tids, int max);
 /* Start time in clock ticks after boot (field 22 of stat): with the pid it identifies a process. */
 int proc__start_time(pid_t pid, uint64_t *ticks);
 int proc__parse_stat_start_time(const char *stat, uint64_t *ticks);

@@ -74,7 +74,11 @@ static const char schema_sql[] =
 	" blocks_used INTEGER, blocks_free INTEGER, unused_pool_bytes INTEGER, untracked_objects INTEGER,"
 	" rss_per_min REAL, arenas_per_min REAL, objects_per_min REAL, malloc_per_min REAL, stacks_per_min REAL,"
 	" file_per_min REAL);"
-	"CREATE INDEX memory_proc_time ON memory(proc, time);";
+	"CREATE INDEX memory_proc_time ON memory(proc, time);"
+	/* Thread names (/proc/PID/task/TID/comm) as first seen, and again when renamed: the target's
+	 * bytes, escaped by the views (added later too: files without it load with no threads). */
+	"CREATE TABLE threads(proc INTEGER NOT NULL, time REAL NOT NULL, tid INTEGER NOT NULL, name TEXT NOT NULL,"
+	" UNIQUE(proc, tid, name));";
 
 enum {
 	ST_EVENT,
@@ -90,6 +94,7 @@ enum {
 	ST_SITE,
 	ST_SURVIVOR,
 	ST_MEMORY,
+	ST_THREAD,
 	ST_COUNT,
 };
 
@@ -111,6 +116,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SURVIVOR] = "INSERT INTO survivors VALUES(?1,?2,?3,?4,?5,?6,?7)",
 	[ST_MEMORY] = "INSERT INTO memory VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
 		       "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
+	[ST_THREAD] = "INSERT OR IGNORE INTO threads VALUES(?1,?2,?3,?4)",
 };
 
 struct rec_proc {
@@ -118,7 +124,11 @@ struct rec_proc {
 	uint64_t start_ticks;
 	int64_t id;
 	bool exited;
+	int nthreads; /* thread rows written (REC_MAX_THREADS at most) */
 };
+
+/* Thread rows per process: a target that spawns or renames threads forever cannot grow the file. */
+#define REC_MAX_THREADS 256
 
 /* Past this many known processes (a host with short-lived Python processes over hours), the
  * oldest exited entries are dropped from the lookup table (their rows stay in the file). */
@@ -810,6 +820,27 @@ int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row 
 	sqlite3_bind_double(st, 30, m->stacks_per_min);
 	sqlite3_bind_double(st, 31, m->file_per_min);
 	return step_reset(r, st, "writing a memory row");
+}
+
+int recorder__thread_row(struct recorder *r, pid_t pid, double time, pid_t tid, const char *name)
+{
+	struct rec_proc *p = find_proc(r, pid);
+	sqlite3_stmt *st;
+	int err;
+
+	if (!p)
+		return -ENOENT;
+	if (p->nthreads >= REC_MAX_THREADS)
+		return 0;
+	st = aux_row(r, ST_THREAD, pid, time, &err);
+	if (!st)
+		return err;
+	sqlite3_bind_int64(st, 3, tid);
+	sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_TRANSIENT);
+	err = step_reset(r, st, "writing a thread row");
+	if (!err && sqlite3_changes(r->db) > 0)
+		p->nthreads++;
+	return err;
 }
 
 int recorder__close(struct recorder *r)

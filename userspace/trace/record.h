@@ -64,6 +64,8 @@ int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *s
 /* One (type, stack) row of survivor samples: sampled, survived a census, alive at the last one. */
 int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const char *type, const char *stack,
 			   int64_t sampled, int64_t survived, int64_t alive);
+/* A thread's name (its comm) when first seen or renamed; an unchanged one writes nothing. */
+int recorder__thread_row(struct recorder *r, pid_t pid, double time, pid_t tid, const char *name);
 /* One RSS breakdown (model/memory.h) at m->time. */
 int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row *m);
 

@@ -380,6 +380,13 @@ int report__write_chrome(const struct trace *t, FILE *f)
 		report_json__str(f, label);
 		fputs("}}", f);
 		first = false;
+		/* Thread names (as recorded: the newest name of a tid wins in the viewer) */
+		for (j = 0; j < p->nthreads; j++) {
+			fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
+				p->pid, p->threads[j].tid);
+			report_json__str(f, p->threads[j].name);
+			fputs("}}", f);
+		}
 		for (j = 0; j < p->nevents; j++) {
 			const struct trace_event *e = &p->events[j];
 			static const char *const names[] = { "gc gen0", "gc gen1", "gc gen2" };

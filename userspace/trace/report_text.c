@@ -127,6 +127,13 @@ static void text_process(FILE *f, const struct proc_sum *s)
 		fprintf(f, ", container %s", esc_text_buf(id, sizeof(id), p->container_id));
 	}
 	fprintf(f, "\n  %d samples over %.1f s, %d gc events\n", p->nsamples, s->duration_s, p->nevents);
+	if (p->nthreads) {
+		/* the names the threads gave themselves: escaped like every target string */
+		fputs("  threads:", f);
+		for (g = 0; g < p->nthreads && g < 32; g++)
+			fprintf(f, "%s %d %s", g ? "," : "", p->threads[g].tid, T(p->threads[g].name));
+		fprintf(f, "%s\n", p->nthreads > 32 ? ", ..." : "");
+	}
 	if (p->note[0])
 		fprintf(f, "  note: %s\n", T(p->note));
 	if (l) {

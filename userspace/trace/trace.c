@@ -431,6 +431,20 @@ static int load_hist(struct loader *l)
 	return err;
 }
 
+/* A table that files from before it lack: 1 present, 0 absent, or the damage reported (-errno). */
+static int optional_table(struct loader *l, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(l, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW;
+}
+
 /* The numeric detail columns of the memory table: the column of the SELECT below, the field. */
 #define MD(c, field, d) { c, offsetof(struct trace_memory, field), d }
 static const struct {
@@ -455,13 +469,9 @@ static int load_memory(struct loader *l)
 	int rc, err;
 
 	/* Files written before the table existed load without memory rows. */
-	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='memory'", -1, &st,
-			       NULL) != SQLITE_OK)
-		return prepare(l, "SELECT 1 FROM memory", &st); /* reports the damage */
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return 0;
+	rc = optional_table(l, "memory");
+	if (rc <= 0)
+		return rc;
 	/* The detail columns came later: a file without them loads the parts only (detail false). */
 	detail = sqlite3_prepare_v2(l->db, "SELECT swap, file_per_min FROM memory LIMIT 0", -1, &st, NULL) == SQLITE_OK;
 	sqlite3_finalize(st);
@@ -528,6 +538,53 @@ static int load_memory(struct loader *l)
 			else
 				*(int64_t *)f = col_i64(st, memory_detail[k].col, 0);
 		}
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Thread names: an optional table (files recorded before it have none). */
+static int load_threads(struct loader *l)
+{
+	struct trace *t = l->t;
+	sqlite3_stmt *st;
+	long total = 0;
+	int rc, err;
+
+	rc = optional_table(l, "threads");
+	if (rc <= 0)
+		return rc;
+	err = prepare(l, "SELECT proc, time, tid, name FROM threads ORDER BY proc, tid, time", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		struct trace_proc *p;
+		struct trace_thread *th, *n;
+		const unsigned char *name;
+
+		if (pi < 0)
+			continue;
+		if (total++ >= TRACE_MAX_SAMPLES) {
+			note_truncated(t, "threads");
+			rc = SQLITE_DONE;
+			break;
+		}
+		p = &t->procs[pi];
+		n = grow(p->threads, p->nthreads, sizeof(*n));
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		p->threads = n;
+		th = &p->threads[p->nthreads++];
+		memset(th, 0, sizeof(*th));
+		th->time = col_dbl(st, 1);
+		th->tid = (int)MAX(0, MIN(col_i64(st, 2, 0), INT32_MAX));
+		name = sqlite3_column_text(st, 3);
+		copy_str(th->name, sizeof(th->name), name ? (const char *)name : "");
 	}
 	if (!err)
 		err = step_done(l, rc);
@@ -634,6 +691,7 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_events(&l);
 	err = err ?: load_hist(&l);
 	err = err ?: load_memory(&l);
+	err = err ?: load_threads(&l);
 	for (k = 0; k < TRACE_NAUX && !err; k++) {
 		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
 		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
@@ -664,6 +722,7 @@ void trace__free(struct trace *t)
 		free(t->procs[i].samples);
 		free(t->procs[i].events);
 		free(t->procs[i].memory);
+		free(t->procs[i].threads);
 	}
 	free(t->procs);
 	for (k = 0; k < TRACE_NAUX; k++) {

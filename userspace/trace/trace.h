@@ -70,6 +70,13 @@ struct trace_memory {
 	char arena_why[160];
 };
 
+/* A thread's name as recorded (the threads table): the target's bytes. */
+struct trace_thread {
+	double time;
+	int tid;
+	char name[32];
+};
+
 struct trace_proc {
 	int64_t id;
 	int pid, ns_pid;
@@ -85,6 +92,8 @@ struct trace_proc {
 	uint64_t hist[TRACE_NGEN][TRACE_HIST_SLOTS]; /* cumulative since attach */
 	int nmemory;
 	struct trace_memory *memory; /* by time; none in files recorded before the memory table */
+	int nthreads;
+	struct trace_thread *threads; /* by tid, then time; none in files before the threads table */
 };
 
 /* One row of types / containers / suspects / sites. */
