@@ -464,6 +464,7 @@ static struct rec_proc *add_proc(struct recorder *r, const struct proc_row *row,
 	if (*err)
 		return NULL;
 	p = &r->procs[r->nprocs++];
+	memset(p, 0, sizeof(*p));
 	p->pid = t->pid;
 	p->start_ticks = t->start_time;
 	p->id = sqlite3_last_insert_rowid(r->db);
