@@ -401,6 +401,7 @@ def test_hostile_names_reach_no_output_raw(root, interp, tmp_path, started):
     except ValueError:
         docs = assert_json_lines(reports["json"], "report json")
     assert json_has(docs, json_text(comm)) and json_has(docs, json_text(typ))
+    assert json_text(names["thread_comm"]) in [th["name"] for d in docs for p in d["processes"] for th in p["threads"]]
     chrome = json.loads(assert_clean_text(reports["chrome"], "report chrome"))
     assert json_has([chrome], json_text(comm))
     assert json_text(names["thread_comm"]) in [e["args"]["name"] for e in chrome["traceEvents"]

@@ -490,6 +490,10 @@ static void collapsed_is(const char *path, bool quoted, const char *want)
 	out = render(t, REPORT_TEXT);
 	assert_non_null(strstr(out, "  threads: 101 w\\x1b]0;x\\x07, 102 \"<b>\n"));
 	free(out);
+	out = render(t, REPORT_JSON);
+	assert_true(json_ok(out));
+	assert_non_null(strstr(out, "\"threads\":[{\"tid\":101,\"name\":\"w\\u001b]0;x\\u0007\"},{\"tid\":102,"));
+	free(out);
 	out = render(t, REPORT_CHROME);
 	assert_true(json_ok(out));
 	assert_non_null(strstr(out, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":100,\"tid\":102,\"args\":{\"name\":\"\\\"\\u003cb\\u003e\"}}"));

@@ -107,6 +107,14 @@ static void json_process(FILE *f, const struct trace *t, const struct proc_sum *
 	fprintf(f, ",\"exited\":%s,\"samples\":%d,\"gc_events\":%d,\"duration_s\":", p->exited ? "true" : "false",
 		p->nsamples, p->nevents);
 	report_json__num(f, s->duration_s);
+	/* the recorded thread names (a renamed thread once per name) */
+	fputs(",\"threads\":[", f);
+	for (i = 0; i < p->nthreads; i++) {
+		fprintf(f, "%s{\"tid\":%d,\"name\":", i ? "," : "", p->threads[i].tid);
+		report_json__str(f, p->threads[i].name);
+		fputc('}', f);
+	}
+	fputc(']', f);
 	if (l) {
 		int64_t d[TRACE_NGEN];
 
