@@ -11,7 +11,8 @@
 
 /*
  * A replay steps through the recording one recorded interval at a time: step k shows every
- * process that had a sample at or before start + k*interval and was still seen then, with the
+ * process that had a sample at or before start + k*interval (the last step: the end) and was
+ * still seen then, with the
  * figures of its newest such sample, per-refresh deltas against the previous one, and the types
  * and suspects recorded at that time.
  */
@@ -50,7 +51,9 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 
 		if (!isfinite(span) || span < 0)
 			span = 0;
-		r->nsteps = span >= 10000000 - 1 ? 10000000 : (int)span + 1;
+		/* A last partial interval is a step too (at the end time): the recording's final
+		 * sample and census are what live showed last. */
+		r->nsteps = span >= 10000000 - 1 ? 10000000 : (int)ceil(span - 1e-6) + 1;
 	}
 	r->rows = calloc((size_t)t->nprocs, sizeof(*r->rows));
 	r->view = calloc((size_t)t->nprocs, sizeof(*r->view));
@@ -317,7 +320,7 @@ static int replay_refresh(void *ctx, struct snapshot *snap)
 
 	if (r->step >= r->nsteps)
 		r->step = r->nsteps - 1; /* the end stays on screen */
-	at = r->start + r->step * r->interval;
+	at = MIN(r->start + r->step * r->interval, r->end);
 	memset(snap, 0, sizeof(*snap));
 	for (i = 0; i < r->t->nprocs; i++) {
 		const struct trace_proc *p = &r->t->procs[i];
