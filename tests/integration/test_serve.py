@@ -388,7 +388,7 @@ def test_promtool_accepts_every_tier(root, scenario, procs):
         s.truth(phase="idle", timeout=90)
     smp = srv.wait_for(lambda smp: all(find(smp, "pyleak_gc_pauses_estimated", pid=s.pid) for s in scns) and smp)
     est = dict((i.tier, find(smp, "pyleak_gc_pauses_estimated", pid=s.pid)[0][1]) for i, s in zip(interps, scns))
-    assert est == {"usdt": 0, "uprobe": 0, "poll": 1}
+    assert est == {"usdt": 0, "uprobe": 0, "poll": 1}, [find(smp, "pyleak_gc_pauses_estimated", pid=s.pid) for s in scns]
     body = srv.scrape()
     p = subprocess.run([PROMTOOL, "check", "metrics"], input=body, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
