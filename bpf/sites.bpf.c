@@ -349,29 +349,39 @@ static __always_inline bool surv_plausible(const struct surv_scratch *sc, __u64 
 	return w >= 0x10000 && w < 0x800000000000ull && !(w & 15) && (w < sc->lo || w >= sc->hi);
 }
 
-/* Is w an object whose GC head is zeroed (not tracked yet), or the zeroed head itself? */
-static __always_inline void surv_check_word(struct surv_scratch *sc, __u64 w)
+static __always_inline void surv_add_cand(struct surv_scratch *sc, __u64 obj)
 {
-	__u64 h[4];
-	__u64 obj = 0;
 	__u32 k;
 
-	if (!surv_plausible(sc, w) || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
-		return;
-	sc->probes++;
-	if (bpf_probe_read_user(h, sizeof(h), (const void *)(w - 16)))
-		return;
-	if ((sc->forms & SURV_FORM_OBJECT) && h[0] == 0 && h[1] == 0)
-		obj = w; /* w = op (3.11 gc_alloc / _PyObject_GC_Link(op)): head at op - 16 */
-	else if ((sc->forms & SURV_FORM_HEAD) && h[2] == 0 && h[3] == 0)
-		obj = w + 16; /* w = g (<= 3.10 _PyObject_GC_Alloc keeps the head pointer) */
-	if (!obj)
+	if (sc->ncands >= SURV_MAX_CANDS)
 		return;
 	for (k = 0; k < SURV_MAX_CANDS; k++)
 		if (k < sc->ncands && sc->cands[k] == obj)
 			return;
 	sc->cands[sc->ncands & (SURV_MAX_CANDS - 1)] = obj;
 	sc->ncands++;
+}
+
+/*
+ * Is w an object whose GC head is zeroed (not tracked yet), or the zeroed head itself?  When
+ * both forms are allowed (<= 3.10) and both match, both are kept: the 16 bytes before a fresh
+ * head g are often zero too (the end of the previous pymalloc block), so taking only the object
+ * form would pair g itself, 16 bytes short of the object, and never match (measured on 3.8: the
+ * allocation's own word came first in the scan and every leak sample was lost that way).
+ */
+static __always_inline void surv_check_word(struct surv_scratch *sc, __u64 w)
+{
+	__u64 h[4];
+
+	if (!surv_plausible(sc, w) || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
+		return;
+	sc->probes++;
+	if (bpf_probe_read_user(h, sizeof(h), (const void *)(w - 16)))
+		return;
+	if ((sc->forms & SURV_FORM_HEAD) && h[2] == 0 && h[3] == 0)
+		surv_add_cand(sc, w + 16); /* w = g (<= 3.10 _PyObject_GC_Alloc keeps the head pointer) */
+	if ((sc->forms & SURV_FORM_OBJECT) && h[0] == 0 && h[1] == 0)
+		surv_add_cand(sc, w); /* w = op (3.11 gc_alloc / _PyObject_GC_Link(op)): head at op - 16 */
 }
 
 struct surv_scan_ref {
