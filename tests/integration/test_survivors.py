@@ -111,7 +111,9 @@ def test_no_survivors_flag_and_collapsed(scenario, interp):
     s = scenario(interp, "survivors.py", "--cycles", "--rate", "300")
     s.truth()
     time.sleep(1.0)
-    off = pyleak_json_lines("top", "-b", "--json", "-d", "1", "-n", "3", "-p", s.pid, "--no-survivors")
+    # 6 s: the scenario starts a young collection at least every ~2.3 s (one per 700 leak
+    # allocations between its churn batches; Debian 3.11)
+    off = pyleak_json_lines("top", "-b", "--json", "-d", "1", "-n", "6", "-p", s.pid, "--no-survivors")
     assert proc_entry(off[-1], s.pid)["survivors"] is None
     assert proc_entry(off[-1], s.pid)["sites"]["captured"] > 0  # sites still sampled
     out = run_pyleak("top", "-b", "-d", "2", "-n", "12", "-p", s.pid, "--format", "collapsed", "--sites",
@@ -189,9 +191,11 @@ def test_recorded_reported_and_replayed(scenario, interp, tmp_path):
     assert m and m.group(1).endswith(" " + leak), svgs[1]
     zoomed = re.findall(r'<rect x="0.0" y="\d+" width="960.0"[^>]*data-name="[^"]*%s"' % leak, dom)
     assert zoomed, "the clicked frame is not full width after the zoom"
+    # without a click neither graph is zoomed (the survivors' one may be all the leak's chain:
+    # then its frames are full width anyway)
     unzoomed = _chromium_dom(html, "", str(tmp_path))
-    assert not re.findall(r'<rect x="0.0" y="\d+" width="960.0"[^>]*data-name="[^"]*%s"' % leak, unzoomed) or \
-        len(set(re.findall(r'data-name="([^"]*)"', unzoomed))) <= 7
+    svgs = re.findall(r'<svg[^>]*class="flame-svg"[^>]*>', unzoomed)
+    assert len(svgs) == 2 and all('data-zoom="all"' in x for x in svgs), svgs
 
     # a schema-1 trace (before the survivors table) still reads: no survivors, same sites
     import shutil
