@@ -275,12 +275,43 @@ static long surv_slot_prepare(__u32 i, void *ctx)
 	return 0;
 }
 
+/*
+ * Is the object at obj still a live tracked object of its sampled type?  A freed block keeps its
+ * ob_type (pymalloc and glibc only write their free-list links into the first 16 bytes, the GC
+ * head or the 3.12+ managed-dict pre-header), so the type alone passes a dead sample; an
+ * untracked object has _gc_next 0, a freed one refcount 0 (the decref that freed it) or a
+ * free-list link over _gc_next.  Without this, request-scoped garbage promoted once was confirmed
+ * after it died, and a leaked object taking its address later was counted at its site.
+ */
+static __always_inline bool surv_still_there(const struct pystack_cfg *cfg, __u64 obj, __u64 type)
+{
+	__u64 w[4]; /* _gc_next, _gc_prev, ob_refcnt, ob_type (default builds: ob_type at 8) */
+	__u64 next;
+
+	if (cfg->ob_type != 8 || cfg->gc_head_size != 16 || cfg->gc_head_next != 0 || cfg->gc_head_prev != 8)
+		return false;
+	if (bpf_probe_read_user(w, sizeof(w), (const void *)(obj - 16)))
+		return false;
+	if (w[3] != type || !w[2] || (w[2] >> 63))
+		return false;
+	next = w[0] & ~7ull;
+	if (!next)
+		return false; /* untracked */
+	/* The next node's _gc_prev points back here on a list; a free-list link does not. */
+	{
+		__u64 back = 0;
+
+		if (bpf_probe_read_user(&back, sizeof(back), (const void *)(next + cfg->gc_head_prev)))
+			return false;
+		return (back & ~7ull) == obj - 16;
+	}
+}
+
 /* Slot i after the walk: on the young list = a newer object at the address; else passed. */
 static long surv_slot_finish(__u32 i, void *ctx)
 {
 	struct surv_run *run = ctx;
 	struct surv_pending *sl;
-	__u64 type = 0;
 	__u32 k = i & (SURV_SLOTS - 1);
 
 	if (!run->set || !run->w)
@@ -290,9 +321,7 @@ static long surv_slot_finish(__u32 i, void *ctx)
 		return 0;
 	if (run->w->found & (1u << k)) {
 		__sync_fetch_and_add(&run->ps->surv_reused, 1);
-	} else if (!run->w->done ||
-		   bpf_probe_read_user(&type, sizeof(type), (const void *)(sl->cands[0] + run->cfg->ob_type)) ||
-		   type != sl->type) {
+	} else if (!run->w->done || !surv_still_there(run->cfg, sl->cands[0], sl->type)) {
 		__sync_fetch_and_add(&run->ps->surv_unmatched, 1); /* undecided, or freed / retyped */
 	} else if (sl->mode == SURV_MODE_NEWEST && sl->stage == 0) {
 		sl->stage = 1; /* survived its first young collection: now wait for a gen-1 one */
@@ -349,29 +378,39 @@ static __always_inline bool surv_plausible(const struct surv_scratch *sc, __u64 
 	return w >= 0x10000 && w < 0x800000000000ull && !(w & 15) && (w < sc->lo || w >= sc->hi);
 }
 
-/* Is w an object whose GC head is zeroed (not tracked yet), or the zeroed head itself? */
-static __always_inline void surv_check_word(struct surv_scratch *sc, __u64 w)
+static __always_inline void surv_add_cand(struct surv_scratch *sc, __u64 obj)
 {
-	__u64 h[4];
-	__u64 obj = 0;
 	__u32 k;
 
-	if (!surv_plausible(sc, w) || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
-		return;
-	sc->probes++;
-	if (bpf_probe_read_user(h, sizeof(h), (const void *)(w - 16)))
-		return;
-	if ((sc->forms & SURV_FORM_OBJECT) && h[0] == 0 && h[1] == 0)
-		obj = w; /* w = op (3.11 gc_alloc / _PyObject_GC_Link(op)): head at op - 16 */
-	else if ((sc->forms & SURV_FORM_HEAD) && h[2] == 0 && h[3] == 0)
-		obj = w + 16; /* w = g (<= 3.10 _PyObject_GC_Alloc keeps the head pointer) */
-	if (!obj)
+	if (sc->ncands >= SURV_MAX_CANDS)
 		return;
 	for (k = 0; k < SURV_MAX_CANDS; k++)
 		if (k < sc->ncands && sc->cands[k] == obj)
 			return;
 	sc->cands[sc->ncands & (SURV_MAX_CANDS - 1)] = obj;
 	sc->ncands++;
+}
+
+/*
+ * Is w an object whose GC head is zeroed (not tracked yet), or the zeroed head itself?  When
+ * both forms are allowed (<= 3.10) and both match, both are kept: the 16 bytes before a fresh
+ * head g are often zero too (the end of the previous pymalloc block), so taking only the object
+ * form would pair g itself, 16 bytes short of the object, and never match (measured on 3.8: the
+ * allocation's own word came first in the scan and every leak sample was lost that way).
+ */
+static __always_inline void surv_check_word(struct surv_scratch *sc, __u64 w)
+{
+	__u64 h[4];
+
+	if (!surv_plausible(sc, w) || sc->ncands >= SURV_MAX_CANDS || sc->probes >= SURV_SCAN_PROBES)
+		return;
+	sc->probes++;
+	if (bpf_probe_read_user(h, sizeof(h), (const void *)(w - 16)))
+		return;
+	if ((sc->forms & SURV_FORM_HEAD) && h[2] == 0 && h[3] == 0)
+		surv_add_cand(sc, w + 16); /* w = g (<= 3.10 _PyObject_GC_Alloc keeps the head pointer) */
+	if ((sc->forms & SURV_FORM_OBJECT) && h[0] == 0 && h[1] == 0)
+		surv_add_cand(sc, w); /* w = op (3.11 gc_alloc / _PyObject_GC_Link(op)): head at op - 16 */
 }
 
 struct surv_scan_ref {

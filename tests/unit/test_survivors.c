@@ -10,9 +10,11 @@
 
 #include "model/survivors.h"
 
+/* A NEXT_FIRST sample (<= 3.11): confirmed in generation 1 or older. */
 static struct surv_sample smp(uint64_t addr, uint64_t stack, uint32_t seq)
 {
-	return (struct surv_sample){ .addr = addr, .type = 0x7700, .stack_id = stack, .seq = seq, .mode = 1 };
+	return (struct surv_sample){ .addr = addr, .type = 0x7700, .stack_id = stack, .seq = seq,
+				     .mode = SURV_PAIR_NEXT_FIRST };
 }
 
 /* The census's answer, sorted by address as survivors__probe_list gives it. */
@@ -120,6 +122,37 @@ static void test_promotion_order(void **state)
 	survivors__free(&sv);
 }
 
+/* NEWEST samples (3.12+) are confirmed after a gen-1 collection, in generation 2: the object
+ * found in generation 1 (or 0) at the first census is a newer one that took a dead sample's
+ * address, even with no gen-1 collection since the sample was added. */
+static void test_newest_confirmed_in_gen2(void **state)
+{
+	struct survivors sv;
+	struct surv_sample s[3] = { smp(0x100, 1, 5), smp(0x200, 1, 5), smp(0x300, 2, 5) };
+	struct answer a = { 0 };
+	struct surv_type_total tot;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		s[i].mode = SURV_PAIR_NEWEST;
+	assert_int_equal(surv_pairing__confirmed_gen(SURV_PAIR_NEWEST), 2);
+	assert_int_equal(surv_pairing__confirmed_gen(SURV_PAIR_NEXT_FIRST), 1);
+	assert_int_equal(surv_pairing__confirmed_gen(SURV_PAIR_NONE), -1);
+	assert_int_equal(survivors__init(&sv), 0);
+	survivors__add(&sv, s, 3, 10);
+	found(&a, 0x100, 0x7700, 1, 3); /* a newer object, not yet promoted */
+	found(&a, 0x200, 0x7700, 0, 4);
+	found(&a, 0x300, 0x7700, 2, 9);
+	survivors__settle(&sv, a.addrs, a.types, a.gens, a.index, a.n, 10, 1.0);
+	assert_int_equal(sv.alive, 1);
+	assert_int_equal(sv.reused, 2);
+	survivors__type_total(&sv, 0x7700, &tot);
+	assert_int_equal(tot.alive, 1);
+	assert_int_equal(sv.aggs[tot.top].stack_id, 2);
+	survivors__free(&sv);
+}
+
 static void test_store_full_counted(void **state)
 {
 	struct survivors sv;
@@ -144,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_alive_dead_and_aggregates),
 		cmocka_unit_test(test_reuse_guards),
 		cmocka_unit_test(test_promotion_order),
+		cmocka_unit_test(test_newest_confirmed_in_gen2),
 		cmocka_unit_test(test_store_full_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

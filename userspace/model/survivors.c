@@ -26,6 +26,15 @@ const char *surv_pairing__site_is(int mode)
 	}
 }
 
+int surv_pairing__confirmed_gen(int mode)
+{
+	switch (mode) {
+	case SURV_PAIR_NEWEST: return 2;
+	case SURV_PAIR_NEXT_FIRST: return 1;
+	default: return -1;
+	}
+}
+
 int survivors__init(struct survivors *sv)
 {
 	memset(sv, 0, sizeof(*sv));
@@ -92,7 +101,7 @@ void survivors__add(struct survivors *sv, const struct surv_sample *s, int n, in
 		t->agg = k;
 		t->old_base = old_collections;
 		t->last_old = old_collections;
-		t->last_gen = -1;
+		t->last_gen = (int8_t)surv_pairing__confirmed_gen(s[i].mode);
 		t->state = SURV_PENDING;
 		sv->pending++;
 	}

@@ -25,6 +25,14 @@ enum surv_pairing {
 const char *surv_pairing__name(int mode);	/* "newest_young", "next_first_young", "none" */
 /* What the sampled stack's leaf line is: "allocating call" (<= 3.11) or "next bytecode boundary". */
 const char *surv_pairing__site_is(int mode);
+/*
+ * The generation a sample is known to be in when bpf/sites.bpf.c confirms it, the lower bound
+ * for every later census (objects only move to older generations): NEWEST samples are confirmed
+ * after a gen-1 collection (generation 2), NEXT_FIRST ones after their first young collection
+ * (generation 1 or older); -1 unknown.  A newer object that took a dead sample's address is
+ * younger than that until promoted, and the census sees it there.
+ */
+int surv_pairing__confirmed_gen(int mode);
 
 struct surv_sample {
 	uint64_t addr;	   /* PyObject* */
@@ -42,7 +50,7 @@ struct surv_tracked {
 	struct surv_sample s;
 	int64_t old_base;  /* gen-1 + gen-2 collections when the sample was taken (for reuse checks) */
 	int64_t last_old;  /* ... at the latest census that saw it alive */
-	int8_t last_gen;   /* its generation then (-1 before) */
+	int8_t last_gen;   /* its generation then (surv_pairing__confirmed_gen before) */
 	int agg;	   /* index into aggs, -1 when the table was full */
 	uint8_t state;
 	bool survived;	   /* seen alive by at least one census */
