@@ -496,10 +496,11 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	row->enabled = gc.enabled;
 	row->gc_valid = true;
 
+	/* a property of the tier, known before the kernel's first read of this process */
+	row->pauses_estimated = t->tier == GC_TIER_POLL;
 	if (have_ks) {
 		uint64_t prev_ns = row->gc_ns_total;
 
-		row->pauses_estimated = t->tier == GC_TIER_POLL;
 		if (row->pauses_estimated) {
 			/* Each cpu-clock sample stands for 1/HZ s of a thread on CPU with `collecting` set. */
 			row->gc_ns_total = ks.poll_collecting * (1000000000ull / GC_PROBES_POLL_HZ);
