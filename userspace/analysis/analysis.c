@@ -148,8 +148,9 @@ static struct tseries *series_for(struct tseries *arr, int *n, int max, const ch
 	return &arr[victim];
 }
 
-/* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series. */
-#define TREND_WINDOW 60
+/* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series.
+ * That is every point a series keeps (the ring holds no history nothing reads). */
+#define TREND_WINDOW LEAK_MAX_POINTS
 
 static void series_trend(const struct leak_series *s, struct trend *tr)
 {
