@@ -640,10 +640,10 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	}
 	scan(c, now);
 	forget_strangers(c);
-	c->ncensused = c->nrows;
-	if (c->opts.group)
-		for (i = c->ncensused = 0; i < c->nrows; i++)
-			c->ncensused += c->rows[i]->group_id != 0;
+	/* The census budget is shared by the processes that get censuses: not those outside the
+	 * selected family, not the idle ones (analysis.c skips them until their GC state moves). */
+	for (i = c->ncensused = 0; i < c->nrows; i++)
+		c->ncensused += (!c->opts.group || c->rows[i]->group_id != 0) && !c->rows[i]->census_idle_since;
 	for (i = 0; i < c->nrows; i++)
 		if (!c->rows[i]->exited)
 			read_row(c, c->rows[i], now, dt);
