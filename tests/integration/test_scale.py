@@ -99,3 +99,78 @@ def test_memory_per_process_bounded(root):
           "(bound %d)" % (len(paths), small, len(paths), large, len(paths) + EXTRA, per, PER_PROCESS_KIB))
     assert per <= PER_PROCESS_KIB, "pyleak holds %.0f KiB per watched process (bound %d KiB)" % (
         per, PER_PROCESS_KIB)
+
+
+IDLE = ("import time\n"
+        "junk = [{'k': [i]} for i in range(%d)]\n"
+        "print(len(junk), flush=True)\n"
+        "time.sleep(600)\n" % DICTS)
+# keeps 200 Leaky per 0.2 s (the verdict must name Leaky or the list keep), makes young garbage
+LEAKING = ("import time\n"
+           "class Leaky: pass\n"
+           "keep = []\n"
+           "print(0, flush=True)\n"
+           "while True:\n"
+           "    keep.extend(Leaky() for _ in range(200))\n"
+           "    junk = [{} for _ in range(3000)]\n"
+           "    time.sleep(0.2)\n")
+IDLE_PER_INTERP = 3
+IDLE_REFRESHES = 35
+
+
+def test_idle_censuses_skipped(root):
+    """Idle targets (3 per interpreter) are censused once, then skipped (census.skipped_idle_since
+    = that census's time); the one leaking target among them is censused every period, at the
+    minimum period once the idle ones are skipped, and named."""
+    paths = [resolve(i) for i in interpreters(stripped=True, feature="census")]
+    need(paths, "no interpreter")
+    kids, idle, leaking = [], {}, {}
+    try:
+        for path in paths:
+            for _ in range(IDLE_PER_INTERP):
+                k = subprocess.Popen([path, "-S", "-c", IDLE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     universal_newlines=True)
+                kids.append(k)
+                idle[k.pid] = path
+        # one leaking target (on the first interpreter: each interpreter's verdicts are
+        # test_leaks.py's), which must not share its census budget with the idle ones
+        k = subprocess.Popen([paths[0], "-S", "-c", LEAKING], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True)
+        kids.append(k)
+        leaking[k.pid] = paths[0]
+        for k in kids:
+            k.stdout.readline()
+        p = subprocess.run([PYLEAK, "top", "-b", "--json", "-d", "1", "-n", str(IDLE_REFRESHES), "-p",
+                            ",".join(str(k.pid) for k in kids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=300)
+    finally:
+        for k in kids:
+            k.kill()
+            k.wait()
+    assert p.returncode == 0, p.stderr[-2000:]
+    snaps = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    assert len(snaps) == IDLE_REFRESHES
+    times = {pid: [] for pid in list(idle) + list(leaking)}
+    for s in snaps:
+        for e in s["processes"]:
+            if e["pid"] in times and e["census"]:
+                times[e["pid"]].append((e["census"]["time"], e["census"]["skipped_idle_since"],
+                                        e["census"]["period_s"]))
+    last = {e["pid"]: e for e in snaps[-1]["processes"]}
+    for pid, path in idle.items():
+        censuses = sorted({t for t, _, _ in times[pid]})
+        assert len(censuses) == 1, "idle pid %d (%s) censused %d times" % (pid, path, len(censuses))
+        assert last[pid]["census"]["skipped_idle_since"] == censuses[0], (path, last[pid]["census"])
+        assert not last[pid].get("suspects"), (path, last[pid]["suspects"])
+    for pid, path in leaking.items():
+        censuses = sorted({(t, period) for t, _, period in times[pid]})
+        assert all(s is None for _, s, _ in times[pid]), "leaking pid %d (%s) skipped as idle" % (pid, path)
+        # censused every period (adapted to the budget after each census; refreshes are 1 s, and
+        # a refresh on a loaded host can take longer)
+        late = [(a, b) for a, b in zip(censuses, censuses[1:]) if b[0] - a[0] > a[1] + 2.5]
+        assert len(censuses) >= 5 and not late, (path, censuses)
+        # the idle ones left it the whole budget: back at the minimum period (2 s)
+        assert censuses[-1][1] <= 2.5, (path, censuses)
+        names = [s["name"] for s in last[pid].get("suspects", [])]
+        assert any("Leaky" in n or "keep" in n for n in names), "leaking pid %d (%s) not named: %s" % (
+            pid, path, names)
