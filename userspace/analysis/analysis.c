@@ -72,7 +72,38 @@ struct analysis {
 	double arena_cost[NCOST];
 	int narena_cost, arena_cost_head;
 	struct memory_trends *mem;
+	/* What the GC state said at the last census: unchanged since, a census would find the same. */
+	bool fp_valid;
+	int64_t fp_collections[MODEL_NGEN], fp_counts[MODEL_NGEN];
+	uint64_t fp_rss;
 };
+
+/*
+ * A census costs a walk of the whole heap; the GC state read every refresh tells for free whether
+ * anything could have changed: no collection ran, the young count (allocations minus
+ * deallocations of tracked objects since the last collection) is the same and so is the RSS.
+ * Such a process keeps its last census (its series get no point: an idle stretch is no
+ * evidence either way) and its share of the census budget goes to the others.
+ */
+static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row)
+{
+	int g;
+
+	if (!a->fp_valid || row->rss != a->fp_rss)
+		return false;
+	for (g = 0; g < MODEL_NGEN; g++)
+		if (row->collections[g] != a->fp_collections[g] || row->counts[g] != a->fp_counts[g])
+			return false;
+	return true;
+}
+
+static void remember_census_state(struct analysis *a, const struct proc_row *row)
+{
+	a->fp_valid = true;
+	a->fp_rss = row->rss;
+	memcpy(a->fp_collections, row->collections, sizeof(a->fp_collections));
+	memcpy(a->fp_counts, row->counts, sizeof(a->fp_counts));
+}
 
 void analysis__default_opts(struct analysis_opts *o)
 {
@@ -148,8 +179,9 @@ static struct tseries *series_for(struct tseries *arr, int *n, int max, const ch
 	return &arr[victim];
 }
 
-/* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series. */
-#define TREND_WINDOW 60
+/* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series.
+ * That is every point a series keeps (the ring holds no history nothing reads). */
+#define TREND_WINDOW LEAK_MAX_POINTS
 
 static void series_trend(const struct leak_series *s, struct trend *tr)
 {
@@ -1059,7 +1091,10 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	if (a->surv_ready && row->sites.surv_mode)
 		a->surv.mode = row->sites.surv_mode;
 	row->surv = a->surv_ready ? &a->surv : NULL;
-	if (o->census && now >= a->next_census) {
+	if (o->census && now >= a->next_census && unchanged_since_census(a, row)) {
+		if (!row->census_idle_since)
+			row->census_idle_since = row->census_time;
+	} else if (o->census && now >= a->next_census) {
 		double period, cpu0 = thread_cpu_s(), budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02;
 		bool arenas = !o->no_untracked && now >= a->next_arena_census;
 
@@ -1109,6 +1144,8 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 			period = o->max_period_s;
 		row->census_period = period;
 		a->next_census = now + period;
+		row->census_idle_since = 0;
+		remember_census_state(a, row);
 	}
 	row->nsuspects = a->ncensus_suspects;
 	memcpy(row->suspects, a->census_suspects, sizeof(row->suspects[0]) * a->ncensus_suspects);

@@ -10,6 +10,7 @@
 #include "target/features.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
@@ -595,7 +596,7 @@ static void forget_strangers(struct collector *c)
 int collector__refresh(struct collector *c, struct snapshot *snap)
 {
 	double now = now_wall(), dt = c->last_refresh ? now - c->last_refresh : 0;
-	int i, j;
+	int i, j, dropped = 0;
 
 	/* Drop rows marked exited at the previous refresh, then mark newly exited ones. */
 	for (i = j = 0; i < c->nrows; i++) {
@@ -611,11 +612,22 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 			if (c->sites)
 				sites__forget(c->sites, row->target.pid);
 			row_free(row);
+			dropped++;
 			continue;
 		}
 		c->rows[j++] = row;
 	}
 	c->nrows = j;
+	/*
+	 * A row and its analysis state are ~100 small and medium blocks (the row itself is 70 KiB, the
+	 * census's type and holder caches are many small strings) spread over the heap between the
+	 * rows of processes still alive: free() returns only the heap's top to the kernel, so under
+	 * churn the freed middle stays resident (measured: 28.5 MB free inside a 50 MB heap after a
+	 * 45 s churn of 10 processes/s, all gone). malloc_trim() gives those whole free pages back
+	 * (MADV_DONTNEED); once per refresh that dropped rows, not per row (a few ms on a 50 MB heap).
+	 */
+	if (dropped)
+		malloc_trim(0);
 	for (i = 0; i < c->nrows; i++) {
 		struct proc_row *row = c->rows[i];
 
@@ -629,10 +641,10 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	}
 	scan(c, now);
 	forget_strangers(c);
-	c->ncensused = c->nrows;
-	if (c->opts.group)
-		for (i = c->ncensused = 0; i < c->nrows; i++)
-			c->ncensused += c->rows[i]->group_id != 0;
+	/* The census budget is shared by the processes that get censuses: not those outside the
+	 * selected family, not the idle ones (analysis.c skips them until their GC state moves). */
+	for (i = c->ncensused = 0; i < c->nrows; i++)
+		c->ncensused += (!c->opts.group || c->rows[i]->group_id != 0) && !c->rows[i]->census_idle_since;
 	for (i = 0; i < c->nrows; i++)
 		if (!c->rows[i]->exited)
 			read_row(c, c->rows[i], now, dt);

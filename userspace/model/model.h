@@ -142,6 +142,9 @@ struct proc_row {
 	double census_ms;     /* its walk time */
 	double census_period; /* seconds between censuses, adapted to the CPU budget */
 	int64_t census_inconsistencies;
+	/* Idle: its GC counters, generation counts and RSS have not moved since the census at this
+	 * wall-clock time, so censuses are skipped until they do (0: not idle). */
+	double census_idle_since;
 	int ntypes;
 	struct type_row types[MODEL_MAX_TYPES]; /* by count, largest first */
 	int ncontainers;

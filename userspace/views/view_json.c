@@ -297,7 +297,11 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		num(sb, row->census_ms);
 		sb_puts(sb, ",\"period_s\":");
 		num(sb, row->census_period);
-		sb_printf(sb, ",\"inconsistencies\":%lld}", (long long)row->census_inconsistencies);
+		sb_printf(sb, ",\"inconsistencies\":%lld", (long long)row->census_inconsistencies);
+		if (row->census_idle_since > 0)
+			sb_printf(sb, ",\"skipped_idle_since\":%.3f}", row->census_idle_since);
+		else
+			sb_puts(sb, ",\"skipped_idle_since\":null}");
 	} else {
 		sb_puts(sb, ",\"census\":null");
 	}
