@@ -107,6 +107,12 @@ MODES = [
     # the heap walked every second to verify the samples: `pyleak heap --native`.
     dict(name="pyleak heap --native (budget 2)", kind="pyleak-native", args=[], scale=15.0,
          workloads=("alloc_heavy", "http_workload")),
+    # The same sampling inside `top` (--native, default budget 2%), side by side with the default
+    # top (native off) on the same x15 runs: the two columns' difference is what --native costs.
+    dict(name="pyleak x15", kind="pyleak", args=[], requires="--native", scale=15.0,
+         workloads=("alloc_heavy", "http_workload")),
+    dict(name="pyleak --native x15", kind="pyleak", args=["--native"], requires="--native",
+         scale=15.0, workloads=("alloc_heavy", "http_workload")),
     dict(name="pyleak --alloc exact", kind="pyleak", args=["--alloc", "exact"],
          requires="--alloc", scale=0.05),
     dict(name="pyleak --sites", kind="pyleak", args=["--sites"], requires="--sites"),
