@@ -21,6 +21,7 @@ static const char record_usage[] =
 	"USAGE\n"
 	"    pyleak record [-p PID[,PID...]]... [--all] -o FILE [--duration D] [--interval S]\n"
 	"                  [--max-size SIZE] [--force] [--container ID] [--group FAMILY] [--no-bpf]\n"
+	"                  [--native]\n"
 	"\n"
 	"Every interval, one sample per process (RSS, cumulative collections/collected/uncollectable per\n"
 	"generation = gc.get_stats(), gc.garbage length, thresholds, counts, GC time, pause histograms);\n"
@@ -42,11 +43,15 @@ static const char record_usage[] =
 	"        --max-size SIZE   bound on the file (default 256M): at 90% gc events stop being written\n"
 	"                          (counted as dropped), at 100% the recording ends\n"
 	"        --no-bpf          no BPF: exact counters read from memory, no pauses or events\n"
+	"        --native          also sample native allocations as 'top --native' does (libc uprobes\n"
+	"                          under a 2% budget, verified by heap walks every 5 s): the native\n"
+	"                          stacks with outstanding bytes at each walk, and 'native' suspects\n"
 	"    -h, --help            this text\n"
 	"\n"
 	"EXAMPLES\n"
 	"    sudo pyleak record --all -o night.db --duration 8h\n"
 	"    sudo pyleak record -p 4242 -o svc.db -i 5 --max-size 1G\n"
+	"    sudo pyleak record -p 4242 -o native.db --native --duration 10m\n"
 	"    pyleak report night.db --format html -o night.html\n";
 
 /* Per process: the census and the suspect set last written, so each is written once. */
@@ -55,6 +60,7 @@ struct census_seen {
 	pid_t pid;
 	double census_time;
 	double memory_time;
+	double native_time; /* the native verification walk last written */
 	uint64_t suspects_hash;
 };
 
@@ -265,6 +271,11 @@ static int record_census(struct record_ctx *ctx, const struct snapshot *snap)
 			if (!err)
 				cs->memory_time = row->memory.time;
 		}
+		if (!err && row->native_valid && row->native_walk_time != cs->native_time) {
+			err = recorder__native_rows(ctx->rec, row->target.pid, snap->time, &row->native);
+			if (!err)
+				cs->native_time = row->native_walk_time;
+		}
 		if (!err) {
 			if (census)
 				cs->census_time = row->census_time;
@@ -283,10 +294,11 @@ int cmd_record(int argc, char **argv)
 		{ "container", required_argument, NULL, 'C' }, { "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' }, { "max-size", required_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },	      { "help", no_argument, NULL, 'h' },
-		{ "group", required_argument, NULL, 'g' },
+		{ "group", required_argument, NULL, 'g' },    { "native", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true };
+	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true,
+				     .native_opts = { .budget_pct = NATIVE_BUDGET_DEFAULT } };
 	struct recorder_opts ro = { 0 };
 	struct record_ctx ctx = { 0 };
 	struct collector *c = NULL;
@@ -334,6 +346,7 @@ int cmd_record(int argc, char **argv)
 			}
 			break;
 		case 'B': co.no_bpf = true; break;
+		case 'V': co.native = true; break;
 		case 'h': cmd_usage(stdout, record_usage); ret = EXIT_OK; goto cleanup;
 		default: goto usage;
 		}

@@ -29,7 +29,9 @@ static const char report_usage[] =
 	"    chrome     Chrome trace-event JSON: GC pauses as slices per thread, RSS as counters; open\n"
 	"               it in https://ui.perfetto.dev or chrome://tracing\n"
 	"    collapsed  'frame;frame;frame count' lines of the allocation sites (flamegraph.pl, speedscope);\n"
-	"               with --sites survivors: 'TYPE;frame;... ALIVE' of the sampled objects still alive\n"
+	"               with --sites survivors: 'TYPE;frame;... ALIVE' of the sampled objects still alive;\n"
+	"               with --sites native: 'frame;...;caller BYTES', outstanding native bytes per stack\n"
+	"               at the last heap walk (a trace recorded with --native)\n"
 	"\n"
 	"OPTIONS\n"
 	"    -f, --format FMT   output format (default text)\n"
@@ -44,7 +46,8 @@ static const char report_usage[] =
 	"    pyleak report night.db --format html -o night.html\n"
 	"    pyleak report night.db --format chrome -o gc.json   # then load gc.json in Perfetto\n"
 	"    pyleak report night.db --format collapsed | flamegraph.pl > sites.svg\n"
-	"    pyleak report night.db --format collapsed --sites survivors | flamegraph.pl > leaks.svg\n";
+	"    pyleak report night.db --format collapsed --sites survivors | flamegraph.pl > leaks.svg\n"
+	"    pyleak report native.db --format collapsed --sites native | flamegraph.pl > native.svg\n";
 
 int cmd_report(int argc, char **argv)
 {
@@ -60,7 +63,7 @@ int cmd_report(int argc, char **argv)
 	struct trace *t = NULL;
 	FILE *out = stdout;
 	int ch, err, ret = EXIT_FAIL;
-	bool survivors = false;
+	bool survivors = false, native = false;
 
 	while ((ch = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -73,10 +76,13 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'o': out_path = optarg; break;
 		case 's':
+			survivors = native = false;
 			if (!strcmp(optarg, "survivors")) {
 				survivors = true;
+			} else if (!strcmp(optarg, "native")) {
+				native = true;
 			} else if (strcmp(optarg, "allocations")) {
-				pr_err("invalid --sites '%s': give allocations or survivors", optarg);
+				pr_err("invalid --sites '%s': give allocations, survivors or native", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -90,12 +96,15 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
-	if (survivors && fmt != REPORT_COLLAPSED) {
-		pr_err("--sites survivors goes with --format collapsed (the other formats show both)");
+	if ((survivors || native) && fmt != REPORT_COLLAPSED) {
+		pr_err("--sites %s goes with --format collapsed (the other formats show them all)",
+		       survivors ? "survivors" : "native");
 		return EXIT_USAGE;
 	}
 	if (survivors)
 		fmt = REPORT_COLLAPSED_SURVIVORS;
+	if (native)
+		fmt = REPORT_COLLAPSED_NATIVE;
 	{
 		/* A report reads one file and writes another: nothing else a root process carries. */
 		static const int keep[] = PRIV_KEEP_FILES;

@@ -55,35 +55,57 @@ static void put_frame(struct strbuf *sb, const char *s)
 	esc_collapsed(sb, s);
 }
 
-int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb)
+uint64_t native_stack__weight(const struct native_report *rep, const struct native_stack *st)
 {
 	const struct native_counters *c = &rep->counters;
-	char frame[SITES_FILE_MAX + SITES_FUNC_MAX + 16];
 	double scale = c->observed_s > 0 ? (c->every ? c->every : 1) * c->elapsed_s / c->observed_s : 0;
-	int i, k, lines = 0;
+
+	return st->out_blocks ? (uint64_t)((double)st->out_bytes * scale) : 0;
+}
+
+/* A frame escaped by esc, or as it is (esc NULL: the trace stores names raw, as for sites). */
+static void frame_out(struct strbuf *sb, esc_fn esc, const char *s)
+{
+	if (esc)
+		esc(sb, s);
+	else
+		sb_puts(sb, s);
+}
+
+void native_stack__collapsed_path(const struct native_stack *st, esc_fn esc, struct strbuf *sb)
+{
+	char frame[SITES_FILE_MAX + SITES_FUNC_MAX + 16];
+	int k;
+
+	if (st->py.truncated)
+		sb_puts(sb, "[truncated];");
+	for (k = st->py.nframes - 1; k >= 0; k--) {
+		site_frame__format(&st->py.frames[k], frame, sizeof(frame));
+		frame_out(sb, esc, frame);
+		sb_putc(sb, ';');
+	}
+	for (k = st->ndeeper - 1; k >= 0; k--) {
+		frame_out(sb, esc, st->deeper[k]);
+		sb_putc(sb, ';');
+	}
+	frame_out(sb, esc, st->caller);
+}
+
+int native__format_collapsed(const struct native_report *rep, const char *root, struct strbuf *sb)
+{
+	int i, lines = 0;
 
 	for (i = 0; i < rep->nstacks; i++) {
 		const struct native_stack *st = &rep->stacks[i];
-		uint64_t weight = (uint64_t)((double)st->out_bytes * scale);
+		uint64_t weight = native_stack__weight(rep, st);
 
-		if (!st->out_blocks || !weight)
+		if (!weight)
 			continue;
 		if (root) {
 			put_frame(sb, root);
 			sb_putc(sb, ';');
 		}
-		if (st->py.truncated)
-			sb_puts(sb, "[truncated];");
-		for (k = st->py.nframes - 1; k >= 0; k--) {
-			site_frame__format(&st->py.frames[k], frame, sizeof(frame));
-			put_frame(sb, frame);
-			sb_putc(sb, ';');
-		}
-		for (k = st->ndeeper - 1; k >= 0; k--) {
-			put_frame(sb, st->deeper[k]);
-			sb_putc(sb, ';');
-		}
-		put_frame(sb, st->caller);
+		native_stack__collapsed_path(st, esc_collapsed, sb);
 		sb_printf(sb, " %llu\n", (unsigned long long)weight);
 		lines++;
 	}

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "model/stacks.h"
+#include "util/escape.h"
 
 #define NATIVE_NAME_MAX	  160
 #define NATIVE_DEEPER_MAX 3	  /* frame-pointer frames shown beyond the caller */
@@ -75,6 +76,14 @@ void native_report__free(struct native_report *rep);
 
 /* "caller <- deeper <- file.py:12 func <- ..." into buf, at most max_py Python frames. */
 int native_stack__format(const struct native_stack *st, int max_py, char *buf, size_t size);
+
+/* A stack's estimate of its outstanding bytes: verified outstanding sampled bytes scaled by the
+ * sampling (1 in every) and the attached share of the time; 0 when nothing is outstanding. */
+uint64_t native_stack__weight(const struct native_report *rep, const struct native_stack *st);
+/* Its frames for collapsed stacks, root first: Python frames, deeper native frames, the caller;
+ * ';' between, each escaped with esc (esc_collapsed for output: target-controlled names), or as
+ * they are with esc NULL (the trace's stack column, escaped when reported, as sites are). */
+void native_stack__collapsed_path(const struct native_stack *st, esc_fn esc, struct strbuf *sb);
 
 /*
  * Collapsed stacks of outstanding native bytes (flamegraph.pl, speedscope): root; Python frames

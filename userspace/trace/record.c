@@ -78,7 +78,12 @@ static const char schema_sql[] =
 	/* Thread names (/proc/PID/task/TID/comm) as first seen, and again when renamed: the target's
 	 * bytes, escaped by the views (added later too: files without it load with no threads). */
 	"CREATE TABLE threads(proc INTEGER NOT NULL, time REAL NOT NULL, tid INTEGER NOT NULL, name TEXT NOT NULL,"
-	" UNIQUE(proc, tid, name));";
+	" UNIQUE(proc, tid, name));"
+	/* Added without a version bump as memory was: sampled native stacks at each verification walk
+	 * (record --native); files without the table load with no native rows. */
+	"CREATE TABLE native(proc INTEGER NOT NULL, time REAL NOT NULL, stack TEXT NOT NULL, caller TEXT,"
+	" sampled INTEGER, outstanding INTEGER, bytes INTEGER, per_min REAL, out_ratio REAL, suspect INTEGER);"
+	"CREATE INDEX native_proc_time ON native(proc, time);";
 
 enum {
 	ST_EVENT,
@@ -95,6 +100,7 @@ enum {
 	ST_SURVIVOR,
 	ST_MEMORY,
 	ST_THREAD,
+	ST_NATIVE,
 	ST_COUNT,
 };
 
@@ -117,6 +123,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMORY] = "INSERT INTO memory VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
 		       "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
 	[ST_THREAD] = "INSERT OR IGNORE INTO threads VALUES(?1,?2,?3,?4)",
+	[ST_NATIVE] = "INSERT INTO native VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 };
 
 struct rec_proc {
@@ -841,6 +848,39 @@ int recorder__thread_row(struct recorder *r, pid_t pid, double time, pid_t tid, 
 	err = step_reset(r, st, "writing a thread row");
 	if (!err && sqlite3_changes(r->db) > 0)
 		p->nthreads++;
+	return err;
+}
+
+int recorder__native_rows(struct recorder *r, pid_t pid, double time, const struct native_report *rep)
+{
+	struct strbuf sb;
+	int i, n = 0, err = 0;
+
+	sb_init(&sb);
+	for (i = 0; i < rep->nstacks && n < RECORD_NATIVE_MAX_STACKS && !err; i++) {
+		const struct native_stack *st = &rep->stacks[i];
+		uint64_t weight = native_stack__weight(rep, st);
+		sqlite3_stmt *q;
+
+		if (!weight && !st->suspect)
+			continue;
+		q = aux_row(r, ST_NATIVE, pid, time, &err);
+		if (!q)
+			break;
+		sb_reset(&sb);
+		native_stack__collapsed_path(st, NULL, &sb);
+		sqlite3_bind_text(q, 3, sb.buf ? sb.buf : "?", -1, SQLITE_TRANSIENT);
+		text_or_null(q, 4, st->caller);
+		sqlite3_bind_int64(q, 5, (int64_t)st->sampled_blocks);
+		sqlite3_bind_int64(q, 6, (int64_t)st->out_blocks);
+		sqlite3_bind_int64(q, 7, weight > INT64_MAX ? INT64_MAX : (int64_t)weight);
+		sqlite3_bind_double(q, 8, isfinite(st->growth_bytes_per_min) ? st->growth_bytes_per_min : 0);
+		sqlite3_bind_double(q, 9, isfinite(st->out_ratio) ? st->out_ratio : 0);
+		sqlite3_bind_int(q, 10, st->suspect);
+		err = step_reset(r, q, "writing a native row");
+		n++;
+	}
+	sb_free(&sb);
 	return err;
 }
 

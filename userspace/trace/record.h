@@ -68,5 +68,9 @@ int recorder__survivor_row(struct recorder *r, pid_t pid, double time, const cha
 int recorder__thread_row(struct recorder *r, pid_t pid, double time, pid_t tid, const char *name);
 /* One RSS breakdown (model/memory.h) at m->time. */
 int recorder__memory_row(struct recorder *r, pid_t pid, const struct memory_row *m);
+/* The native stacks of one verification walk (model/native.h), at most RECORD_NATIVE_MAX_STACKS
+ * with outstanding bytes (or a verdict): stack = native_stack__collapsed_path, bytes = its weight. */
+#define RECORD_NATIVE_MAX_STACKS 50
+int recorder__native_rows(struct recorder *r, pid_t pid, double time, const struct native_report *rep);
 
 #endif /* PYLEAK_RECORD_H */

@@ -250,6 +250,34 @@ static int survivors_of(const struct trace *t, int pi, struct growth *out, int m
 	return n;
 }
 
+/* Process pi's native stacks of its last recorded verification walk (the rows are loaded by proc,
+ * time, bytes descending: the newest time's rows are the last run of pi's rows). */
+int report__native_of(const struct trace *t, int pi, struct growth *out, int max)
+{
+	const struct trace_aux *rows = t->aux[TRACE_NATIVE];
+	int i, last = -1, first, n = 0;
+
+	for (i = 0; i < t->naux[TRACE_NATIVE]; i++)
+		if (rows[i].proc == pi)
+			last = i;
+	if (last < 0)
+		return 0;
+	for (first = last; first > 0 && rows[first - 1].proc == pi && rows[first - 1].time == rows[last].time;)
+		first--;
+	for (i = first; i <= last && n < max; i++) {
+		struct growth *g = &out[n++];
+
+		memset(g, 0, sizeof(*g));
+		g->name = rows[i].name;
+		g->kind = rows[i].kind;
+		g->bytes = rows[i].bytes > 0 ? rows[i].bytes : 0;
+		g->last = rows[i].count > 0 ? rows[i].count : 0;
+		g->per_min = isfinite(rows[i].per_min) ? rows[i].per_min : 0;
+		g->last_time = rows[i].time;
+	}
+	return n;
+}
+
 void report__summarise(const struct trace *t, int pi, struct proc_sum *s)
 {
 	const struct trace_proc *p = &t->procs[pi];
@@ -297,6 +325,7 @@ void report__summarise(const struct trace *t, int pi, struct proc_sum *s)
 	}
 	s->nsites = sites_of(t, pi, s->sites, TOP_N);
 	s->nsurvivors = survivors_of(t, pi, s->survivors, TOP_N);
+	s->nnative = report__native_of(t, pi, s->native, TOP_N);
 }
 
 /* Where the timelines of the chrome and html formats start: the earliest time in the trace. */
@@ -341,6 +370,7 @@ int report__write(const struct trace *t, enum report_format fmt, FILE *out)
 	case REPORT_CHROME: err = report__write_chrome(t, out); break;
 	case REPORT_COLLAPSED: err = report__write_collapsed(t, out); break;
 	case REPORT_COLLAPSED_SURVIVORS: err = report__write_collapsed_survivors(t, out); break;
+	case REPORT_COLLAPSED_NATIVE: err = report__write_collapsed_native(t, out); break;
 	default: return -EINVAL;
 	}
 	if (!err && (fflush(out) || ferror(out)))

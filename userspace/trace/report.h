@@ -15,6 +15,7 @@ enum report_format {
 	REPORT_CHROME,
 	REPORT_COLLAPSED,
 	REPORT_COLLAPSED_SURVIVORS, /* collapsed stacks of the survivor samples (--sites survivors) */
+	REPORT_COLLAPSED_NATIVE,    /* outstanding native bytes per stack (--sites native) */
 };
 
 /* "text", "json", ... -> format; -EINVAL for an unknown name. */

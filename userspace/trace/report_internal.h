@@ -53,9 +53,17 @@ struct proc_sum {
 	 * first = survived, bytes = sampled; by alive, largest first */
 	struct growth survivors[TOP_N];
 	int nsurvivors;
+	/* native stacks of the last verification walk recorded (record --native): name = stack,
+	 * kind = caller, bytes = estimated outstanding bytes, last = outstanding sampled blocks,
+	 * per_min = growth bytes/min; by bytes, largest first */
+	struct growth native[TOP_N];
+	int nnative;
 };
 
 /* report.c */
+/* Process pi's native stacks of its last recorded walk (at most max, by bytes); returns the count. */
+#define REPORT_NATIVE_ROWS_MAX 64 /* >= the recorder's RECORD_NATIVE_MAX_STACKS per walk */
+int report__native_of(const struct trace *t, int pi, struct growth *out, int max);
 /* Saturating sum for rows of a file that may be hostile. */
 int64_t report__sat_add(int64_t a, int64_t b);
 /* The figures of process pi of t into *s (which is large: callers allocate it). */
@@ -75,6 +83,7 @@ int report__write_collapsed(const struct trace *t, FILE *f);
 void report_groups__text(const struct trace *t, FILE *f);
 void report_groups__json(const struct trace *t, FILE *f);
 int report__write_collapsed_survivors(const struct trace *t, FILE *f);
+int report__write_collapsed_native(const struct trace *t, FILE *f);
 /* report_text.c, report_html.c */
 int report__write_text(const struct trace *t, FILE *f);
 int report__write_html(const struct trace *t, FILE *f);

@@ -221,6 +221,19 @@ static void json_process(FILE *f, const struct trace *t, const struct proc_sum *
 		fprintf(f, ",\"sampled\":%lld,\"survived\":%lld,\"alive\":%lld}", (long long)s->survivors[i].bytes,
 			(long long)s->survivors[i].first, (long long)s->survivors[i].last);
 	}
+	fputs("],\"native\":[", f);
+	for (i = 0; i < s->nnative; i++) {
+		fputs(i ? ",{\"stack\":" : "{\"stack\":", f);
+		report_json__str(f, s->native[i].name);
+		fputs(",\"caller\":", f);
+		report_json__str(f, s->native[i].kind);
+		fprintf(f, ",\"bytes\":%lld,\"outstanding\":%lld,\"per_min\":", (long long)s->native[i].bytes,
+			(long long)s->native[i].last);
+		report_json__num(f, s->native[i].per_min);
+		fputs(",\"time\":", f);
+		report_json__num(f, s->native[i].last_time);
+		fputc('}', f);
+	}
 	fputs("]}", f);
 }
 
@@ -488,6 +501,35 @@ int report__write_collapsed(const struct trace *t, FILE *f)
 		i = j;
 	}
 	(void)lines;
+	return 0;
+}
+
+/* Native stacks of each process's last verification walk, root;...;caller BYTES (estimated
+ * outstanding bytes): a flame graph of the native memory that stays. */
+int report__write_collapsed_native(const struct trace *t, FILE *f)
+{
+	struct growth rows[REPORT_NATIVE_ROWS_MAX];
+	int pi, i, n, nprocs = 0;
+
+	for (pi = 0; pi < t->nprocs; pi++)
+		nprocs += report__native_of(t, pi, rows, REPORT_NATIVE_ROWS_MAX) > 0;
+	if (!nprocs) {
+		pr_warn("%s: no native samples recorded (record --native): the collapsed output is empty", t->path);
+		return 0;
+	}
+	for (pi = 0; pi < t->nprocs; pi++) {
+		n = report__native_of(t, pi, rows, REPORT_NATIVE_ROWS_MAX);
+		for (i = 0; i < n; i++) {
+			if (rows[i].bytes <= 0)
+				continue;
+			if (nprocs > 1) {
+				esc_fputs(f, esc_collapsed, t->procs[pi].comm);
+				fprintf(f, "-%d;", t->procs[pi].pid);
+			}
+			esc_fputs(f, esc_text, rows[i].name); /* frames joined with ';', as sites */
+			fprintf(f, " %lld\n", (long long)rows[i].bytes);
+		}
+	}
 	return 0;
 }
 

@@ -108,6 +108,21 @@ static void text_survivors(FILE *f, const struct proc_sum *s)
 			T(s->survivors[i].kind ? s->survivors[i].kind : "?"), T(s->survivors[i].name));
 }
 
+static void text_native(FILE *f, const struct proc_sum *s)
+{
+	char b1[16], b2[16];
+	int i;
+
+	if (!s->nnative)
+		return; /* recorded without --native: no section */
+	fputs("  native stacks (record --native; outstanding at the last heap walk, verified by chunk headers):\n", f);
+	fprintf(f, "    %10s %11s %9s  %s\n", "bytes", "growth/min", "blocks", "caller  stack (root first)");
+	for (i = 0; i < s->nnative; i++)
+		fprintf(f, "    %10s %11s %9lld  %s  %s\n", fmt_bytes(b1, sizeof(b1), (double)s->native[i].bytes),
+			fmt_sbytes(b2, sizeof(b2), s->native[i].per_min), (long long)s->native[i].last,
+			T(s->native[i].kind ? s->native[i].kind : "?"), T(s->native[i].name));
+}
+
 static void text_process(FILE *f, const struct proc_sum *s)
 {
 	const struct trace_proc *p = s->p;
@@ -177,6 +192,7 @@ static void text_process(FILE *f, const struct proc_sum *s)
 	text_suspects(f, s);
 	text_sites(f, s);
 	text_survivors(f, s);
+	text_native(f, s);
 }
 
 int report__write_text(const struct trace *t, FILE *f)

@@ -15,7 +15,8 @@
 #include "util/common.h"
 #include "trace/record.h"
 
-static const char *const aux_names[TRACE_NAUX] = { "types", "containers", "suspects", "sites", "survivors" };
+static const char *const aux_names[TRACE_NAUX] = { "types", "containers", "suspects", "sites", "survivors",
+							       "native" };
 
 const char *trace__aux_name(enum trace_aux_kind k)
 {
@@ -603,6 +604,8 @@ static int load_aux(struct loader *l, enum trace_aux_kind k)
 		[TRACE_SITES] = "SELECT proc, time, stack, NULL, NULL, count, bytes, 0, 0 FROM sites ORDER BY proc, stack",
 		[TRACE_SURVIVORS] = "SELECT proc, time, stack, type, NULL, alive, sampled, survived, 0 FROM survivors"
 				    " ORDER BY proc, type, stack",
+		[TRACE_NATIVE] = "SELECT proc, time, stack, caller, NULL, outstanding, bytes, per_min, out_ratio FROM native"
+				 " ORDER BY proc, time, bytes DESC",
 	};
 	struct trace *t = l->t;
 	sqlite3_stmt *st;
@@ -695,6 +698,9 @@ int trace__load(const char *path, struct trace **out)
 	for (k = 0; k < TRACE_NAUX && !err; k++) {
 		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
 		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
+			continue;
+		/* native: added without a version bump; files written before it load without it */
+		if (k == TRACE_NATIVE && (err = optional_table(&l, "native")) <= 0)
 			continue;
 		err = load_aux(&l, (enum trace_aux_kind)k);
 	}

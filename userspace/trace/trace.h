@@ -148,7 +148,12 @@ struct trace_group {
 
 /* TRACE_SURVIVORS (schema 2+): name = stack, kind = type, count = alive, bytes = sampled,
  * per_min = survived. */
-enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_SURVIVORS, TRACE_NAUX };
+/* TRACE_NATIVE (table native, no version bump): name = collapsed stack (Python frames root first,
+ * then native frames, the caller last), kind = caller, count = outstanding sampled blocks,
+ * bytes = estimated outstanding bytes, per_min = growth bytes/min, confidence = out_ratio; one
+ * set of rows per verification walk (record --native). */
+enum trace_aux_kind { TRACE_TYPES, TRACE_CONTAINERS, TRACE_SUSPECTS, TRACE_SITES, TRACE_SURVIVORS, TRACE_NATIVE,
+		      TRACE_NAUX };
 
 struct trace {
 	char path[4096];
