@@ -285,12 +285,26 @@ static void arena_from_image(struct arena_info *a, const unsigned char *buf, int
 		memcpy(&a->fastbins[i], buf + mstate_layouts[layout].fastbins + 8 * i, 8);
 }
 
-/*
- * main_arena is a static in libc's .data, unexported and absent from stripped builds: find it as
- * the word equal to the main heap's top chunk at malloc_state's top offset, confirmed by its 127
- * bins (an empty bin points at itself, which no other data in libc does).
- */
-static void find_main_arena(struct walk *w, uint64_t main_top)
+/* The second pass's stronger signature: main_arena's free chunks are all in the main heap, so each
+ * bin points at itself or into [lo, hi) (a few mid-update ones allowed, as mstate_valid does). */
+static bool bins_in_heap(const unsigned char *buf, uint64_t addr, const struct mstate_layout *l, uint64_t lo,
+			 uint64_t hi)
+{
+	uint64_t fd, bk, self;
+	int i, bad = 0;
+
+	for (i = 1; i < NBINS; i++) {
+		memcpy(&fd, buf + l->bins + 16 * (i - 1), 8);
+		memcpy(&bk, buf + l->bins + 16 * (i - 1) + 8, 8);
+		self = addr + l->bins + 16 * (i - 1) - CHUNK_HDR;
+		if ((fd != self && (fd < lo || fd >= hi)) || (bk != self && (bk < lo || bk >= hi)))
+			bad++;
+	}
+	return bad <= 4;
+}
+
+/* One pass of find_main_arena: the word equal to main_top (lo 0), or any word in [lo, hi). */
+static void find_main_arena_pass(struct walk *w, uint64_t main_top, uint64_t lo, uint64_t hi)
 {
 	const struct mallocheap_input *in = w->in;
 	unsigned char *buf;
@@ -310,7 +324,7 @@ static void find_main_arena(struct walk *w, uint64_t main_top)
 		}
 		for (off = 0; off + 8 <= len; off += 8) {
 			memcpy(&v, buf + off, 8);
-			if (v != main_top)
+			if (lo ? v < lo || v >= hi || (v & 15) : v != main_top)
 				continue;
 			for (l = 0; l < (int)ARRAY_SIZE(mstate_layouts); l++) {
 				const struct mstate_layout *ml = &mstate_layouts[l];
@@ -318,6 +332,8 @@ static void find_main_arena(struct walk *w, uint64_t main_top)
 				if (off < ml->top || off - ml->top + ml->size > len)
 					continue;
 				if (!mstate_valid(buf + off - ml->top, in->libc_data[i].start + off - ml->top, ml, &top))
+					continue;
+				if (lo && !bins_in_heap(buf + off - ml->top, in->libc_data[i].start + off - ml->top, ml, lo, hi))
 					continue;
 				w->h->main_arena = in->libc_data[i].start + off - ml->top;
 				w->layout = l;
@@ -329,6 +345,21 @@ static void find_main_arena(struct walk *w, uint64_t main_top)
 		}
 		free(buf);
 	}
+}
+
+/*
+ * main_arena is a static in libc's .data, unexported and absent from stripped builds: find it as
+ * the word equal to the main heap's top chunk at malloc_state's top offset, confirmed by its 127
+ * bins (an empty bin points at itself, which no other data in libc does). A target that allocates
+ * while the heap is walked moves its top chunk before .data is read: then a second pass takes a
+ * word pointing anywhere into the heap [lo, hi), confirmed by the bins the same way.
+ */
+static void find_main_arena(struct walk *w, uint64_t main_top, uint64_t lo, uint64_t hi)
+{
+	int pass;
+
+	for (pass = 0; pass < 2 && !w->h->main_arena && !w->stop; pass++)
+		find_main_arena_pass(w, main_top, pass ? lo : 0, pass ? hi : 0);
 }
 
 /* The arena index (1-based, in w->arenas) for the malloc_state at ar_ptr, read on first sight. */
@@ -663,7 +694,7 @@ int mallocheap__walk(struct remote *r, const struct mallocheap_input *in, struct
 		if (err)
 			goto cleanup;
 		if (main_top)
-			find_main_arena(&w, main_top);
+			find_main_arena(&w, main_top, in->heap_start, in->heap_end);
 	}
 	err = walk_nonmain_heaps(&w, is_heap);
 	if (err)

@@ -262,7 +262,7 @@ static int heap_native(pid_t pid, double seconds, double interval, unsigned ever
 	struct remote r;
 	uint64_t start, next_walk;
 	int err, tries, ms;
-	bool done = false;
+	bool done = false, walked = false;
 
 	memset(&t, 0, sizeof(t));
 	err = python__inspect(pid, &t);
@@ -293,7 +293,10 @@ static int heap_native(pid_t pid, double seconds, double interval, unsigned ever
 		ms = native_probes__tick(np);
 		now = now_mono_ns();
 		done = exiting || now - start >= (uint64_t)(seconds * 1e9);
-		if (now >= next_walk || done) {
+		/* a final walk at the end, but not after Ctrl-C once one is printed: the walk stops at
+		 * `exiting` and would replace the last full verdict with a partial one */
+		if (now >= next_walk || (done && !(exiting && walked))) {
+			walked = true;
 			native_report__free(&rep);
 			mallocheap__free(&h);
 			err = heap_walk_once(pid, max_read, &h);
