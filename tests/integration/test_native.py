@@ -348,6 +348,10 @@ def phase_a(tmp_path_factory):
             started.append(e)
             jobs.append(("ext", e, named("leak_buffer")))
             res["ext"]["interp"] = second
+            # the heap-walk check of the ctypes leak on the second interpreter too (no sampling)
+            w = start(second, "native_ctypes_leak.py", ("--rate", "50", "--size", "4000"), str(tmp / "cw"))
+            started.append(w)
+            jobs.append(("ctypes_walk", w, WALK_ONLY))
         run_phase(jobs, res)
         yield res
     finally:
@@ -355,28 +359,36 @@ def phase_a(tmp_path_factory):
             s.stop()
 
 
+WALK_ONLY = "walk only"  # a run_phase job of heap-walk checks alone: no native sampling
+
+
 def run_phase(jobs, res, at_least=0.0):
     """For each (key, scenario, done): truth, heap --native until done, the heap-walk growth
     meanwhile; results into res[key]: native, rate, elapsed, walk."""
     for key, s, _ in jobs:
+        res.setdefault(key, {})
         s.truth()
     watches, threads = [], []
     for key, s, done in jobs:
         r = res[key]
         r["t0"] = s.refresh_truth()
+        threads.append(growth_bg(s, s.pid, r))
+        if done is WALK_ONLY:
+            continue
         if "leaked_bytes" in r["t0"]:
             r["log"] = TruthLog(s)
         w = heap_native(s.pid, done)
         r["watch"] = w
         watches.append(w)
-        threads.append(growth_bg(s, s.pid, r))
     try:
         wait_all(watches, at_least=at_least)
         for th in threads:
             th.join(60)
         for key, s, done in jobs:
             r = res[key]
-            w = r["watch"]
+            w = r.get("watch")
+            if w is None:
+                continue
             r["elapsed"] = (w.t_done or time.time()) - w.t_start
             line = w.stop()
             r["native"] = line["native"]
@@ -399,8 +411,11 @@ def walk_of(r):
     return r["walk"]
 
 
-def test_heap_walk_ctypes_leak(phase_a):
-    h0, h1, t0, t1 = walk_of(phase_a["ctypes"])
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_heap_walk_ctypes_leak(phase_a, which):
+    r = phase_a["ctypes" if which == "first" else "ctypes_walk"]
+    need("walk" in r or "walk_error" in r, "one interpreter only")
+    h0, h1, t0, t1 = walk_of(r)
     check_walk(h0)
     check_walk(h1)
     truth = t1["leaked_chunk_bytes"] - t0["leaked_chunk_bytes"]
@@ -449,9 +464,15 @@ def phase_b(tmp_path_factory):
         started.append(e)
         c = start(first, "control_native_churn.py", ("--rate", "40"), str(tmp / "c"))
         started.append(c)
+        jobs = [("ext", e, named("leak_buffer")), ("control", c, None)]
+        second = _interps()[1] if len(_interps()) > 1 else None
+        if second is not None:  # the heap-walk check of the control on the second one too
+            cw = start(second, "control_native_churn.py", ("--rate", "40"), str(tmp / "cw"))
+            started.append(cw)
+            jobs.append(("control_walk", cw, WALK_ONLY))
         # the control has no done(): it is watched until the leak's verdict is in, and at least
         # the 30 s a leak needs to be named (NATIVELEAK_MIN_OLDEST_S 20 s + walks)
-        run_phase([("ext", e, named("leak_buffer")), ("control", c, None)], res, at_least=30.0)
+        run_phase(jobs, res, at_least=30.0)
         yield res
     finally:
         for s in started:
@@ -469,8 +490,11 @@ def test_native_ext_leak_named(phase_b):
     check_named_ext(r["native"], r["rate"], r["elapsed"])
 
 
-def test_heap_walk_balanced_control(phase_b):
-    h0, h1, t0, t1 = walk_of(phase_b["control"])
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_heap_walk_balanced_control(phase_b, which):
+    r = phase_b.get("control" if which == "first" else "control_walk", {})
+    need("walk" in r or "walk_error" in r, "one interpreter only")
+    h0, h1, t0, t1 = walk_of(r)
     check_walk(h1)
     assert t1["steps"] - t0["steps"] > 100
     got = h1["in_use_bytes"] - h0["in_use_bytes"]
