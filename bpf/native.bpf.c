@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Sampled libc allocations: every Nth malloc/calloc/realloc/posix_memalign of a pid with its
- * native caller, frame-pointer frames and Python stack; frees of sampled blocks. */
+/* Sampled libc allocations: every Nth malloc/calloc/realloc/posix_memalign/anonymous mmap of a
+ * pid with its native caller, frame-pointer frames and Python stack; frees (and munmaps) of
+ * sampled blocks. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -151,7 +152,7 @@ int native_entry(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), fn = bpf_get_attach_cookie(ctx);
 	/* load every argument first: a cookie-dependent ctx offset is refused by the verifier */
-	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx), a3 = PT_REGS_PARM4(ctx);
 	__u32 tgid = id >> 32, zero = 0;
 	struct native_pid_stats *ps;
 	struct native_target *t;
@@ -166,10 +167,13 @@ int native_entry(struct pt_regs *ctx)
 	ps = pid_stats(tgid);
 	if (!ps)
 		return 0;
-	if (fn == NATIVE_FN_FREE) {
-		on_free(tgid, ps, a0);
+	if (fn == NATIVE_FN_FREE || fn == NATIVE_FN_MUNMAP) {
+		on_free(tgid, ps, a0); /* a munmap of part of a sampled mapping: the maps check tells */
 		return 0;
 	}
+	/* file mappings are not allocations (and are in the page cache's books) */
+	if (fn == NATIVE_FN_MMAP && !(a3 & NATIVE_MAP_ANONYMOUS))
+		return 0;
 	if (fn == NATIVE_FN_REALLOC && a0)
 		on_free(tgid, ps, a0); /* the old block is gone (or moved) either way */
 	if (fn == NATIVE_FN_MALLOC)
@@ -180,6 +184,8 @@ int native_entry(struct pt_regs *ctx)
 		size = a1;
 	else if (fn == NATIVE_FN_MEMALIGN)
 		size = a2;
+	else if (fn == NATIVE_FN_MMAP)
+		size = a1;
 	else
 		return 0;
 	n = __sync_fetch_and_add(&ps->calls, 1);
@@ -230,6 +236,8 @@ int native_return(struct pt_regs *ctx)
 		if (rc || bpf_probe_read_user(&rc, sizeof(rc), (const void *)in->memptr))
 			rc = 0;
 	}
+	if (in->ev.fn == NATIVE_FN_MMAP && rc == (__u64)-1)
+		rc = 0; /* MAP_FAILED */
 	if (!rc || !ps) {
 		bpf_map_delete_elem(&native_inflight, &id);
 		return 0;

@@ -29,8 +29,11 @@ enum native_fn {
 	NATIVE_FN_REALLOC,
 	NATIVE_FN_MEMALIGN, /* posix_memalign(void **memptr, size_t align, size_t size) */
 	NATIVE_FN_FREE,
+	NATIVE_FN_MMAP,	  /* mmap(addr, len, prot, flags, fd, off): anonymous mappings only */
+	NATIVE_FN_MUNMAP, /* munmap(addr, len): a sampled mapping's start is freed */
 	NATIVE_FN_MAX,
 };
+#define NATIVE_MAP_ANONYMOUS 0x20 /* <sys/mman.h> MAP_ANONYMOUS on x86-64 */
 
 /* Value of `native_targets`, key = tgid. */
 struct native_target {

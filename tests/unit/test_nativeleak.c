@@ -75,6 +75,7 @@ static void test_verify(void **state)
 	rep.counters.every = 1;
 	rep.counters.observed_s = 6;
 	rep.counters.elapsed_s = 65;
+	rep.counters.observed_recent_s = -1; /* no slice history: the share of the elapsed time */
 
 	nativeleak__verify(&rep, &h, now);
 	assert_int_equal(rep.verified, NATIVE_VERIFIED_HEADERS);
@@ -90,6 +91,11 @@ static void test_verify(void **state)
 	assert_int_equal(rep.nsamples, 30); /* the freed ones are forgotten */
 	for (i = 0; i < rep.nsamples; i++)
 		assert_int_equal(rep.samples[i].stack, 0); /* remapped after the sort */
+
+	/* with the slice history: the attached time before the last 5 s exactly (6 s - 1 s) */
+	rep.counters.observed_recent_s = 1;
+	nativeleak__verify(&rep, &h, now);
+	assert_true(rep.stacks[0].growth_bytes_per_min > 1.43e6 && rep.stacks[0].growth_bytes_per_min < 1.45e6);
 
 	/* another allocator: nothing verifiable, no verdict, nothing forgotten */
 	nativeleak__verify(&rep, NULL, now);

@@ -76,6 +76,8 @@ struct arena_info {
 	uint64_t fastbins[NFASTBINS];
 };
 
+#define MH_HEAP_SLACK (64ull << 20) /* growth of [heap] (brk) between reading maps and walking it */
+
 struct walk {
 	struct remote *r;
 	const struct mallocheap_input *in;
@@ -86,6 +88,7 @@ struct walk {
 	size_t win_len;
 	unsigned char *win;
 	bool stop; /* the target is gone or the budget is spent: no more reads */
+	bool brk_heap; /* walking [heap]: its end may move (brk) while it is read */
 	struct arena_info arenas[MAX_ARENAS];
 	int narenas;
 	int layout; /* malloc_state layout found for main_arena, -1 unknown */
@@ -184,6 +187,15 @@ static int add_chunk(struct walk *w, uint64_t addr, uint64_t size, enum malloche
 	return 0;
 }
 
+/* Did [heap] end at `at` (brk lowered) rather than vanish? The brk is page-aligned and the chunk
+ * before it (at c) still reads: a target that exits or execs takes all of it. */
+static bool trimmed_at(struct walk *w, uint64_t c, uint64_t at)
+{
+	uint64_t hdr[2];
+
+	return !(at & 4095) && !rread(w, c, hdr, sizeof(hdr));
+}
+
 /*
  * Walks the chunks of [first, end) of one heap; stops at the top chunk (the one reaching end or
  * `top`), at a fencepost, or at the first header that cannot be valid. Returns the top chunk's
@@ -211,12 +223,14 @@ static int walk_region(struct walk *w, uint64_t first, uint64_t end, int arena, 
 		csz = hdr[1] & ~SIZE_BITS;
 		if (csz == CHUNK_HDR || csz == 0)
 			return 0; /* fencepost: the end of a non-last heap */
-		if (csz < MINSIZE || (csz & 15) || csz > end - c || (hdr[1] & IS_MMAPPED)) {
+		/* [heap] may have grown since maps was read: only its top can reach past the old end */
+		if (csz < MINSIZE || (csz & 15) || (hdr[1] & IS_MMAPPED) ||
+		    (csz > end - c && !(w->brk_heap && csz - (end - c) <= MH_HEAP_SLACK))) {
 			mark_partial(w, "invalid chunk header at 0x%llx (size 0x%llx): heap corrupt or changing",
 				     (unsigned long long)c, (unsigned long long)hdr[1]);
 			return 0;
 		}
-		if (c == top || c + csz == end) {
+		if (c == top || c + csz >= end) {
 			/* top: free by definition; PREV_INUSE in it tells about the chunk before */
 			w->h->top_bytes += csz;
 			*top_out = c;
@@ -227,6 +241,12 @@ static int walk_region(struct walk *w, uint64_t first, uint64_t end, int arena, 
 			return 0;
 		}
 		err = read_hdr(w, c + csz, end, next);
+		if (err && w->brk_heap && err != -ECANCELED && err != -E2BIG && trimmed_at(w, c, c + csz)) {
+			/* [heap] trimmed (brk lowered) since maps was read: it ends here, c is its top */
+			w->h->top_bytes += csz;
+			*top_out = c;
+			return add_chunk(w, c, csz, MH_TOP, arena);
+		}
 		if (err) {
 			if (err != -ECANCELED && err != -E2BIG)
 				mark_partial(w, "heap unreadable at 0x%llx", (unsigned long long)(c + csz));
@@ -351,14 +371,15 @@ static void find_main_arena_pass(struct walk *w, uint64_t main_top, uint64_t lo,
  * main_arena is a static in libc's .data, unexported and absent from stripped builds: find it as
  * the word equal to the main heap's top chunk at malloc_state's top offset, confirmed by its 127
  * bins (an empty bin points at itself, which no other data in libc does). A target that allocates
- * while the heap is walked moves its top chunk before .data is read: then a second pass takes a
- * word pointing anywhere into the heap [lo, hi), confirmed by the bins the same way.
+ * while the heap is walked moves its top chunk before .data is read (a walk cut short has none):
+ * then a second pass takes a word pointing anywhere into the heap [lo, hi), confirmed by its bins
+ * all pointing at themselves or into the heap.
  */
 static void find_main_arena(struct walk *w, uint64_t main_top, uint64_t lo, uint64_t hi)
 {
 	int pass;
 
-	for (pass = 0; pass < 2 && !w->h->main_arena && !w->stop; pass++)
+	for (pass = main_top ? 0 : 1; pass < 2 && !w->h->main_arena && !w->stop; pass++)
 		find_main_arena_pass(w, main_top, pass ? lo : 0, pass ? hi : 0);
 }
 
@@ -677,6 +698,8 @@ int mallocheap__walk(struct remote *r, const struct mallocheap_input *in, struct
 	out->allocator = in->allocator;
 	snprintf(out->allocator_lib, sizeof(out->allocator_lib), "%s", in->allocator_lib);
 	out->safe_linking = -1;
+	out->nanon = in->nanon < 0 ? 0 : in->nanon > MH_MAX_REGIONS ? MH_MAX_REGIONS : in->nanon;
+	memcpy(out->anon, in->anon, (size_t)out->nanon * sizeof(out->anon[0]));
 	if (in->allocator != MH_GLIBC)
 		return -ENOTSUP;
 	w.max_bytes = in->max_bytes ? in->max_bytes : MH_DEFAULT_MAX_BYTES;
@@ -690,11 +713,13 @@ int mallocheap__walk(struct remote *r, const struct mallocheap_input *in, struct
 	}
 	if (in->heap_start && in->heap_end > in->heap_start + MINSIZE) {
 		out->heaps++;
+		w.brk_heap = true;
 		err = walk_region(&w, in->heap_start, in->heap_end, 0, 0, &main_top);
+		w.brk_heap = false;
 		if (err)
 			goto cleanup;
-		if (main_top)
-			find_main_arena(&w, main_top, in->heap_start, in->heap_end);
+		/* the heap may have grown (brk) since maps was read: its top can be past heap_end */
+		find_main_arena(&w, main_top, in->heap_start, in->heap_end + MH_HEAP_SLACK);
 	}
 	err = walk_nonmain_heaps(&w, is_heap);
 	if (err)
@@ -739,6 +764,19 @@ void mallocheap__free(struct mallocheap *h)
 	free(h->chunks);
 	h->chunks = NULL;
 	h->nchunks = h->cap = 0;
+}
+
+bool mallocheap__mapped(const struct mallocheap *h, uint64_t addr, uint64_t len)
+{
+	uint64_t at = addr, end = addr + len;
+	int i;
+
+	if (!len || end < addr)
+		return false;
+	for (i = 0; i < h->nanon && at < end; i++) /* sorted: walk forward through adjacent ones */
+		if (h->anon[i].start <= at && at < h->anon[i].end)
+			at = h->anon[i].end;
+	return at >= end;
 }
 
 enum mallocheap_state mallocheap__lookup(const struct mallocheap *h, uint64_t mem, uint64_t *chunk_size)

@@ -106,6 +106,11 @@ struct mallocheap {
 	uint64_t bytes_read;
 	uint64_t walk_ns;
 
+	/* The anonymous rw-p mappings of /proc/PID/maps the walk started from, by address (for
+	 * mallocheap__mapped: sampled mmap()s are verified against them). */
+	struct mallocheap_region anon[MH_MAX_REGIONS];
+	int nanon;
+
 	/* Index of walked chunks sorted by address (for mallocheap__lookup). */
 	struct mallocheap_chunk *chunks;
 	size_t nchunks, cap;
@@ -127,6 +132,11 @@ void mallocheap__free(struct mallocheap *h);
 
 /* State of the chunk whose user pointer (malloc's return value) is mem; its chunk size too. */
 enum mallocheap_state mallocheap__lookup(const struct mallocheap *h, uint64_t mem, uint64_t *chunk_size);
+
+/* Is [addr, addr + len) still mapped anonymous rw-p (one mapping, or adjacent ones the kernel did
+ * not merge) as of the walk's /proc/PID/maps? A mapping freed and mapped again at the same place
+ * looks the same: as for a chunk reused with the same size, only the next walks can tell. */
+bool mallocheap__mapped(const struct mallocheap *h, uint64_t addr, uint64_t len);
 
 const char *mallocheap__allocator_name(enum mallocheap_allocator a);
 

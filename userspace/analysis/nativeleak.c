@@ -58,12 +58,15 @@ void nativeleak__verify(struct native_report *rep, const struct mallocheap *h, u
 		st->growth_bytes_per_min = 0;
 		st->suspect = false;
 	}
-	/* only blocks older than the minimum age count; the probes' attached time is scaled to the
-	 * part of the elapsed time those blocks come from */
-	if (c->elapsed_s > NATIVELEAK_MIN_AGE_S)
-		observed *= (c->elapsed_s - NATIVELEAK_MIN_AGE_S) / c->elapsed_s;
-	else
+	/* only blocks older than the minimum age count, over the probes' attached time before that age
+	 * (the slices are not spread evenly: the budget learns its cost per hit as it goes); without
+	 * the slice history, that time scaled to the part of the elapsed time */
+	if (c->elapsed_s <= NATIVELEAK_MIN_AGE_S)
 		observed = 0;
+	else if (c->observed_recent_s >= 0 && c->observed_recent_s <= observed)
+		observed -= c->observed_recent_s;
+	else
+		observed *= (c->elapsed_s - NATIVELEAK_MIN_AGE_S) / c->elapsed_s;
 	scale = observed > 0 ? (c->every ? c->every : 1) * 60.0 / observed : 0;
 	for (i = 0; i < rep->nsamples; i++) {
 		struct native_sample *s = &rep->samples[i];
@@ -76,12 +79,18 @@ void nativeleak__verify(struct native_report *rep, const struct mallocheap *h, u
 			rep->samples[k++] = *s; /* unverifiable: kept, never counted */
 			continue;
 		}
-		state = mallocheap__lookup(h, s->addr, &csz);
-		if (state == MH_NOT_A_CHUNK && h->partial) {
-			rep->samples[k++] = *s; /* not walked this time: keep for the next walk */
-			continue;
+		if (s->mapping) {
+			/* a mapping: verified from /proc/PID/maps (still mapped with that length), not
+			 * by a chunk header */
+			state = mallocheap__mapped(h, s->addr, s->size) ? MH_IN_USE : MH_NOT_A_CHUNK;
+		} else {
+			state = mallocheap__lookup(h, s->addr, &csz);
+			if (state == MH_NOT_A_CHUNK && h->partial) {
+				rep->samples[k++] = *s; /* not walked this time: keep for the next walk */
+				continue;
+			}
 		}
-		if (!nativeleak__same_block(s->size, s->fn, state, csz)) {
+		if (s->mapping ? state != MH_IN_USE : !nativeleak__same_block(s->size, s->fn, state, csz)) {
 			if (st)
 				st->gone_blocks++;
 			continue; /* freed unseen (or reused for another size): forget it */

@@ -15,7 +15,7 @@
  * for. Growth of a stack is its outstanding sampled bytes older than NATIVELEAK_MIN_AGE_S, scaled
  * by the sampling (1 in `every`) and by the share of time the probes were attached.
  */
-#define NATIVELEAK_MIN_AGE_S	   5.0	  /* younger blocks may be freed by the work that made them */
+#define NATIVELEAK_MIN_AGE_S	   NATIVE_MIN_AGE_S /* younger blocks may be freed by the work that made them */
 #define NATIVELEAK_MIN_BLOCKS	   8	  /* outstanding samples before a verdict */
 #define NATIVELEAK_MIN_RATIO	   0.5	  /* outstanding / sampled */
 #define NATIVELEAK_MIN_GROWTH	   (64.0 * 1024) /* bytes per minute */

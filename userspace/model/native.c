@@ -118,8 +118,9 @@ void native_stack__evidence(const struct native_stack *st, char *buf, size_t siz
 
 	native_stack__format(st, 2, where, sizeof(where));
 	fmt_bytes(rate, sizeof(rate), st->growth_bytes_per_min);
-	snprintf(buf, size, "%s: +%s/min outstanding, %.0f%% of sampled blocks still allocated (chunk headers checked)",
-		 where, rate, 100 * st->out_ratio);
+	snprintf(buf, size, "%s: +%s/min outstanding, %.0f%% of sampled %s still allocated (%s checked)", where, rate,
+		 100 * st->out_ratio, st->mapping ? "mappings" : "blocks",
+		 st->mapping ? "/proc/PID/maps" : "chunk headers");
 }
 
 void native__format_json(const struct native_report *rep, struct strbuf *sb)
@@ -175,11 +176,12 @@ void native__format_json(const struct native_report *rep, struct strbuf *sb)
 		sb_printf(sb,
 			  "],\"sampled_blocks\":%llu,\"sampled_bytes\":%llu,\"freed_seen\":%llu,\"out_blocks\":%llu,"
 			  "\"out_bytes\":%llu,\"gone_blocks\":%llu,\"out_ratio\":%.4f,\"oldest_age_s\":%.3f,"
-			  "\"growth_bytes_per_min\":%.1f,\"suspect\":%s}",
+			  "\"growth_bytes_per_min\":%.1f,\"suspect\":%s,\"verified_by\":\"%s\"}",
 			  (unsigned long long)st->sampled_blocks, (unsigned long long)st->sampled_bytes,
 			  (unsigned long long)st->freed_seen, (unsigned long long)st->out_blocks,
 			  (unsigned long long)st->out_bytes, (unsigned long long)st->gone_blocks, st->out_ratio,
-			  st->oldest_age_s, st->growth_bytes_per_min, st->suspect ? "true" : "false");
+			  st->oldest_age_s, st->growth_bytes_per_min, st->suspect ? "true" : "false",
+			  st->mapping ? "maps" : "chunk_headers");
 	}
 	sb_puts(sb, "]}");
 }

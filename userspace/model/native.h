@@ -14,6 +14,9 @@
 #define NATIVE_NAME_MAX	  160
 #define NATIVE_DEEPER_MAX 3	  /* frame-pointer frames shown beyond the caller */
 #define NATIVE_SAMPLES_MAX 262144 /* live samples kept per pid (userspace table); beyond: dropped, counted */
+/* Samples younger than this may be freed by the work that made them: growth counts older ones only
+ * (analysis/nativeleak.h), over the probes' attached time before it (counters.observed_recent_s). */
+#define NATIVE_MIN_AGE_S 5.0
 
 enum native_verified {
 	NATIVE_VERIFIED_NONE = 0, /* not checked yet (no walk since it was sampled) */
@@ -27,6 +30,7 @@ struct native_sample {
 	uint64_t ns;	  /* CLOCK_MONOTONIC at the call */
 	int stack;	  /* index in native_report.stacks */
 	int fn;		  /* bpf/native.h NATIVE_FN_* */
+	bool mapping;	  /* an anonymous mmap(): verified from /proc/PID/maps, not a chunk header */
 	bool outstanding; /* verified still allocated with the same size at the latest walk */
 };
 
@@ -47,6 +51,7 @@ struct native_stack {
 	double out_ratio;		   /* out_blocks / sampled_blocks */
 	double growth_bytes_per_min;	   /* estimated outstanding growth of the whole process */
 	bool suspect;
+	bool mapping; /* its samples are mmap()s: verified from /proc/PID/maps, not chunk headers */
 };
 
 struct native_counters {
@@ -55,6 +60,7 @@ struct native_counters {
 	uint64_t samples_dropped;	/* NATIVE_SAMPLES_MAX reached */
 	uint32_t every;			/* 1 in every sampled */
 	double observed_s;		/* seconds the probes were attached */
+	double observed_recent_s;	/* of which in the last NATIVE_MIN_AGE_S before read_ns; < 0 unknown */
 	double elapsed_s;		/* seconds since sampling started */
 	double overhead_pct;		/* measured cost, % of the target's own CPU (budget.h) */
 	uint64_t slices;

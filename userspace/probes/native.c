@@ -34,12 +34,15 @@ static const struct {
 	{ "malloc", NATIVE_FN_MALLOC, true },	    { "calloc", NATIVE_FN_CALLOC, true },
 	{ "realloc", NATIVE_FN_REALLOC, true },	    { "posix_memalign", NATIVE_FN_MEMALIGN, true },
 	{ "free", NATIVE_FN_FREE, false },
+	{ "mmap", NATIVE_FN_MMAP, true },	    { "munmap", NATIVE_FN_MUNMAP, false },
 };
 #define NFNS ((int)(sizeof(natfns) / sizeof(natfns[0])))
 
 #define RET_HIT_WEIGHT 1.8 /* a uretprobe costs ~1.8x an emulated entry probe (DESIGN.md) */
 #define MAX_STACKS 4096	   /* distinct stacks per pid kept in userspace; beyond: counted as dropped */
 #define ELF_CACHE 32
+
+#define NAT_SLICE_HIST 256 /* slices remembered; 5 s hold a few dozen at most (budget.h slice lengths) */
 
 struct elf_cache_entry {
 	char path[PROC_PATH_MAX];
@@ -58,6 +61,10 @@ struct nat_pid {
 	uint64_t on_ns, off_ns, next_on_ns, hits0, start_ns;
 	double observed_s, slice_s;
 	struct budget_reading slice_end;
+	/* the latest slices [on, off) (CLOCK_MONOTONIC ns): attached time within the last
+	 * NATIVE_MIN_AGE_S, for the growth estimate */
+	uint64_t slice_on[NAT_SLICE_HIST], slice_off[NAT_SLICE_HIST];
+	unsigned nslices_hist;
 	/* samples: array + open-addressing index by address */
 	struct native_sample *samples;
 	int nsamples, capsamples;
@@ -382,6 +389,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static bool is_libc(const char *path);
+
+/*
+ * An mmap made by libc itself (malloc's mmapped chunks: sampled as the malloc call, verified by
+ * their chunk header) or by the interpreter (pymalloc's arenas: the arena census counts them) is
+ * not a native allocation of its own: dropped, and its live entry in the kernel forgotten.
+ */
+static bool mmap_of_runtime(struct native_probes *p, struct nat_pid *e, const struct native_event *ev)
+{
+	const struct proc_map *m = map_of(e, ev->caller, true);
+	struct native_live_key k = { .pid = (__u32)ev->pid, .addr = ev->addr };
+	const char *b;
+
+	if (!m || !m->path[0])
+		return false;
+	b = strrchr(m->path, '/');
+	b = b ? b + 1 : m->path;
+	if (!is_libc(m->path) && strncmp(b, "libpython", 9) && strncmp(b, "python", 6))
+		return false;
+	bpf_map__delete_elem(p->skel->maps.native_live, &k, sizeof(k), 0);
+	return true;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct native_probes *p = ctx;
@@ -400,15 +430,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	if (ev->type != NATIVE_EV_ALLOC)
 		return 0;
+	if (ev->fn == NATIVE_FN_MMAP && mmap_of_runtime(p, e, ev))
+		return 0;
 	memset(&s, 0, sizeof(s));
 	s.addr = ev->addr;
 	s.size = ev->size;
 	s.ns = ev->ns;
 	s.fn = (int)ev->fn;
+	s.mapping = ev->fn == NATIVE_FN_MMAP;
 	s.stack = stack_for(p, e, ev);
 	if (s.stack >= 0) {
 		e->stacks[s.stack].sampled_blocks++;
 		e->stacks[s.stack].sampled_bytes += ev->size;
+		e->stacks[s.stack].mapping |= s.mapping;
 	}
 	sample_add(e, &s);
 	return 0;
@@ -668,6 +702,9 @@ static int tick_pid(struct native_probes *p, struct nat_pid *e, uint64_t now)
 		e->bud_ok = !budget_read(e->pid, &e->slice_end);
 		detach(e);
 		e->observed_s += (e->slice_end.wall_ns - e->on_ns) / 1e9;
+		e->slice_on[e->nslices_hist % NAT_SLICE_HIST] = e->on_ns;
+		e->slice_off[e->nslices_hist % NAT_SLICE_HIST] = e->slice_end.wall_ns;
+		e->nslices_hist++;
 		if (e->bud_ok) {
 			hits = pid_hits(p, e) - (double)e->hits0;
 			budget__slice(&e->bud, &p->bp, &e->slice_end, hits, (e->slice_end.wall_ns - e->on_ns) / 1e9);
@@ -728,6 +765,27 @@ int native_probes__tick(struct native_probes *p)
 	return next;
 }
 
+/* Attached seconds within [from, now): the open slice and the remembered ones; -1 when the
+ * history does not reach back to `from` (or there is no budget: attached throughout). */
+static double observed_since(const struct native_probes *p, const struct nat_pid *e, uint64_t from, uint64_t now)
+{
+	double s = 0;
+	unsigned i, n = e->nslices_hist < NAT_SLICE_HIST ? e->nslices_hist : NAT_SLICE_HIST;
+
+	if (p->opts.budget_pct <= 0)
+		return now > from ? (now - from) / 1e9 : 0;
+	if (e->attached && e->on_ns < now)
+		s += (now - (e->on_ns > from ? e->on_ns : from)) / 1e9;
+	for (i = 0; i < n; i++) {
+		unsigned k = (e->nslices_hist - 1 - i) % NAT_SLICE_HIST;
+
+		if (e->slice_off[k] <= from)
+			return s; /* older than the window: the rest are too */
+		s += (e->slice_off[k] - (e->slice_on[k] > from ? e->slice_on[k] : from)) / 1e9;
+	}
+	return e->nslices_hist > NAT_SLICE_HIST ? -1 : s;
+}
+
 int native_probes__read(struct native_probes *p, pid_t pid, struct native_report *out)
 {
 	struct native_pid_stats ps;
@@ -756,6 +814,8 @@ int native_probes__read(struct native_probes *p, pid_t pid, struct native_report
 	out->read_ns = now_mono_ns();
 	out->counters.every = p->opts.every;
 	out->counters.observed_s = e->observed_s;
+	out->counters.observed_recent_s = observed_since(p, e, out->read_ns - (uint64_t)(NATIVE_MIN_AGE_S * 1e9),
+							 out->read_ns);
 	out->counters.elapsed_s = (now_mono_ns() - e->start_ns) / 1e9;
 	out->counters.overhead_pct = e->bud.useful_ns > 0 ? 100.0 * e->bud.spent_ns / e->bud.useful_ns : 0;
 	out->counters.slices = e->bud.slices;
