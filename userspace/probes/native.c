@@ -813,7 +813,10 @@ int native_probes__read(struct native_probes *p, pid_t pid, struct native_report
 	out->counters.samples_dropped = e->dropped;
 	out->read_ns = now_mono_ns();
 	out->counters.every = p->opts.every;
-	out->counters.observed_s = e->observed_s;
+	/* the open slice too: its samples are in the report (and in observed_recent_s) */
+	out->counters.observed_s = e->observed_s +
+				   (e->attached && p->opts.budget_pct > 0 && out->read_ns > e->on_ns ?
+					    (out->read_ns - e->on_ns) / 1e9 : 0);
 	out->counters.observed_recent_s = observed_since(p, e, out->read_ns - (uint64_t)(NATIVE_MIN_AGE_S * 1e9),
 							 out->read_ns);
 	out->counters.elapsed_s = (now_mono_ns() - e->start_ns) / 1e9;
