@@ -3,6 +3,7 @@
 #include "analysis/analysis.h"
 #include "target/features.h"
 #include "analysis/census.h"
+#include "analysis/chains.h"
 #include "util/common.h"
 #include "analysis/holders.h"
 #include "analysis/leak.h"
@@ -76,6 +77,8 @@ struct analysis {
 	bool fp_valid;
 	int64_t fp_collections[MODEL_NGEN], fp_counts[MODEL_NGEN];
 	uint64_t fp_rss;
+	struct chains *chains; /* retention chains of the type suspects, cached per type */
+>>>>>>> a8dda1f (top: retention chains of the confident type suspects (analysis/chains.c on refs.c's engine: cached per type, re-read at each census by refs__recheck, lost -> searched again, rate-limited, a quarter of the census CPU budget), suspects grouped under the one that explains them, a one-line diagnosis; JSON, text and TUI show them)
 };
 
 /*
@@ -111,6 +114,8 @@ void analysis__default_opts(struct analysis_opts *o)
 	o->cpu_budget = 0.02;
 	o->min_period_s = 2.0;
 	o->max_period_s = 60.0;
+	o->no_chains = false;
+	o->chain_interval_s = 0;
 }
 
 void analysis__free(struct proc_row *row)
@@ -124,6 +129,7 @@ void analysis__free(struct proc_row *row)
 	survivors__free(&a->surv);
 	row->surv = NULL;
 	memory_trends__free(a->mem);
+	chains__free(a->chains);
 	free(a->tser);
 	free(a->cser);
 	free(a->user);
@@ -650,6 +656,7 @@ static void add_suspect(struct proc_row *row, enum suspect_kind kind, const char
 	if (row->nsuspects >= MODEL_MAX_SUSPECTS)
 		return;
 	s = &row->suspects[row->nsuspects++];
+	memset(s, 0, sizeof(*s));
 	s->kind = kind;
 	s->untracked = false;
 	copy_str(s->name, sizeof(s->name), name);
@@ -1128,12 +1135,23 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 			a->ncost++;
 		if (!o->no_untracked)
 			budget *= 1 - ARENA_SHARE;
+		if (chains__active(a->chains))
+			budget *= 1 - CHAINS_BUDGET_SHARE;
 		/* The median of the last censuses: one slow walk (a retry storm, a starved core) must
 		 * not stop the censuses for a minute; a steadily expensive heap does slow them down. */
 		a->last_census_s = median_cost(a);
 		row->nsuspects = 0;
 		fill_rows(row, a, &pol);
 		survivor_evidence(row, a);
+		if (!o->no_chains) {
+			if (!a->chains)
+				a->chains = chains__new();
+			/* the most telling suspects get the first searches */
+			qsort(row->suspects, row->nsuspects, sizeof(row->suspects[0]), cmp_suspects);
+			if (a->types)
+				chains__update(a->chains, row, r, a->types, o->chain_interval_s,
+					       o->cpu_budget > 0 ? o->cpu_budget : 0.02, nprocs, now);
+		}
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
 		/* Adapt: n processes × (walk time / period) <= budget of one core. */

@@ -19,6 +19,10 @@ struct analysis_opts {
 	 * arena_max_period_s (0: 120 s). */
 	bool no_untracked;
 	double arena_min_period_s, arena_max_period_s;
+	/* Retention chains of the confident type suspects (analysis/chains.c): at most one search
+	 * per process every chain_interval_s (0: 10 s), CHAINS_BUDGET_SHARE of cpu_budget. */
+	bool no_chains;
+	double chain_interval_s;
 };
 void analysis__default_opts(struct analysis_opts *o);
 

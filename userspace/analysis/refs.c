@@ -1914,9 +1914,81 @@ static int make_chain(struct refs_ctx *x, struct search *s, uint32_t target, int
 		free(links);
 		return 0;
 	}
+	c->steps = calloc(n ? n : 1, sizeof(*c->steps));
+	if (!c->steps) {
+		free(links);
+		return -ENOMEM;
+	}
+	for (k = 0; k < n; k++) {
+		const struct edge *e = &x->edges[path[k]];
+		const struct node *pn = &x->nodes[e->parent];
+		struct refs_step *st = &c->steps[k];
+		const struct frame_info *f;
+
+		st->parent = pn->addr;
+		st->parent_type = x->rts[pn->rt].addr;
+		st->child = x->nodes[e->child].addr;
+		st->kind_aux = e->kind_aux;
+		if (x->rts[pn->rt].kind == RK_IFRAME && (f = frame_of(x, e->parent)))
+			st->code = f->code;
+	}
+	c->nsteps = (int)n;
 	c->links = links;
 	c->nlinks = nl;
 	return 0;
+}
+
+/* First edge of node i (edges are emitted node by node, in node order). */
+static uint64_t first_edge_of(const struct refs_ctx *x, uint32_t i)
+{
+	uint64_t lo = 0, hi = x->nedges;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (x->edges[mid].parent < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void add_referent(struct refs_ctx *x, struct refs_chain *c, uint32_t child)
+{
+	const char *name = x->rts[x->nodes[child].rt].name;
+	int k;
+
+	if (x->rts[x->nodes[child].rt].kind == RK_TYPE)
+		return; /* its class: held by every instance, explains nothing */
+	for (k = 0; k < c->nreferents; k++)
+		if (!strcmp(c->referents[k].type, name)) {
+			c->referents[k].count++;
+			return;
+		}
+	if (c->nreferents < REFS_MAX_REFERENT_TYPES) {
+		copy_str(c->referents[c->nreferents].type, sizeof(c->referents[0].type), name);
+		c->referents[c->nreferents++].count = 1;
+	}
+}
+
+/* What the target holds: its referents' types, with those of its own __dict__ (<= 3.10, or a
+ * materialised one) as if held directly, the way `obj.attr` reads. */
+static void target_referents(struct refs_ctx *x, uint32_t target, struct refs_chain *c)
+{
+	uint64_t e, d;
+
+	for (e = first_edge_of(x, target); e < x->nedges && x->edges[e].parent == target; e++) {
+		uint32_t child = x->edges[e].child;
+
+		if (child == target)
+			continue;
+		add_referent(x, c, child);
+		if (ekind_of(&x->edges[e]) == E_FIELD && eaux_of(&x->edges[e]) == F_DICT)
+			for (d = first_edge_of(x, child); d < x->nedges && x->edges[d].parent == child; d++)
+				if (ekind_of(&x->edges[d]) == E_ITEM && x->edges[d].child != target)
+					add_referent(x, c, x->edges[d].child);
+	}
 }
 
 static void chain_for(struct refs_ctx *x, struct search *s, uint32_t target, struct refs_chain *c)
@@ -1993,6 +2065,8 @@ static void chain_for(struct refs_ctx *x, struct search *s, uint32_t target, str
 		c->status = REFS_LOST;
 		snprintf(c->why, sizeof(c->why), "chain could not be rebuilt: %s", strerror(-err));
 	}
+	if (c->status == REFS_FOUND || c->status == REFS_OPAQUE)
+		target_referents(x, target, c);
 	for (k = 0; k < s->nseen; k++)
 		s->via[s->seen[k]] = 0;
 }
@@ -2059,8 +2133,10 @@ void refs__free(struct refs_result *res)
 
 	if (!res)
 		return;
-	for (i = 0; i < res->nchains; i++)
+	for (i = 0; i < res->nchains; i++) {
 		free(res->chains[i].links);
+		free(res->chains[i].steps);
+	}
 	free(res->chains);
 	free(res);
 }
@@ -2401,6 +2477,84 @@ cleanup:
 	ctx_free(&x);
 	refs__free(res);
 	return err;
+}
+
+int refs__recheck(const struct py_target *t, struct remote *r, struct pyobj_types *types,
+		  const struct refs_chain *c, char *why, size_t size)
+{
+	struct refs_opts o = { .max_nodes = 1024, .max_edges_per_object = REFS_DEFAULT_MAX_EDGES_PER_OBJECT,
+			       .types = types };
+	struct refs_stats st = { 0 };
+	struct refs_ctx x;
+	uint64_t type;
+	int k, ret = 0, iframe_rt;
+
+	why[0] = 0;
+	if (!t->layout || !types)
+		return -ENOTSUP;
+	memset(&x, 0, sizeof(x));
+	x.t = t;
+	x.l = t->layout;
+	x.raw = r;
+	x.cr = *r; /* no page cache: every read fresh */
+	x.o = &o;
+	x.st = &st;
+	x.types = types;
+	x.deadline_ns = now_mono_ns() + 5ull * 1000000000ull;
+	iframe_rt = rt_resolve(&x, 0);
+	if (iframe_rt < 0) {
+		ret = iframe_rt;
+		goto out;
+	}
+	for (k = 0; k < c->nsteps && !ret; k++) {
+		const struct refs_step *s = &c->steps[k];
+		struct refs_link lk;
+		struct edge e;
+		int rt = s->code ? iframe_rt : rt_resolve(&x, s->parent_type);
+		int64_t p, ch;
+		bool added;
+
+		if (rt < 0) {
+			ret = rt == -ENOMEM ? -ENOMEM : 1;
+			break;
+		}
+		p = node_add(&x, s->parent, (uint32_t)rt, &added);
+		ch = node_add(&x, s->child, 0, &added);
+		if (p < 0 || ch < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (s->code) { /* a 3.11+ interpreter frame: still running the same code? */
+			struct frame_info *f = realloc(x.frames, (size_t)(x.nframes + 1) * sizeof(*f));
+
+			if (!f) {
+				ret = -ENOMEM;
+				break;
+			}
+			x.frames = f;
+			x.frames[x.nframes++] = (struct frame_info){ .node = (uint32_t)p, .frame = s->parent, .code = s->code };
+		}
+		e.parent = (uint32_t)p;
+		e.child = (uint32_t)ch;
+		e.kind_aux = s->kind_aux;
+		if (check_link(&x, &e, &lk)) {
+			snprintf(why, size, "link %d of %d (%s @0x%llx) no longer holds the next object", k + 1, c->nsteps,
+				 s->code ? "frame" : x.rts[rt].name, (unsigned long long)s->parent);
+			ret = 1;
+		}
+	}
+	if (!ret && c->target.addr &&
+	    (remote__read_u64(r, c->target.addr + t->layout->object_type, &type) || type != c->target.type_addr)) {
+		snprintf(why, size, "the object @0x%llx was freed or reused", (unsigned long long)c->target.addr);
+		ret = 1;
+	}
+	if (ret == 1 && t->pid > 0 && !python__alive(t))
+		ret = -ESRCH;
+out:
+	x.types = NULL; /* the caller's */
+	o.types = types;
+	ctx_free(&x);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- text */

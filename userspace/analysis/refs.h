@@ -81,6 +81,20 @@ struct refs_link {
 	int64_t index;			/* INDEX; OPAQUE: byte offset in the holder */
 };
 
+/* One raw edge of a chain as the snapshot saw it (before the dict-of-object collapsing), kept
+ * so that refs__recheck() can re-read it later without a new snapshot. */
+struct refs_step {
+	uint64_t parent, parent_type, child, code; /* code: a 3.11+ interpreter frame's code object */
+	uint32_t kind_aux;
+};
+
+/* A type among the referents of a chain's target (with those of its __dict__): what it holds. */
+#define REFS_MAX_REFERENT_TYPES 8
+struct refs_referent {
+	char type[PYOBJ_NAME_MAX];
+	int count;
+};
+
 struct refs_chain {
 	struct refs_node target;
 	enum refs_status status;
@@ -94,6 +108,10 @@ struct refs_chain {
 	int nlinks;
 	struct refs_link *links;	/* root first; links[i].edge leads to links[i+1].from or the target */
 	char why[256];			/* NOT_FOUND / LOST / OPAQUE: what happened */
+	int nsteps;			/* FOUND / OPAQUE: the raw edges, root first */
+	struct refs_step *steps;
+	int nreferents;			/* the target's referent types, most first */
+	struct refs_referent referents[REFS_MAX_REFERENT_TYPES];
 };
 
 struct refs_stats {
@@ -135,6 +153,14 @@ struct refs_result {
 int refs__run(const struct py_target *t, struct remote *r, const struct refs_opts *o, const char *type_name,
 	      uint64_t addr, struct refs_result **out);
 void refs__free(struct refs_result *res);
+
+/*
+ * Re-read every link of a chain found earlier (its steps) and its target, fresh: 0 when all are
+ * still in place, 1 when one is gone (freed, reused, or no longer holding the next object;
+ * *why says which), -ESRCH target gone, -ENOMEM. No snapshot: a few reads per link.
+ */
+int refs__recheck(const struct py_target *t, struct remote *r, struct pyobj_types *types,
+		  const struct refs_chain *c, char *why, size_t size);
 
 /*
  * Text of one chain, the way `pyleak refs` prints it:

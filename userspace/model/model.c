@@ -16,6 +16,18 @@ const char *suspect_kind__name(enum suspect_kind k)
 	return "unknown";
 }
 
+const char *suspect_chain__name(enum suspect_chain c)
+{
+	switch (c) {
+	case SUSPECT_CHAIN_NONE: return "none";
+	case SUSPECT_CHAIN_FOUND: return "found";
+	case SUSPECT_CHAIN_OPAQUE: return "opaque";
+	case SUSPECT_CHAIN_LOST: return "lost";
+	case SUSPECT_CHAIN_NOT_FOUND: return "not_found";
+	}
+	return "unknown";
+}
+
 const struct proc_sample *proc_row__sample(const struct proc_row *row, int age)
 {
 	int idx;

@@ -87,7 +87,25 @@ struct suspect {
 	uint64_t surv_stack_id;	 /* the top site (row->sites / row->surv) */
 	char surv_site[200];	 /* "file:line function < file:line function" (leaf first) */
 	bool untracked; /* about objects or a container the GC does not track */
+	/* Type suspects: the shortest retention chain of a sampled live instance (analysis/chains.c) */
+	uint8_t chain_status; /* enum suspect_chain */
+	double chain_time;    /* when it was found, or found gone */
+	char chain[480];      /* FOUND/OPAQUE: as `pyleak refs` prints it; LOST/NONE: why */
+	/* Suspects that are the same leak: the one that explains this one ("" none), and why */
+	char explained_by[MODEL_NAME_MAX];
+	char group_why[200];
+	int explains; /* how many other suspects this one explains */
+	char diagnosis[900]; /* one sentence: what grows, where it was allocated, who holds it */
 };
+
+enum suspect_chain {
+	SUSPECT_CHAIN_NONE = 0, /* not searched (yet): not a confident type suspect, or rate-limited */
+	SUSPECT_CHAIN_FOUND,	/* from a root, every link re-read at the last census */
+	SUSPECT_CHAIN_OPAQUE,	/* held by a C object whose references cannot be read */
+	SUSPECT_CHAIN_LOST,	/* a link or the object changed since: recomputed later */
+	SUSPECT_CHAIN_NOT_FOUND, /* searched; no holder within the limits */
+};
+const char *suspect_chain__name(enum suspect_chain c);
 
 struct proc_row {
 	struct py_target target; /* identity, version, tier, addresses */

@@ -355,6 +355,33 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		} else {
 			sb_puts(sb, ",\"survivor_site\":null");
 		}
+		if (s->chain_status != SUSPECT_CHAIN_NONE) {
+			/* chain text and diagnosis are esc_text output already (analysis/chains.c) */
+			sb_printf(sb, ",\"chain\":{\"status\":\"%s\",\"time\":", suspect_chain__name(s->chain_status));
+			num(sb, s->chain_time);
+			sb_puts(sb, ",\"text\":");
+			sb_json_str(sb, s->chain);
+			sb_putc(sb, '}');
+		} else {
+			sb_puts(sb, ",\"chain\":null");
+		}
+		sb_puts(sb, ",\"explained_by\":");
+		if (s->explained_by[0]) {
+			sb_json_str(sb, s->explained_by);
+			sb_puts(sb, ",\"group_why\":");
+			sb_json_str(sb, s->group_why);
+		} else {
+			sb_puts(sb, "null");
+		}
+		sb_puts(sb, ",\"explains\":[");
+		for (int j = 0, m = 0; j < row->nsuspects; j++)
+			if (j != i && row->suspects[j].explained_by[0] && !strcmp(row->suspects[j].explained_by, s->name)) {
+				if (m++)
+					sb_putc(sb, ',');
+				sb_json_str(sb, row->suspects[j].name);
+			}
+		sb_puts(sb, "],\"diagnosis\":");
+		sb_json_str(sb, s->diagnosis[0] ? s->diagnosis : s->evidence);
 		sb_printf(sb, ",\"untracked\":%s}", s->untracked ? "true" : "false");
 	}
 	sb_putc(sb, ']');

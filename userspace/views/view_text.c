@@ -147,6 +147,15 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  untracked_type ? " (untracked)" : r->suspects[g].untracked ? " (untracked container)" : "",
 				  r->suspects[g].per_min, r->suspects[g].confidence,
 				  esc_text_buf(evidence, sizeof(evidence), r->suspects[g].evidence));
+			/* chain, diagnosis: esc_text output already (analysis/chains.c) */
+			if (r->suspects[g].explained_by[0])
+				sb_printf(sb, "%9s part of the %s leak: %s\n", "",
+					  esc_text_buf(name, sizeof(name), r->suspects[g].explained_by), r->suspects[g].group_why);
+			if (r->suspects[g].chain_status != SUSPECT_CHAIN_NONE)
+				sb_printf(sb, "%9s chain (%s): %s\n", "", suspect_chain__name(r->suspects[g].chain_status),
+					  r->suspects[g].chain);
+			if (r->suspects[g].diagnosis[0])
+				sb_printf(sb, "%9s diagnosis: %s\n", "", r->suspects[g].diagnosis);
 		}
 	}
 	sb_putc(sb, '\n');

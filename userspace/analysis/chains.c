@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Retention chains of the confident type suspects in `top` (cached, re-checked, rate-limited),
+ * the suspects grouped into the leaks that explain them, and the one-sentence diagnosis. */
+#include "analysis/chains.h"
+#include "analysis/refs.h"
+#include "util/common.h"
+#include "util/escape.h"
+#include "util/format.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ENTRIES MODEL_MAX_SUSPECTS
+#define RETRY_LOST_S 2.0      /* a lost chain is searched again at the next due search after this */
+#define RETRY_NOT_FOUND_S 60.0 /* no holder: the type may be held by C code; seldom retried */
+/* A search on a heap this big is cut (the census budget would not pay for more). */
+#define SEARCH_MAX_NODES 4000000L
+#define SEARCH_TIMEOUT_S 5.0
+#define SEARCH_DEPTH 16
+/* Rates "consistent" for one leak: the member grows between these multiples of what the leader's
+ * growth predicts (its instances' referents of that type, or one item per instance). */
+#define RATE_LO 0.5
+#define RATE_HI 2.0
+
+struct entry {
+	char type[MODEL_NAME_MAX];
+	enum suspect_chain status;
+	double time;	    /* found, or found lost */
+	double searched;    /* last search */
+	struct refs_chain c; /* FOUND/OPAQUE: owned links and steps */
+	char text[480];
+	bool used;
+};
+
+struct chains {
+	struct entry e[MAX_ENTRIES];
+	double next_search;
+};
+
+struct chains *chains__new(void)
+{
+	return calloc(1, sizeof(struct chains));
+}
+
+static void entry_clear_chain(struct entry *en)
+{
+	free(en->c.links);
+	free(en->c.steps);
+	memset(&en->c, 0, sizeof(en->c));
+}
+
+void chains__free(struct chains *ch)
+{
+	int i;
+
+	if (!ch)
+		return;
+	for (i = 0; i < MAX_ENTRIES; i++)
+		entry_clear_chain(&ch->e[i]);
+	free(ch);
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct entry *find(struct chains *ch, const char *type)
+{
+	int i;
+
+	for (i = 0; i < MAX_ENTRIES; i++)
+		if (ch->e[i].used && !strcmp(ch->e[i].type, type))
+			return &ch->e[i];
+	return NULL;
+}
+
+/* A slot for type: a free one, else the one searched longest ago (a suspect that went away). */
+static struct entry *slot(struct chains *ch, const char *type)
+{
+	struct entry *v = find(ch, type);
+	int i;
+
+	if (v)
+		return v;
+	for (i = 0; i < MAX_ENTRIES; i++)
+		if (!ch->e[i].used || !v || ch->e[i].searched < v->searched) {
+			v = &ch->e[i];
+			if (!v->used)
+				break;
+		}
+	entry_clear_chain(v);
+	memset(v, 0, sizeof(*v));
+	v->used = true;
+	copy_str(v->type, sizeof(v->type), type);
+	return v;
+}
+
+static bool wants_chain(const struct suspect *s)
+{
+	return s->kind == SUSPECT_TYPE && !s->untracked && s->confidence >= CHAINS_MIN_CONFIDENCE;
+}
+
+/* The shortest chain found (FOUND before OPAQUE before the rest), moved into en. */
+static void take_best(struct entry *en, struct refs_result *res, double now)
+{
+	int i, best = -1;
+
+	for (i = 0; i < res->nchains; i++) {
+		const struct refs_chain *c = &res->chains[i];
+		int rank = c->status == REFS_FOUND ? 0 : c->status == REFS_OPAQUE ? 1 : 2;
+
+		if (best < 0) {
+			best = i;
+			continue;
+		}
+		{
+			const struct refs_chain *b = &res->chains[best];
+			int brank = b->status == REFS_FOUND ? 0 : b->status == REFS_OPAQUE ? 1 : 2;
+
+			if (rank < brank || (rank == brank && c->nlinks < b->nlinks))
+				best = i;
+		}
+	}
+	entry_clear_chain(en);
+	en->time = now;
+	if (best < 0) {
+		en->status = SUSPECT_CHAIN_NOT_FOUND;
+		snprintf(en->text, sizeof(en->text), "no live instance sampled");
+		return;
+	}
+	{
+		struct refs_chain *c = &res->chains[best];
+		struct strbuf sb;
+
+		sb_init(&sb);
+		refs__chain_text(c, &sb);
+		copy_str(en->text, sizeof(en->text), sb.buf ? sb.buf : "");
+		sb_free(&sb);
+		switch (c->status) {
+		case REFS_FOUND: en->status = SUSPECT_CHAIN_FOUND; break;
+		case REFS_OPAQUE: en->status = SUSPECT_CHAIN_OPAQUE; break;
+		case REFS_LOST: en->status = SUSPECT_CHAIN_LOST; break;
+		default: en->status = SUSPECT_CHAIN_NOT_FOUND; break;
+		}
+		if (en->status == SUSPECT_CHAIN_FOUND || en->status == SUSPECT_CHAIN_OPAQUE) {
+			en->c = *c; /* the links and steps move into the cache */
+			c->links = NULL;
+			c->steps = NULL;
+			c->nlinks = c->nsteps = 0;
+		}
+	}
+}
+
+static void search(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		   const char *type, double now)
+{
+	struct refs_opts o = { .max_depth = SEARCH_DEPTH, .max_nodes = SEARCH_MAX_NODES, .max_chains = 3,
+			       .timeout_s = SEARCH_TIMEOUT_S, .types = types };
+	struct refs_result *res = NULL;
+	struct entry *en = slot(ch, type);
+	int err;
+
+	en->searched = now;
+	err = refs__run(&row->target, r, &o, type, 0, &res);
+	if (err) {
+		entry_clear_chain(en);
+		en->time = now;
+		en->status = SUSPECT_CHAIN_NOT_FOUND;
+		snprintf(en->text, sizeof(en->text), "no chain: %s",
+			 err == -ENOENT ? "no live instance" : err == -E2BIG ? "heap too large for the search limits"
+											: strerror(-err));
+		return;
+	}
+	take_best(en, res, now);
+	refs__free(res);
+}
+
+/* Re-read the links of every cached chain: one gone makes it "lost" (its text is dropped). */
+static void recheck(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		    double now)
+{
+	int i;
+
+	for (i = 0; i < MAX_ENTRIES; i++) {
+		struct entry *en = &ch->e[i];
+		char why[200];
+		int ret;
+
+		if (!en->used || (en->status != SUSPECT_CHAIN_FOUND && en->status != SUSPECT_CHAIN_OPAQUE))
+			continue;
+		ret = refs__recheck(&row->target, r, types, &en->c, why, sizeof(why));
+		if (ret == 0)
+			continue;
+		entry_clear_chain(en);
+		en->status = SUSPECT_CHAIN_LOST;
+		en->time = now;
+		snprintf(en->text, sizeof(en->text), "chain lost: %s; searching again",
+			 ret == 1 ? why : strerror(-ret));
+	}
+}
+
+static bool rate_consistent(double member, double leader, double per_instance)
+{
+	double want = leader * (per_instance > 0 ? per_instance : 1);
+
+	return leader > 0 && member >= RATE_LO * want && member <= RATE_HI * want;
+}
+
+/* Does chain c (cached for the leader) pass through the object at addr? */
+static bool chain_through(const struct refs_chain *c, uint64_t addr)
+{
+	int k;
+
+	for (k = 0; k < c->nsteps; k++)
+		if (c->steps[k].parent == addr)
+			return true;
+	return false;
+}
+
+/*
+ * Suspects that are the same leak go under the one that explains them: a type whose instances
+ * the leader's instances hold (its referents, with their __dict__), or whose chain passes through
+ * a leader instance, or a container on the leader's chain; in each case growing at the rate the
+ * leader's growth predicts. A leader explains; it is never itself explained (no cycles).
+ */
+static void group(struct chains *ch, struct proc_row *row)
+{
+	int k, j, i;
+
+	for (k = 0; k < row->nsuspects; k++) {
+		row->suspects[k].explained_by[0] = 0;
+		row->suspects[k].group_why[0] = 0;
+		row->suspects[k].explains = 0;
+	}
+	for (k = 0; k < row->nsuspects; k++) {
+		struct suspect *L = &row->suspects[k];
+		const struct entry *le;
+
+		if (L->kind != SUSPECT_TYPE || L->explained_by[0])
+			continue;
+		le = find(ch, L->name);
+		if (!le || le->status != SUSPECT_CHAIN_FOUND)
+			continue;
+		for (j = 0; j < row->nsuspects; j++) {
+			struct suspect *B = &row->suspects[j];
+			const struct entry *be;
+			char why[200] = "", ln[ESC_TEXT_SIZE(64)];
+
+			esc_text_buf(ln, sizeof(ln), L->name);
+
+			if (j == k || B->explained_by[0] || B->explains)
+				continue;
+			if (B->kind == SUSPECT_TYPE) {
+				for (i = 0; i < le->c.nreferents; i++)
+					if (!strcmp(le->c.referents[i].type, B->name) &&
+					    rate_consistent(B->per_min, L->per_min, le->c.referents[i].count)) {
+						snprintf(why, sizeof(why), "each %.60s holds %d (%+.0f/min vs %+.0f/min)",
+							 ln, le->c.referents[i].count, B->per_min, L->per_min);
+						break;
+					}
+				be = find(ch, B->name);
+				if (!why[0] && be && be->status == SUSPECT_CHAIN_FOUND &&
+				    rate_consistent(B->per_min, L->per_min, 0))
+					for (i = 0; i < be->c.nlinks; i++)
+						if (!strcmp(be->c.links[i].from.type, L->name)) {
+							snprintf(why, sizeof(why), "its chain passes through a %.60s",
+								 ln);
+							break;
+						}
+			} else if (B->kind == SUSPECT_CONTAINER) {
+				for (i = 0; i < row->ncontainers; i++)
+					if (!strcmp(row->containers[i].name, B->name) &&
+					    chain_through(&le->c, row->containers[i].addr) &&
+					    rate_consistent(B->per_min, L->per_min, 0)) {
+						snprintf(why, sizeof(why), "it holds the %.60s instances (%+.0f items/min)",
+							 ln, B->per_min);
+						break;
+					}
+			}
+			if (!why[0])
+				continue;
+			copy_str(B->explained_by, sizeof(B->explained_by), L->name);
+			copy_str(B->group_why, sizeof(B->group_why), why);
+			L->explains++;
+		}
+	}
+}
+
+static void sb_raw_esc(struct strbuf *sb, const char *s)
+{
+	esc_text(sb, s);
+}
+
+/* "`svc.Session` +1.2k/min live; 92% of surviving samples allocated at svc.py:41 handle; held by
+ * sys.modules['svc'].__dict__['registry'] → dict[…] → svc.Session; explains list, dict".
+ * Made of esc_text output only (the chain text already is): safe for a terminal as is. */
+static void diagnose(struct proc_row *row, struct suspect *s)
+{
+	struct strbuf sb;
+	char n[32];
+	int j, m = 0;
+
+	sb_init(&sb);
+	sb_putc(&sb, '`');
+	sb_raw_esc(&sb, s->name);
+	sb_putc(&sb, '`');
+	fmt_count(n, sizeof(n), fabs(s->per_min));
+	sb_printf(&sb, " %s%s/min %s", s->per_min < 0 ? "-" : "+", n,
+		  s->kind == SUSPECT_CONTAINER ? "items" : s->kind == SUSPECT_TYPE ? "live" : "");
+	if (s->surv_alive) {
+		sb_printf(&sb, "; %.0f%% of surviving samples allocated at ", 100.0 * s->surv_top_alive / s->surv_alive);
+		sb_raw_esc(&sb, s->surv_site);
+	}
+	if (s->chain_status == SUSPECT_CHAIN_FOUND || s->chain_status == SUSPECT_CHAIN_OPAQUE) {
+		sb_puts(&sb, "; held by ");
+		sb_puts(&sb, s->chain);
+	} else if (s->chain_status == SUSPECT_CHAIN_LOST) {
+		sb_puts(&sb, "; chain lost (it changed), searching again");
+	}
+	for (j = 0; j < row->nsuspects; j++)
+		if (!strcmp(row->suspects[j].explained_by, s->name) && &row->suspects[j] != s) {
+			sb_puts(&sb, m++ ? ", " : "; explains ");
+			sb_raw_esc(&sb, row->suspects[j].name);
+		}
+	if (s->explained_by[0]) {
+		sb_puts(&sb, "; part of the ");
+		sb_raw_esc(&sb, s->explained_by);
+		sb_puts(&sb, " leak: ");
+		sb_puts(&sb, s->group_why); /* esc_text output already */
+	}
+	if (copy_str(s->diagnosis, sizeof(s->diagnosis), sb.buf ? sb.buf : "") < 0) {
+		/* cut: end on a whole UTF-8 sequence, marked */
+		size_t len = strlen(s->diagnosis);
+
+		while (len && ((unsigned char)s->diagnosis[len - 1] & 0xC0) == 0x80)
+			len--;
+		if (len)
+			len--;
+		if (len > 3)
+			memcpy(s->diagnosis + len - 3, "...", 4);
+	}
+	sb_free(&sb);
+}
+
+void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		    double interval_s, double cpu_budget, int nprocs, double now)
+{
+	int k;
+
+	if (!ch || !types)
+		return;
+	if (interval_s <= 0)
+		interval_s = CHAINS_DEFAULT_INTERVAL_S;
+	recheck(ch, row, r, types, now);
+	group(ch, row); /* a suspect another one explains needs no chain of its own */
+	if (now >= ch->next_search) {
+		const struct suspect *pick = NULL;
+
+		for (k = 0; k < row->nsuspects && !pick; k++) {
+			const struct suspect *s = &row->suspects[k];
+			const struct entry *en;
+
+			if (!wants_chain(s) || s->explained_by[0])
+				continue;
+			en = find(ch, s->name);
+			if (!en || (en->status == SUSPECT_CHAIN_LOST && now - en->time >= RETRY_LOST_S) ||
+			    (en->status == SUSPECT_CHAIN_NOT_FOUND && now - en->searched >= RETRY_NOT_FOUND_S))
+				pick = s;
+		}
+		if (pick) {
+			double cpu0 = thread_cpu(), cost, wait;
+
+			search(ch, row, r, types, pick->name, now);
+			cost = thread_cpu() - cpu0;
+			/* n processes × (search CPU / period) <= budget of one core */
+			wait = cost * (nprocs > 0 ? nprocs : 1) / ((cpu_budget > 0 ? cpu_budget : 0.02) * CHAINS_BUDGET_SHARE);
+			ch->next_search = now + (wait > interval_s ? wait : interval_s);
+		}
+	}
+	for (k = 0; k < row->nsuspects; k++) {
+		struct suspect *s = &row->suspects[k];
+		const struct entry *en = s->kind == SUSPECT_TYPE ? find(ch, s->name) : NULL;
+
+		s->chain_status = SUSPECT_CHAIN_NONE;
+		s->chain[0] = 0;
+		s->chain_time = 0;
+		if (!en)
+			continue;
+		s->chain_status = en->status;
+		s->chain_time = en->time;
+		copy_str(s->chain, sizeof(s->chain), en->text);
+	}
+	group(ch, row);
+	for (k = 0; k < row->nsuspects; k++)
+		diagnose(row, &row->suspects[k]);
+}
+
+bool chains__active(const struct chains *ch)
+{
+	return ch && ch->next_search > 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Retention chains of the confident type suspects in `top` (cached, re-checked, rate-limited),
+ * the suspects grouped into the leaks that explain them, and the one-sentence diagnosis. */
+#ifndef PYLEAK_CHAINS_H
+#define PYLEAK_CHAINS_H
+
+#include <stdbool.h>
+
+#include "model/model.h"
+#include "target/pyobj.h"
+#include "target/remote.h"
+
+#define CHAINS_DEFAULT_INTERVAL_S 10.0 /* at most one chain search per process this often */
+#define CHAINS_MIN_CONFIDENCE 0.95     /* only for type suspects at least this confident */
+#define CHAINS_BUDGET_SHARE 0.25       /* of the census CPU budget, once searches run */
+
+struct chains;
+
+struct chains *chains__new(void);
+void chains__free(struct chains *ch);
+
+/*
+ * After a census filled row->suspects: re-read the cached chains (a few reads per link; a link
+ * gone makes that chain "lost", never shown again), then, when due (interval_s since the last
+ * search, stretched so that searches × nprocs stay under cpu_budget of one core), one search
+ * for the most confident type suspect without a valid chain. Fills the suspects' chain fields,
+ * groups the suspects that are the same leak and writes their diagnosis.
+ */
+void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		    double interval_s, double cpu_budget, int nprocs, double now);
+
+/* A chain search ran for this process: the censuses then leave CHAINS_BUDGET_SHARE of the
+ * CPU budget to the searches. */
+bool chains__active(const struct chains *ch);
+
+#endif /* PYLEAK_CHAINS_H */
