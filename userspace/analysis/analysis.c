@@ -114,8 +114,7 @@ void analysis__default_opts(struct analysis_opts *o)
 	o->cpu_budget = 0.02;
 	o->min_period_s = 2.0;
 	o->max_period_s = 60.0;
-	o->no_chains = false;
-	o->chain_interval_s = 0;
+	/* no_chains, chain_interval_s: zero is their default; options set before this keep them */
 }
 
 void analysis__free(struct proc_row *row)

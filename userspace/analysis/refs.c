@@ -2524,6 +2524,7 @@ int refs__recheck(const struct py_target *t, struct remote *r, struct pyobj_type
 			ret = -ENOMEM;
 			break;
 		}
+		x.nodes[p].rt = (uint32_t)rt; /* it may have been added as the previous step's child */
 		if (s->code) { /* a 3.11+ interpreter frame: still running the same code? */
 			struct frame_info *f = realloc(x.frames, (size_t)(x.nframes + 1) * sizeof(*f));
 

@@ -67,6 +67,10 @@ static const char top_usage[] =
 	"                         (censuses adapt their period to stay under 2% of one core)\n"
 	"        --no-untracked   censuses of the GC lists only: no arena scans (untracked objects, the\n"
 	"                         RSS breakdown), no containers found from the roots\n"
+	"        --chain-interval S  at most one retention-chain search per process every S seconds\n"
+	"                         (default 10; within a quarter of the census budget) for the\n"
+	"                         confident type suspects\n"
+	"        --no-chains      no retention chains of the suspects (nor their grouping by chain)\n"
 	"        --no-color       monochrome interactive view\n"
 	"        --replay FILE    play a recording (pyleak record) back instead of watching live; needs\n"
 	"                         no privilege; with -b it prints every recorded interval at once\n"
@@ -103,6 +107,7 @@ int cmd_top(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },  { "census-budget", required_argument, NULL, 'K' },
 		{ "native", no_argument, NULL, 'V' },	    { "no-native", no_argument, NULL, 1002 },
 		{ "no-survivors", no_argument, NULL, 1001 }, /* no letter left that reads well */
+		{ "no-chains", no_argument, NULL, 1003 },    { "chain-interval", required_argument, NULL, 1004 },
 		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 	};
 	struct collector_opts co = { .interval_s = 1.0, .strict_pids = true, .alloc = { .mode = ALLOC_MODE_YOUNG },
@@ -161,6 +166,14 @@ int cmd_top(int argc, char **argv)
 				co.analysis.no_untracked = no_untracked;
 			}
 			co.analysis.cpu_budget = d / 100.0;
+			break;
+		case 1003: co.analysis.no_chains = true; break;
+		case 1004:
+			if (parse_double(optarg, 0.5, 3600, &d)) {
+				pr_err("invalid --chain-interval '%s': give seconds between 0.5 and 3600", optarg);
+				return EXIT_USAGE;
+			}
+			co.analysis.chain_interval_s = d;
 			break;
 		case 'B': co.no_bpf = true; break;
 		case 'N': co.no_analysis = true; break;
