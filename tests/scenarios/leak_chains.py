@@ -6,10 +6,10 @@ and appends it to the module global _CONNECTIONS, never removed: __main__.Connec
 dict all grow at --rate/s (and the container __main__._CONNECTIONS), but it is one leak, whose
 chain is sys.modules['__main__'].__dict__['_CONNECTIONS'] -> list[i] -> __main__.Connection.
 
-On SIGUSR2 (or after --break-after seconds, 0 = never) the holder is broken: _CONNECTIONS is
-deleted (every Connection in it is freed) and the leak goes on into a new holder, the module
-global dict _REGISTRY ('conn-N' -> Connection): a chain shown after that must be the new one or
-"chain lost", never the old.
+On SIGUSR2 (or after --break-after seconds, 0 = never) the holder is broken: every Connection
+moves into a new holder, the module global dict _REGISTRY ('conn-N' -> Connection), the list
+_CONNECTIONS is deleted, and the leak goes on into _REGISTRY (the same growth, a new chain): a
+chain shown after that must be the new one or "chain lost", never the old.
 
 The true chains come from gc.get_referrers inside this process (refs_chains.true_chain): write
 object addresses ("0x7f..."), one a line, to TRUTH.ask, then SIGUSR1; the next truth has
@@ -35,21 +35,21 @@ STATE = {"broken": False, "break_now": False}
 class Connection(object):
     def __init__(self, i):
         self.buffer = [i]
-        self.headers = {"id": i}
+        self.headers = {"id": i, "owner": self}  # holds a tracked object: the GC tracks it
         self.open = True
 
 
 def accept(i):
     conn = Connection(i)
     if STATE["broken"]:
-        _REGISTRY["conn-%d" % i] = conn
+        _REGISTRY["conn-%d" % len(_REGISTRY)] = conn
     else:
         _CONNECTIONS.append(conn)
 
 
 def break_holder():
     global _CONNECTIONS, _REGISTRY
-    _REGISTRY = {}
+    _REGISTRY = dict(("conn-%d" % n, c) for n, c in enumerate(_CONNECTIONS))
     del _CONNECTIONS
     STATE["broken"] = True
     gc.collect()

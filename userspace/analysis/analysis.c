@@ -78,7 +78,6 @@ struct analysis {
 	int64_t fp_collections[MODEL_NGEN], fp_counts[MODEL_NGEN];
 	uint64_t fp_rss;
 	struct chains *chains; /* retention chains of the type suspects, cached per type */
->>>>>>> a8dda1f (top: retention chains of the confident type suspects (analysis/chains.c on refs.c's engine: cached per type, re-read at each census by refs__recheck, lost -> searched again, rate-limited, a quarter of the census CPU budget), suspects grouped under the one that explains them, a one-line diagnosis; JSON, text and TUI show them)
 };
 
 /*

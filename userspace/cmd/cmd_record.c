@@ -261,11 +261,18 @@ static int record_census(struct record_ctx *ctx, const struct snapshot *snap)
 		for (k = 0; census && k < row->ncontainers && !err; k++)
 			err = recorder__container_row(ctx->rec, row->target.pid, row->census_time, row->containers[k].name,
 						      row->containers[k].type, row->containers[k].len, -1);
-		for (k = 0; suspects && k < row->nsuspects && !err; k++)
+		for (k = 0; suspects && k < row->nsuspects && !err; k++) {
 			err = recorder__suspect_row(ctx->rec, row->target.pid, snap->time,
 						    suspect_kind__name(row->suspects[k].kind), row->suspects[k].name,
 						    row->suspects[k].per_min, row->suspects[k].confidence,
 						    row->suspects[k].evidence);
+			if (!err && (row->suspects[k].chain_status != SUSPECT_CHAIN_NONE || row->suspects[k].explained_by[0] ||
+				     row->suspects[k].diagnosis[0]))
+				err = recorder__suspect_chain_row(ctx->rec, row->target.pid, snap->time, row->suspects[k].name,
+								  suspect_chain__name(row->suspects[k].chain_status),
+								  row->suspects[k].chain, row->suspects[k].explained_by,
+								  row->suspects[k].group_why, row->suspects[k].diagnosis);
+		}
 		if (!err && row->memory.valid && row->memory.time != cs->memory_time) {
 			err = recorder__memory_row(ctx->rec, row->target.pid, &row->memory);
 			if (!err)

@@ -83,7 +83,12 @@ static const char schema_sql[] =
 	 * (record --native); files without the table load with no native rows. */
 	"CREATE TABLE native(proc INTEGER NOT NULL, time REAL NOT NULL, stack TEXT NOT NULL, caller TEXT,"
 	" sampled INTEGER, outstanding INTEGER, bytes INTEGER, per_min REAL, out_ratio REAL, suspect INTEGER);"
-	"CREATE INDEX native_proc_time ON native(proc, time);";
+	"CREATE INDEX native_proc_time ON native(proc, time);"
+	/* Added without a version bump too: the retention chain, grouping and diagnosis of a
+	 * suspects row (same proc, time, name); files without it load with none. */
+	"CREATE TABLE suspect_chains(proc INTEGER NOT NULL, time REAL NOT NULL, name TEXT, status TEXT,"
+	" chain TEXT, explained_by TEXT, group_why TEXT, diagnosis TEXT);"
+	"CREATE INDEX suspect_chains_proc_time ON suspect_chains(proc, time);";
 
 enum {
 	ST_EVENT,
@@ -101,6 +106,7 @@ enum {
 	ST_MEMORY,
 	ST_THREAD,
 	ST_NATIVE,
+	ST_SUSPECT_CHAIN,
 	ST_COUNT,
 };
 
@@ -124,6 +130,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31)",
 	[ST_THREAD] = "INSERT OR IGNORE INTO threads VALUES(?1,?2,?3,?4)",
 	[ST_NATIVE] = "INSERT INTO native VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	[ST_SUSPECT_CHAIN] = "INSERT INTO suspect_chains VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 };
 
 struct rec_proc {
@@ -760,6 +767,23 @@ int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char
 	sqlite3_bind_double(st, 6, isfinite(confidence) ? confidence : 0);
 	text_or_null(st, 7, evidence);
 	return step_reset(r, st, "writing a suspect row");
+}
+
+int recorder__suspect_chain_row(struct recorder *r, pid_t pid, double time, const char *name, const char *status,
+				const char *chain, const char *explained_by, const char *group_why, const char *diagnosis)
+{
+	int err;
+	sqlite3_stmt *st = aux_row(r, ST_SUSPECT_CHAIN, pid, time, &err);
+
+	if (!st)
+		return err;
+	text_or_null(st, 3, name);
+	text_or_null(st, 4, status);
+	text_or_null(st, 5, chain && *chain ? chain : NULL);
+	text_or_null(st, 6, explained_by && *explained_by ? explained_by : NULL);
+	text_or_null(st, 7, group_why && *group_why ? group_why : NULL);
+	text_or_null(st, 8, diagnosis && *diagnosis ? diagnosis : NULL);
+	return step_reset(r, st, "writing a suspect chain row");
 }
 
 int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *stack, int64_t count, int64_t bytes)

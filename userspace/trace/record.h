@@ -59,6 +59,10 @@ int recorder__container_row(struct recorder *r, pid_t pid, double time, const ch
 			    int64_t length, int64_t bytes);
 int recorder__suspect_row(struct recorder *r, pid_t pid, double time, const char *kind, const char *name,
 			  double per_min, double confidence, const char *evidence);
+/* The retention chain (status, text), grouping and diagnosis of the suspects row (pid, time,
+ * name) written just before; NULL or "" for what it does not have. */
+int recorder__suspect_chain_row(struct recorder *r, pid_t pid, double time, const char *name, const char *status,
+				const char *chain, const char *explained_by, const char *group_why, const char *diagnosis);
 /* stack: frames outermost first, joined with ';' (the collapsed flame-graph format). */
 int recorder__site_row(struct recorder *r, pid_t pid, double time, const char *stack, int64_t count, int64_t bytes);
 /* One (type, stack) row of survivor samples: sampled, survived a census, alive at the last one. */

@@ -154,7 +154,7 @@ static const char html_script[] =
 	"  if(!p[k].length)root.appendChild(none());else root.appendChild(table(['name','first','last','delta','per min'],p[k].map(function(g){\n"
 	"   return [g.name,g.first_count!==undefined?g.first_count:g.first_length,g.last_count!==undefined?g.last_count:g.last_length,g.delta,fmt(g.per_min)];})));});\n"
 	" root.appendChild(el('h3',{},'suspects'));\n"
-	" if(!p.suspects.length)root.appendChild(none());else root.appendChild(table(['kind','name','per min','confidence','evidence'],p.suspects.map(function(s){return [s.kind,s.name,fmt(s.per_min),s.confidence,s.evidence||''];})));\n"
+	" if(!p.suspects.length)root.appendChild(none());else root.appendChild(table(['kind','name','per min','confidence','diagnosis','held by','part of','evidence'],p.suspects.map(function(s){return [s.kind,s.name,fmt(s.per_min),s.confidence,s.diagnosis||'',s.chain?(s.chain.status+': '+s.chain.text):'',s.explained_by||'',s.evidence||''];})));\n"
 	" root.appendChild(el('h3',{},'allocation sites'));\n"
 	" if(!p.sites.length)root.appendChild(none());else root.appendChild(table(['count','stack'],p.sites.map(function(s){return [s.count,s.stack];})));\n"
 	" root.appendChild(flame('allocation sites (flame graph: sampled stacks)',p.sites.map(function(s){return {stack:s.stack,value:s.count};})));\n"

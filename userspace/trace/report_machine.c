@@ -204,6 +204,22 @@ static void json_process(FILE *f, const struct trace *t, const struct proc_sum *
 		report_json__str(f, a->text);
 		fputs(",\"time\":", f);
 		report_json__num(f, a->time);
+		/* as in top's JSON (docs/json.md): null when the trace has none */
+		if (a->chain_status && a->chain) {
+			fputs(",\"chain\":{\"status\":", f);
+			report_json__str(f, a->chain_status);
+			fputs(",\"text\":", f);
+			report_json__str(f, a->chain);
+			fputc('}', f);
+		} else {
+			fputs(",\"chain\":null", f);
+		}
+		fputs(",\"explained_by\":", f);
+		report_json__str(f, a->explained_by);
+		fputs(",\"group_why\":", f);
+		report_json__str(f, a->group_why);
+		fputs(",\"diagnosis\":", f);
+		report_json__str(f, a->diagnosis);
 		fputc('}', f);
 	}
 	fputs("],\"sites\":[", f);

@@ -76,6 +76,12 @@ static void text_suspects(FILE *f, const struct proc_sum *s)
 
 		fprintf(f, "    %-10s %-40s %+.1f/min confidence %.2f%s%s\n", T(a->kind ? a->kind : "?"), T(a->name),
 			a->per_min, a->confidence, a->text ? "  " : "", a->text ? a->text : "");
+		if (a->explained_by)
+			fprintf(f, "      part of the %s leak: %s\n", T(a->explained_by), T(a->group_why ? a->group_why : ""));
+		if (a->chain && a->chain_status)
+			fprintf(f, "      chain (%s): %s\n", T(a->chain_status), T(a->chain));
+		if (a->diagnosis)
+			fprintf(f, "      diagnosis: %s\n", T(a->diagnosis));
 	}
 }
 

@@ -661,6 +661,63 @@ static int load_aux(struct loader *l, enum trace_aux_kind k)
 	return err;
 }
 
+/* The suspects' chains, grouping and diagnosis (table suspect_chains, absent in older files):
+ * attached to the suspects row of the same process, time and name. */
+static int load_suspect_chains(struct loader *l)
+{
+	struct trace *t = l->t;
+	struct trace_aux *rows = t->aux[TRACE_SUSPECTS];
+	int n = t->naux[TRACE_SUSPECTS], hint = 0, rc, err = 0, k;
+	sqlite3_stmt *st;
+	bool present;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='suspect_chains'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return prepare(l, "SELECT 1 FROM suspect_chains", &st);
+	present = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!present || !n)
+		return 0;
+	err = prepare(l, "SELECT proc, time, name, status, chain, explained_by, group_why, diagnosis FROM suspect_chains"
+			 " ORDER BY proc, time", &st);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int pi = proc_index(t, sqlite3_column_int64(st, 0));
+		double time = col_dbl(st, 1);
+		const unsigned char *name = sqlite3_column_text(st, 2);
+		struct trace_aux *a = NULL;
+
+		if (pi < 0 || !name)
+			continue;
+		/* Both tables are in (proc, time) order: the match is at or after the last one. */
+		for (k = 0; k < n && !a; k++) {
+			struct trace_aux *c = &rows[(hint + k) % n];
+
+			if (c->proc == pi && c->time == time && !strcmp(c->name, (const char *)name) && !c->chain_status)
+				a = c, hint = (hint + k) % n;
+		}
+		if (!a)
+			continue;
+		a->chain_status = col_dup(st, 3);
+		a->chain = col_dup(st, 4);
+		a->explained_by = col_dup(st, 5);
+		a->group_why = col_dup(st, 6);
+		a->diagnosis = col_dup(st, 7);
+		if (!a->chain_status) {
+			a->chain_status = strdup("none");
+			if (!a->chain_status) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+	}
+	if (!err)
+		err = step_done(l, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
 int trace__load(const char *path, struct trace **out)
 {
 	struct loader l = { .path = path };
@@ -695,6 +752,7 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_hist(&l);
 	err = err ?: load_memory(&l);
 	err = err ?: load_threads(&l);
+	err = err ?: load_suspect_chains(&l);
 	for (k = 0; k < TRACE_NAUX && !err; k++) {
 		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
 		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
@@ -736,6 +794,11 @@ void trace__free(struct trace *t)
 			free(t->aux[k][i].name);
 			free(t->aux[k][i].kind);
 			free(t->aux[k][i].text);
+			free(t->aux[k][i].chain_status);
+			free(t->aux[k][i].chain);
+			free(t->aux[k][i].explained_by);
+			free(t->aux[k][i].group_why);
+			free(t->aux[k][i].diagnosis);
 		}
 		free(t->aux[k]);
 	}

@@ -103,6 +103,8 @@ struct trace_aux {
 	char *name;  /* type name, container name, suspect name, stack */
 	char *kind;  /* container type name, suspect kind; NULL otherwise */
 	char *text;  /* suspect evidence */
+	/* suspects, from suspect_chains (NULL in files without it, or when the suspect had none) */
+	char *chain_status, *chain, *explained_by, *group_why, *diagnosis;
 	int64_t count; /* count, container length; -1 unknown */
 	int64_t bytes; /* -1 unknown */
 	double per_min, confidence;
