@@ -177,3 +177,77 @@ def test_top_chains_grouping_and_control(root, tmp_path):
             rc, err = w.stop()
         for s in scen:
             s.stop()
+
+
+def test_tui_and_record_report(root, tmp_path):
+    """One target (Debian 3.11): the Suspects tab shows the chain under the leader with the list
+    and dict indented under it, and a recording of the same run reports the chain, the grouping
+    and the diagnosis in text, JSON and HTML."""
+    import shutil
+    from conftest import need, stop_on_sigint
+    from test_tui import DEBIAN, Tui, _tmux, row_line
+    need(shutil.which("tmux") is not None, "tmux is not installed")
+    s = Scenario(DEBIAN, "leak_chains.py", ["--duration", "400", "--rate", "40"], tmpdir=str(tmp_path))
+    db = str(tmp_path / "t.db")
+    rec = t = None
+    try:
+        s.truth()
+        rec = subprocess.Popen([PYLEAK, "record", "-p", str(s.pid), "-o", db], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True)
+        t = Tui([str(a) for a in ["-p", s.pid] + ARGS], width=200, height=50)
+        t.wait_for(lambda scr: row_line(scr.split("\n"), s.pid), what="the scenario's row")
+        t.keys("Enter")
+        t.wait_text("COLLECTIONS")
+        t.keys("5")
+        chain_re = r"held by: sys\.modules\['__main__'\]\.__dict__\['_CONNECTIONS'\] → list\[\d+\] → __main__\.Connection @0x"
+
+        def grouped_screen(scr):
+            lines = scr.split("\n")
+            lead = [i for i, l in enumerate(lines) if re.match(r"^ type\s+__main__\.Connection\s", l)]
+            if not lead or not re.search(chain_re, scr):
+                return None
+            under = [l for l in lines[lead[0] + 1:] if re.match(r"^\s{4,}└ type\s+(list|dict)\s", l)]
+            return scr if len(under) == 2 else None
+
+        scr = t.wait_for(grouped_screen, timeout=120, what="the chain and the grouped list/dict in the Suspects tab")
+        assert "same leak: each __main__.Connection holds" in scr, scr
+        t.keys("q")
+        assert t.status() == 0
+        # the recording: wait until its census saw the chain (its own cadence: default budget)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            rep = json.loads(subprocess.run([PYLEAK, "report", db, "--format", "json"], stdout=subprocess.PIPE,
+                                            universal_newlines=True).stdout or "{}")
+            p = [x for x in rep.get("processes", []) if x["pid"] == s.pid]
+            sus = {x["name"]: x for x in (p[0]["suspects"] if p else [])}
+            c = sus.get("__main__.Connection")
+            if c and c["chain"] and c["chain"]["status"] == "found" and \
+                    (sus.get("list") or {}).get("explained_by") == "__main__.Connection":
+                break
+            time.sleep(3)
+        assert stop_on_sigint(rec, "pyleak record") == 0
+        rec = None
+        rep = json.loads(subprocess.run([PYLEAK, "report", db, "--format", "json"], stdout=subprocess.PIPE,
+                                        universal_newlines=True).stdout)
+        sus = {x["name"]: x for x in [x for x in rep["processes"] if x["pid"] == s.pid][0]["suspects"]}
+        c = sus["__main__.Connection"]
+        assert c["chain"]["status"] == "found", c
+        assert re.match(chain_re.replace("held by: ", ""), c["chain"]["text"]), c
+        check_against_truth(s, c["chain"]["text"])
+        assert sus["list"]["explained_by"] == "__main__.Connection", sus["list"]
+        assert "held by sys.modules['__main__']" in c["diagnosis"], c
+        txt = subprocess.run([PYLEAK, "report", db], stdout=subprocess.PIPE, universal_newlines=True).stdout
+        assert "chain (found): sys.modules['__main__'].__dict__['_CONNECTIONS'] → list[" in txt, txt
+        assert "part of the __main__.Connection leak: each __main__.Connection holds" in txt, txt
+        html = str(tmp_path / "r.html")
+        subprocess.run([PYLEAK, "report", db, "--format", "html", "-o", html], check=True)
+        page = open(html).read()
+        assert "_CONNECTIONS" in page and '"explained_by":"__main__.Connection"' in page.replace(" ", "")
+    finally:
+        if rec:
+            rec.kill()
+            rec.wait()
+        if t:
+            t.close()
+            _tmux("kill-server")
+        s.stop()

@@ -752,7 +752,6 @@ int trace__load(const char *path, struct trace **out)
 	err = err ?: load_hist(&l);
 	err = err ?: load_memory(&l);
 	err = err ?: load_threads(&l);
-	err = err ?: load_suspect_chains(&l);
 	for (k = 0; k < TRACE_NAUX && !err; k++) {
 		/* survivors: schema 2; a version-1 trace has no such table and loads without it */
 		if (k == TRACE_SURVIVORS && t->meta.schema_version < 2)
@@ -762,6 +761,7 @@ int trace__load(const char *path, struct trace **out)
 			continue;
 		err = load_aux(&l, (enum trace_aux_kind)k);
 	}
+	err = err ?: load_suspect_chains(&l); /* onto the suspects rows */
 	err = err ?: trace__load_groups(l.db, t);
 	if (err == -ENOMEM)
 		pr_err("%s: out of memory loading the trace", path);
