@@ -1146,9 +1146,13 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 				a->chains = chains__new();
 			/* the most telling suspects get the first searches */
 			qsort(row->suspects, row->nsuspects, sizeof(row->suspects[0]), cmp_suspects);
-			if (a->types)
-				chains__update(a->chains, row, r, a->types, o->chain_interval_s,
-					       o->cpu_budget > 0 ? o->cpu_budget : 0.02, nprocs, now);
+			if (a->types) {
+				double c0 = thread_cpu_s();
+
+				if (chains__update(a->chains, row, r, a->types, now))
+					chains__pace(a->chains, thread_cpu_s() - c0, o->chain_interval_s,
+						     o->cpu_budget > 0 ? o->cpu_budget : 0.02, nprocs, now);
+			}
 		}
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);

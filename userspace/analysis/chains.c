@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_ENTRIES MODEL_MAX_SUSPECTS
 #define RETRY_LOST_S 2.0      /* a lost chain is searched again at the next due search after this */
@@ -62,15 +61,6 @@ void chains__free(struct chains *ch)
 	for (i = 0; i < MAX_ENTRIES; i++)
 		entry_clear_chain(&ch->e[i]);
 	free(ch);
-}
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
-		return 0;
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct entry *find(struct chains *ch, const char *type)
@@ -351,15 +341,14 @@ static void diagnose(struct proc_row *row, struct suspect *s)
 	sb_free(&sb);
 }
 
-void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
-		    double interval_s, double cpu_budget, int nprocs, double now)
+bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		    double now)
 {
+	bool searched = false;
 	int k;
 
 	if (!ch || !types)
-		return;
-	if (interval_s <= 0)
-		interval_s = CHAINS_DEFAULT_INTERVAL_S;
+		return false;
 	recheck(ch, row, r, types, now);
 	group(ch, row); /* a suspect another one explains needs no chain of its own */
 	if (now >= ch->next_search) {
@@ -377,13 +366,8 @@ void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
 				pick = s;
 		}
 		if (pick) {
-			double cpu0 = thread_cpu(), cost, wait;
-
 			search(ch, row, r, types, pick->name, now);
-			cost = thread_cpu() - cpu0;
-			/* n processes × (search CPU / period) <= budget of one core */
-			wait = cost * (nprocs > 0 ? nprocs : 1) / ((cpu_budget > 0 ? cpu_budget : 0.02) * CHAINS_BUDGET_SHARE);
-			ch->next_search = now + (wait > interval_s ? wait : interval_s);
+			searched = true;
 		}
 	}
 	for (k = 0; k < row->nsuspects; k++) {
@@ -402,6 +386,17 @@ void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
 	group(ch, row);
 	for (k = 0; k < row->nsuspects; k++)
 		diagnose(row, &row->suspects[k]);
+	return searched;
+}
+
+void chains__pace(struct chains *ch, double cpu_s, double interval_s, double cpu_budget, int nprocs, double now)
+{
+	/* n processes × (search CPU / period) <= the searches' share of one core */
+	double wait = cpu_s * (nprocs > 0 ? nprocs : 1) / ((cpu_budget > 0 ? cpu_budget : 0.02) * CHAINS_BUDGET_SHARE);
+
+	if (interval_s <= 0)
+		interval_s = CHAINS_DEFAULT_INTERVAL_S;
+	ch->next_search = now + (wait > interval_s ? wait : interval_s);
 }
 
 bool chains__active(const struct chains *ch)

@@ -20,14 +20,17 @@ struct chains *chains__new(void);
 void chains__free(struct chains *ch);
 
 /*
- * After a census filled row->suspects: re-read the cached chains (a few reads per link; a link
- * gone makes that chain "lost", never shown again), then, when due (interval_s since the last
- * search, stretched so that searches × nprocs stay under cpu_budget of one core), one search
- * for the most confident type suspect without a valid chain. Fills the suspects' chain fields,
- * groups the suspects that are the same leak and writes their diagnosis.
+ * After a census filled row->suspects (most telling first): re-read the cached chains (a few
+ * reads per link; a link gone makes that chain "lost", never shown again), then, when due (see
+ * chains__pace), one search for the first confident type suspect without a valid chain that
+ * no other suspect explains. Fills the suspects' chain fields, groups the suspects that are the
+ * same leak and writes their diagnosis. Returns true when a search ran.
  */
-void chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
-		    double interval_s, double cpu_budget, int nprocs, double now);
+bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, struct pyobj_types *types,
+		    double now);
+/* After a search that cost cpu_s of CPU: the next one no sooner than interval_s (0: default),
+ * and late enough that searches × nprocs stay under CHAINS_BUDGET_SHARE of cpu_budget. */
+void chains__pace(struct chains *ch, double cpu_s, double interval_s, double cpu_budget, int nprocs, double now);
 
 /* A chain search ran for this process: the censuses then leave CHAINS_BUDGET_SHARE of the
  * CPU budget to the searches. */
