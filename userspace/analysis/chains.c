@@ -165,6 +165,13 @@ static void search(struct chains *ch, struct proc_row *row, struct remote *r, st
 		entry_clear_chain(en);
 		en->time = now;
 		en->status = SUSPECT_CHAIN_NOT_FOUND;
+		if (err == -ENOTSUP && row->target.free_threaded) {
+			snprintf(en->text, sizeof(en->text),
+				 "no chain: retention chains walk the GC lists, which a free-threaded build does not "
+				 "have (its census reads the mimalloc heaps)");
+			en->searched = 1e300; /* never again: it cannot change */
+			return;
+		}
 		snprintf(en->text, sizeof(en->text), "no chain: %s",
 			 err == -ENOENT ? "no live instance" : err == -E2BIG ? "heap too large for the search limits"
 											: strerror(-err));
@@ -216,11 +223,23 @@ static bool chain_through(const struct refs_chain *c, uint64_t addr)
 	return false;
 }
 
+/* Does the chain pass through an instance of the type named `type`? */
+static bool chain_has_type(const struct refs_chain *c, const char *type)
+{
+	int i;
+
+	for (i = 0; i < c->nlinks; i++)
+		if (!strcmp(c->links[i].from.type, type))
+			return true;
+	return false;
+}
+
 /*
  * Suspects that are the same leak go under the one that explains them: a type whose instances
  * the leader's instances hold (its referents, with their __dict__), or whose chain passes through
  * a leader instance, or a container on the leader's chain; in each case growing at the rate the
- * leader's growth predicts. A leader explains; it is never itself explained (no cycles).
+ * leader's growth predicts; and never a type the leader's own chain passes through (that one
+ * holds the leader). A leader explains; it is never itself explained (no cycles).
  */
 static void group(struct chains *ch, struct proc_row *row)
 {
@@ -238,19 +257,21 @@ static void group(struct chains *ch, struct proc_row *row)
 		if (L->kind != SUSPECT_TYPE || L->explained_by[0])
 			continue;
 		le = find(ch, L->name);
-		if (!le || le->status != SUSPECT_CHAIN_FOUND)
-			continue;
+		if (le && le->status != SUSPECT_CHAIN_FOUND)
+			le = NULL; /* only its instances' own chain-free rule below applies */
 		for (j = 0; j < row->nsuspects; j++) {
 			struct suspect *B = &row->suspects[j];
 			const struct entry *be;
 			char why[200] = "", ln[ESC_TEXT_SIZE(64)];
 
-			esc_text_buf(ln, sizeof(ln), L->name);
-
 			if (j == k || B->explained_by[0] || B->explains)
 				continue;
+			/* L's instances are held through a B: B explains L, never the other way round */
+			if (le && B->kind == SUSPECT_TYPE && chain_has_type(&le->c, B->name))
+				continue;
+			esc_text_buf(ln, sizeof(ln), L->name);
 			if (B->kind == SUSPECT_TYPE) {
-				for (i = 0; i < le->c.nreferents; i++)
+				for (i = 0; le && i < le->c.nreferents; i++)
 					if (!strcmp(le->c.referents[i].type, B->name) &&
 					    rate_consistent(B->per_min, L->per_min, le->c.referents[i].count)) {
 						snprintf(why, sizeof(why), "each %.60s holds %d (%+.0f/min vs %+.0f/min)",
@@ -258,15 +279,10 @@ static void group(struct chains *ch, struct proc_row *row)
 						break;
 					}
 				be = find(ch, B->name);
-				if (!why[0] && be && be->status == SUSPECT_CHAIN_FOUND &&
+				if (!why[0] && be && be->status == SUSPECT_CHAIN_FOUND && chain_has_type(&be->c, L->name) &&
 				    rate_consistent(B->per_min, L->per_min, 0))
-					for (i = 0; i < be->c.nlinks; i++)
-						if (!strcmp(be->c.links[i].from.type, L->name)) {
-							snprintf(why, sizeof(why), "its chain passes through a %.60s",
-								 ln);
-							break;
-						}
-			} else if (B->kind == SUSPECT_CONTAINER) {
+					snprintf(why, sizeof(why), "its chain passes through a %.60s", ln);
+			} else if (B->kind == SUSPECT_CONTAINER && le) {
 				for (i = 0; i < row->ncontainers; i++)
 					if (!strcmp(row->containers[i].name, B->name) &&
 					    chain_through(&le->c, row->containers[i].addr) &&

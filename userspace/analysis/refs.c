@@ -2397,7 +2397,8 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	int ntargets, err, iframe_rt;
 
 	*out = NULL;
-	if (!t->layout)
+	/* A free-threaded build keeps no GC lists to walk (its objects are in mimalloc heaps) */
+	if (!t->layout || t->free_threaded)
 		return -ENOTSUP;
 	if (o.max_depth <= 0)
 		o.max_depth = REFS_DEFAULT_DEPTH;

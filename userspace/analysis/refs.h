@@ -148,7 +148,7 @@ struct refs_result {
  * makes the chain REFS_LOST, never a wrong chain.
  * Returns 0 and *out, or -errno: -ENOENT no live instance of type_name, -E2BIG none among the
  * objects read before max_nodes / timeout_s cut the walk, -EINVAL addr is not a
- * Python object, -ESRCH target gone, -ENOTSUP no GC state / layout, -ENOMEM, -EINTR.
+ * Python object, -ESRCH target gone, -ENOTSUP no GC state / layout or a free-threaded build, -ENOMEM, -EINTR.
  */
 int refs__run(const struct py_target *t, struct remote *r, const struct refs_opts *o, const char *type_name,
 	      uint64_t addr, struct refs_result **out);
