@@ -238,8 +238,8 @@ static bool chain_has_type(const struct refs_chain *c, const char *type)
  * Suspects that are the same leak go under the one that explains them: a type whose instances
  * the leader's instances hold (its referents, with their __dict__), or whose chain passes through
  * a leader instance, or a container on the leader's chain; in each case growing at the rate the
- * leader's growth predicts; and never a type the leader's own chain passes through (that one
- * holds the leader). A leader explains; it is never itself explained (no cycles).
+ * leader's growth predicts; and never a program class the leader's own chain passes through
+ * (that one holds the leader). A leader explains; it is never itself explained (no cycles).
  */
 static void group(struct chains *ch, struct proc_row *row)
 {
@@ -266,8 +266,10 @@ static void group(struct chains *ch, struct proc_row *row)
 
 			if (j == k || B->explained_by[0] || B->explains)
 				continue;
-			/* L's instances are held through a B: B explains L, never the other way round */
-			if (le && B->kind == SUSPECT_TYPE && chain_has_type(&le->c, B->name))
+			/* L's instances are held through an instance of the program's class B: B explains
+			 * L, never the other way round (builtins on the chain are the containers on the
+			 * way: the module's dict, the registry list) */
+			if (le && B->kind == SUSPECT_TYPE && strchr(B->name, '.') && chain_has_type(&le->c, B->name))
 				continue;
 			esc_text_buf(ln, sizeof(ln), L->name);
 			if (B->kind == SUSPECT_TYPE) {
