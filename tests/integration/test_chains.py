@@ -132,6 +132,7 @@ def test_top_chains_grouping_and_control(root, tmp_path):
                     if c and s.pid not in found:
                         found[s.pid] = (c, p)
             time.sleep(0.5)
+        assert w.proc.poll() is None, "pyleak top exited %s: %s" % w.stop()
         missing = [s.cmd[0] for s in scen if s.pid not in found]
         assert not missing, "no grouped chain for %s; last: %s" % (
             missing, [suspects(entry(w.snaps[-1], s.pid) or {}) for s in scen if s.pid not in found][:1])
