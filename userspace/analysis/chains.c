@@ -63,6 +63,19 @@ void chains__free(struct chains *ch)
 	free(ch);
 }
 
+/* src into dst; a text too long ends on a whole UTF-8 sequence followed by "..." */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	size_t cut;
+
+	if (!copy_str(dst, size, src) || size < 8)
+		return;
+	cut = size - 4;
+	while (cut && ((unsigned char)dst[cut] & 0xC0) == 0x80)
+		cut--;
+	memcpy(dst + cut, "...", 4);
+}
+
 static struct entry *find(struct chains *ch, const char *type)
 {
 	int i;
@@ -133,7 +146,7 @@ static void take_best(struct entry *en, struct refs_result *res, double now)
 
 		sb_init(&sb);
 		refs__chain_text(c, &sb);
-		copy_str(en->text, sizeof(en->text), sb.buf ? sb.buf : "");
+		copy_text(en->text, sizeof(en->text), sb.buf ? sb.buf : "");
 		sb_free(&sb);
 		switch (c->status) {
 		case REFS_FOUND: en->status = SUSPECT_CHAIN_FOUND; break;
@@ -345,17 +358,7 @@ static void diagnose(struct proc_row *row, struct suspect *s)
 		sb_puts(&sb, " leak: ");
 		sb_puts(&sb, s->group_why); /* esc_text output already */
 	}
-	if (copy_str(s->diagnosis, sizeof(s->diagnosis), sb.buf ? sb.buf : "") < 0) {
-		/* cut: end on a whole UTF-8 sequence, marked */
-		size_t len = strlen(s->diagnosis);
-
-		while (len && ((unsigned char)s->diagnosis[len - 1] & 0xC0) == 0x80)
-			len--;
-		if (len)
-			len--;
-		if (len > 3)
-			memcpy(s->diagnosis + len - 3, "...", 4);
-	}
+	copy_text(s->diagnosis, sizeof(s->diagnosis), sb.buf ? sb.buf : "");
 	sb_free(&sb);
 }
 
@@ -399,7 +402,7 @@ bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
 			continue;
 		s->chain_status = en->status;
 		s->chain_time = en->time;
-		copy_str(s->chain, sizeof(s->chain), en->text);
+		copy_text(s->chain, sizeof(s->chain), en->text);
 	}
 	group(ch, row);
 	for (k = 0; k < row->nsuspects; k++)

@@ -2516,6 +2516,8 @@ int refs__recheck(const struct py_target *t, struct remote *r, struct pyobj_type
 		bool added;
 
 		if (rt < 0) {
+			snprintf(why, size, "link %d of %d: the type of the holder @0x%llx is gone", k + 1, c->nsteps,
+				 (unsigned long long)s->parent);
 			ret = rt == -ENOMEM ? -ENOMEM : 1;
 			break;
 		}
