@@ -159,8 +159,13 @@ def test_idle_censuses_skipped(root):
     last = {e["pid"]: e for e in snaps[-1]["processes"]}
     for pid, path in idle.items():
         censuses = sorted({t for t, _, _ in times[pid]})
-        assert len(censuses) == 1, "idle pid %d (%s) censused %d times" % (pid, path, len(censuses))
-        assert last[pid]["census"]["skipped_idle_since"] == censuses[0], (path, last[pid]["census"])
+        # once, then again only when IDLE_RECENSUS_S (60 s, analysis.c) has passed: a loaded host
+        # can stretch the 35 refreshes past it
+        span = snaps[-1]["time"] - snaps[0]["time"]
+        assert 1 <= len(censuses) <= 1 + int(span // 60), "idle pid %d (%s) censused %d times in %.0f s" % (
+            pid, path, len(censuses), span)
+        assert all(b - a >= 59 for a, b in zip(censuses, censuses[1:])), (path, censuses)
+        assert last[pid]["census"]["skipped_idle_since"] == censuses[-1], (path, last[pid]["census"])
         assert not last[pid].get("suspects"), (path, last[pid]["suspects"])
     for pid, path in leaking.items():
         censuses = sorted({(t, period) for t, _, period in times[pid]})

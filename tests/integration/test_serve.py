@@ -310,6 +310,10 @@ def test_prometheus_memory_breakdown(root, procs, tmp_path):
         scen.append((interp, s))
     for _, s in scen:
         s.truth(phase="idle")
+    # The targets' own counts before pyleak looks: an idle target is not censused again until
+    # something moves or 60 s pass (analysis.c IDLE_RECENSUS_S), so the first measurement after
+    # serve starts is the one to compare; a retry asks again and waits for the next census.
+    first_ms = dict((s.pid, mallocstats(s, time.time())) for _, s in scen)
     srv = Serve("--interval", "0.5", "-p", ",".join(str(s.pid) for _, s in scen))
     procs.append(srv)
     prom = Prometheus(srv.port, str(tmp_path))
@@ -323,7 +327,7 @@ def test_prometheus_memory_breakdown(root, procs, tmp_path):
     for interp, s in scen:
         pid = s.pid
         for attempt in range(3):
-            ms = mallocstats(s, time.time())
+            ms = first_ms[pid] if attempt == 0 else mallocstats(s, time.time())
             # A measurement (a census with the arena scan) taken after the target's own count.
             prom.wait_for('pyleak_memory_measured_timestamp_seconds{pid="%d"}' % pid,
                           lambda r: r and float(r[0]["value"][1]) > ms["time"], timeout=150)

@@ -87,11 +87,19 @@ struct analysis {
  * Such a process keeps its last census (its series get no point: an idle stretch is no
  * evidence either way) and its share of the census budget goes to the others.
  */
-static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row)
+/*
+ * ... but not forever: untracked objects (str, bytes, int) move neither the GC state nor, below a
+ * page, the RSS, and a reference can move without an allocation (the chains' re-check rides on
+ * the census). An idle process is censused again after this long: the staleness of what it shows
+ * stays bounded, at a cost of one census a minute per idle process (within the budget anyway).
+ */
+#define IDLE_RECENSUS_S 60.0
+
+static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row, double now)
 {
 	int g;
 
-	if (!a->fp_valid || row->rss != a->fp_rss)
+	if (!a->fp_valid || row->rss != a->fp_rss || now - row->census_time >= IDLE_RECENSUS_S)
 		return false;
 	for (g = 0; g < MODEL_NGEN; g++)
 		if (row->collections[g] != a->fp_collections[g] || row->counts[g] != a->fp_counts[g])
@@ -1096,7 +1104,7 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	if (a->surv_ready && row->sites.surv_mode)
 		a->surv.mode = row->sites.surv_mode;
 	row->surv = a->surv_ready ? &a->surv : NULL;
-	if (o->census && now >= a->next_census && unchanged_since_census(a, row)) {
+	if (o->census && now >= a->next_census && unchanged_since_census(a, row, now)) {
 		if (!row->census_idle_since)
 			row->census_idle_since = row->census_time;
 	} else if (o->census && now >= a->next_census) {
