@@ -127,7 +127,9 @@ def test_replay_memory_as_live(root, interp, tmp_path):
     con.row_factory = sqlite3.Row
     rows = [dict(r) for r in con.execute("SELECT * FROM memory ORDER BY time")]
     con.close()
-    assert len(rows) >= 2, rows  # the arena census repeats (5 s at the least)
+    # An idle target is censused once: the next census waits until its GC state or RSS moves, or
+    # 60 s pass (analysis.c IDLE_RECENSUS_S), so a 14 s recording of it may hold a single row.
+    assert rows, "no memory row recorded"
     # every replayed step shows the newest recorded row not after it
     for at, m in replayed:
         newest = [r for r in rows if r["time"] <= at + 1e-6][-1]
