@@ -50,6 +50,14 @@ def test_census_matches_typestats(interp, scenario):
     # allocations): let that finish so the census sees the quiet heap the truth describes.
     time.sleep(0.3)
     c = census(s.pid)
+    for _ in range(2):
+        # a loaded CI host can still be finishing the scenario's last frees under the first walk
+        # (seen once: 4 unreadable on 3.8); the quiet heap must then give a clean census
+        inc = c["inconsistencies"]
+        if not (inc["broken_links"] or inc["unreadable"] or inc["unknown_types"]):
+            break
+        time.sleep(1.0)
+        c = census(s.pid)
 
     assert c["pid"] == s.pid
     assert c["python"] == truth["python"]

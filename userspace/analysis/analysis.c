@@ -2,6 +2,7 @@
 /* Per-process analysis on top of the GC model: periodic censuses, growth trends, leak verdicts. */
 #include "analysis/analysis.h"
 #include "target/features.h"
+#include "target/proc.h"
 #include "analysis/census.h"
 #include "analysis/chains.h"
 #include "util/common.h"
@@ -76,7 +77,8 @@ struct analysis {
 	/* What the GC state said at the last census: unchanged since, a census would find the same. */
 	bool fp_valid;
 	int64_t fp_collections[MODEL_NGEN], fp_counts[MODEL_NGEN];
-	uint64_t fp_rss;
+	uint64_t fp_rss, fp_cpu_ns; /* fp_cpu_ns: the target's user+system CPU then */
+	double fp_time;
 	struct chains *chains; /* retention chains of the type suspects, cached per type */
 };
 
@@ -94,12 +96,33 @@ struct analysis {
  * stays bounded, at a cost of one census a minute per idle process (within the budget anyway).
  */
 #define IDLE_RECENSUS_S 60.0
+/*
+ * And a process that works is not idle: from 3.12 the young count is net (a freed object gives
+ * its count back), so a service whose requests allocate only what they free keeps its GC state
+ * still while it runs. A process that used more than this share of a core since its census is
+ * censused as usual (sleeping services wake a few times a second: far below).
+ */
+#define IDLE_MAX_CPU_SHARE 0.01
+
+static int target_cpu_ns(const struct proc_row *row, uint64_t *ns)
+{
+	uint64_t u, s;
+	int err = proc__cpu_ns(row->target.pid, &u, &s);
+
+	if (!err)
+		*ns = u + s;
+	return err;
+}
 
 static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row, double now)
 {
 	int g;
 
+	uint64_t cpu;
+
 	if (!a->fp_valid || row->rss != a->fp_rss || now - row->census_time >= IDLE_RECENSUS_S)
+		return false;
+	if (target_cpu_ns(row, &cpu) || cpu - a->fp_cpu_ns > IDLE_MAX_CPU_SHARE * (now - a->fp_time) * 1e9)
 		return false;
 	for (g = 0; g < MODEL_NGEN; g++)
 		if (row->collections[g] != a->fp_collections[g] || row->counts[g] != a->fp_counts[g])
@@ -107,9 +130,11 @@ static bool unchanged_since_census(const struct analysis *a, const struct proc_r
 	return true;
 }
 
-static void remember_census_state(struct analysis *a, const struct proc_row *row)
+static void remember_census_state(struct analysis *a, const struct proc_row *row, double now)
 {
-	a->fp_valid = true;
+	/* no CPU reading, no idle judgement: census as usual */
+	a->fp_valid = !target_cpu_ns(row, &a->fp_cpu_ns);
+	a->fp_time = now;
 	a->fp_rss = row->rss;
 	memcpy(a->fp_collections, row->collections, sizeof(a->fp_collections));
 	memcpy(a->fp_counts, row->counts, sizeof(a->fp_counts));
@@ -1173,7 +1198,7 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		row->census_period = period;
 		a->next_census = now + period;
 		row->census_idle_since = 0;
-		remember_census_state(a, row);
+		remember_census_state(a, row, now);
 	}
 	row->nsuspects = a->ncensus_suspects;
 	memcpy(row->suspects, a->census_suspects, sizeof(row->suspects[0]) * a->ncensus_suspects);
