@@ -436,3 +436,12 @@ def rollup_rss(pid):
 
 def close(a, b, rel=0.05, abs_=256 << 10):
     return abs(a - b) <= max(abs_, rel * max(a, b))
+
+
+def vm_rss_kib(pid):
+    """VmRSS of a process in KiB (/proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)

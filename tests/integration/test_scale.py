@@ -16,7 +16,7 @@ import json
 import subprocess
 import time
 
-from conftest import PYLEAK, interpreters, need, resolve
+from conftest import PYLEAK, interpreters, need, resolve, vm_rss_kib
 
 # The documented bound (docs/PERFORMANCE.md): generous against the measured ~350 KiB, below the
 # ~750 KiB the 240-point series and heap-resident rows cost.
@@ -28,14 +28,6 @@ TARGET = ("import sys, time\n"
           "junk = [{'k': [i]} for i in range(%d)]\n"
           "print(len(junk), flush=True)\n"
           "time.sleep(600)\n" % DICTS)
-
-
-def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
 
 def start_targets(paths, n):
