@@ -116,18 +116,16 @@ static int target_cpu_ns(const struct proc_row *row, uint64_t *ns)
 
 static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row, double now)
 {
+	uint64_t cpu;
 	int g;
 
-	uint64_t cpu;
-
 	if (!a->fp_valid || row->rss != a->fp_rss || now - row->census_time >= IDLE_RECENSUS_S)
-		return false;
-	if (target_cpu_ns(row, &cpu) || cpu - a->fp_cpu_ns > IDLE_MAX_CPU_SHARE * (now - a->fp_time) * 1e9)
 		return false;
 	for (g = 0; g < MODEL_NGEN; g++)
 		if (row->collections[g] != a->fp_collections[g] || row->counts[g] != a->fp_counts[g])
 			return false;
-	return true;
+	/* the one read from /proc, last: only for a process the GC state already calls idle */
+	return !target_cpu_ns(row, &cpu) && cpu - a->fp_cpu_ns <= IDLE_MAX_CPU_SHARE * (now - a->fp_time) * 1e9;
 }
 
 static void remember_census_state(struct analysis *a, const struct proc_row *row, double now)
