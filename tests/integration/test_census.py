@@ -49,15 +49,9 @@ def test_census_matches_typestats(interp, scenario):
     # The idle truth file appears just before the scenario announces "idle" on stdout (a few
     # allocations): let that finish so the census sees the quiet heap the truth describes.
     time.sleep(0.3)
+    # (4 'unreadable' on 3.8 now and then were small objects ending an arena mapping whose header
+    # copy ran onto the unmapped page after them: remote__read_prefix; no retry hides that here)
     c = census(s.pid)
-    for _ in range(2):
-        # a loaded CI host can still be finishing the scenario's last frees under the first walk
-        # (seen once: 4 unreadable on 3.8); the quiet heap must then give a clean census
-        inc = c["inconsistencies"]
-        if not (inc["broken_links"] or inc["unreadable"] or inc["unknown_types"]):
-            break
-        time.sleep(1.0)
-        c = census(s.pid)
 
     assert c["pid"] == s.pid
     assert c["python"] == truth["python"]

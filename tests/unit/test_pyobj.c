@@ -219,6 +219,35 @@ static void test_len(void **state)
 	fh_free(&h);
 }
 
+/* A small object that is the last block before an unmapped page (the end of an arena mapping):
+ * its header copy reads past it, and the length must still come out (the census counted such
+ * objects as unreadable and lost the rest of their generation). */
+static void test_len_at_mapping_end(void **state)
+{
+	struct fakeheap h;
+	struct builtins b;
+	unsigned char hdr[PYOBJ_HEADER_COPY];
+	int64_t n;
+	uint64_t o;
+
+	(void)state;
+	fh_init(&h, 8);
+	mk_builtins(&h, &b);
+	o = FH_BASE + FH_SIZE - 40; /* a 3.8 list without its GC head: 40 bytes */
+	fh_w64(&h, o + h.l->object_refcnt, 1);
+	fh_w64(&h, o + h.l->object_type, b.list);
+	fh_w64(&h, o + h.l->varobject_size, 321);
+	assert_int_not_equal(remote__read(&h.r, o, hdr, sizeof(hdr)), 0);
+	assert_int_equal(pyobj__len(h.l, &h.r, o, PYOBJ_LIST, &n), 0);
+	assert_int_equal(n, 321);
+	memset(hdr, 0xff, sizeof(hdr));
+	assert_int_equal(remote__read_prefix(&h.r, o, hdr, sizeof(hdr), 16), 0);
+	assert_int_equal(hdr[40], 0); /* past the mapping: zeroed, not left over */
+	/* fewer readable bytes than the minimum: still a fault */
+	assert_int_not_equal(remote__read_prefix(&h.r, FH_BASE + FH_SIZE - 8, hdr, sizeof(hdr), 16), 0);
+	fh_free(&h);
+}
+
 static void test_type_cache(void **state)
 {
 	struct fakeheap h;
@@ -311,7 +340,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_str),	   cmocka_unit_test(test_dict_get), cmocka_unit_test(test_type_names),
-		cmocka_unit_test(test_len),	   cmocka_unit_test(test_type_cache), cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_len), cmocka_unit_test(test_len_at_mapping_end),	   cmocka_unit_test(test_type_cache), cmocka_unit_test(test_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -360,7 +360,7 @@ static double median_cost(const struct analysis *a)
 static int remeasure_roots(struct analysis *a, struct remote *r, const struct py_layout *l)
 {
 	struct remote_iov iov[MAX_ROOT_CONTAINERS];
-	unsigned char hdr[MAX_ROOT_CONTAINERS][32];
+	unsigned char hdr[MAX_ROOT_CONTAINERS][PYOBJ_HEADER_COPY]; /* free-threaded lengths sit past 32 */
 	int i, n = 0;
 
 	for (i = 0; i < a->nroots; i++) {
@@ -370,7 +370,7 @@ static int remeasure_roots(struct analysis *a, struct remote *r, const struct py
 	}
 	if (a->nroots && remote__readv(r, iov, a->nroots)) {
 		for (i = 0; i < a->nroots; i++)
-			if (remote__read(r, iov[i].addr, hdr[i], sizeof(hdr[i])))
+			if (remote__read_prefix(r, iov[i].addr, hdr[i], sizeof(hdr[i]), 16))
 				memset(hdr[i], 0, sizeof(hdr[i]));
 	}
 	for (i = 0; i < a->nroots; i++) {

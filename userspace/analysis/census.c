@@ -109,7 +109,9 @@ static const unsigned char *cc_get(struct chunk_cache *cc, uint64_t addr, size_t
 	if (!cc->small)
 		cc->tag[slot] = base | CHUNK_BAD; /* e.g. the last pages of a heap mapping */
 direct:
-	return remote__read(cc->r, addr, tmp, len) ? NULL : tmp;
+	/* A node copy reads past small objects: the last block of an arena before an unmapped page
+	 * is readable up to that page (its GC head and object header, 32 bytes, at least). */
+	return remote__read_prefix(cc->r, addr, tmp, len, MIN(len, (size_t)32)) ? NULL : tmp;
 }
 
 /* ---------------------------------------------------------------- rows */

@@ -450,7 +450,7 @@ static void offer_container(struct walk *w, uint64_t v, const struct pyobj_type 
 			break;
 		}
 	if (slot < 0) {
-		if (remote__read(w->r, v, hdr, sizeof(hdr)))
+		if (remote__read_prefix(w->r, v, hdr, sizeof(hdr), 16))
 			return;
 		len = pyobj__len_from_header(l, hdr, pt->kind);
 		if (len < w->min_len)

@@ -1011,7 +1011,8 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 	hlen = rt->basicsize > 48 ? (size_t)rt->basicsize : 48;
 	if (hlen > sizeof(hdr))
 		hlen = sizeof(hdr);
-	if (remote__read(xs->r, n->addr, hdr, hlen))
+	/* 48 bytes reach past a small object; one that ends its mapping reads up to the page end */
+	if (remote__read_prefix(xs->r, n->addr, hdr, hlen, 16))
 		return -EFAULT;
 	type = rd64(hdr + l->object_type);
 	refcnt = rd64(hdr + l->object_refcnt);

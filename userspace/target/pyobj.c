@@ -191,7 +191,7 @@ int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum 
 		return -EINVAL;
 	if (!remote__valid_ptr(addr, 8))
 		return -EFAULT;
-	err = remote__read(r, addr, hdr, sizeof(hdr));
+	err = remote__read_prefix(r, addr, hdr, sizeof(hdr), 16);
 	if (err)
 		return err;
 	*len = pyobj__len_from_header(l, hdr, kind);

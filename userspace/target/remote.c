@@ -57,6 +57,22 @@ int remote__read(struct remote *r, uint64_t addr, void *buf, size_t len)
 	return err;
 }
 
+int remote__read_prefix(struct remote *r, uint64_t addr, void *buf, size_t len, size_t min)
+{
+	uint64_t boundary = (addr | 4095) + 1;
+	size_t part;
+	int err;
+
+	err = remote__read(r, addr, buf, len);
+	if (!err || addr + len <= boundary || boundary - addr < min)
+		return err;
+	part = boundary - addr;
+	err = remote__read(r, addr, buf, part);
+	if (!err)
+		memset((unsigned char *)buf + part, 0, len - part);
+	return err;
+}
+
 int remote__readv(struct remote *r, struct remote_iov *iov, int n)
 {
 	struct iovec local[1024], rem[1024];

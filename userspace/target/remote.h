@@ -36,6 +36,13 @@ struct remote_mem {
 void remote__init_mem(struct remote *r, struct remote_mem *mem);
 
 int remote__read(struct remote *r, uint64_t addr, void *buf, size_t len);
+/*
+ * A fixed-size copy of an object's start (its header, to read a length or a type): len bytes, or,
+ * when they run off the end of a mapping, the bytes up to the page boundary where it ends (at
+ * least min) with the rest zeroed. A small object that is the last block of an arena is whole;
+ * only the bytes after it, which are not part of it, are unmapped.
+ */
+int remote__read_prefix(struct remote *r, uint64_t addr, void *buf, size_t len, size_t min);
 /* Batched: one process_vm_readv for up to 1024 pieces; 0 only if every piece was read whole. */
 int remote__readv(struct remote *r, struct remote_iov *iov, int n);
 int remote__read_u64(struct remote *r, uint64_t addr, uint64_t *v);
