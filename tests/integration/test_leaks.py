@@ -73,10 +73,19 @@ def entries(snaps, pid):
                 yield s, p
 
 
+def current_in_idle(snap, p, since):
+    """The process's census describes the idle heap (that began at `since`): taken in it, or an
+    older one that pyleak, in this snapshot of the idle phase, keeps as current (skipped_idle_since:
+    GC state, RSS and CPU have not moved since it). A census before the heap settled fails the
+    idle-len check."""
+    cen = p.get("census") or {}
+    return (cen.get("time") or 0) > since or bool(cen.get("skipped_idle_since") and snap["time"] > since)
+
+
 def idle_census(snaps, pid, since):
     for snap in reversed(snaps[-5:]):
         for p in snap["processes"]:
-            if p["pid"] == pid and ((p.get("census") or {}).get("time") or 0) > since:
+            if p["pid"] == pid and current_in_idle(snap, p, since):
                 return True
     return False
 
@@ -139,8 +148,7 @@ def evaluate(interp, script, s, truth, snaps):
         for c in p.get("containers") or []:
             if c["name"] in want_containers:
                 r["containers"].setdefault(c["name"], age)
-                census_t = (p.get("census") or {}).get("time") or 0
-                if census_t > truth["time"]:  # a census taken in the idle phase
+                if current_in_idle(snap, p, truth["time"]):
                     r["idle_lens"][c["name"]] = c["len"]
     return r
 
