@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-2-Clause
-# Long churn soak: tests/integration/test_soak.py for longer than CI's 110 s (root, BPF).
+# Long churn soak: tests/integration/test_soak.py for longer than CI's 300 s (root, BPF).
 #
 #   tools/soak.sh [SECONDS] [CHURN_PER_SECOND]      default 3600 s, 20 processes/s
 #   PYLEAK=/path/to/pyleak tools/soak.sh 600        another build (e.g. .output-san/pyleak)

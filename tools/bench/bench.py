@@ -23,6 +23,10 @@ Measures (docs/PERFORMANCE.md explains each and shows one full run):
      first line with a non-null "gc" (-d 0.1).
   4. self cost: pyleak's CPU (% of one core) and RSS watching --idle-procs (50) idle Python
      processes at -d 1 for --idle-seconds (20), read from /proc/PID/stat and /proc/PID/status.
+  5. scale: the same over --scale-counts (50,200,1000) idle `-S` interpreters holding
+     --scale-dicts (2000) small dicts each, after every one had its first census; and the time
+     from starting one leaking process (leak_connections.py) and pyleak together to the first
+     line naming its type, alone and among each count of idle ones.
 
 How the observer gets the pid first: each workload starts through tools/bench/launch.py --gate,
 which blocks on stdin in the very process that will run the workload (runpy, no exec).  The
@@ -732,6 +736,166 @@ def bench_self_cost(env):
 
 
 # ------------------------------------------------------------------------------------------------
+# 5. scale: pyleak's cost over many idle processes, and the time to a verdict among them
+
+LEAK_SCENARIO = os.path.join(SCENARIOS, "leak_connections.py")
+
+
+def start_idle(env, n, dicts):
+    """n idle interpreters (-S, `dicts` small dicts each), alternating env.pythons; started in
+    batches so a 1000-process start does not starve the host."""
+    procs = []
+    for i in range(n):
+        py = env.pythons[i % len(env.pythons)]
+        procs.append(subprocess.Popen([py, "-S", IDLE, str(dicts)], cwd=ROOT,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        if i % 50 == 49:
+            time.sleep(0.5)
+    time.sleep(2.0 + n / 200.0)  # let the last ones build their heaps
+    return procs
+
+
+class JsonFollower:
+    """pyleak top -b --json's lines, parsed as they arrive and reduced by `fold` (lines of 1000
+    processes are megabytes: keeping them all is not an option)."""
+
+    def __init__(self, cmd, fold):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.fold, self.lines, self.first = fold, 0, None
+        self.err = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+        self.te = threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True)
+        self.te.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            self.lines += 1
+            if self.first is None:
+                self.first = time.monotonic()
+            self.fold(time.monotonic(), d)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.t.join(10)
+        self.te.join(5)
+
+
+def scale_cost(env, procs):
+    """CPU and RSS of `top -b --json -d 1 -p <all>` after every process had its first census."""
+    pids = [p.pid for p in procs]
+    state = {"censused": set(), "all_censused_at": None, "seen": 0, "skipped": 0}
+
+    def fold(t, d):
+        ps = d.get("processes") or []
+        state["seen"] = len(ps)
+        state["censused"] |= {p["pid"] for p in ps if p.get("census")}
+        state["skipped"] = sum(1 for p in ps if (p.get("census") or {}).get("skipped_idle_since"))
+        if state["all_censused_at"] is None and len(state["censused"]) >= len(pids):
+            state["all_censused_at"] = t
+
+    t0 = time.monotonic()
+    f = JsonFollower([env.pyleak, "top", "-b", "--json", "-d", "1", "-p",
+                      ",".join(map(str, pids))], fold)
+    res = {"processes": len(pids)}
+    try:
+        deadline = t0 + env.scale_warmup_max
+        while time.monotonic() < deadline and state["all_censused_at"] is None and f.proc.poll() is None:
+            time.sleep(0.5)
+        res["first_line_s"] = (f.first - t0) if f.first else None
+        res["all_censused_s"] = (state["all_censused_at"] - t0) if state["all_censused_at"] else None
+        res["censused_at_warmup_end"] = len(state["censused"])
+        time.sleep(5.0)
+        pid = f.proc.pid
+        cpu0, ta, rss = proc_cpu_s(pid), time.monotonic(), []
+        while time.monotonic() - ta < env.idle_seconds:
+            time.sleep(0.5)
+            rss.append(proc_status_kb(pid, "VmRSS"))
+        cpu1, tb = proc_cpu_s(pid), time.monotonic()
+        res["cpu_pct_one_core"] = 100.0 * (cpu1 - cpu0) / (tb - ta)
+        res["rss_mib_max"] = max(rss) / 1024.0
+        res["rss_mib_last"] = rss[-1] / 1024.0
+        res["processes_seen_last_line"] = state["seen"]
+        res["skipped_idle_last_line"] = state["skipped"]
+    finally:
+        f.stop()
+    if f.proc.returncode not in (0, None):
+        res["error"] = "pyleak exit %s: %s" % (f.proc.returncode, "".join(f.err[-3:]).strip())
+    return res
+
+
+def scale_verdict(env, procs):
+    """Seconds from starting one leaking process (leak_connections.py) and pyleak together to
+    pyleak's first line that names its expected suspect, among the idle `procs`."""
+    truth = os.path.join("/tmp", "pyleak-bench-leak-%d.json" % os.getpid())
+    leak = subprocess.Popen([env.pythons[0], LEAK_SCENARIO, "--truth", truth, "--duration", "0"],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    state = {"named_at": None, "name": "__main__.Connection", "census_period": None}
+
+    def fold(t, d):
+        for p in d.get("processes") or []:
+            if p["pid"] != leak.pid:
+                continue
+            state["census_period"] = (p.get("census") or {}).get("period_s")
+            for s in p.get("suspects") or []:
+                if s.get("kind") == "type" and s.get("name") == state["name"] and state["named_at"] is None:
+                    state["named_at"] = t
+
+    t0 = time.monotonic()
+    f = JsonFollower([env.pyleak, "top", "-b", "--json", "-d", "1", "-p",
+                      ",".join(str(p.pid) for p in procs + [leak])], fold)
+    res = {"idle_neighbours": len(procs)}
+    try:
+        while (time.monotonic() - t0 < env.verdict_timeout and state["named_at"] is None
+               and f.proc.poll() is None and leak.poll() is None):
+            time.sleep(0.5)
+        res["verdict_s"] = (state["named_at"] - t0) if state["named_at"] else None
+        res["timeout_s"] = env.verdict_timeout
+        res["leaker_census_period_s"] = state["census_period"]
+    finally:
+        f.stop()
+        kill_proc(leak)
+        if os.path.exists(truth):
+            os.unlink(truth)
+    return res
+
+
+def bench_scale(env):
+    """For each count of idle targets: pyleak's cost over them, then the time to a verdict on one
+    leaking process started among them (0 idle: alone)."""
+    out = {"counts": env.scale_counts, "dicts_per_process": env.scale_dicts,
+           "seconds": env.idle_seconds, "cost": [], "verdict": []}
+    out["verdict"].append(scale_verdict(env, []))
+    log("scale: verdict alone: %s" % out["verdict"][-1])
+    for n in env.scale_counts:
+        procs = []
+        try:
+            procs = start_idle(env, n, env.scale_dicts)
+            alive = [p for p in procs if p.poll() is None]
+            out["cost"].append(scale_cost(env, alive))
+            log("scale: %d idle: %s" % (n, out["cost"][-1]))
+            out["verdict"].append(scale_verdict(env, alive))
+            log("scale: verdict among %d idle: %s" % (n, out["verdict"][-1]))
+        finally:
+            for p in procs:
+                p.kill()
+            for p in procs:
+                p.wait()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
 # report
 
 def fmt_ratio(s):
@@ -899,6 +1063,36 @@ def markdown(report):
                        % (s["processes_seen_last_line"], s["tiers_last_line"], s["refreshes"]))
         else:
             out.append("- error: %s" % s.get("error"))
+    sc = report.get("scale")
+    if sc:
+        out.append("")
+        out.append("## Scale: idle Python processes (`-S`, %d dicts each), `top -b --json -d 1 -p ...`"
+                   % sc["dicts_per_process"])
+        out.append("")
+        out.append("| idle targets | first line | all censused after | CPU (%% of one core, %g s) | RSS max | RSS per target | skipped as idle (last line) |"
+                   % sc["seconds"])
+        out.append("|---|---|---|---|---|---|---|")
+        for c in sc["cost"]:
+            if "cpu_pct_one_core" not in c:
+                out.append("| %d | error: %s |||||| " % (c["processes"], c.get("error")))
+                continue
+            out.append("| %d | %s | %s | %.2f %% | %.1f MiB | %.0f KiB | %d of %d |" % (
+                c["processes"], "%.1f s" % c["first_line_s"] if c.get("first_line_s") else "-",
+                "%.1f s" % c["all_censused_s"] if c.get("all_censused_s") else
+                "not within warm-up (%d)" % c.get("censused_at_warmup_end", 0),
+                c["cpu_pct_one_core"], c["rss_mib_max"], 1024.0 * c["rss_mib_max"] / c["processes"],
+                c["skipped_idle_last_line"], c["processes_seen_last_line"]))
+        out.append("")
+        out.append("Time to a verdict: `leak_connections.py` (+3000 Connection/min) and pyleak started "
+                   "together, to the first line naming `__main__.Connection`:")
+        out.append("")
+        out.append("| idle neighbours | verdict after | leaker's census period |")
+        out.append("|---|---|---|")
+        for v in sc["verdict"]:
+            out.append("| %d | %s | %s |" % (
+                v["idle_neighbours"], "%.1f s" % v["verdict_s"] if v.get("verdict_s") else
+                "not within %.0f s" % v["timeout_s"],
+                "%.1f s" % v["leaker_census_period_s"] if v.get("leaker_census_period_s") else "-"))
     out.append("")
     return "\n".join(out)
 
@@ -923,13 +1117,22 @@ def main():
     ap.add_argument("--diagnostics", action="store_true",
                     help="also run the diagnostic modes (the default's cost split by feature)")
     ap.add_argument("--skip", default="",
-                    help="comma separated: slowdown,census,refs,attach,sites,selfcost")
+                    help="comma separated: slowdown,census,refs,attach,sites,selfcost,scale")
     ap.add_argument("--census-objects", type=int, default=None,
                     help="tracked objects in the census target (default 1000000)")
     ap.add_argument("--census-reps", type=int, default=3)
     ap.add_argument("--attach-reps", type=int, default=5)
     ap.add_argument("--idle-procs", type=int, default=50)
     ap.add_argument("--idle-seconds", type=float, default=None, help="default 20 (5 quick)")
+    ap.add_argument("--scale-counts", default=None,
+                    help="idle targets of the scale section, comma separated (default 50,200,1000; "
+                    "20,50 quick)")
+    ap.add_argument("--scale-dicts", type=int, default=2000,
+                    help="small dicts each idle target of the scale section holds (default 2000)")
+    ap.add_argument("--scale-warmup-max", type=float, default=300,
+                    help="at most this long for every idle target's first census (default 300 s)")
+    ap.add_argument("--verdict-timeout", type=float, default=300,
+                    help="give up on a verdict after this long (default 300 s)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run (~3 min): small workloads, smaller census, shorter idle run")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON here")
@@ -965,6 +1168,9 @@ def main():
         env.census_objects = 200000 if env.quick else 1000000
     if env.idle_seconds is None:
         env.idle_seconds = 5.0 if env.quick else 20.0
+    if env.scale_counts is None:
+        env.scale_counts = "20,50" if env.quick else "50,200,1000"
+    env.scale_counts = [int(x) for x in env.scale_counts.split(",") if x]
     if env.quick:
         env.census_reps = min(env.census_reps, 2)
         env.attach_reps = min(env.attach_reps, 3)
@@ -1034,6 +1240,7 @@ def main():
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
     report["sites"] = [] if "sites" in skip else [bench_sites(env, py) for py in env.pythons]
     report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)
+    report["scale"] = None if "scale" in skip else bench_scale(env)
     report["machine"]["loadavg_end"] = os.getloadavg()
     report["duration_s"] = time.monotonic() - t_start
 
