@@ -132,6 +132,19 @@ static void test_parsers(void **state)
 	assert_int_equal(parse_pid_list("1,2,3", pids, 4), 3);
 	assert_int_equal(parse_pid_list("1,,x", pids, 4), -EINVAL);
 	assert_int_equal(parse_pid_list("1,2,3,4,5", pids, 4), -E2BIG);
+	{
+		/* 1000 pids (a host's idle workers): longer than any fixed copy buffer */
+		static int many[PID_LIST_MAX];
+		struct strbuf sb;
+		int i;
+
+		sb_init(&sb);
+		for (i = 0; i < 1000; i++)
+			sb_printf(&sb, "%s%d", i ? "," : "", 100000 + i);
+		assert_int_equal(parse_pid_list(sb.buf, many, PID_LIST_MAX), 1000);
+		assert_int_equal(many[999], 100999);
+		sb_free(&sb);
+	}
 }
 
 static void test_strbuf_json(void **state)

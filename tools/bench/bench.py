@@ -1063,25 +1063,29 @@ def markdown(report):
                        % (s["processes_seen_last_line"], s["tiers_last_line"], s["refreshes"]))
         else:
             out.append("- error: %s" % s.get("error"))
-    sc = report.get("scale")
+    sc = report.get("many_targets")
     if sc:
         out.append("")
         out.append("## Scale: idle Python processes (`-S`, %d dicts each), `top -b --json -d 1 -p ...`"
                    % sc["dicts_per_process"])
         out.append("")
-        out.append("| idle targets | first line | all censused after | CPU (%% of one core, %g s) | RSS max | RSS per target | skipped as idle (last line) |"
+        out.append("| idle targets | first line | all censused after | CPU (%% of one core, %g s) | RSS max | RSS per added target | skipped as idle (last line) |"
                    % sc["seconds"])
         out.append("|---|---|---|---|---|---|---|")
+        prev = None
         for c in sc["cost"]:
             if "cpu_pct_one_core" not in c:
                 out.append("| %d | error: %s |||||| " % (c["processes"], c.get("error")))
                 continue
-            out.append("| %d | %s | %s | %.2f %% | %.1f MiB | %.0f KiB | %d of %d |" % (
+            out.append("| %d | %s | %s | %.2f %% | %.1f MiB | %s | %d of %d |" % (
                 c["processes"], "%.1f s" % c["first_line_s"] if c.get("first_line_s") else "-",
                 "%.1f s" % c["all_censused_s"] if c.get("all_censused_s") else
                 "not within warm-up (%d)" % c.get("censused_at_warmup_end", 0),
-                c["cpu_pct_one_core"], c["rss_mib_max"], 1024.0 * c["rss_mib_max"] / c["processes"],
+                c["cpu_pct_one_core"], c["rss_mib_max"],
+                "%.0f KiB" % (1024.0 * (c["rss_mib_max"] - prev["rss_mib_max"]) / (c["processes"] - prev["processes"]))
+                if prev and c["processes"] > prev["processes"] else "-",
                 c["skipped_idle_last_line"], c["processes_seen_last_line"]))
+            prev = c
         out.append("")
         out.append("Time to a verdict: `leak_connections.py` (+3000 Connection/min) and pyleak started "
                    "together, to the first line naming `__main__.Connection`:")
@@ -1240,7 +1244,7 @@ def main():
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
     report["sites"] = [] if "sites" in skip else [bench_sites(env, py) for py in env.pythons]
     report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)
-    report["scale"] = None if "scale" in skip else bench_scale(env)
+    report["many_targets"] = None if "scale" in skip else bench_scale(env)
     report["machine"]["loadavg_end"] = os.getloadavg()
     report["duration_s"] = time.monotonic() - t_start
 

@@ -49,7 +49,7 @@ struct analysis {
 	struct pyobj_types *types; /* type-name cache across censuses */
 	struct holders *holders;   /* container names, cached per address */
 	char qnames[MAX_CONTAINER_SERIES][HOLDERS_NAME_MAX];
-	double next_census;
+	double next_census, census_at, next_idle_check; /* census_at: the last census */
 	double last_census_s;
 	struct tseries *tser; /* MAX_TYPE_SERIES */
 	int ntser;
@@ -114,17 +114,72 @@ static int target_cpu_ns(const struct proc_row *row, uint64_t *ns)
 	return err;
 }
 
-static bool unchanged_since_census(const struct analysis *a, const struct proc_row *row, double now)
+static double median_of(const double *cost, int ncost)
 {
-	uint64_t cpu;
+	double v[NCOST], t;
+	int i, j;
+
+	for (i = 0; i < ncost; i++)
+		v[i] = cost[i];
+	for (i = 1; i < ncost; i++)
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	/* The lower median; the first census (cold type cache, first holder walk) is no measure
+	 * of the steady cost at all. */
+	return ncost > 1 ? v[(ncost - 1) / 2] : 0;
+}
+
+/*
+ * The idle processes' recensuses have their own share of the census budget: with hundreds of them
+ * one a minute each would be the whole budget several times over (200 idle targets: 11% of a
+ * core). Past IDLE_RECENSUS_S their interval stretches with their number, up to
+ * IDLE_RECENSUS_MAX_S; and it is spread over another half by pid, so that processes started
+ * together are not recensused in one burst.
+ */
+#define IDLE_SHARE 0.25
+#define IDLE_RECENSUS_MAX_S 600.0
+
+static double idle_recensus_s(const struct analysis *a, const struct proc_row *row, const struct analysis_opts *o,
+			      int nidle)
+{
+	double budget = (o->cpu_budget > 0 ? o->cpu_budget : 0.02) * IDLE_SHARE;
+	/* A recensus is due its root walk and arena scan by then (most of its cost on a small heap):
+	 * after a single census, its cold cost (which had both) is the estimate. */
+	double cost = (a->ncost == 1 ? a->cost[0] : a->last_census_s) +
+		      (a->narena_cost == 1 ? a->arena_cost[0] : median_of(a->arena_cost, a->narena_cost));
+	double base = cost * (nidle > 0 ? nidle : 1) / budget;
+
+	base = base < IDLE_RECENSUS_S ? IDLE_RECENSUS_S : base > IDLE_RECENSUS_MAX_S ? IDLE_RECENSUS_MAX_S : base;
+	return base * (1.0 + (double)(row->target.pid % 32) / 64.0);
+}
+
+/* Free to ask every refresh: what the GC state read and the RSS say. */
+static bool state_unchanged(const struct analysis *a, const struct proc_row *row, const struct analysis_opts *o,
+			    int nidle, double now)
+{
 	int g;
 
-	if (!a->fp_valid || row->rss != a->fp_rss || now - row->census_time >= IDLE_RECENSUS_S)
+	if (!a->fp_valid || row->rss != a->fp_rss || now - row->census_time >= idle_recensus_s(a, row, o, nidle))
 		return false;
 	for (g = 0; g < MODEL_NGEN; g++)
 		if (row->collections[g] != a->fp_collections[g] || row->counts[g] != a->fp_counts[g])
 			return false;
-	/* the one read from /proc, last: only for a process the GC state already calls idle */
+	return true;
+}
+
+/* An idle process's CPU is looked at again this often (a service that starts working while its
+ * GC state stays still is censused within this long). */
+#define IDLE_CHECK_S 10.0
+
+/* The one read from /proc: only for a process the GC state already calls idle. */
+static bool cpu_quiet(struct analysis *a, const struct proc_row *row, double now)
+{
+	uint64_t cpu;
+
+	a->next_idle_check = now + IDLE_CHECK_S;
 	return !target_cpu_ns(row, &cpu) && cpu - a->fp_cpu_ns <= IDLE_MAX_CPU_SHARE * (now - a->fp_time) * 1e9;
 }
 
@@ -136,6 +191,28 @@ static void remember_census_state(struct analysis *a, const struct proc_row *row
 	a->fp_rss = row->rss;
 	memcpy(a->fp_collections, row->collections, sizeof(a->fp_collections));
 	memcpy(a->fp_counts, row->counts, sizeof(a->fp_counts));
+}
+
+#define ARENA_SHARE (1.0 / 3) /* of cpu_budget, for the censuses that scan the arenas */
+
+/*
+ * Adapt: n processes × (walk time / period) <= the GC censuses' share of one core's budget (the
+ * arena scans have a third of it unless off, the chain searches a quarter while they run).
+ */
+static double census_period(const struct analysis *a, const struct analysis_opts *o, int nprocs)
+{
+	double budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02, period;
+
+	if (!o->no_untracked)
+		budget *= 1 - ARENA_SHARE;
+	if (chains__active(a->chains))
+		budget *= 1 - CHAINS_BUDGET_SHARE;
+	period = a->last_census_s * (nprocs > 0 ? nprocs : 1) / budget;
+	if (period < o->min_period_s)
+		period = o->min_period_s;
+	if (period > o->max_period_s)
+		period = o->max_period_s;
+	return period;
 }
 
 void analysis__default_opts(struct analysis_opts *o)
@@ -218,12 +295,9 @@ static struct tseries *series_for(struct tseries *arr, int *n, int max, const ch
  * That is every point a series keeps (the ring holds no history nothing reads). */
 #define TREND_WINDOW LEAK_MAX_POINTS
 
-static void series_trend(const struct leak_series *s, struct trend *tr)
+static void series_trend(struct leak_series *s, struct trend *tr)
 {
-	static double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
-	int n = leak_series__points(s, t, v), skip = n > TREND_WINDOW ? n - TREND_WINDOW : 0;
-
-	trend__compute(t + skip, v + skip, n - skip, tr);
+	leak_series__trend(s, tr); /* memoised until the series gains a point */
 }
 
 /*
@@ -301,24 +375,6 @@ static double thread_cpu_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double median_of(const double *cost, int ncost)
-{
-	double v[NCOST], t;
-	int i, j;
-
-	for (i = 0; i < ncost; i++)
-		v[i] = cost[i];
-	for (i = 1; i < ncost; i++)
-		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	/* The lower median; the first census (cold type cache, first holder walk) is no measure
-	 * of the steady cost at all. */
-	return ncost > 1 ? v[(ncost - 1) / 2] : 0;
-}
-
 static int64_t old_collections(const struct proc_row *row)
 {
 	return row->gc_valid ? row->collections[1] + row->collections[2] : -1;
@@ -347,7 +403,6 @@ static double median_cost(const struct analysis *a)
 
 /* Root walk results kept per census: more than the series (a leak starts small). */
 #define MAX_ROOT_CONTAINERS 128
-#define ARENA_SHARE (1.0 / 3) /* of cpu_budget, for the censuses that scan the arenas */
 /*
  * The root walk costs 30-50 ms of CPU on a bare interpreter (every module dict, ~500 class
  * dicts, instance dicts: thousands of reads); re-reading the len of the containers it found
@@ -1110,10 +1165,11 @@ static void rss_verdict(struct proc_row *row, struct analysis *a, const struct l
 }
 
 void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
-		      double now)
+		      int nidle, double now)
 {
 	struct analysis *a = get_state(row);
 	struct leak_policy pol;
+	bool quiet;
 
 	if (!a || !row->gc_valid)
 		return;
@@ -1127,7 +1183,25 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	if (a->surv_ready && row->sites.surv_mode)
 		a->surv.mode = row->sites.surv_mode;
 	row->surv = a->surv_ready ? &a->surv : NULL;
-	if (o->census && now >= a->next_census && unchanged_since_census(a, row, now)) {
+	/*
+	 * Idle or not is judged at every refresh, so that a process idle since its census leaves the
+	 * budget at once (ncensused, counted by the collector before this refresh) instead of when
+	 * its census would have been due; the CPU read is made when the process is newly quiet and
+	 * then every IDLE_CHECK_S. The due time follows the number of processes sharing the
+	 * budget now: a census period set while 200 neighbours were new shrinks once they go idle.
+	 */
+	if (o->census && a->ncost) {
+		double p = census_period(a, o, nprocs);
+
+		a->next_census = a->census_at + p;
+		row->census_period = p;
+	}
+	quiet = o->census && state_unchanged(a, row, o, nidle, now) &&
+		((row->census_idle_since && (now < a->next_census || now < a->next_idle_check)) ||
+		 cpu_quiet(a, row, now));
+	if (!quiet)
+		row->census_idle_since = 0; /* moved: shares the budget from this refresh on */
+	if (quiet) {
 		if (!row->census_idle_since)
 			row->census_idle_since = row->census_time;
 	} else if (o->census && now >= a->next_census) {
@@ -1162,10 +1236,6 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		a->cost_head = (a->cost_head + 1) % NCOST;
 		if (a->ncost < NCOST)
 			a->ncost++;
-		if (!o->no_untracked)
-			budget *= 1 - ARENA_SHARE;
-		if (chains__active(a->chains))
-			budget *= 1 - CHAINS_BUDGET_SHARE;
 		/* The median of the last censuses: one slow walk (a retry storm, a starved core) must
 		 * not stop the censuses for a minute; a steadily expensive heap does slow them down. */
 		a->last_census_s = median_cost(a);
@@ -1187,13 +1257,9 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		}
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
-		/* Adapt: n processes × (walk time / period) <= budget of one core. */
-		period = a->last_census_s * (nprocs > 0 ? nprocs : 1) / budget;
-		if (period < o->min_period_s)
-			period = o->min_period_s;
-		if (period > o->max_period_s)
-			period = o->max_period_s;
+		period = census_period(a, o, nprocs);
 		row->census_period = period;
+		a->census_at = now;
 		a->next_census = now + period;
 		row->census_idle_since = 0;
 		remember_census_state(a, row, now);

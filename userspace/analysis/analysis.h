@@ -28,11 +28,12 @@ void analysis__default_opts(struct analysis_opts *o);
 
 /*
  * Called by the collector after a row's GC state was read. Runs a census when one is due
- * (period adapted so that census work stays under cpu_budget across nprocs processes), keeps
- * the series and fills row->types, ->containers, ->suspects, ->live_objects, ->memory.
+ * (period adapted so that census work stays under cpu_budget across the nprocs processes that
+ * are not idle; the nidle idle ones are recensused within a quarter of it), keeps the series and
+ * fills row->types, ->containers, ->suspects, ->live_objects, ->memory.
  */
 void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
-		      double now);
+		      int nidle, double now);
 /* Frees row->ext (the per-process state). */
 void analysis__free(struct proc_row *row);
 

@@ -86,6 +86,12 @@ void trend__compute(const double *t, const double *y, int n, struct trend *out)
 	out->first = y[0];
 	out->last = y[n - 1];
 	out->span_s = t[n - 1] - t[0];
+	/* A flat series (an idle process's RSS, an empty gc.garbage) has every slope and the
+	 * Mann-Kendall S at 0: what the sorts below would find, without them. */
+	for (half = 1; half < n && y[half] == y[0]; half++)
+		;
+	if (half == n)
+		return;
 	out->slope_per_min = theil_sen_slope(t, y, n) * 60.0;
 	half = n / 2;
 	out->late_slope_per_min = n - half >= 2 ? theil_sen_slope(t + half, y + half, n - half) * 60.0 : 0;
@@ -128,6 +134,20 @@ void leak_series__add(struct leak_series *s, double t, double v)
 	if (s->n < LEAK_MAX_POINTS)
 		s->n++;
 	s->last_seen = t;
+	s->adds++;
+}
+
+void leak_series__trend(struct leak_series *s, struct trend *tr)
+{
+	double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
+	int n;
+
+	if (s->memo_key != s->adds + 1) {
+		n = leak_series__points(s, t, v);
+		trend__compute(t, v, n, &s->memo);
+		s->memo_key = s->adds + 1;
+	}
+	*tr = s->memo;
 }
 
 int leak_series__points(const struct leak_series *s, double *t, double *v)

@@ -96,7 +96,7 @@ int cmd_list(int argc, char **argv)
 	struct py_target *t = NULL;
 	struct strbuf sb;
 	pid_t *pids = NULL;
-	int sel[256], nsel = 0, n, i, c, shown = 0, err = 0, ret = EXIT_FAIL;
+	int sel[PID_LIST_MAX], nsel = 0, n, i, c, shown = 0, err = 0, ret = EXIT_FAIL;
 	bool json = false, all = false;
 
 	sb_init(&sb);
@@ -105,7 +105,7 @@ int cmd_list(int argc, char **argv)
 		case 'p':
 			nsel = parse_pid_list(optarg, sel, ARRAY_SIZE(sel));
 			if (nsel < 0) {
-				pr_err("invalid pid list '%s'", optarg);
+				pr_pid_list_error(optarg, nsel, PID_LIST_MAX);
 				return EXIT_USAGE;
 			}
 			break;

@@ -311,7 +311,7 @@ int cmd_record(int argc, char **argv)
 	struct collector *c = NULL;
 	struct snapshot snap;
 	struct strbuf cmd;
-	pid_t pids[256];
+	pid_t pids[PID_LIST_MAX];
 	int npids = 0, n, ch, err, ret = EXIT_FAIL;
 	bool all = false, recorded_any = false;
 	double duration = 0, start, next;
@@ -326,7 +326,7 @@ int cmd_record(int argc, char **argv)
 		case 'p':
 			n = parse_pid_list(optarg, pids + npids, (int)ARRAY_SIZE(pids) - npids);
 			if (n < 0) {
-				pr_err("invalid pid list '%s'", optarg);
+				pr_pid_list_error(optarg, n, PID_LIST_MAX);
 				goto usage;
 			}
 			npids += n;

@@ -66,7 +66,7 @@ int cmd_serve(int argc, char **argv)
 	struct strbuf back;
 	const char *listen_s = "127.0.0.1:9464";
 	bool allow_remote = false;
-	pid_t pids[256];
+	pid_t pids[PID_LIST_MAX];
 	int npids = 0, ch, ret = EXIT_FAIL;
 	uint64_t t0;
 	double d;
@@ -94,7 +94,7 @@ int cmd_serve(int argc, char **argv)
 		case 'p':
 			npids = parse_pid_list(optarg, pids, ARRAY_SIZE(pids));
 			if (npids < 0) {
-				pr_err("invalid pid list '%s'", optarg);
+				pr_pid_list_error(optarg, npids, PID_LIST_MAX);
 				return EXIT_USAGE;
 			}
 			break;

@@ -121,7 +121,7 @@ int cmd_top(int argc, char **argv)
 	bool collapsed = false, site_survivors = false;
 	struct snapshot snap;
 	struct strbuf sb;
-	pid_t pids[256];
+	pid_t pids[PID_LIST_MAX];
 	int npids = 0, ch, err, ret = EXIT_FAIL;
 	long iterations = 0, it;
 	bool batch = false, json = false, no_color = false;
@@ -148,7 +148,7 @@ int cmd_top(int argc, char **argv)
 		case 'p':
 			npids = parse_pid_list(optarg, pids, ARRAY_SIZE(pids));
 			if (npids < 0) {
-				pr_err("invalid pid list '%s'", optarg);
+				pr_pid_list_error(optarg, npids, PID_LIST_MAX);
 				return EXIT_USAGE;
 			}
 			break;

@@ -65,6 +65,7 @@ struct collector {
 	struct sites *sites;	    /* NULL: no allocation sites */
 	struct groups *groups;	    /* process families, their history across recycled workers */
 	int ncensused;		    /* rows that share the census budget (--group: the selected ones) */
+	int nidle;		    /* of those, the idle ones: their recensuses have a share of their own */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -542,7 +543,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	}
 	/* --group: censuses only for the selected families (a new worker joins at its next refresh) */
 	if (!c->opts.no_analysis && !row->exited && (!c->opts.group || row->group_id))
-		analysis__update(row, &r, &c->opts.analysis, c->ncensused, now);
+		analysis__update(row, &r, &c->opts.analysis, c->ncensused, c->nidle, now);
 
 	memset(&s, 0, sizeof(s));
 	s.time = now;
@@ -643,8 +644,12 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	forget_strangers(c);
 	/* The census budget is shared by the processes that get censuses: not those outside the
 	 * selected family, not the idle ones (analysis.c skips them until their GC state moves). */
-	for (i = c->ncensused = 0; i < c->nrows; i++)
-		c->ncensused += (!c->opts.group || c->rows[i]->group_id != 0) && !c->rows[i]->census_idle_since;
+	for (i = c->ncensused = c->nidle = 0; i < c->nrows; i++) {
+		bool in = !c->opts.group || c->rows[i]->group_id != 0;
+
+		c->ncensused += in && !c->rows[i]->census_idle_since;
+		c->nidle += in && c->rows[i]->census_idle_since;
+	}
 	for (i = 0; i < c->nrows; i++)
 		if (!c->rows[i]->exited)
 			read_row(c, c->rows[i], now, dt);

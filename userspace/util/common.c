@@ -162,21 +162,28 @@ int parse_size(const char *s, uint64_t *bytes)
 
 int parse_pid_list(const char *s, int *pids, int max)
 {
-	char tmp[4096], *tok, *save = NULL;
-	int n = 0, err;
+	char *tmp = strdup(s), *tok, *save = NULL;
+	int n = 0, err = 0;
 	long v;
 
-	if (copy_str(tmp, sizeof(tmp), s))
-		return -E2BIG;
-	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	if (!tmp)
+		return -ENOMEM;
+	for (tok = strtok_r(tmp, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
 		if (n >= max)
-			return -E2BIG;
-		err = parse_long(tok, 1, INT_MAX, &v);
-		if (err)
-			return err;
-		pids[n++] = (int)v;
+			err = -E2BIG;
+		else if (!(err = parse_long(tok, 1, INT_MAX, &v)))
+			pids[n++] = (int)v;
 	}
-	return n ? n : -EINVAL;
+	free(tmp);
+	return err ? err : n ? n : -EINVAL;
+}
+
+void pr_pid_list_error(const char *s, int err, int max)
+{
+	if (err == -E2BIG)
+		pr_err("too many pids in -p (at most %d; --all watches every Python process)", max);
+	else
+		pr_err("invalid pid list '%.60s%s'", s, strlen(s) > 60 ? "..." : "");
 }
 
 uint64_t now_mono_ns(void)

@@ -31,8 +31,12 @@ int parse_double(const char *s, double min, double max, double *out);
 int parse_duration(const char *s, double *seconds);
 /* "100M", "2G", "4096" -> bytes */
 int parse_size(const char *s, uint64_t *bytes);
-/* "1,2,3" -> pids; returns count or -errno */
+/* Most pids one -p takes: what one collector holds (its MAX_ROWS); beyond that, --all. */
+#define PID_LIST_MAX 4096
+/* "1,2,3" -> pids; returns count or -errno (-E2BIG: more than max) */
 int parse_pid_list(const char *s, int *pids, int max);
+/* The error for parse_pid_list's result, without echoing a list of thousands of pids. */
+void pr_pid_list_error(const char *s, int err, int max);
 
 uint64_t now_mono_ns(void);
 double now_wall(void); /* seconds since the epoch */
