@@ -83,9 +83,7 @@ def test_memory_per_process_bounded(root):
         time.sleep(0.5)
         large = watch(kids)
     finally:
-        for k in kids:
-            k.kill()
-            k.wait()
+        kill_all(kids)
     per = (large - small) / float(EXTRA)
     print("\n%d interpreters; pyleak RSS floor %d KiB over %d targets, %d KiB over %d: %.0f KiB per process "
           "(bound %d)" % (len(paths), small, len(paths), large, len(paths) + EXTRA, per, PER_PROCESS_KIB))
@@ -110,6 +108,29 @@ IDLE_PER_INTERP = 3
 IDLE_REFRESHES = 35
 
 
+def kill_all(kids):
+    for k in kids:
+        k.kill()
+        k.wait()
+
+
+def top_over(kids, refreshes):
+    """Wait for every target's first line, watch them all for `refreshes` refreshes at -d 1, kill
+    them; the JSON snapshots."""
+    try:
+        for k in kids:
+            k.stdout.readline()
+        p = subprocess.run([PYLEAK, "top", "-b", "--json", "-d", "1", "-n", str(refreshes), "-p",
+                            ",".join(str(k.pid) for k in kids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=300)
+    finally:
+        kill_all(kids)
+    assert p.returncode == 0, p.stderr[-2000:]
+    snaps = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    assert len(snaps) == refreshes
+    return snaps
+
+
 def test_idle_censuses_skipped(root):
     """Idle targets (3 per interpreter) are censused once, then skipped (census.skipped_idle_since
     = that census's time); the one leaking target among them is censused every period, at the
@@ -130,18 +151,10 @@ def test_idle_censuses_skipped(root):
                              universal_newlines=True)
         kids.append(k)
         leaking[k.pid] = paths[0]
-        for k in kids:
-            k.stdout.readline()
-        p = subprocess.run([PYLEAK, "top", "-b", "--json", "-d", "1", "-n", str(IDLE_REFRESHES), "-p",
-                            ",".join(str(k.pid) for k in kids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           universal_newlines=True, timeout=300)
-    finally:
-        for k in kids:
-            k.kill()
-            k.wait()
-    assert p.returncode == 0, p.stderr[-2000:]
-    snaps = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
-    assert len(snaps) == IDLE_REFRESHES
+    except BaseException:
+        kill_all(kids)
+        raise
+    snaps = top_over(kids, IDLE_REFRESHES)
     times = {pid: [] for pid in list(idle) + list(leaking)}
     for s in snaps:
         for e in s["processes"]:
@@ -171,3 +184,45 @@ def test_idle_censuses_skipped(root):
         names = [s["name"] for s in last[pid].get("suspects", [])]
         assert any("Leaky" in n or "keep" in n for n in names), "leaking pid %d (%s) not named: %s" % (
             pid, path, names)
+
+
+CROWD = 100        # idle targets started together with the leaking one
+CROWD_REFRESHES = 20
+MIN_PERIOD_S = 2.0  # analysis__default_opts: min_period_s
+
+
+def test_budget_follows_activity(root):
+    """A leaking target started together with CROWD idle ones (all new, all censused at first)
+    keeps the minimum census period: the idle ones leave the budget at the refresh after their
+    first census, and its due time follows the processes sharing the budget now. Before, its
+    second census fixed a period for 101 processes (15-60 s) and kept it until the next census."""
+    paths = [resolve(i) for i in interpreters(stripped=True, feature="census")]
+    need(paths, "no interpreter")
+    paths = [paths[0], paths[-1]]
+    kids = []
+    try:
+        for i in range(CROWD):
+            kids.append(subprocess.Popen([paths[i % 2], "-S", "-c", IDLE], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, universal_newlines=True))
+        leak = subprocess.Popen([paths[0], "-S", "-c", LEAKING], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                universal_newlines=True)
+        kids.append(leak)
+    except BaseException:
+        kill_all(kids)
+        raise
+    snaps = top_over(kids, CROWD_REFRESHES)
+    censuses, skipped = set(), 0
+    for s in snaps:
+        for e in s["processes"]:
+            if e["pid"] == leak.pid and e["census"]:
+                censuses.add((e["census"]["time"], e["census"]["period_s"]))
+    for e in snaps[-1]["processes"]:
+        skipped += e["pid"] != leak.pid and bool((e["census"] or {}).get("skipped_idle_since"))
+    censuses = sorted(censuses)
+    assert skipped == CROWD, "%d of %d idle targets skipped" % (skipped, CROWD)
+    # every census of the leaking one came at the minimum period (refreshes are 1 s: one late
+    # refresh on a loaded host is slack), and said so
+    gaps = [b[0] - a[0] for a, b in zip(censuses, censuses[1:])]
+    assert len(censuses) >= 5, censuses
+    assert max(gaps) <= MIN_PERIOD_S + 2.5, (gaps, censuses)
+    assert all(period <= MIN_PERIOD_S + 0.5 for _, period in censuses[1:]), censuses

@@ -210,6 +210,21 @@ def option_supported(help_text, opt):
 # ------------------------------------------------------------------------------------------------
 # processes
 
+def interrupt(proc, wait_s, *readers):
+    """SIGINT (pyleak and bpftrace detach on it), SIGKILL after wait_s; then join the threads
+    reading its output. Returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for t in readers:
+        t.join(5)
+    return proc.returncode
+
+
 class Observer:
     """A pyleak or bpftrace process whose stdout lines are collected by a thread."""
 
@@ -249,16 +264,7 @@ class Observer:
         return self.t_ready - self.t_start
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.t_out.join(5)
-        self.t_err.join(5)
-        return self.proc.returncode
+        return interrupt(self.proc, 10, self.t_out, self.t_err)
 
 
 def kill_proc(p):
@@ -781,15 +787,7 @@ class JsonFollower:
             self.fold(time.monotonic(), d)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.t.join(10)
-        self.te.join(5)
+        return interrupt(self.proc, 30, self.t, self.te)
 
 
 def scale_cost(env, procs):

@@ -629,6 +629,8 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	 */
 	if (dropped)
 		malloc_trim(0);
+	if (c->sites)
+		sites__snapshot(c->sites); /* one walk of the stack keys for all the rows read below */
 	for (i = 0; i < c->nrows; i++) {
 		struct proc_row *row = c->rows[i];
 

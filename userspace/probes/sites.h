@@ -44,6 +44,11 @@ int sites__resolve(struct sites *s, pid_t pid, const struct pystack *stack, stru
 int sites__forget(struct sites *s, pid_t pid);
 
 /*
+ * List the stack keys of every pid once, for the sites__read calls of one refresh (stacks that
+ * arrive after it are read at the next). Without a snapshot, the first sites__read takes one.
+ */
+int sites__snapshot(struct sites *s);
+/*
  * Read and resolve every stack of pid into *out (free with sites_report__free).  Code names are
  * read with process_vm_readv and cached per (pid, code).  -ENOENT if pid was never added.
  */
