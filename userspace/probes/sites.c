@@ -806,7 +806,8 @@ int sites__snapshot(struct sites *s)
 		}
 		s->keys[s->nkeys++] = key;
 	}
-	qsort(s->keys, s->nkeys, sizeof(*s->keys), cmp_key_pid);
+	if (s->nkeys > 1) /* s->keys is NULL until the first key */
+		qsort(s->keys, s->nkeys, sizeof(*s->keys), cmp_key_pid);
 	s->have_keys = true;
 	return 0;
 }
