@@ -839,7 +839,18 @@ def scale_verdict(env, procs):
     truth = os.path.join("/tmp", "pyleak-bench-leak-%d.json" % os.getpid())
     leak = subprocess.Popen([env.pythons[0], LEAK_SCENARIO, "--truth", truth, "--duration", "0"],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    state = {"named_at": None, "name": "__main__.Connection", "census_period": None}
+    state = {"named_at": None, "name": None, "census_period": None}
+    deadline = time.monotonic() + 30
+    while state["name"] is None and time.monotonic() < deadline and leak.poll() is None:
+        try:  # the scenario's first truth write names what it leaks
+            with open(truth) as f:
+                state["name"] = json.load(f)["expected"]["name"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.05)
+    if state["name"] is None:
+        kill_proc(leak)
+        return {"idle_neighbours": len(procs), "timeout_s": env.verdict_timeout,
+                "error": "leak scenario wrote no truth"}
 
     def fold(t, d):
         for p in d.get("processes") or []:

@@ -49,7 +49,7 @@ struct analysis {
 	struct pyobj_types *types; /* type-name cache across censuses */
 	struct holders *holders;   /* container names, cached per address */
 	char qnames[MAX_CONTAINER_SERIES][HOLDERS_NAME_MAX];
-	double next_census, census_at, next_idle_check; /* census_at: the last census */
+	double census_at, next_idle_check; /* census_at: the last census (0: none yet) */
 	double last_census_s;
 	struct tseries *tser; /* MAX_TYPE_SERIES */
 	int ntser;
@@ -294,11 +294,6 @@ static struct tseries *series_for(struct tseries *arr, int *n, int max, const ch
 /* Trends use the newest TREND_WINDOW points: O(n^2) pairs per series, for hundreds of series.
  * That is every point a series keeps (the ring holds no history nothing reads). */
 #define TREND_WINDOW LEAK_MAX_POINTS
-
-static void series_trend(struct leak_series *s, struct trend *tr)
-{
-	leak_series__trend(s, tr); /* memoised until the series gains a point */
-}
 
 /*
  * Containers are followed by address (and type: a freed address reused by another type starts a
@@ -843,7 +838,7 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 
 		if (!ts->in_last && !ts->count)
 			continue;
-		series_trend(&ts->s, &trd);
+		leak_series__trend(&ts->s, &trd);
 		/*
 		 * Tracked objects can be young garbage waiting for the next gen-0 collection: with a
 		 * constant old population a type's count can rise by at most the young generation's
@@ -897,7 +892,7 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 
 		if (!us->in_last && !us->count)
 			continue;
-		series_trend(&us->s, &trd);
+		leak_series__trend(&us->s, &trd);
 		/* Untracked objects die by refcount, never wait for a collection: no sawtooth bound. */
 		if (leak__is_growing(&trd, pol, &conf) && floor_rising(&us->s, &trd)) {
 			double bpm = us->count ? trd.slope_per_min * ((double)us->bytes / us->count) : 0;
@@ -946,7 +941,7 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 
 			if (!cs->in_last)
 				continue;
-			series_trend(&cs->s, &trd);
+			leak_series__trend(&cs->s, &trd);
 			cr = &all[nall];
 			memset(cr, 0, sizeof(*cr));
 			copy_str(cr->name, sizeof(cr->name), cs->s.name);
@@ -1086,7 +1081,7 @@ static void gc_verdicts(struct proc_row *row, struct analysis *a, const struct l
 		leak_series__add(&a->garbage, now, (double)row->garbage);
 	/* gc.garbage never shrinks by itself: any steady growth is worth naming. */
 	gpol.min_slope_per_min = 1;
-	series_trend(&a->garbage, &trd);
+	leak_series__trend(&a->garbage, &trd);
 	if (leak__is_growing(&trd, &gpol, &conf)) {
 		snprintf(ev, sizeof(ev),
 			 "len(gc.garbage) %.0f -> %.0f over %.0f s: uncollectable cycles (legacy finalizers) or "
@@ -1115,7 +1110,7 @@ static void rss_verdict(struct proc_row *row, struct analysis *a, const struct l
 
 	rpol.min_slope_per_min = 1024 * 1024; /* 1 MiB/min: page-granular noise below that */
 	rpol.min_rel_growth = 0.05;
-	series_trend(&a->rss, &rss);
+	leak_series__trend(&a->rss, &rss);
 	if (!leak__is_growing(&rss, &rpol, &conf))
 		return;
 	for (k = 0; k < row->nsuspects; k++)
@@ -1123,7 +1118,7 @@ static void rss_verdict(struct proc_row *row, struct analysis *a, const struct l
 			return; /* explained by the objects already named */
 	weak.min_confidence = 0.9;
 	weak.min_span_s = 0;
-	series_trend(&a->tracked, &tracked);
+	leak_series__trend(&a->tracked, &tracked);
 	if (a->tracked.n) {
 		if (tracked.span_s < rss.span_s - 5 || tracked.n < 8)
 			return; /* censuses have not covered the window yet: object verdicts come first */
@@ -1132,14 +1127,14 @@ static void rss_verdict(struct proc_row *row, struct analysis *a, const struct l
 		for (k = 0; k < a->ncser; k++) {
 			if (!a->cser[k].in_last)
 				continue;
-			series_trend(&a->cser[k].s, &ct);
+			leak_series__trend(&a->cser[k].s, &ct);
 			if (leak__is_growing(&ct, &weak, &tconf))
 				return; /* a container grows (untracked items): its verdict will come */
 		}
 		for (k = 0; k < a->nuser; k++) {
 			if (!a->user[k].in_last)
 				continue;
-			series_trend(&a->user[k].s, &ct);
+			leak_series__trend(&a->user[k].s, &ct);
 			if (leak__is_growing(&ct, &weak, &tconf))
 				return; /* untracked objects grow: theirs to explain */
 		}
@@ -1169,7 +1164,7 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 {
 	struct analysis *a = get_state(row);
 	struct leak_policy pol;
-	bool quiet;
+	bool quiet, due;
 
 	if (!a || !row->gc_valid)
 		return;
@@ -1190,22 +1185,20 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 	 * then every IDLE_CHECK_S. The due time follows the number of processes sharing the
 	 * budget now: a census period set while 200 neighbours were new shrinks once they go idle.
 	 */
+	due = true;
 	if (o->census && a->ncost) {
-		double p = census_period(a, o, nprocs);
-
-		a->next_census = a->census_at + p;
-		row->census_period = p;
+		row->census_period = census_period(a, o, nprocs);
+		due = now >= a->census_at + row->census_period;
 	}
 	quiet = o->census && state_unchanged(a, row, o, nidle, now) &&
-		((row->census_idle_since && (now < a->next_census || now < a->next_idle_check)) ||
-		 cpu_quiet(a, row, now));
+		((row->census_idle_since && (!due || now < a->next_idle_check)) || cpu_quiet(a, row, now));
 	if (!quiet)
 		row->census_idle_since = 0; /* moved: shares the budget from this refresh on */
 	if (quiet) {
 		if (!row->census_idle_since)
 			row->census_idle_since = row->census_time;
-	} else if (o->census && now >= a->next_census) {
-		double period, cpu0 = thread_cpu_s(), budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02;
+	} else if (o->census && due) {
+		double cpu0 = thread_cpu_s(), budget = o->cpu_budget > 0 ? o->cpu_budget : 0.02;
 		bool arenas = !o->no_untracked && now >= a->next_arena_census;
 
 		double arena_cpu = run_census(row, a, r, o, arenas, now), cpu;
@@ -1257,10 +1250,8 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		}
 		a->ncensus_suspects = row->nsuspects;
 		memcpy(a->census_suspects, row->suspects, sizeof(row->suspects[0]) * row->nsuspects);
-		period = census_period(a, o, nprocs);
-		row->census_period = period;
+		row->census_period = census_period(a, o, nprocs); /* with this census's cost */
 		a->census_at = now;
-		a->next_census = now + period;
 		row->census_idle_since = 0;
 		remember_census_state(a, row, now);
 	}

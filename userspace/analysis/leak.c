@@ -75,7 +75,7 @@ double normal_sf(double z)
 
 void trend__compute(const double *t, const double *y, int n, struct trend *out)
 {
-	int half;
+	int half, i;
 
 	memset(out, 0, sizeof(*out));
 	if (n <= 0)
@@ -88,9 +88,9 @@ void trend__compute(const double *t, const double *y, int n, struct trend *out)
 	out->span_s = t[n - 1] - t[0];
 	/* A flat series (an idle process's RSS, an empty gc.garbage) has every slope and the
 	 * Mann-Kendall S at 0: what the sorts below would find, without them. */
-	for (half = 1; half < n && y[half] == y[0]; half++)
+	for (i = 1; i < n && y[i] == y[0]; i++)
 		;
-	if (half == n)
+	if (i == n)
 		return;
 	out->slope_per_min = theil_sen_slope(t, y, n) * 60.0;
 	half = n / 2;

@@ -105,7 +105,7 @@ int cmd_list(int argc, char **argv)
 		case 'p':
 			nsel = parse_pid_list(optarg, sel, ARRAY_SIZE(sel));
 			if (nsel < 0) {
-				pr_pid_list_error(optarg, nsel, PID_LIST_MAX);
+				pr_pid_list_error(optarg, nsel);
 				return EXIT_USAGE;
 			}
 			break;

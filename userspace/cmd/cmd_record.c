@@ -326,7 +326,7 @@ int cmd_record(int argc, char **argv)
 		case 'p':
 			n = parse_pid_list(optarg, pids + npids, (int)ARRAY_SIZE(pids) - npids);
 			if (n < 0) {
-				pr_pid_list_error(optarg, n, PID_LIST_MAX);
+				pr_pid_list_error(optarg, n);
 				goto usage;
 			}
 			npids += n;

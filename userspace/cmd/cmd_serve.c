@@ -94,7 +94,7 @@ int cmd_serve(int argc, char **argv)
 		case 'p':
 			npids = parse_pid_list(optarg, pids, ARRAY_SIZE(pids));
 			if (npids < 0) {
-				pr_pid_list_error(optarg, npids, PID_LIST_MAX);
+				pr_pid_list_error(optarg, npids);
 				return EXIT_USAGE;
 			}
 			break;

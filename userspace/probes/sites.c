@@ -786,7 +786,7 @@ int sites__snapshot(struct sites *s)
 {
 	struct site_count_key key, next;
 	bool have = false;
-	int guard = SITES_MAX_COUNTS + 1;
+	int guard = SITES_MAX_COUNTS + 1, err = 0;
 
 	if (!s)
 		return -EINVAL;
@@ -799,8 +799,10 @@ int sites__snapshot(struct sites *s)
 			int ncap = s->capkeys ? s->capkeys * 2 : 256;
 			struct site_count_key *n = realloc(s->keys, ncap * sizeof(*n));
 
-			if (!n)
-				return -ENOMEM;
+			if (!n) {
+				err = -ENOMEM; /* the keys listed so far still serve, sorted */
+				break;
+			}
 			s->keys = n;
 			s->capkeys = ncap;
 		}
@@ -809,7 +811,7 @@ int sites__snapshot(struct sites *s)
 	if (s->nkeys > 1) /* s->keys is NULL until the first key */
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), cmp_key_pid);
 	s->have_keys = true;
-	return 0;
+	return err;
 }
 
 int sites__read(struct sites *s, pid_t pid, struct sites_report *out)

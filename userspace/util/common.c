@@ -178,10 +178,10 @@ int parse_pid_list(const char *s, int *pids, int max)
 	return err ? err : n ? n : -EINVAL;
 }
 
-void pr_pid_list_error(const char *s, int err, int max)
+void pr_pid_list_error(const char *s, int err)
 {
 	if (err == -E2BIG)
-		pr_err("too many pids in -p (at most %d; --all watches every Python process)", max);
+		pr_err("too many pids in -p (at most %d; --all watches every Python process)", PID_LIST_MAX);
 	else
 		pr_err("invalid pid list '%.60s%s'", s, strlen(s) > 60 ? "..." : "");
 }

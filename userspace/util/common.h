@@ -36,7 +36,7 @@ int parse_size(const char *s, uint64_t *bytes);
 /* "1,2,3" -> pids; returns count or -errno (-E2BIG: more than max) */
 int parse_pid_list(const char *s, int *pids, int max);
 /* The error for parse_pid_list's result, without echoing a list of thousands of pids. */
-void pr_pid_list_error(const char *s, int err, int max);
+void pr_pid_list_error(const char *s, int err);
 
 uint64_t now_mono_ns(void);
 double now_wall(void); /* seconds since the epoch */
