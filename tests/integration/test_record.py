@@ -2,9 +2,11 @@
 """`pyleak record` + `pyleak report`: round trips against the scenarios' ground truth, crash safety,
 the HTML in headless Chromium, the Chrome trace-event structure, and refusal of bad files.
 
-The scenario is stopped (SIGSTOP) while the recorder attaches and takes its first sample, so the
-first sample's counters are exact and every collection after it is one recorded event: the number
-of gc_events must then equal the collections between the first sample and the idle truth.
+A process's GC counters enter a trace at its baseline, the first reading taken outside a
+collection, and every collection that ends after that reading is one recorded event: the number of
+gc_events must equal the collections between the first sample with GC state and the idle truth.
+The round trip attaches both to a running scenario and to one stopped (SIGSTOP) while the recorder
+attaches, which may stop it inside a collection whose start the probes never see.
 """
 
 import json
@@ -66,11 +68,21 @@ def _stop_recorder(rec, sig=signal.SIGINT):
     return rec.returncode, out, err
 
 
-def record_scenario(scenario, interp, script, args, db, interval=0.5, settle=1.5):
-    """Start script, freeze it, record it from a frozen first sample through its idle truth."""
-    s = scenario(interp, script, *args)
+def _stopped(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def record_scenario(scenario, interp, script, args, db, interval=0.5, settle=1.5, freeze="stop"):
+    """Start script and record it through its idle truth. freeze: "stop" (SIGSTOP while the
+    recorder attaches and takes its first sample), "inside" (the script stops itself inside a
+    collection, --stop-in-collection, and is continued after the first sample), None (running)."""
+    s = scenario(interp, script, *(args + (("--stop-in-collection",) if freeze == "inside" else ())))
     s.truth()  # the interpreter is up and the scenario's setup has run
-    os.kill(s.pid, signal.SIGSTOP)
+    if freeze == "stop":
+        os.kill(s.pid, signal.SIGSTOP)
+    elif freeze == "inside":
+        _wait_for(lambda: _stopped(s.pid), 30, "the scenario to stop inside a collection")
     rec = None
     try:
         rec = subprocess.Popen([PYLEAK, "record", "-p", str(s.pid), "-o", db, "--interval", str(interval)],
@@ -78,7 +90,8 @@ def record_scenario(scenario, interp, script, args, db, interval=0.5, settle=1.5
         _wait_for(lambda: rec.poll() is not None or _nsamples(db) >= 1, 60, "the first sample")
         assert rec.poll() is None, "pyleak record exited: %s" % rec.communicate()[1]
     finally:
-        os.kill(s.pid, signal.SIGCONT)
+        if freeze:
+            os.kill(s.pid, signal.SIGCONT)
     truth = s.truth(phase="idle")
     time.sleep(settle)  # at least two intervals after the last collection
     rc, _, err = _stop_recorder(rec)
@@ -104,15 +117,19 @@ def workdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
-SCENARIOS = [("gc_mix.py", ("--duration", "3")),
-             ("gc_saveall.py", ("--duration", "3", "--rate", "300", "--collect-every", "0.5"))]
+SCENARIOS = [("gc_mix.py", ("--duration", "3"), "stop"),
+             ("gc_mix.py", ("--duration", "3"), None),
+             ("gc_mix.py", ("--duration", "3"), "inside"),
+             ("gc_saveall.py", ("--duration", "3", "--rate", "300", "--collect-every", "0.5"), "stop")]
 
 
-@pytest.mark.parametrize("script,args", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize("script,args,freeze", SCENARIOS,
+                         ids=[s[0] + {"stop": "", None: "-running", "inside": "-inside-gc"}[s[2]]
+                              for s in SCENARIOS])
 @pytest.mark.parametrize("interp", ROUND_TRIP + EXTRA, ids=repr)
-def test_round_trip(scenario, workdir, interp, script, args):
+def test_round_trip(scenario, workdir, interp, script, args, freeze):
     db = os.path.join(workdir, "t.db")
-    s, truth, err = record_scenario(scenario, interp, script, args, db)
+    s, truth, err = record_scenario(scenario, interp, script, args, db, freeze=freeze)
     assert "wrote" in err and db in err
 
     # the file: 0600, a single file after a clean stop, integrity ok
@@ -134,9 +151,15 @@ def test_round_trip(scenario, workdir, interp, script, args):
     assert p["gc"]["garbage"] == truth["garbage_len"]
     assert p["gc"]["thresholds"] == truth["gc_threshold"]
 
-    # one event per collection after the frozen first sample, per generation
+    if freeze == "inside":
+        # stopped half way through a collection whose start the probes never saw: the first
+        # sample cannot be the baseline (that collection will end without an event)
+        assert _query(db, "SELECT collections0 FROM samples s JOIN processes p ON p.id = s.proc"
+                          " WHERE p.pid = ? ORDER BY time LIMIT 1", (s.pid,))[0][0] is None
+    # one event per collection after the baseline (the first sample with GC state), per generation
     first = _query(db, "SELECT collections0, collections1, collections2 FROM samples s JOIN processes p"
-                       " ON p.id = s.proc WHERE p.pid = ? ORDER BY time LIMIT 1", (s.pid,))[0]
+                       " ON p.id = s.proc WHERE p.pid = ? AND s.collections0 IS NOT NULL"
+                       " ORDER BY time LIMIT 1", (s.pid,))[0]
     during = [stats[g]["collections"] - first[g] for g in range(3)]
     assert sum(during) > 0, "the scenario collected nothing while recorded"
     assert p["gc_during"]["collections"] == during
@@ -150,7 +173,8 @@ def test_round_trip(scenario, workdir, interp, script, args):
     got = _query(db, "SELECT sum(collected) FROM gc_events e JOIN processes p ON p.id = e.proc WHERE p.pid = ?",
                  (s.pid,))[0][0]
     first_collected = _query(db, "SELECT collected0 + collected1 + collected2 FROM samples s JOIN processes p"
-                                 " ON p.id = s.proc WHERE p.pid = ? ORDER BY time LIMIT 1", (s.pid,))[0][0]
+                                 " ON p.id = s.proc WHERE p.pid = ? AND s.collected0 IS NOT NULL ORDER BY time LIMIT 1",
+                             (s.pid,))[0][0]
     assert got == sum(stats[g]["collected"] for g in range(3)) - first_collected
     # pauses: counted, and percentiles ordered
     for g in range(3):
@@ -267,7 +291,8 @@ def test_html_renders_in_chromium(scenario, workdir, interp):
         _console_errors(dom.stderr))
     assert dom.stdout.count("<svg") >= 5
     assert dom.stdout.count("<circle") == sum(st["collections"] for st in truth["gc_stats"]) - sum(
-        _query(db, "SELECT collections0, collections1, collections2 FROM samples ORDER BY time LIMIT 1")[0])
+        _query(db, "SELECT collections0, collections1, collections2 FROM samples"
+                   " WHERE collections0 IS NOT NULL ORDER BY time LIMIT 1")[0])
     assert "gen2" in dom.stdout and str(truth["gc_stats"][2]["collections"]) in dom.stdout
     assert not _console_errors(dom.stderr), _console_errors(dom.stderr)
 
@@ -315,7 +340,7 @@ def test_chrome_trace_structure(scenario, workdir, interp):
         # slices of one thread do not overlap (one collection at a time)
         last_ts[key] = e["ts"] + e["dur"]
     gen2 = [e for e in xs if e["name"] == "gc gen2"]
-    first2 = _query(db, "SELECT collections2 FROM samples ORDER BY time LIMIT 1")[0][0]
+    first2 = _query(db, "SELECT collections2 FROM samples WHERE collections2 IS NOT NULL ORDER BY time LIMIT 1")[0][0]
     assert len(gen2) == truth["gc_stats"][2]["collections"] - first2
     meta = [e for e in evs if e.get("ph") == "M" and e.get("name") == "process_name"]
     assert [m["pid"] for m in meta] == [s.pid] and "python" in meta[0]["args"]["name"]

@@ -17,6 +17,7 @@ cycles_created, finalizers_run.
 
 import gc
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,17 @@ def on_gc(phase, info):
         g[2] += info["uncollectable"]
 
 
+class Stopper(object):
+    """Half of a cycle whose finalizer stops the process (SIGSTOP): the collection that finds
+    it is stopped half done, after its start and before its counters move."""
+
+    def __init__(self):
+        self.peer = None
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 def make_cycles(n, ring):
     for i in range(n):
         if i % 4 == 0:
@@ -95,6 +107,9 @@ def main():
     p.add_argument("--min-auto-full", type=int, default=1,
                    help="automatic full collections to wait for before the explicit ones "
                         "(default %(default)s)")
+    p.add_argument("--stop-in-collection", action="store_true",
+                   help="once set up, stop (SIGSTOP) inside a collection, from a finalizer, "
+                        "until continued (SIGCONT): an observer then attaches mid-collection")
     args = p.parse_args()
     if args.duration <= 0:
         p.error("--duration must be positive")
@@ -123,6 +138,12 @@ def main():
 
     _truth.setup(args, extra)
     _truth.announce("start", scenario="gc_mix")
+    if args.stop_in_collection:
+        a = Stopper()
+        a.peer = Cell()  # one finalizer: one stop
+        a.peer.peer = a
+        del a
+        explicit(0)  # the cycle is young: this collection finds it (or an automatic one did)
 
     # Phase A (automatic only): at least 60% of --duration and until the thresholds have
     # triggered --min-auto-full automatic full collections (bounded by 10 x --duration).

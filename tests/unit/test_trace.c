@@ -417,6 +417,75 @@ static void test_empty_trace(void **state)
 	trace__free(t);
 }
 
+/* A trace's events are the collections its samples count: one that ended before the process's
+ * first sample with GC state is in that sample's counters, so its event is not written, and a
+ * process whose GC state is not yet known has no baseline to count from. */
+static void test_events_after_baseline(void **state)
+{
+	char path[300];
+	struct recorder_opts o = { .command_line = "x", .interval_s = 1, .quiet = true };
+	struct recorder *r;
+	struct proc_row *a = make_row(100, 5000, "python3.11", GC_TIER_USDT);
+	struct proc_row *b = make_row(200, 6000, "python3.12", GC_TIER_USDT);
+	struct proc_row *rows[2] = { a, b };
+	struct snapshot snap = { .time = T0, .interval_s = 1, .nrows = 2, .rows = rows };
+	struct gc_probe_event ev = { .pid = 100, .tid = 100, .generation = 0, .duration_ns = 1000, .source = 1 };
+	uint64_t nsamples, nevents;
+	struct trace *t;
+
+	(void)state;
+	path_in(path, sizeof(path), "baseline.db");
+	o.path = path;
+	assert_int_equal(recorder__open(&o, &r), 0);
+	a->gc_read_ns = 5000000000ull;
+	b->gc_valid = false; /* interpreter still starting */
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	ev.start_ns = a->gc_read_ns - 500; /* ended 500 ns after the reading: counted by the events */
+	recorder__gc_event_at(r, &ev, T0 + 0.1);
+	ev.start_ns = a->gc_read_ns - 1000; /* ended at the reading: in the sample */
+	recorder__gc_event_at(r, &ev, T0 + 0.1);
+	ev.start_ns = a->gc_read_ns - 5000;
+	recorder__gc_event_at(r, &ev, T0 + 0.1);
+	ev.pid = 200; /* no baseline yet */
+	ev.start_ns = a->gc_read_ns + 5000;
+	recorder__gc_event_at(r, &ev, T0 + 0.1);
+	recorder__counts(r, &nsamples, &nevents);
+	assert_int_equal(nevents, 1);
+	/* read inside a collection: not a baseline (that collection's start may predate the probes) */
+	b->gc_valid = true;
+	b->gc_collecting = true;
+	set_counters(b, 50);
+	b->gc_read_ns = a->gc_read_ns + 10000;
+	snap.time += 1;
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	ev.start_ns = b->gc_read_ns + 1;
+	recorder__gc_event_at(r, &ev, T0 + 1.1);
+	recorder__counts(r, &nsamples, &nevents);
+	assert_int_equal(nevents, 1);
+	b->gc_collecting = false;
+	set_counters(b, 60);
+	b->gc_read_ns += 1000000;
+	snap.time += 1;
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	ev.start_ns = b->gc_read_ns + 1; /* after b's baseline */
+	recorder__gc_event_at(r, &ev, T0 + 2.1);
+	recorder__counts(r, &nsamples, &nevents);
+	assert_int_equal(nevents, 2);
+	assert_int_equal(recorder__close(r), 0);
+	assert_int_equal(trace__load(path, &t), 0);
+	assert_int_equal(t->nprocs, 2);
+	assert_int_equal(t->procs[1].pid, 200);
+	assert_int_equal(t->procs[1].nsamples, 3);
+	assert_false(t->procs[1].samples[0].gc_valid);
+	assert_false(t->procs[1].samples[1].gc_valid); /* the one read inside a collection */
+	assert_true(t->procs[1].samples[2].gc_valid);
+	assert_int_equal(t->procs[1].samples[2].collections[0], 60);
+	assert_int_equal(t->procs[1].nevents, 1);
+	trace__free(t);
+	free(a);
+	free(b);
+}
+
 /* --max-size: gc_events stop first (counted), samples go on, the report says what was dropped. */
 static void test_max_size_drops_events(void **state)
 {
@@ -726,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_overwrite), cmocka_unit_test(test_empty_trace),
 		cmocka_unit_test(test_groups_round_trip),
 		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_replay_hostile_times), cmocka_unit_test(test_max_size_drops_events),
+		cmocka_unit_test(test_events_after_baseline),
 		cmocka_unit_test(test_stack_frames_quoted),
 	};
 

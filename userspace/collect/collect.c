@@ -458,6 +458,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	if (c->probes && !gc_probes__read(c->probes, t->pid, &ks))
 		have_ks = true;
 	err = python__read_gc(t, &r, &gc);
+	row->gc_read_ns = now_mono_ns();
 	if (err && have_ks && ks.stats_valid) {
 		/* The process may be gone: the kernel's last read is still exact. */
 		for (g = 0; g < MODEL_NGEN; g++) {
@@ -496,6 +497,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	}
 	row->garbage = gc.garbage_len;
 	row->enabled = gc.enabled;
+	row->gc_collecting = gc.collecting != 0;
 	row->gc_valid = true;
 
 	/* a property of the tier, known before the kernel's first read of this process */

@@ -116,6 +116,9 @@ struct proc_row {
 
 	/* GC state read from the target (tier 0): cumulative since process start = gc.get_stats() */
 	bool gc_valid;
+	uint64_t gc_read_ns; /* CLOCK_MONOTONIC just after that read: the probes' clock, so a trace can
+			      * tell a collection that ended before it (counted) from one after */
+	bool gc_collecting;  /* a collection was running at that read (its count may not be in yet) */
 	int64_t collections[MODEL_NGEN], collected[MODEL_NGEN], uncollectable[MODEL_NGEN];
 	int64_t thresholds[MODEL_NGEN], counts[MODEL_NGEN];
 	int64_t garbage; /* len(gc.garbage), -1 unknown */

@@ -139,6 +139,13 @@ struct rec_proc {
 	int64_t id;
 	bool exited;
 	int nthreads; /* thread rows written (REC_MAX_THREADS at most) */
+	/* The probes' clock at the GC reading of its baseline: the first sample with GC state read
+	 * outside a collection (0: none yet; samples before it are written without GC state).
+	 * Collections that ended before that reading are in its counts, so their events are not
+	 * written, and none was half done (one running then may have begun before the probes were
+	 * attached and would end without an event): the trace's events are exactly the collections
+	 * its GC counters count from the baseline on. */
+	uint64_t events_from_ns;
 };
 
 /* Thread rows per process: a target that spawns or renames threads forever cannot grow the file. */
@@ -497,7 +504,7 @@ static void bind_i64_or_null(sqlite3_stmt *st, int i, bool valid, int64_t v)
 static int write_sample(struct recorder *r, const struct rec_proc *p, const struct proc_row *row, double now)
 {
 	sqlite3_stmt *st = r->st[ST_SAMPLE];
-	bool v = row->gc_valid;
+	bool v = row->gc_valid && p->events_from_ns; /* from the baseline on (rec_proc) */
 	int g, i = 1;
 
 	sqlite3_bind_int64(st, i++, p->id);
@@ -594,6 +601,8 @@ int recorder__snapshot(struct recorder *r, const struct snapshot *snap)
 		if (row->exited)
 			p->exited = true;
 		err = update_proc(r, p, row, now);
+		if (!p->events_from_ns && row->gc_valid && !row->gc_collecting)
+			p->events_from_ns = row->gc_read_ns ? row->gc_read_ns : 1;
 		err = err ?: write_sample(r, p, row, now);
 		err = err ?: write_hist(r, p, row);
 		r->samples++;
@@ -630,6 +639,8 @@ void recorder__gc_event_at(struct recorder *r, const struct gc_probe_event *ev, 
 		r->foreign_events++;
 		return;
 	}
+	if (!p->events_from_ns || ev->start_ns + ev->duration_ns <= p->events_from_ns)
+		return; /* before its baseline sample: counted there (rec_proc) */
 	if (r->events_full) {
 		r->dropped_events++;
 		return;
