@@ -683,8 +683,11 @@ def test_native_mmap_leak_exact(phase_a):
 
 
 def test_native_mmap_leak_named(phase_b):
-    """The same under the default 2% budget: named and verified. Its growth figure is not checked
-    here: slices on a target that maps and unmaps all the time (the uprobes go in and out under its
-    mmap_lock) keep the breakpoints live well beyond the slices' counted time, so the estimate runs
-    high (measured 1.5-1.9x): known, see the report of issue 21."""
-    check_mmap(phase_b["mmap"])
+    """The same under the default 2% budget: named, verified, and growth within 20% of the truth.
+    On a target that maps and unmaps all the time the breakpoints stay live well beyond a slice's
+    counted time (they go in and out under its mmap_lock); samples from then are not kept, or the
+    estimate runs high (1.5-1.9x before they were dropped)."""
+    r = phase_b["mmap"]
+    st = check_mmap(r)
+    assert r["native"]["outside_slices"] > 0, r["native"]  # the case this test is about
+    assert abs(st["growth_bytes_per_min"] - r["rate"]) <= 0.2 * r["rate"], (st["growth_bytes_per_min"], r["rate"])

@@ -133,14 +133,16 @@ void native__format_json(const struct native_report *rep, struct strbuf *sb)
 		  "{\"every\":%u,\"observed_s\":%.3f,\"elapsed_s\":%.3f,\"slices\":%llu,\"overhead_pct\":%.3f,"
 		  "\"verified\":\"%s\",\"walk_partial\":%s,\"calls\":%llu,\"frees\":%llu,\"sampled\":%llu,"
 		  "\"recorded\":%llu,\"freed_seen\":%llu,\"py_errors\":%llu,\"full\":{\"inflight\":%llu,"
-		  "\"live\":%llu,\"stacks\":%llu,\"ring\":%llu,\"samples\":%llu},\"outstanding_samples\":%d",
+		  "\"live\":%llu,\"stacks\":%llu,\"ring\":%llu,\"samples\":%llu},\"outside_slices\":%llu,"
+		  "\"outstanding_samples\":%d",
 		  c->every, c->observed_s, c->elapsed_s, (unsigned long long)c->slices, c->overhead_pct,
 		  rep->verified == NATIVE_VERIFIED_HEADERS ? "chunk_headers" : "none",
 		  rep->walk_partial ? "true" : "false", (unsigned long long)c->calls, (unsigned long long)c->frees,
 		  (unsigned long long)c->sampled, (unsigned long long)c->recorded, (unsigned long long)c->freed,
 		  (unsigned long long)c->py_errors, (unsigned long long)c->inflight_full,
 		  (unsigned long long)c->live_full, (unsigned long long)c->stacks_full,
-		  (unsigned long long)c->ring_full, (unsigned long long)c->samples_dropped, rep->nsamples);
+		  (unsigned long long)c->ring_full, (unsigned long long)c->samples_dropped,
+		  (unsigned long long)c->outside_slices, rep->nsamples);
 	sb_puts(sb, ",\"suspects\":[");
 	for (i = 0; i < rep->nstacks; i++) {
 		if (!rep->stacks[i].suspect)

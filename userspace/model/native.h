@@ -58,6 +58,7 @@ struct native_counters {
 	uint64_t calls, frees, sampled, recorded, freed, py_errors;
 	uint64_t inflight_full, live_full, stacks_full, ring_full; /* BPF maps full (bpf/native.h) */
 	uint64_t samples_dropped;	/* NATIVE_SAMPLES_MAX reached */
+	uint64_t outside_slices;	/* samples of calls outside the counted slice time: not kept */
 	uint32_t every;			/* 1 in every sampled */
 	double observed_s;		/* seconds the probes were attached */
 	double observed_recent_s;	/* of which in the last NATIVE_MIN_AGE_S before read_ns; < 0 unknown */

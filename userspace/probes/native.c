@@ -71,6 +71,7 @@ struct nat_pid {
 	int *index; /* -1 empty, -2 deleted, else sample index */
 	size_t index_cap;
 	uint64_t dropped;
+	uint64_t outside_slices; /* samples of calls outside the counted time, not kept */
 	/* stacks; canon[i]: the stack i is the same as when named (another raw id, same names:
 	 * instruction offsets of frames on one line differ) */
 	struct native_stack *stacks;
@@ -412,6 +413,30 @@ static bool mmap_of_runtime(struct native_probes *p, struct nat_pid *e, const st
 	return true;
 }
 
+/* Whether a call at ns (the probes' clock) fell in the counted time: the open slice or a
+ * remembered one. The breakpoints go live while the links are made, before the slice's start is
+ * stamped, and stay live while they are torn down after its end; a target that maps and unmaps
+ * all the time holds them there (the uprobes go in and out under its mmap_lock) for as long as
+ * the slice itself. Samples from then would be scaled up by a time that does not count them. */
+static bool in_counted_time(const struct native_probes *p, const struct nat_pid *e, uint64_t ns)
+{
+	unsigned i, n = e->nslices_hist < NAT_SLICE_HIST ? e->nslices_hist : NAT_SLICE_HIST;
+
+	if (p->opts.budget_pct <= 0)
+		return true; /* attached throughout */
+	if (e->attached && ns >= e->on_ns)
+		return true;
+	for (i = 0; i < n; i++) {
+		unsigned k = (e->nslices_hist - 1 - i) % NAT_SLICE_HIST;
+
+		if (ns >= e->slice_off[k])
+			return false; /* after this slice, before the next: the older ones end earlier */
+		if (ns >= e->slice_on[k])
+			return true;
+	}
+	return false;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct native_probes *p = ctx;
@@ -432,6 +457,13 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (ev->fn == NATIVE_FN_MMAP && mmap_of_runtime(p, e, ev))
 		return 0;
+	if (!in_counted_time(p, e, ev->ns)) {
+		struct native_live_key k = { .pid = ev->pid, .addr = ev->addr };
+
+		e->outside_slices++;
+		bpf_map__delete_elem(p->skel->maps.native_live, &k, sizeof(k), 0);
+		return 0;
+	}
 	memset(&s, 0, sizeof(s));
 	s.addr = ev->addr;
 	s.size = ev->size;
@@ -811,6 +843,7 @@ int native_probes__read(struct native_probes *p, pid_t pid, struct native_report
 		out->counters.ring_full = ps.ring_full;
 	}
 	out->counters.samples_dropped = e->dropped;
+	out->counters.outside_slices = e->outside_slices;
 	out->read_ns = now_mono_ns();
 	out->counters.every = p->opts.every;
 	/* the open slice too: its samples are in the report (and in observed_recent_s) */
