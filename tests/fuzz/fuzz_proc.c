@@ -17,6 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct proc_status *st;
+	struct proc_stat *pst;
 	struct proc_map *m;
 	char id[65], small_id[8];
 	uint64_t ticks;
@@ -25,13 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = malloc(size + 1);
 	st = malloc(sizeof(*st));
 	m = malloc(sizeof(*m));
-	if (!text || !st || !m)
+	pst = malloc(sizeof(*pst));
+	if (!text || !st || !m || !pst)
 		goto out;
 	memcpy(text, data, size);
 	text[size] = '\0';
 
 	proc__parse_status(text, st);
 	proc__parse_stat_start_time(text, &ticks);
+	proc__parse_stat(text, pst);
 	proc__container_id_from_cgroup(text, id, sizeof(id));
 	proc__container_id_from_cgroup(text, small_id, sizeof(small_id));
 	proc__parse_maps_line(text, m);
@@ -43,5 +46,6 @@ out:
 	free(text);
 	free(st);
 	free(m);
+	free(pst);
 	return 0;
 }

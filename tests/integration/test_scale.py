@@ -192,8 +192,8 @@ MIN_PERIOD_S = 2.0  # analysis__default_opts: min_period_s
 
 
 def test_budget_follows_activity(root):
-    """A leaking target started together with CROWD idle ones (all new, all censused at first)
-    keeps the minimum census period: the idle ones leave the budget at the refresh after their
+    """A leaking target started together with CROWD idle ones (all new, their first censuses
+    spread over the first refreshes, the leaking one's first) keeps the minimum census period: the idle ones leave the budget at the refresh after their
     first census, and its due time follows the processes sharing the budget now. Before, its
     second census fixed a period for 101 processes (15-60 s) and kept it until the next census."""
     paths = [resolve(i) for i in interpreters(stripped=True, feature="census")]
@@ -211,6 +211,14 @@ def test_budget_follows_activity(root):
         kill_all(kids)
         raise
     snaps = top_over(kids, CROWD_REFRESHES)
+    # first censuses are spread over refreshes (census_waiting: the processes still without one),
+    # the one whose GC state moves is censused at its second refresh at the latest, and by the
+    # end every process has had one
+    for s in snaps:
+        assert s["census_waiting"] == sum(not e["census"] for e in s["processes"]), s["census_waiting"]
+    first_leak = [e for e in snaps[1]["processes"] if e["pid"] == leak.pid]
+    assert first_leak and first_leak[0]["census"], (snaps[0]["census_waiting"], snaps[1]["census_waiting"])
+    assert snaps[-1]["census_waiting"] == 0, [s["census_waiting"] for s in snaps]
     period, skipped = {}, 0  # census time -> the period the last snapshot showing it reported
     for s in snaps:
         for e in s["processes"]:

@@ -73,6 +73,46 @@ static void test_stat_start_time(void **state)
 	assert_true(t > 0);
 }
 
+static void test_stat_one_read(void **state)
+{
+	struct proc_stat st, mine;
+	uint64_t rss, u, sy;
+	long page = sysconf(_SC_PAGESIZE), hz = sysconf(_SC_CLK_TCK);
+
+	(void)state;
+	/* a hostile comm (spaces, ')' and digits) and -1 fields must not shift the fields */
+	assert_int_equal(proc__parse_stat("42 (we ird) 7 9) S 17 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 "
+					  "987654 123456789 300 18446744073709551615",
+					  &st),
+			 0);
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(st.ppid, 17);
+	assert_int_equal(st.user_ns, 250 * (1000000000ull / hz));
+	assert_int_equal(st.sys_ns, 50 * (1000000000ull / hz));
+	assert_int_equal(st.start_ticks, 987654);
+	assert_int_equal(st.vsize, 123456789);
+	assert_int_equal(st.rss_bytes, 300ull * page);
+	/* a zombie: no address space */
+	assert_int_equal(proc__parse_stat("43 (z) Z 1 43 43 0 -1 4227084 0 0 0 0 1 1 0 0 20 0 1 0 5 0 0", &st), 0);
+	assert_int_equal(st.state, 'Z');
+	assert_int_equal(st.vsize, 0);
+	/* cut short, or no comm */
+	assert_int_equal(proc__parse_stat("42 (x) S 1 42 42 0 -1 4194560 100", &st), -EINVAL);
+	assert_int_equal(proc__parse_stat("42 x S 1", &st), -EINVAL);
+	assert_int_equal(proc__parse_stat("42 (x)", &st), -EINVAL);
+	assert_int_equal(proc__parse_stat("42 (x) S 1 a", &st), -EINVAL);
+	/* this process: the same figures as the separate reads */
+	assert_int_equal(proc__stat(getpid(), &mine), 0);
+	assert_int_equal(mine.ppid, getppid());
+	assert_int_equal(proc__start_time(getpid(), &u), 0);
+	assert_int_equal(mine.start_ticks, u);
+	assert_int_equal(proc__rss_bytes(getpid(), &rss), 0);
+	assert_true(mine.rss_bytes > 0 && mine.rss_bytes <= rss + 64 * page && rss <= mine.rss_bytes + 64 * page);
+	assert_int_equal(proc__cpu_ns(getpid(), &u, &sy), 0);
+	assert_true(mine.user_ns <= u && mine.sys_ns <= sy);
+	assert_int_equal(proc__stat(-1, &mine) < 0, 1);
+}
+
 static void test_container_ids(void **state)
 {
 	char id[80];
@@ -165,7 +205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_line),     cmocka_unit_test(test_status),
-		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_container_ids),
+		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_stat_one_read), cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_versions_and_names), cmocka_unit_test(test_parsers),
 		cmocka_unit_test(test_strbuf_json),
 	};

@@ -26,14 +26,25 @@ struct analysis_opts {
 };
 void analysis__default_opts(struct analysis_opts *o);
 
+/* What the processes read in one refresh share: the collector counts them before the first row
+ * and zeroes first_s; analysis__update adds to first_s and nfirst_waiting. */
+struct analysis_round {
+	int ncensused; /* processes that share the census budget: censused before, not idle */
+	int nidle;     /* processes idle since their census: recensused within a quarter of it */
+	double first_s; /* wall time of first censuses so far in this refresh */
+	int nfirst_waiting; /* processes whose first census waits for a later refresh */
+};
+
 /*
  * Called by the collector after a row's GC state was read. Runs a census when one is due
- * (period adapted so that census work stays under cpu_budget across the nprocs processes that
- * are not idle; the nidle idle ones are recensused within a quarter of it), keeps the series and
- * fills row->types, ->containers, ->suspects, ->live_objects, ->memory.
+ * (period adapted so that census work stays under cpu_budget across the round's ncensused
+ * processes; the nidle idle ones are recensused within a quarter of it), keeps the series and
+ * fills row->types, ->containers, ->suspects, ->live_objects, ->memory. First censuses share
+ * a wall-time allowance per refresh (analysis.c, FIRST_ROUND_S): a thousand new processes are
+ * censused over several refreshes, the ones whose GC state moves first.
  */
-void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o, int nprocs,
-		      int nidle, double now);
+void analysis__update(struct proc_row *row, struct remote *r, const struct analysis_opts *o,
+		      struct analysis_round *round, double now);
 /* Frees row->ext (the per-process state). */
 void analysis__free(struct proc_row *row);
 

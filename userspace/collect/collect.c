@@ -64,8 +64,7 @@ struct collector {
 	struct native_probes *native; /* NULL: no native sampling (top --native) */
 	struct sites *sites;	    /* NULL: no allocation sites */
 	struct groups *groups;	    /* process families, their history across recycled workers */
-	int ncensused;		    /* rows that share the census budget (--group: the selected ones) */
-	int nidle;		    /* of those, the idle ones: their recensuses have a share of their own */
+	struct analysis_round round; /* what this refresh's rows share (--group: the selected ones) */
 	struct proc_row **rows;
 	int nrows;
 	struct proc_row **view; /* the snapshot's row array */
@@ -447,14 +446,15 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		row->note[0] = '\0';
 		register_target(c, row);
 	}
-	proc__rss_bytes(t->pid, &row->rss);
-	{
-		/* a worker is reparented when its master dies: ppid is read every refresh */
-		struct proc_status st;
-
-		if (!row->exited && !proc__read_status(t->pid, &st))
-			row->ppid = st.ppid;
-	}
+	if (!row->stat_ok && !row->exited) /* a process found by this refresh's scan */
+		row->stat_ok = !proc__stat(t->pid, &row->stat);
+	/* A zombie has no address space left (vsize 0): saying 0 B would make a process that just
+	 * exited look like it freed everything (a huge negative RSS slope). */
+	if (row->stat_ok && row->stat.vsize)
+		row->rss = row->stat.rss_bytes;
+	/* a worker is reparented when its master dies: ppid is read every refresh */
+	if (row->stat_ok && !row->exited)
+		row->ppid = row->stat.ppid;
 	if (c->probes && !gc_probes__read(c->probes, t->pid, &ks))
 		have_ks = true;
 	err = python__read_gc(t, &r, &gc);
@@ -545,7 +545,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	}
 	/* --group: censuses only for the selected families (a new worker joins at its next refresh) */
 	if (!c->opts.no_analysis && !row->exited && (!c->opts.group || row->group_id))
-		analysis__update(row, &r, &c->opts.analysis, c->ncensused, c->nidle, now);
+		analysis__update(row, &r, &c->opts.analysis, &c->round, now);
 
 	memset(&s, 0, sizeof(s));
 	s.time = now;
@@ -636,7 +636,10 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	for (i = 0; i < c->nrows; i++) {
 		struct proc_row *row = c->rows[i];
 
-		if (!python__alive(&row->target)) {
+		row->stat_ok = !proc__stat(row->target.pid, &row->stat);
+		if (!row->stat_ok || !python__alive_with(&row->target, &row->stat)) {
+			/* a reused pid is another process: nothing of its stat is this row's */
+			row->stat_ok = row->stat_ok && row->stat.start_ticks == row->target.start_time;
 			/* Take what the kernel still knows, then show it once as exited. */
 			read_row(c, row, now, dt);
 			row->exited = true;
@@ -648,11 +651,15 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	forget_strangers(c);
 	/* The census budget is shared by the processes that get censuses: not those outside the
 	 * selected family, not the idle ones (analysis.c skips them until their GC state moves). */
-	for (i = c->ncensused = c->nidle = 0; i < c->nrows; i++) {
+	memset(&c->round, 0, sizeof(c->round));
+	for (i = 0; i < c->nrows; i++) {
 		bool in = !c->opts.group || c->rows[i]->group_id != 0;
 
-		c->ncensused += in && !c->rows[i]->census_idle_since;
-		c->nidle += in && c->rows[i]->census_idle_since;
+		/* a process not censused yet waits for the first-census allowance, not the budget;
+		 * one censused for the first time at the previous refresh is told idle or not first */
+		c->round.ncensused += in && c->rows[i]->census_time && !c->rows[i]->census_idle_since &&
+				      !c->rows[i]->census_unjudged;
+		c->round.nidle += in && c->rows[i]->census_idle_since;
 	}
 	for (i = 0; i < c->nrows; i++)
 		if (!c->rows[i]->exited)
@@ -662,6 +669,7 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	snap->time = now;
 	snap->interval_s = c->opts.interval_s;
 	snap->seq = ++c->seq;
+	snap->census_waiting = c->round.nfirst_waiting;
 	gethostname(snap->host, sizeof(snap->host) - 1);
 	for (i = 0; i < c->nrows; i++) {
 		c->view[i] = c->rows[i];

@@ -112,6 +112,8 @@ struct proc_row {
 	bool exited;		 /* seen gone; kept one refresh so views can show it, then dropped */
 	bool gc_ready;		 /* GC state found (an interpreter still starting up has none yet) */
 	bool probes_attached;
+	struct proc_stat stat;	 /* /proc/PID/stat of this refresh (liveness, ppid, RSS, CPU) */
+	bool stat_ok;
 	char note[160];		 /* the latest problem with this process, for the user */
 
 	/* GC state read from the target (tier 0): cumulative since process start = gc.get_stats() */
@@ -166,6 +168,9 @@ struct proc_row {
 	/* Idle: its GC counters, generation counts and RSS have not moved since the census at this
 	 * wall-clock time, so censuses are skipped until they do (0: not idle). */
 	double census_idle_since;
+	/* Its first census ran at the previous refresh: idle or not is told at this one, so it does
+	 * not count among the processes sharing the census budget until then. */
+	bool census_unjudged;
 	int ntypes;
 	struct type_row types[MODEL_MAX_TYPES]; /* by count, largest first */
 	int ncontainers;
@@ -198,6 +203,7 @@ struct snapshot {
 	double self_cpu_pct;
 	uint64_t self_rss;
 	int attachments;
+	int census_waiting; /* processes whose first census waits for a later refresh (analysis.h) */
 	int ngroups;
 	struct group_row *groups; /* model/groups.h; owned by whoever grouped the rows */
 };

@@ -308,9 +308,17 @@ int proc__start_time(pid_t pid, uint64_t *ticks)
 	return err ? err : proc__parse_stat_start_time(buf, ticks);
 }
 
-int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
+static uint64_t tick_ns(void)
 {
 	static long hz;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	return 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
+}
+
+int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
+{
 	uint64_t u, s;
 	char buf[1024];
 	int err = read_stat(pid, buf, sizeof(buf));
@@ -319,13 +327,48 @@ int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
 		return err;
 	if (proc__parse_stat_field(buf, 14, &u) || proc__parse_stat_field(buf, 15, &s))
 		return -EINVAL;
-	if (!hz)
-		hz = sysconf(_SC_CLK_TCK);
-	if (hz <= 0)
-		hz = 100;
-	*user_ns = u * (1000000000ull / (uint64_t)hz);
-	*sys_ns = s * (1000000000ull / (uint64_t)hz);
+	*user_ns = u * tick_ns();
+	*sys_ns = s * tick_ns();
 	return 0;
+}
+
+int proc__parse_stat(const char *stat, struct proc_stat *st)
+{
+	/* comm may contain spaces and parentheses: fields start after the last ')'. */
+	const char *p = strrchr(stat, ')');
+	uint64_t v[25] = { 0 };
+	int field = 3;
+
+	memset(st, 0, sizeof(*st));
+	if (!p || p[1] != ' ' || !p[2])
+		return -EINVAL;
+	p += 2;
+	st->state = *p;
+	while (field < 24) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+		field++;
+		if (!isdigit((unsigned char)*p) && !(*p == '-' && isdigit((unsigned char)p[1])))
+			return -EINVAL;
+		v[field] = *p == '-' ? 0 : strtoull(p, NULL, 10); /* tty/pgrp fields may be -1 */
+	}
+	st->ppid = (pid_t)v[4];
+	st->user_ns = v[14] * tick_ns();
+	st->sys_ns = v[15] * tick_ns();
+	st->start_ticks = v[22];
+	st->vsize = v[23];
+	st->rss_bytes = v[24] * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 0;
+}
+
+int proc__stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[1024];
+	int err = read_stat(pid, buf, sizeof(buf));
+
+	return err ? err : proc__parse_stat(buf, st);
 }
 
 int proc__rss_bytes(pid_t pid, uint64_t *bytes)

@@ -52,6 +52,19 @@ int proc__parse_stat_field(const char *stat, int field, uint64_t *out);
 /* The process's user and system CPU time (all threads), in ns at clock-tick resolution. */
 int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns);
 int proc__rss_bytes(pid_t pid, uint64_t *bytes);
+
+/* What a refresh needs of a watched process, from one read of /proc/PID/stat (the kernel formats
+ * status, statm and stat separately: with a thousand processes each read shows in pyleak's CPU). */
+struct proc_stat {
+	char state;		      /* field 3: R S D Z T ... */
+	pid_t ppid;		      /* 4 */
+	uint64_t user_ns, sys_ns;     /* 14, 15: CPU time of all threads, clock-tick resolution */
+	uint64_t start_ticks;	      /* 22 */
+	uint64_t vsize;		      /* 23, bytes: 0 once a zombie has no address space */
+	uint64_t rss_bytes;	      /* 24 (pages) in bytes: statm's resident */
+};
+int proc__parse_stat(const char *stat, struct proc_stat *st);
+int proc__stat(pid_t pid, struct proc_stat *st);
 /* True if pid lives in another mount namespace than pyleak (paths need /proc/PID/root). */
 bool proc__other_mnt_ns(pid_t pid);
 /* Container identity from /proc/PID/cgroup: the cgroup path and, for docker/containerd/podman/

@@ -748,11 +748,17 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 
 bool python__alive(const struct py_target *t)
 {
+	struct proc_stat st;
+
+	return !proc__stat(t->pid, &st) && python__alive_with(t, &st);
+}
+
+bool python__alive_with(const struct py_target *t, const struct proc_stat *st)
+{
 	char link[64], exe[PROC_PATH_MAX];
-	uint64_t st;
 	ssize_t len;
 
-	if (proc__start_time(t->pid, &st) || st != t->start_time)
+	if (st->start_ticks != t->start_time)
 		return false;
 	/* execve() keeps the pid and the start time: a new executable is a new program. A zombie
 	 * (exited, not yet reaped) keeps them too, but has no exe link any more. */

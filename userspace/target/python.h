@@ -101,8 +101,10 @@ int python__read_gen_stats(const struct py_target *t, struct remote *r, int64_t 
 /* The ring description of 3.15 generation_stats for the BPF side (*rings false otherwise). */
 void python__gc_rings(const struct py_target *t, bool *rings, uint16_t ring_off[3], uint16_t index_off[3],
 		      uint16_t ring_len[3], uint16_t *rec_size, uint16_t *rec_collections);
-/* Is pid still the process t describes (same start time)? */
+/* Is pid still the process t describes (same start time, same executable)? */
 bool python__alive(const struct py_target *t);
+/* The same from a /proc/PID/stat already read (the collector reads it once per refresh). */
+bool python__alive_with(const struct py_target *t, const struct proc_stat *st);
 
 /* Parse "3.11.2" / "3.13.0rc1" into numbers; 0 or -EINVAL. */
 int python__parse_version(const char *s, int *major, int *minor, int *micro);

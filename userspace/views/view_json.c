@@ -478,7 +478,8 @@ void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
 	sb_json_str(sb, snap->host);
 	sb_printf(sb, ",\"dropped_events\":%llu,\"self_cpu_pct\":", (unsigned long long)snap->dropped_events);
 	num(sb, snap->self_cpu_pct);
-	sb_printf(sb, ",\"self_rss_bytes\":%llu,\"processes\":[", (unsigned long long)snap->self_rss);
+	sb_printf(sb, ",\"self_rss_bytes\":%llu,\"census_waiting\":%d,\"processes\":[",
+		  (unsigned long long)snap->self_rss, snap->census_waiting);
 	for (i = 0; i < snap->nrows; i++) {
 		if (i)
 			sb_putc(sb, ',');
