@@ -187,6 +187,45 @@ static void test_parsers(void **state)
 	}
 }
 
+/* sb_printf formats into the room left and again only when it did not fit: every length across
+ * the capacity boundary gives the same text as one snprintf, and a cut attempt leaves no trace. */
+static void test_strbuf_printf_room(void **state)
+{
+	char want[2048], piece[600];
+	struct strbuf sb;
+	size_t wlen = 0;
+	int i, n;
+
+	(void)state;
+	sb_init(&sb);
+	for (i = 0; i < 400; i++) {
+		n = i % 37 * 13 + i % 5;
+		memset(piece, 'a' + i % 26, (size_t)n);
+		piece[n] = '\0';
+		sb_printf(&sb, "%s|%d|%.3g;", piece, i, i / 7.0);
+		n = snprintf(want, sizeof(want), "%s|%d|%.3g;", piece, i, i / 7.0);
+		assert_true(sb.len == wlen + (size_t)n);
+		assert_memory_equal(sb.buf + wlen, want, (size_t)n);
+		assert_int_equal(sb.buf[sb.len], '\0');
+		assert_true(sb.len < sb.cap);
+		wlen = sb.len;
+	}
+	assert_int_equal(strlen(sb.buf), sb.len);
+	sb_reset(&sb);
+	{
+		const int64_t v[] = { 0, 7, -7, 10, 99, -100, 1234567890123ll, INT64_MAX, INT64_MIN };
+		size_t k;
+
+		for (k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+			sb_reset(&sb);
+			sb_put_i64(&sb, v[k]);
+			snprintf(want, sizeof(want), "%lld", (long long)v[k]);
+			assert_string_equal(sb.buf, want);
+		}
+	}
+	sb_free(&sb);
+}
+
 static void test_strbuf_json(void **state)
 {
 	struct strbuf sb;
@@ -207,7 +246,7 @@ int main(void)
 		cmocka_unit_test(test_maps_line),     cmocka_unit_test(test_status),
 		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_stat_one_read), cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_versions_and_names), cmocka_unit_test(test_parsers),
-		cmocka_unit_test(test_strbuf_json),
+		cmocka_unit_test(test_strbuf_json), cmocka_unit_test(test_strbuf_printf_room),
 	};
 	return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
 }

@@ -341,14 +341,24 @@ static bool sb_grow(struct strbuf *sb, size_t need)
 
 void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {
+	size_t room = !sb->oom && sb->cap > sb->len ? sb->cap - sb->len : 0;
 	va_list ap2;
 	int n;
 
+	/* Format straight into the room left, and only again when it did not fit: measuring first
+	 * formatted everything twice (a 1000-process JSON line is 8 MB of numbers). */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room ? sb->buf + sb->len : NULL, room, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || !sb_grow(sb, (size_t)n))
+	if (n >= 0 && (size_t)n < room) {
+		sb->len += (size_t)n;
 		return;
+	}
+	if (n < 0 || !sb_grow(sb, (size_t)n)) {
+		if (room)
+			sb->buf[sb->len] = '\0'; /* a cut attempt stays past the end */
+		return;
+	}
 	vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
 	sb->len += (size_t)n;
 }
@@ -372,12 +382,29 @@ void sb_putc(struct strbuf *sb, char c)
 
 void sb_puts(struct strbuf *sb, const char *s)
 {
-	size_t n = strlen(s);
+	sb_putn(sb, s, strlen(s));
+}
 
+void sb_put_i64(struct strbuf *sb, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	sb_putn(sb, p, (size_t)(d + sizeof(d) - p));
+}
+
+void sb_putn(struct strbuf *sb, const char *s, size_t n)
+{
 	if (!sb_grow(sb, n))
 		return;
-	memcpy(sb->buf + sb->len, s, n + 1);
+	memcpy(sb->buf + sb->len, s, n);
 	sb->len += n;
+	sb->buf[sb->len] = '\0';
 }
 
 int copy_str(char *dst, size_t dstsz, const char *src)

@@ -255,6 +255,15 @@ void esc_json(struct strbuf *sb, const char *s)
 	}
 	sb_putc(sb, '"');
 	for (p = (const unsigned char *)s; *p; p += n) {
+		/* a run of printable ASCII that needs no escape goes in one copy (most names are one) */
+		for (n = 0; p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\' && p[n] != '<' &&
+			    p[n] != '>' && p[n] != '&';
+		     n++)
+			;
+		if (n) {
+			sb_putn(sb, (const char *)p, (size_t)n);
+			continue;
+		}
 		n = 1;
 		switch (*p) {
 		case '"': sb_puts(sb, "\\\""); continue;
@@ -264,10 +273,6 @@ void esc_json(struct strbuf *sb, const char *s)
 		case '\t': sb_puts(sb, "\\t"); continue;
 		case '<': case '>': case '&': put_u4(sb, *p); continue;
 		default: break;
-		}
-		if (*p >= 0x20 && *p < 0x7f) {
-			sb_putc(sb, (char)*p);
-			continue;
 		}
 		if (*p < 0x80) {
 			put_u4(sb, *p);

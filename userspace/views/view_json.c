@@ -22,6 +22,8 @@ static void num(struct strbuf *sb, double v)
 	/* JSON has no NaN/inf; rates are finite by construction but be safe. */
 	if (v != v || v > 1e300 || v < -1e300)
 		sb_puts(sb, "null");
+	else if (v > -1e6 && v < 1e6 && v == (double)(int)v && (v != 0 || !signbit(v)))
+		sb_put_i64(sb, (int)v); /* what %.6g prints for these, without printf's float path */
 	else
 		sb_printf(sb, "%.6g", v);
 }
@@ -311,12 +313,20 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 
 		sb_puts(sb, i ? ",{\"name\":" : "{\"name\":");
 		sb_json_str(sb, t->name);
-		sb_printf(sb, ",\"count\":%lld,\"bytes\":%lld,\"per_min\":", (long long)t->count, (long long)t->bytes);
+		/* the bulk of a line (20 types per process): no printf */
+		sb_puts(sb, ",\"count\":");
+		sb_put_i64(sb, t->count);
+		sb_puts(sb, ",\"bytes\":");
+		sb_put_i64(sb, t->bytes);
+		sb_puts(sb, ",\"per_min\":");
 		num(sb, t->per_min);
 		sb_puts(sb, ",\"bytes_per_min\":");
 		num(sb, t->bytes_per_min);
-		sb_printf(sb, ",\"untracked\":%lld,\"untracked_bytes\":%lld,\"untracked_per_min\":",
-			  (long long)t->untracked, (long long)t->untracked_bytes);
+		sb_puts(sb, ",\"untracked\":");
+		sb_put_i64(sb, t->untracked);
+		sb_puts(sb, ",\"untracked_bytes\":");
+		sb_put_i64(sb, t->untracked_bytes);
+		sb_puts(sb, ",\"untracked_per_min\":");
 		num(sb, t->untracked_per_min);
 		sb_putc(sb, '}');
 	}
