@@ -213,6 +213,7 @@ static void write_sample_trace(const char *path)
 	recorder__gc_event_at(r, &ev, T0 + 1.503);
 	assert_int_equal(recorder__type_row(r, 100, T0 + 1, "dict", 1000, 64000), 0);
 	assert_int_equal(recorder__type_row(r, 100, T0 + 1, "__main__.Conn", 10, -1), 0);
+	assert_int_equal(recorder__container_row(r, 100, T0 + 1, "__main__.evil", "k\x1b[2J", 1, -1), 0);
 	assert_int_equal(recorder__site_row(r, 100, T0 + 1, "main;serve;accept_loop", 5, 500), 0);
 	assert_int_equal(recorder__site_row(r, 999, T0 + 1, "x", 5, 500), -ENOENT);
 
@@ -224,7 +225,10 @@ static void write_sample_trace(const char *path)
 	assert_int_equal(recorder__type_row(r, 100, T0 + 2, "dict", 1600, 96000), 0);
 	assert_int_equal(recorder__type_row(r, 100, T0 + 2, "__main__.Conn", 70, -1), 0);
 	assert_int_equal(recorder__container_row(r, 100, T0 + 2, "__main__.cache", "dict", 500, -1), 0);
-	assert_int_equal(recorder__suspect_row(r, 100, T0 + 2, "type", "__main__.Conn", 3600, 0.9, "+60 in 1s"), 0);
+	/* evidence and a container's type name are the target's text: a terminal escape in each */
+	assert_int_equal(recorder__container_row(r, 100, T0 + 2, "__main__.evil", "k\x1b[2J", 50, -1), 0);
+	assert_int_equal(recorder__suspect_row(r, 100, T0 + 2, "type", "__main__.Conn", 3600, 0.9, "+60 in 1s\x1b]0;x\x07"),
+			 0);
 	assert_int_equal(recorder__site_row(r, 100, T0 + 2, "main;serve;accept_loop", 7, 700), 0);
 	assert_int_equal(recorder__site_row(r, 100, T0 + 2, "main;gc_heavy", 2, 10), 0);
 	assert_int_equal(recorder__close(r), 0);
@@ -303,11 +307,11 @@ static void test_round_trip(void **state)
 	assert_int_equal(q->hist[0][20], 55);
 
 	assert_int_equal(t->naux[TRACE_TYPES], 4);
-	assert_int_equal(t->naux[TRACE_CONTAINERS], 1);
+	assert_int_equal(t->naux[TRACE_CONTAINERS], 3);
 	assert_int_equal(t->naux[TRACE_SUSPECTS], 1);
 	assert_int_equal(t->naux[TRACE_SITES], 3);
 	assert_string_equal(t->aux[TRACE_SUSPECTS][0].kind, "type");
-	assert_string_equal(t->aux[TRACE_SUSPECTS][0].text, "+60 in 1s");
+	assert_string_equal(t->aux[TRACE_SUSPECTS][0].text, "+60 in 1s\x1b]0;x\x07");
 	trace__free(t);
 }
 
@@ -356,6 +360,10 @@ static void test_formats_parse(void **state)
 	out = render(t, REPORT_TEXT);
 	assert_non_null(strstr(out, "gen0: collections 160 (+60 recorded)"));
 	assert_non_null(strstr(out, "__main__.Conn"));
+	assert_non_null(strstr(out, "+60 in 1s\\x1b]0;x\\x07\n"));
+	assert_non_null(strstr(out, "k\\x1b[2J"));
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strchr(out, '\x07'));
 	assert_non_null(strstr(out, "allocation sites:"));
 	free(out);
 

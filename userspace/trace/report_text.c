@@ -58,7 +58,7 @@ static void text_containers(FILE *f, const struct proc_sum *s)
 	}
 	for (i = 0; i < s->ncontainers; i++)
 		fprintf(f, "    %-40s %-12s %lld -> %lld (%s/min)\n", T(s->containers[i].name),
-			s->containers[i].kind ? s->containers[i].kind : "", (long long)s->containers[i].first,
+			T(s->containers[i].kind ? s->containers[i].kind : ""), (long long)s->containers[i].first,
 			(long long)s->containers[i].last, fmt_count(b, sizeof(b), s->containers[i].per_min));
 }
 
@@ -75,7 +75,7 @@ static void text_suspects(FILE *f, const struct proc_sum *s)
 		const struct trace_aux *a = s->suspects[i];
 
 		fprintf(f, "    %-10s %-40s %+.1f/min confidence %.2f%s%s\n", T(a->kind ? a->kind : "?"), T(a->name),
-			a->per_min, a->confidence, a->text ? "  " : "", a->text ? a->text : "");
+			a->per_min, a->confidence, a->text ? "  " : "", a->text ? T(a->text) : "");
 		if (a->explained_by)
 			fprintf(f, "      part of the %s leak: %s\n", T(a->explained_by), T(a->group_why ? a->group_why : ""));
 		if (a->chain && a->chain_status)
