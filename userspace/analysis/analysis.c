@@ -2,7 +2,6 @@
 /* Per-process analysis on top of the GC model: periodic censuses, growth trends, leak verdicts. */
 #include "analysis/analysis.h"
 #include "target/features.h"
-#include "target/proc.h"
 #include "analysis/census.h"
 #include "analysis/chains.h"
 #include "util/common.h"
@@ -10,6 +9,7 @@
 #include "analysis/leak.h"
 #include "analysis/memory.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,19 +107,13 @@ struct analysis {
  */
 #define IDLE_MAX_CPU_SHARE 0.01
 
+/* From this refresh's /proc/PID/stat (collect.c reads it before the GC state): none if gone. */
 static int target_cpu_ns(const struct proc_row *row, uint64_t *ns)
 {
-	uint64_t u, s;
-	int err;
-
-	if (row->stat_ok) { /* this refresh's read (collect.c) */
-		*ns = row->stat.user_ns + row->stat.sys_ns;
-		return 0;
-	}
-	err = proc__cpu_ns(row->target.pid, &u, &s);
-	if (!err)
-		*ns = u + s;
-	return err;
+	if (!row->stat_ok)
+		return -ESRCH;
+	*ns = row->stat.user_ns + row->stat.sys_ns;
+	return 0;
 }
 
 static double median_of(const double *cost, int ncost)

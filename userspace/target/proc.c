@@ -317,20 +317,6 @@ static uint64_t tick_ns(void)
 	return 1000000000ull / (uint64_t)(hz > 0 ? hz : 100);
 }
 
-int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
-{
-	uint64_t u, s;
-	char buf[1024];
-	int err = read_stat(pid, buf, sizeof(buf));
-
-	if (err)
-		return err;
-	if (proc__parse_stat_field(buf, 14, &u) || proc__parse_stat_field(buf, 15, &s))
-		return -EINVAL;
-	*user_ns = u * tick_ns();
-	*sys_ns = s * tick_ns();
-	return 0;
-}
 
 int proc__parse_stat(const char *stat, struct proc_stat *st)
 {
@@ -369,6 +355,18 @@ int proc__stat(pid_t pid, struct proc_stat *st)
 	int err = read_stat(pid, buf, sizeof(buf));
 
 	return err ? err : proc__parse_stat(buf, st);
+}
+
+int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)
+{
+	struct proc_stat st;
+	int err = proc__stat(pid, &st);
+
+	if (err)
+		return err;
+	*user_ns = st.user_ns;
+	*sys_ns = st.sys_ns;
+	return 0;
 }
 
 int proc__rss_bytes(pid_t pid, uint64_t *bytes)
