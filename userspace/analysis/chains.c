@@ -247,14 +247,8 @@ static bool chain_has_type(const struct refs_chain *c, const char *type)
 	return false;
 }
 
-/*
- * Suspects that are the same leak go under the one that explains them: a type whose instances
- * the leader's instances hold (its referents, with their __dict__), or whose chain passes through
- * a leader instance, or a container on the leader's chain; in each case growing at the rate the
- * leader's growth predicts; and never a program class the leader's own chain passes through
- * (that one holds the leader). A leader explains; it is never itself explained (no cycles).
- */
-static void group(struct chains *ch, struct proc_row *row)
+/* chains.h: the rules, in the order they are tried. */
+void chains__group(struct proc_row *row, chains_found_fn found, const void *ctx)
 {
 	int k, j, i;
 
@@ -265,16 +259,14 @@ static void group(struct chains *ch, struct proc_row *row)
 	}
 	for (k = 0; k < row->nsuspects; k++) {
 		struct suspect *L = &row->suspects[k];
-		const struct entry *le;
+		const struct refs_chain *le;
 
 		if (L->kind != SUSPECT_TYPE || L->explained_by[0])
 			continue;
-		le = find(ch, L->name);
-		if (le && le->status != SUSPECT_CHAIN_FOUND)
-			le = NULL; /* only its instances' own chain-free rule below applies */
+		le = found(ctx, L->name); /* NULL: only the rule of B's own chain below applies */
 		for (j = 0; j < row->nsuspects; j++) {
 			struct suspect *B = &row->suspects[j];
-			const struct entry *be;
+			const struct refs_chain *be;
 			char why[200] = "", ln[ESC_TEXT_SIZE(64)];
 
 			if (j == k || B->explained_by[0] || B->explains)
@@ -282,25 +274,25 @@ static void group(struct chains *ch, struct proc_row *row)
 			/* L's instances are held through an instance of the program's class B: B explains
 			 * L, never the other way round (builtins on the chain are the containers on the
 			 * way: the module's dict, the registry list) */
-			if (le && B->kind == SUSPECT_TYPE && strchr(B->name, '.') && chain_has_type(&le->c, B->name))
+			if (le && B->kind == SUSPECT_TYPE && strchr(B->name, '.') && chain_has_type(le, B->name))
 				continue;
 			esc_text_buf(ln, sizeof(ln), L->name);
 			if (B->kind == SUSPECT_TYPE) {
-				for (i = 0; le && i < le->c.nreferents; i++)
-					if (!strcmp(le->c.referents[i].type, B->name) &&
-					    rate_consistent(B->per_min, L->per_min, le->c.referents[i].count)) {
+				for (i = 0; le && i < le->nreferents; i++)
+					if (!strcmp(le->referents[i].type, B->name) &&
+					    rate_consistent(B->per_min, L->per_min, le->referents[i].count)) {
 						snprintf(why, sizeof(why), "each %.60s holds %d (%+.0f/min vs %+.0f/min)",
-							 ln, le->c.referents[i].count, B->per_min, L->per_min);
+							 ln, le->referents[i].count, B->per_min, L->per_min);
 						break;
 					}
-				be = find(ch, B->name);
-				if (!why[0] && be && be->status == SUSPECT_CHAIN_FOUND && chain_has_type(&be->c, L->name) &&
+				be = found(ctx, B->name);
+				if (!why[0] && be && chain_has_type(be, L->name) &&
 				    rate_consistent(B->per_min, L->per_min, 0))
 					snprintf(why, sizeof(why), "its chain passes through a %.60s", ln);
 			} else if (B->kind == SUSPECT_CONTAINER && le) {
 				for (i = 0; i < row->ncontainers; i++)
 					if (!strcmp(row->containers[i].name, B->name) &&
-					    chain_through(&le->c, row->containers[i].addr) &&
+					    chain_through(le, row->containers[i].addr) &&
 					    rate_consistent(B->per_min, L->per_min, 0)) {
 						snprintf(why, sizeof(why), "it holds the %.60s instances (%+.0f items/min)",
 							 ln, B->per_min);
@@ -314,6 +306,14 @@ static void group(struct chains *ch, struct proc_row *row)
 			L->explains++;
 		}
 	}
+}
+
+/* chains__group's view of the cache: a type's chain when it was found from a root. */
+static const struct refs_chain *found_in_cache(const void *ctx, const char *type)
+{
+	const struct entry *en = find((struct chains *)ctx, type);
+
+	return en && en->status == SUSPECT_CHAIN_FOUND ? &en->c : NULL;
 }
 
 static void sb_raw_esc(struct strbuf *sb, const char *s)
@@ -371,7 +371,7 @@ bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
 	if (!ch || !types)
 		return false;
 	recheck(ch, row, r, types, now);
-	group(ch, row); /* a suspect another one explains needs no chain of its own */
+	chains__group(row, found_in_cache, ch); /* a suspect another one explains needs no chain of its own */
 	if (now >= ch->next_search) {
 		const struct suspect *pick = NULL;
 
@@ -404,7 +404,7 @@ bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
 		s->chain_time = en->time;
 		copy_text(s->chain, sizeof(s->chain), en->text);
 	}
-	group(ch, row);
+	chains__group(row, found_in_cache, ch);
 	for (k = 0; k < row->nsuspects; k++)
 		diagnose(row, &row->suspects[k]);
 	return searched;

@@ -32,6 +32,20 @@ bool chains__update(struct chains *ch, struct proc_row *row, struct remote *r, s
  * and late enough that searches × nprocs stay under CHAINS_BUDGET_SHARE of cpu_budget. */
 void chains__pace(struct chains *ch, double cpu_s, double interval_s, double cpu_budget, int nprocs, double now);
 
+/*
+ * Suspects that are the same leak go under the one that explains them (the leader): a type whose
+ * instances the leader's instances hold (its chain's referents, with their __dict__), or whose own
+ * chain passes through a leader instance, or a container on the leader's chain; in each case
+ * growing at the rate the leader's growth predicts (0.5-2x); and never a program class the
+ * leader's own chain passes through (that one holds the leader).  A leader explains; it is never
+ * itself explained (no cycles).  Sets explained_by, group_why and explains of row->suspects.
+ * found(ctx, type) gives a type suspect's retention chain found from a root, or NULL.
+ * Pure (unit-tested): chains__update calls it with the cached chains.
+ */
+struct refs_chain;
+typedef const struct refs_chain *(*chains_found_fn)(const void *ctx, const char *type);
+void chains__group(struct proc_row *row, chains_found_fn found, const void *ctx);
+
 /* A chain search ran for this process: the censuses then leave CHAINS_BUDGET_SHARE of the
  * CPU budget to the searches. */
 bool chains__active(const struct chains *ch);
