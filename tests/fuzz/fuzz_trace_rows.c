@@ -48,6 +48,7 @@ static const struct table tables[] = {
 	{ "containers", 6, "INSERT INTO containers VALUES(?,?,?,?,?,?)" },
 	{ "suspects", 7, "INSERT INTO suspects VALUES(?,?,?,?,?,?,?)" },
 	{ "sites", 5, "INSERT INTO sites VALUES(?,?,?,?,?)" },
+	{ "survivors", 7, "INSERT INTO survivors VALUES(?,?,?,?,?,?,?)" },
 	{ "meta", 2, "INSERT OR REPLACE INTO meta VALUES(?,?)" },
 };
 
@@ -77,6 +78,8 @@ static const char baseline_sql[] =
 	"INSERT INTO containers VALUES(1,1700000002,'__main__.cache','dict',50,NULL);"
 	"INSERT INTO suspects VALUES(1,1700000002,'type','dict',600,0.9,'grows');"
 	"INSERT INTO sites VALUES(1,1700000002,'a.py:1 <module>;a.py:9 f',7,100);"
+	"INSERT INTO survivors VALUES(1,1700000002,'__main__.R\x1b]0;t\x07','a.py:1 <module>;a.py:9 f',5,3,2);"
+	"INSERT INTO survivors VALUES(1,1700000002,NULL,'[truncated];b\\;c.py:? g\xe2\x80\xae',2,1,-1);"
 	"UPDATE meta SET value='1700000005' WHERE key='start_time';"
 	"INSERT OR REPLACE INTO meta VALUES('end_time','1700000004');";
 

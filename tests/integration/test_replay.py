@@ -86,6 +86,31 @@ def test_replay_survivor_evidence(root, scenario, tmp_path):
     assert "of surviving samples" in ev[-1] and leak in ev[-1], ev[-1]
     txt = run_pyleak("top", "--replay", db, "-b").stdout
     assert "SUSPECT type __main__.Record" in txt and "of surviving samples" in txt
+    assert "survivor samples:" in txt and "as recorded" in txt
+
+    # The JSON survivors object replayed: null before the rows were written (at the recording's
+    # end), then the recorded (type, stack) rows, equal to the file's, with the leak site's
+    # frames parsed back; what the trace does not keep is null, not 0.
+    mine = [p for sn in snaps for p in sn["processes"] if p["pid"] == s.pid]
+    assert mine[0]["survivors"] is None
+    sv = mine[-1]["survivors"]
+    assert sv is not None and sv["pairing"] is None and sv["died"] is None and sv["full"] is None
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT type, sum(sampled), sum(survived), sum(alive) FROM survivors"
+                         " GROUP BY type").fetchall()
+    want = dict((t, (a, b, c_)) for t, a, b, c_ in rows)
+    assert (sv["sampled"], sv["survived"], sv["alive"]) == tuple(sum(v[i] for v in want.values())
+                                                                 for i in range(3))
+    rec = [t for t in sv["types"] if t["type"] == "__main__.Record"]
+    assert rec and (rec[0]["sampled"], rec[0]["survived"], rec[0]["alive"]) == want["__main__.Record"]
+    top = rec[0]["sites"][0]
+    assert top["alive"] > 0 and top["share"] >= 0.8, rec[0]
+    assert any(f["function"].endswith(leak) and f["file"].endswith("survivors.py") and f["line"] > 0
+               for f in top["frames"]), top["frames"]
+    # The allocation profile replayed too: the recorded sites with their counts.
+    with sqlite3.connect(db) as c:
+        total = c.execute("SELECT sum(count) FROM sites").fetchone()[0]
+    assert mine[-1]["sites"] is not None and mine[-1]["sites"]["samples"] == total
 
 
 def _shape(doc):

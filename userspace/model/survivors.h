@@ -76,6 +76,9 @@ struct survivors {
 	uint64_t store_full; /* samples not followed: store full */
 	uint64_t agg_full;   /* samples followed without a (type, stack) row: table full */
 	int censuses;	     /* censuses that settled the samples */
+	/* Rebuilt by a replay from a trace's (type, stack) rows: sampled, survived and alive are
+	 * known; died, pending, reused, the overflow counts and the tracked samples are not. */
+	bool from_trace;
 	double last_settle;  /* wall clock of the latest */
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* `top --replay`: turn a recorded trace back into the snapshots the live views render. */
 #include "trace/replay.h"
+#include "trace/replay_internal.h"
 #include "model/groups.h"
 #include "util/common.h"
 
@@ -24,6 +25,7 @@ struct replay {
 	struct proc_row **view;
 	struct groups *groups; /* families regrouped from the recorded membership */
 	pid_t *parent;	       /* per trace process: its recorded parent if in a family, 0 none */
+	struct replay_sites *sites; /* per trace process */
 };
 
 int replay__new(const struct trace *t, double speed, struct replay **out)
@@ -59,7 +61,8 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 	r->view = calloc((size_t)t->nprocs, sizeof(*r->view));
 	r->parent = calloc((size_t)t->nprocs, sizeof(*r->parent));
 	r->groups = groups__new();
-	if (!r->rows || !r->view || !r->parent || !r->groups) {
+	r->sites = calloc((size_t)t->nprocs, sizeof(*r->sites));
+	if (!r->rows || !r->view || !r->parent || !r->groups || !r->sites) {
 		replay__free(r);
 		return -ENOMEM;
 	}
@@ -72,7 +75,7 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 												  : t->groups[i].root_pid;
 	for (i = 0; i < t->nprocs; i++) {
 		r->rows[i] = calloc(1, sizeof(struct proc_row));
-		if (!r->rows[i]) {
+		if (!r->rows[i] || replay_sites__build(t, i, &r->sites[i])) {
 			replay__free(r);
 			return -ENOMEM;
 		}
@@ -89,6 +92,9 @@ void replay__free(struct replay *r)
 		return;
 	for (i = 0; r->rows && i < r->t->nprocs; i++)
 		free(r->rows[i]);
+	for (i = 0; r->sites && i < r->t->nprocs; i++)
+		replay_sites__free(&r->sites[i]);
+	free(r->sites);
 	free(r->rows);
 	free(r->view);
 	free(r->parent);
@@ -310,6 +316,7 @@ static void fill_row(struct replay *r, int pidx, int si, double at)
 	}
 	fill_aux(r->t, pidx, at, row);
 	fill_memory(p, at, &row->memory);
+	replay_sites__fill(&r->sites[pidx], at, row);
 }
 
 static int replay_refresh(void *ctx, struct snapshot *snap)

@@ -81,7 +81,8 @@ static void survivors_view(struct tui_grid *g, const struct proc_row *row, const
 				 "Survivors of %s (type %d/%d, [ ] to change): %llu alive of %llu sampled, %llu survived a "
 				 "census; stack = %s",
 				 name, pick + 1, ntypes, (unsigned long long)tot.alive, (unsigned long long)tot.sampled,
-				 (unsigned long long)tot.survived, surv_pairing__site_is(sv->mode));
+				 (unsigned long long)tot.survived,
+				 sv->from_trace ? "as recorded" : surv_pairing__site_is(sv->mode));
 		{
 			const struct sites_counters *sc = &row->sites.counters;
 			uint64_t lost = sc->surv_slots_full + sc->surv_ring_full + sc->surv_queue_full + sv->store_full +

@@ -156,23 +156,33 @@ static void survivors_json(struct strbuf *sb, const struct proc_row *row)
 		return;
 	}
 	sb_puts(sb, ",\"survivors\":{\"pairing\":");
-	sb_json_str(sb, surv_pairing__name(sv->mode));
-	sb_puts(sb, ",\"site_is\":");
-	sb_json_str(sb, surv_pairing__site_is(sv->mode));
-	sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":%llu,\"pending\":%llu,"
-		      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,\"older_gen\":%llu,"
-		      "\"read_errors\":%llu,\"ns_total\":%llu,\"ns_per_collection\":%llu,\"full\":{\"slots\":%llu,\"ring\":%llu,\"queue\":%llu,"
-		      "\"store\":%llu,\"table\":%llu},\"types\":[",
-		  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive,
-		  (unsigned long long)sv->died, (unsigned long long)sv->pending, (unsigned long long)sv->reused,
-		  sv->censuses, (unsigned long long)c->surv_rate_limited, (unsigned long long)c->surv_no_object,
-		  (unsigned long long)c->surv_unmatched, (unsigned long long)c->surv_reused,
-		  (unsigned long long)c->surv_older_gen,
-		  (unsigned long long)c->surv_read_errors,
-		  (unsigned long long)c->surv_ns, (unsigned long long)(c->triggers ? c->surv_ns / c->triggers : 0),
-		  (unsigned long long)c->surv_slots_full, (unsigned long long)c->surv_ring_full,
-		  (unsigned long long)c->surv_queue_full,
-		  (unsigned long long)sv->store_full, (unsigned long long)sv->agg_full);
+	if (sv->from_trace) {
+		/* A replay: the trace keeps the (type, stack) rows' sampled, survived and alive; the
+		 * rest of the live object is not recorded, and null says so (docs/json.md). */
+		sb_printf(sb, "null,\"site_is\":null,\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":null,"
+			      "\"pending\":null,\"reused\":null,\"censuses\":null,\"rate_limited\":null,\"no_object\":null,"
+			      "\"unmatched\":null,\"reused_young\":null,\"older_gen\":null,\"read_errors\":null,\"ns_total\":null,"
+			      "\"ns_per_collection\":null,\"full\":null,\"types\":[",
+			  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive);
+	} else {
+		sb_json_str(sb, surv_pairing__name(sv->mode));
+		sb_puts(sb, ",\"site_is\":");
+		sb_json_str(sb, surv_pairing__site_is(sv->mode));
+		sb_printf(sb, ",\"sampled\":%llu,\"survived\":%llu,\"alive\":%llu,\"died\":%llu,\"pending\":%llu,"
+			      "\"reused\":%llu,\"censuses\":%d,\"rate_limited\":%llu,\"no_object\":%llu,\"unmatched\":%llu,\"reused_young\":%llu,\"older_gen\":%llu,"
+			      "\"read_errors\":%llu,\"ns_total\":%llu,\"ns_per_collection\":%llu,\"full\":{\"slots\":%llu,\"ring\":%llu,\"queue\":%llu,"
+			      "\"store\":%llu,\"table\":%llu},\"types\":[",
+			  (unsigned long long)sv->sampled, (unsigned long long)sv->survived, (unsigned long long)sv->alive,
+			  (unsigned long long)sv->died, (unsigned long long)sv->pending, (unsigned long long)sv->reused,
+			  sv->censuses, (unsigned long long)c->surv_rate_limited, (unsigned long long)c->surv_no_object,
+			  (unsigned long long)c->surv_unmatched, (unsigned long long)c->surv_reused,
+			  (unsigned long long)c->surv_older_gen,
+			  (unsigned long long)c->surv_read_errors,
+			  (unsigned long long)c->surv_ns, (unsigned long long)(c->triggers ? c->surv_ns / c->triggers : 0),
+			  (unsigned long long)c->surv_slots_full, (unsigned long long)c->surv_ring_full,
+			  (unsigned long long)c->surv_queue_full,
+			  (unsigned long long)sv->store_full, (unsigned long long)sv->agg_full);
+	}
 	/* Types by alive samples, then sampled: selection without sorting the shared table. */
 	for (n = 0; n < JSON_SURV_TYPES; n++) {
 		struct surv_type_total tot;

@@ -90,7 +90,11 @@ void view_text__snapshot(struct strbuf *sb, const struct snapshot *snap)
 				  100.0 * r->sites.stacks[0].count / (r->sites.total ? r->sites.total : 1),
 				  (unsigned long long)r->sites.total, r->sites.counters.walk_errors ? ", some walks failed" : "");
 		}
-		if (r->surv && r->surv->sampled) {
+		if (r->surv && r->surv->sampled && r->surv->from_trace) {
+			sb_printf(sb, "%7s survivor samples: %llu alive of %llu sampled (%llu survived a census; as recorded)\n",
+				  "", (unsigned long long)r->surv->alive, (unsigned long long)r->surv->sampled,
+				  (unsigned long long)r->surv->survived);
+		} else if (r->surv && r->surv->sampled) {
 			const struct sites_counters *sc = &r->sites.counters;
 			uint64_t lost = sc->surv_slots_full + sc->surv_ring_full + sc->surv_queue_full + r->surv->store_full +
 					r->surv->agg_full;
