@@ -19,6 +19,9 @@ Measures (docs/PERFORMANCE.md explains each and shows one full run):
      holding --census-objects (1 000 000) tracked objects.
   2b. retention chains: time and peak RSS of `pyleak refs -p PID 0xADDR --format json` on the
      same target, beside gc.get_referrers(obj) and objgraph.find_backref_chain(obj) timed inside it.
+  2c. chain searches: pyleak top's CPU on one leaking service (leak_connections.py) with the
+     Suspects' retention-chain searches and with --no-chains, alternating (--chain-rounds, 2) runs
+     of --chain-seconds (60) after a warm-up; CPU per search from the searches the JSON shows.
   3. attach latency: start of `pyleak top -b --json -n 1 -p PID` to its first line, and to the
      first line with a non-null "gc" (-d 0.1).
   4. self cost: pyleak's CPU (% of one core) and RSS watching --idle-procs (50) idle Python
@@ -663,6 +666,56 @@ def bench_sites(env, py):
     return res
 
 
+def bench_chain_cpu(env, py):
+    """The retention-chain searches of `top` (the Suspects' `chain`): pyleak's CPU watching one
+    leaking service (leak_connections.py, its Connections held by a module list) with the default
+    searches and with --no-chains, alternating runs; the searches counted from the JSON (a new
+    chain `time`), and their CPU per search = the difference / the searches."""
+    scen = os.path.join(SCENARIOS, "leak_connections.py")
+    res = {"python": py, "seconds": env.chain_seconds, "runs": []}
+    for rnd in range(env.chain_rounds):
+        for mode, extra in (("chains", []), ("no_chains", ["--no-chains"])):
+            target = subprocess.Popen([py, scen, "--rate", "200"], cwd=ROOT, stdout=subprocess.DEVNULL)
+            try:
+                time.sleep(2.0)
+                obs = Observer([env.pyleak, "top", "-b", "--json", "-d", "1", "-p", str(target.pid)] + extra,
+                               lambda line: line.startswith("{"))
+                try:
+                    obs.wait_ready(60)
+                    time.sleep(env.chain_warmup)  # until the type is a confident suspect
+                    cpu0, ta = proc_cpu_s(obs.proc.pid), time.monotonic()
+                    n0 = len(obs.lines)
+                    time.sleep(env.chain_seconds)
+                    cpu1, tb = proc_cpu_s(obs.proc.pid), time.monotonic()
+                    n1 = len(obs.lines)
+                finally:
+                    obs.stop()
+                times, live = set(), None
+                for _, line in obs.lines[n0:n1]:
+                    e = pyleak_proc_entry(line, target.pid)
+                    for x in (e or {}).get("suspects") or []:
+                        c = x.get("chain") or {}
+                        if x.get("name") == "__main__.Connection" and c.get("time"):
+                            times.add(c["time"])
+                    live = (e or {}).get("live_objects") or live
+                res["runs"].append({"mode": mode, "round": rnd, "cpu_pct": 100.0 * (cpu1 - cpu0) / (tb - ta),
+                                    "searches": len(times), "live_objects": live})
+            finally:
+                kill_proc(target)
+    for mode in ("chains", "no_chains"):
+        v = [r["cpu_pct"] for r in res["runs"] if r["mode"] == mode]
+        res[mode + "_cpu_pct"] = statistics.median(v) if v else None
+    n = sum(r["searches"] for r in res["runs"] if r["mode"] == "chains")
+    d = (res["chains_cpu_pct"] or 0) - (res["no_chains_cpu_pct"] or 0)
+    res["searches_per_run"] = n / max(1, env.chain_rounds)
+    # A found chain is kept and only re-read at each census (not searched again): on a small
+    # heap the difference is within the run-to-run noise, and then no per-search figure is given.
+    res["cpu_ms_per_search"] = (10.0 * d * env.chain_seconds / res["searches_per_run"]
+                                if res["searches_per_run"] and d > 0 else None)
+    log("chain searches %s: %s" % (py, res))
+    return res
+
+
 # ------------------------------------------------------------------------------------------------
 # 4. pyleak's own cost watching many idle processes
 
@@ -1034,6 +1087,19 @@ def markdown(report):
         out.append("")
         out.append("Chain found: `%s` (%s)." % (report["refs"][0].get("chain", "?"),
                                                report["refs"][0].get("chain_status", "?")))
+    if report.get("chain_cpu"):
+        out.append("")
+        out.append("## Retention-chain searches in `top` (pyleak's CPU, one leaking service)")
+        out.append("")
+        out.append("| python | live objects | CPU with searches | CPU with --no-chains | searches per run "
+                   "| CPU per search |")
+        out.append("|---|---|---|---|---|---|")
+        for c in report["chain_cpu"]:
+            live = max([r["live_objects"] or 0 for r in c["runs"]] or [0])
+            out.append("| %s | %d | %.2f %% | %.2f %% | %.1f in %.0f s | %s |" % (
+                c["python"], live, c["chains_cpu_pct"] or 0, c["no_chains_cpu_pct"] or 0,
+                c["searches_per_run"], c["seconds"],
+                "%.0f ms" % c["cpu_ms_per_search"] if c["cpu_ms_per_search"] is not None else "within noise"))
     if report.get("attach"):
         out.append("")
         out.append("## Attach latency (median [min–max] seconds)")
@@ -1130,11 +1196,16 @@ def main():
     ap.add_argument("--diagnostics", action="store_true",
                     help="also run the diagnostic modes (the default's cost split by feature)")
     ap.add_argument("--skip", default="",
-                    help="comma separated: slowdown,census,refs,attach,sites,selfcost,scale")
+                    help="comma separated: slowdown,census,refs,chains,attach,sites,selfcost,scale")
     ap.add_argument("--census-objects", type=int, default=None,
                     help="tracked objects in the census target (default 1000000)")
     ap.add_argument("--census-reps", type=int, default=3)
     ap.add_argument("--attach-reps", type=int, default=5)
+    ap.add_argument("--chain-rounds", type=int, default=None, help="default 2 (1 quick)")
+    ap.add_argument("--chain-seconds", type=float, default=None,
+                    help="measured seconds of each chain-search run (default 60, 20 quick)")
+    ap.add_argument("--chain-warmup", type=float, default=None,
+                    help="seconds before each chain-search run is measured (default 25, 20 quick)")
     ap.add_argument("--idle-procs", type=int, default=50)
     ap.add_argument("--idle-seconds", type=float, default=None, help="default 20 (5 quick)")
     ap.add_argument("--scale-counts", default=None,
@@ -1184,6 +1255,12 @@ def main():
     if env.scale_counts is None:
         env.scale_counts = "20,50" if env.quick else "50,200,1000"
     env.scale_counts = [int(x) for x in env.scale_counts.split(",") if x]
+    if env.chain_rounds is None:
+        env.chain_rounds = 1 if env.quick else 2
+    if env.chain_seconds is None:
+        env.chain_seconds = 20.0 if env.quick else 60.0
+    if env.chain_warmup is None:
+        env.chain_warmup = 20.0 if env.quick else 25.0
     if env.quick:
         env.census_reps = min(env.census_reps, 2)
         env.attach_reps = min(env.attach_reps, 3)
@@ -1252,6 +1329,7 @@ def main():
     report["refs"] = [] if "refs" in skip else [bench_refs(env, py) for py in env.pythons]
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]
     report["sites"] = [] if "sites" in skip else [bench_sites(env, py) for py in env.pythons]
+    report["chain_cpu"] = [] if "chains" in skip else [bench_chain_cpu(env, py) for py in env.pythons]
     report["self_cost"] = None if "selfcost" in skip else bench_self_cost(env)
     report["many_targets"] = None if "scale" in skip else bench_scale(env)
     report["machine"]["loadavg_end"] = os.getloadavg()
