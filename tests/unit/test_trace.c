@@ -656,6 +656,125 @@ static void test_replay_hostile_times(void **state)
 	}
 }
 
+/* The last snapshot of a replay of path: its row of pid (NULL if none). The replay stays open. */
+static const struct proc_row *replay_last(const char *path, pid_t pid, struct trace **t, struct replay **r,
+					  const struct proc_row **first)
+{
+	struct snapshot_source src;
+	struct snapshot snap;
+	const struct proc_row *row = NULL;
+	int i, k;
+
+	assert_int_equal(trace__load(path, t), 0);
+	assert_int_equal(replay__new(*t, 1e9, r), 0);
+	replay__source(&src, *r);
+	*first = NULL;
+	for (i = 0; i < replay__steps(*r); i++) {
+		assert_int_equal(src.next_snapshot(src.ctx, &snap), 0);
+		for (k = 0; k < snap.nrows; k++)
+			if (snap.rows[k]->target.pid == pid) {
+				row = snap.rows[k];
+				if (!*first) {
+					*first = row;
+					assert_false(row->sites_valid); /* not known before they were written */
+					assert_null(row->surv);
+				}
+			}
+	}
+	return row;
+}
+
+/* top --replay rebuilds the recorded sites and survivor samples as the live row held them:
+ * frames leaf first with file, line and function (a ';' inside a name, an unknown line, a
+ * truncated stack), counts summed, the (type, stack) rows with their figures; a hostile file
+ * with a million rows of one process is bounded. */
+static void test_replay_sites(void **state)
+{
+	char path[300];
+	struct recorder_opts o = { .command_line = "x", .interval_s = 1, .start_time = T0, .quiet = true };
+	struct recorder *r;
+	struct proc_row *a = make_row(100, 5000, "python3.11", GC_TIER_USDT);
+	struct proc_row *rows[1] = { a };
+	struct snapshot snap = { .time = T0 + 1, .interval_s = 1, .nrows = 1, .rows = rows };
+	const struct proc_row *row, *first;
+	struct trace *t;
+	struct replay *rp;
+	struct strbuf leak, churn;
+	const struct site_stack *st;
+
+	(void)state;
+	path_in(path, sizeof(path), "replay-sites.db");
+	o.path = path;
+	sb_init(&leak);
+	sb_init(&churn);
+	esc_stack_frame(&leak, "svc.py:3 <module>");
+	sb_putc(&leak, ';');
+	esc_stack_frame(&leak, "/a;b/svc.py:41 Handler.handle");
+	sb_puts(&churn, "[truncated];");
+	esc_stack_frame(&churn, "lib.py:? parse");
+	assert_int_equal(recorder__open(&o, &r), 0);
+	set_counters(a, 10);
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	snap.time = T0 + 3;
+	assert_int_equal(recorder__snapshot(r, &snap), 0);
+	assert_int_equal(recorder__site_row(r, 100, T0 + 2, leak.buf, 5, -1), 0);
+	assert_int_equal(recorder__site_row(r, 100, T0 + 2, churn.buf, 25, -1), 0);
+	assert_int_equal(recorder__site_row(r, 100, T0 + 2, leak.buf, 2, -1), 0);
+	assert_int_equal(recorder__survivor_row(r, 100, T0 + 2, "svc.Session", leak.buf, 6, 5, 4), 0);
+	assert_int_equal(recorder__survivor_row(r, 100, T0 + 2, "svc.Session", churn.buf, 30, 1, 0), 0);
+	assert_int_equal(recorder__close(r), 0);
+	sb_free(&leak);
+	sb_free(&churn);
+
+	row = replay_last(path, 100, &t, &rp, &first);
+	assert_non_null(row);
+	assert_non_null(first); /* a step before the rows were written showed none */
+	assert_true(row->sites_valid);
+	assert_int_equal(row->sites.nstacks, 2);
+	assert_int_equal(row->sites.total, 32);
+	st = &row->sites.stacks[0]; /* by count: the churn */
+	assert_int_equal(st->count, 25);
+	assert_true(st->truncated);
+	assert_int_equal(st->nframes, 1);
+	assert_string_equal(st->frames[0].code->file, "lib.py");
+	assert_string_equal(st->frames[0].code->func, "parse");
+	assert_int_equal(st->frames[0].line, -1);
+	st = &row->sites.stacks[1];
+	assert_int_equal(st->count, 7); /* two writes of one stack, summed */
+	assert_false(st->truncated);
+	assert_int_equal(st->nframes, 2);
+	assert_string_equal(st->frames[0].code->file, "/a;b/svc.py"); /* leaf first */
+	assert_int_equal(st->frames[0].line, 41);
+	assert_string_equal(st->frames[0].code->func, "Handler.handle");
+	assert_string_equal(st->frames[1].code->func, "<module>");
+	assert_non_null(row->surv);
+	assert_true(row->surv->from_trace);
+	assert_int_equal(row->surv->naggs, 2);
+	assert_int_equal(row->surv->sampled, 36);
+	assert_int_equal(row->surv->survived, 6);
+	assert_int_equal(row->surv->alive, 4);
+	{
+		struct surv_type_total tot;
+
+		survivors__type_total(row->surv, row->surv->aggs[0].type, &tot);
+		assert_int_equal(tot.alive, 4);
+		assert_int_equal(row->surv->aggs[tot.top].stack_id, row->sites.stacks[1].stack_id);
+		assert_string_equal(row->surv->aggs[tot.top].type_name, "svc.Session");
+	}
+	replay__free(rp);
+	trace__free(t);
+
+	/* a million distinct stacks for one process: bounded, and quick */
+	sql(path, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)"
+		  " INSERT INTO sites SELECT 1, 1700000002, 'f' || i || '.py:1 g', 1, NULL FROM n");
+	row = replay_last(path, 100, &t, &rp, &first);
+	assert_non_null(row);
+	assert_true(row->sites.nstacks <= 8192 && row->sites.nstacks >= 2);
+	replay__free(rp);
+	trace__free(t);
+	free(a);
+}
+
 static void test_refuse_foreign(void **state)
 {
 	char path[300], cmd[700];
@@ -805,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_foreign), cmocka_unit_test(test_replay_hostile_times), cmocka_unit_test(test_max_size_drops_events),
 		cmocka_unit_test(test_events_after_baseline),
 		cmocka_unit_test(test_stack_frames_quoted),
+		cmocka_unit_test(test_replay_sites),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -75,10 +75,14 @@ int replay__new(const struct trace *t, double speed, struct replay **out)
 												  : t->groups[i].root_pid;
 	for (i = 0; i < t->nprocs; i++) {
 		r->rows[i] = calloc(1, sizeof(struct proc_row));
-		if (!r->rows[i] || replay_sites__build(t, i, &r->sites[i])) {
+		if (!r->rows[i]) {
 			replay__free(r);
 			return -ENOMEM;
 		}
+	}
+	if (replay_sites__build_all(t, r->sites)) {
+		replay__free(r);
+		return -ENOMEM;
 	}
 	*out = r;
 	return 0;

@@ -6,6 +6,7 @@
 #include "util/escape.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +57,11 @@ static void parse_frame(const char *text, struct site_code *code, struct site_fr
 	copy_str(code->func, sizeof(code->func), strchr(split, ' ') + 1);
 }
 
-/* A stored stack (root first, ';'-separated, docs/trace-schema.md) as leaf-first frames. */
-static int parse_stack(const struct trace *t, const char *text, struct site_stack *st, struct site_code *codes)
+/*
+ * A stored stack (root first, ';'-separated, docs/trace-schema.md) as leaf-first frames. The
+ * frames' code entries are allocated for the frames it has (st->frames[k].code into *codes).
+ */
+static int parse_stack(const struct trace *t, const char *text, struct site_stack *st, struct site_code **codes)
 {
 	char frames[SITES_MAX_FRAMES][SITES_FILE_MAX + SITES_FUNC_MAX + 16];
 	const char *p = text ? text : "";
@@ -65,6 +69,7 @@ static int parse_stack(const struct trace *t, const char *text, struct site_stac
 	int n = 0, k;
 
 	memset(st, 0, sizeof(*st));
+	*codes = NULL;
 	st->stack_id = text_id(text);
 	for (;;) {
 		if (t->meta.stacks_quoted) {
@@ -90,40 +95,52 @@ static int parse_stack(const struct trace *t, const char *text, struct site_stac
 		}
 		copy_str(frames[n++], sizeof(frames[0]), one);
 	}
+	if (n && !(*codes = calloc((size_t)n, sizeof(**codes))))
+		return -ENOMEM;
 	for (k = 0; k < n; k++)
-		parse_frame(frames[n - 1 - k], &codes[k], &st->frames[k]);
+		parse_frame(frames[n - 1 - k], &(*codes)[k], &st->frames[k]);
 	st->nframes = n;
 	return 0;
 }
 
-/* The rows of one process in one aux table: their indexes [*lo, *hi) (trace.c sorts by proc). */
-static void proc_rows(const struct trace *t, enum trace_aux_kind k, int pidx, int *lo, int *hi)
-{
-	int i;
+/* Distinct stacks a replay keeps per process (a live one holds at most bpf/sites.h's 8192 over
+ * all pids), and parsed frames over all processes: a hostile file's million rows cost bounded
+ * memory and time; the rest is left out, its counts with it. */
+#define REPLAY_MAX_STACKS 8192
+#define REPLAY_MAX_FRAMES (1L << 18)
 
-	*lo = *hi = 0;
-	for (i = 0; i < t->naux[k] && t->aux[k][i].proc != pidx; i++)
-		;
-	*lo = i;
-	for (; i < t->naux[k] && t->aux[k][i].proc == pidx; i++)
-		;
-	*hi = i;
-}
+struct build {
+	const struct trace *t;
+	long frames_left;
+};
 
-/* Index of the stack with this id, adding it (parsed from text) when new; -1 when full. */
-static int stack_index(const struct trace *t, struct replay_sites *rs, const char *text, int cap)
+/* The stack of this text in rs: found through the id hash, else parsed and added; -1 when a
+ * bound is reached or memory ran out. */
+static int stack_index(struct build *b, struct replay_sites *rs, const char *text)
 {
 	uint64_t id = text_id(text);
+	uint32_t mask = rs->hash_size - 1, h = (uint32_t)(id ^ id >> 32) & mask;
 	int i;
 
-	for (i = 0; i < rs->rep.nstacks; i++)
-		if (rs->rep.stacks[i].stack_id == id)
-			return i;
-	if (rs->rep.nstacks >= cap)
+	while (rs->hash[h] >= 0) {
+		if (rs->rep.stacks[rs->hash[h]].stack_id == id)
+			return rs->hash[h];
+		h = (h + 1) & mask;
+	}
+	if (rs->rep.nstacks >= rs->cap || b->frames_left <= 0)
 		return -1;
-	i = rs->rep.nstacks++;
-	parse_stack(t, text, &rs->rep.stacks[i], &rs->codes[(size_t)i * SITES_MAX_FRAMES]);
+	i = rs->rep.nstacks;
+	if (parse_stack(b->t, text, &rs->rep.stacks[i], &rs->codes[i]))
+		return -1;
+	rs->rep.nstacks++;
+	b->frames_left -= rs->rep.stacks[i].nframes;
+	rs->hash[h] = i;
 	return i;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 static int by_count_desc(const void *a, const void *b)
@@ -133,69 +150,116 @@ static int by_count_desc(const void *a, const void *b)
 	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
 }
 
-int replay_sites__build(const struct trace *t, int pidx, struct replay_sites *rs)
+/* Room for cap stacks in rs (cap > 0), and the survivors' table when it has rows. */
+static int alloc_proc(struct replay_sites *rs, pid_t pid, int cap, int nsurv)
 {
-	int slo, shi, vlo, vhi, cap, i;
+	uint32_t size = 2;
+	int i;
 
-	memset(rs, 0, sizeof(*rs));
-	rs->time = -1;
-	proc_rows(t, TRACE_SITES, pidx, &slo, &shi);
-	proc_rows(t, TRACE_SURVIVORS, pidx, &vlo, &vhi);
-	cap = (shi - slo) + (vhi - vlo);
-	if (!cap)
-		return 0;
+	cap = MIN(cap, REPLAY_MAX_STACKS);
+	while (size < 2u * (uint32_t)cap)
+		size <<= 1;
+	rs->rep.pid = pid;
+	rs->cap = cap;
+	rs->hash_size = size;
 	rs->rep.stacks = calloc((size_t)cap, sizeof(*rs->rep.stacks));
-	rs->codes = calloc((size_t)cap * SITES_MAX_FRAMES, sizeof(*rs->codes));
-	if (!rs->rep.stacks || !rs->codes)
-		goto nomem;
-	rs->rep.pid = t->procs[pidx].pid;
-	/* Sites: cumulative counts, written once per process (at its exit or the recording's end);
-	 * a file holding several writes of one stack sums them as the collapsed report does. */
-	for (i = slo; i < shi; i++) {
-		const struct trace_aux *a = &t->aux[TRACE_SITES][i];
-		int k = stack_index(t, rs, a->name, cap);
-
-		if (k < 0)
-			continue;
-		if (a->count > 0)
-			rs->rep.stacks[k].count += (uint64_t)a->count;
-		rs->time = MAX(rs->time, a->time);
+	rs->codes = calloc((size_t)cap, sizeof(*rs->codes));
+	rs->hash = malloc(size * sizeof(*rs->hash));
+	if (!rs->rep.stacks || !rs->codes || !rs->hash)
+		return -ENOMEM;
+	for (i = 0; i < (int)size; i++)
+		rs->hash[i] = -1;
+	if (nsurv) {
+		rs->sv = calloc(1, sizeof(*rs->sv));
+		if (!rs->sv || !(rs->sv->aggs = calloc((size_t)MIN(nsurv, SURV_AGG_MAX), sizeof(*rs->sv->aggs))))
+			return -ENOMEM;
+		rs->sv->from_trace = true;
 	}
-	if (vhi > vlo) {
-		struct survivors *sv = calloc(1, sizeof(*sv));
-
-		if (!sv || !(sv->aggs = calloc((size_t)MIN(vhi - vlo, SURV_AGG_MAX), sizeof(*sv->aggs)))) {
-			free(sv);
-			goto nomem;
-		}
-		sv->from_trace = true;
-		rs->sv = sv;
-		for (i = vlo; i < vhi && sv->naggs < SURV_AGG_MAX; i++) {
-			const struct trace_aux *a = &t->aux[TRACE_SURVIVORS][i];
-			struct surv_agg *g = &sv->aggs[sv->naggs++];
-			int k = stack_index(t, rs, a->name, cap);
-
-			g->type = text_id(a->kind ? a->kind : "");
-			copy_str(g->type_name, sizeof(g->type_name), a->kind ? a->kind : "");
-			g->stack_id = k >= 0 ? rs->rep.stacks[k].stack_id : text_id(a->name);
-			/* The file's numbers: negative ones (hostile or damaged) count as 0. */
-			g->alive = a->count > 0 ? (uint64_t)a->count : 0;
-			g->sampled = a->bytes > 0 ? (uint64_t)a->bytes : 0;
-			g->survived = a->per_min > 0 && a->per_min < 1e18 ? (uint64_t)a->per_min : 0;
-			sv->sampled += g->sampled;
-			sv->survived += g->survived;
-			sv->alive += g->alive;
-			rs->time = MAX(rs->time, a->time);
-		}
-	}
-	qsort(rs->rep.stacks, (size_t)rs->rep.nstacks, sizeof(*rs->rep.stacks), by_count_desc);
-	for (i = 0; i < rs->rep.nstacks; i++)
-		rs->rep.total += rs->rep.stacks[i].count;
-	rs->rep.counters.samples = rs->rep.counters.captured = rs->rep.total;
 	return 0;
-nomem:
-	replay_sites__free(rs);
-	return -ENOMEM;
+}
+
+static void add_site(struct build *b, struct replay_sites *rs, const struct trace_aux *a)
+{
+	int k = stack_index(b, rs, a->name);
+
+	if (k < 0)
+		return;
+	/* Cumulative counts, written once per process (at its exit or the recording's end); a
+	 * file holding several writes of one stack sums them, as the collapsed report does. */
+	if (a->count > 0)
+		rs->rep.stacks[k].count = sat_add(rs->rep.stacks[k].count, (uint64_t)a->count);
+	rs->time = MAX(rs->time, a->time);
+}
+
+static void add_survivor(struct build *b, struct replay_sites *rs, const struct trace_aux *a)
+{
+	struct survivors *sv = rs->sv;
+	struct surv_agg *g;
+	int k;
+
+	if (sv->naggs >= SURV_AGG_MAX) {
+		sv->agg_full++;
+		return;
+	}
+	k = stack_index(b, rs, a->name);
+	g = &sv->aggs[sv->naggs++];
+	g->type = text_id(a->kind ? a->kind : "");
+	copy_str(g->type_name, sizeof(g->type_name), a->kind ? a->kind : "");
+	g->stack_id = k >= 0 ? rs->rep.stacks[k].stack_id : text_id(a->name);
+	/* The file's numbers: negative ones (hostile or damaged) count as 0. */
+	g->alive = a->count > 0 ? (uint64_t)a->count : 0;
+	g->sampled = a->bytes > 0 ? (uint64_t)a->bytes : 0;
+	g->survived = a->per_min > 0 && a->per_min < 1e18 ? (uint64_t)a->per_min : 0;
+	sv->sampled = sat_add(sv->sampled, g->sampled);
+	sv->survived = sat_add(sv->survived, g->survived);
+	sv->alive = sat_add(sv->alive, g->alive);
+	rs->time = MAX(rs->time, a->time);
+}
+
+int replay_sites__build_all(const struct trace *t, struct replay_sites *rs)
+{
+	struct build b = { .t = t, .frames_left = REPLAY_MAX_FRAMES };
+	int *nsites = calloc((size_t)t->nprocs + 1, sizeof(int)), *nsurv = calloc((size_t)t->nprocs + 1, sizeof(int));
+	int i, err = 0;
+
+	for (i = 0; i < t->nprocs; i++) {
+		memset(&rs[i], 0, sizeof(rs[i]));
+		rs[i].time = -1;
+	}
+	if (!nsites || !nsurv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* One pass per table: rows per process first (the bounds), then the rows themselves. */
+	for (i = 0; i < t->naux[TRACE_SITES]; i++)
+		nsites[t->aux[TRACE_SITES][i].proc]++;
+	for (i = 0; i < t->naux[TRACE_SURVIVORS]; i++)
+		nsurv[t->aux[TRACE_SURVIVORS][i].proc]++;
+	for (i = 0; i < t->nprocs && !err; i++)
+		if (nsites[i] + nsurv[i])
+			err = alloc_proc(&rs[i], t->procs[i].pid, nsites[i] + nsurv[i], nsurv[i]);
+	for (i = 0; i < t->naux[TRACE_SITES] && !err; i++)
+		add_site(&b, &rs[t->aux[TRACE_SITES][i].proc], &t->aux[TRACE_SITES][i]);
+	for (i = 0; i < t->naux[TRACE_SURVIVORS] && !err; i++)
+		add_survivor(&b, &rs[t->aux[TRACE_SURVIVORS][i].proc], &t->aux[TRACE_SURVIVORS][i]);
+	for (i = 0; i < t->nprocs && !err; i++) {
+		struct sites_report *rep = &rs[i].rep;
+		int k;
+
+		/* by count for the views; each frame's code moves with its stack (frames point into
+		 * codes[], which stays where it is) */
+		qsort(rep->stacks, (size_t)rep->nstacks, sizeof(*rep->stacks), by_count_desc);
+		for (k = 0; k < rep->nstacks; k++)
+			rep->total = sat_add(rep->total, rep->stacks[k].count);
+		rep->counters.samples = rep->counters.captured = rep->total;
+	}
+out:
+	if (err)
+		for (i = 0; i < t->nprocs; i++)
+			replay_sites__free(&rs[i]);
+	free(nsites);
+	free(nsurv);
+	return err;
 }
 
 void replay_sites__fill(const struct replay_sites *rs, double at, struct proc_row *row)
@@ -210,10 +274,15 @@ void replay_sites__fill(const struct replay_sites *rs, double at, struct proc_ro
 
 void replay_sites__free(struct replay_sites *rs)
 {
+	int i;
+
 	if (!rs)
 		return;
+	for (i = 0; rs->codes && i < rs->rep.nstacks; i++)
+		free(rs->codes[i]);
 	free(rs->rep.stacks);
 	free(rs->codes);
+	free(rs->hash);
 	if (rs->sv)
 		free(rs->sv->aggs);
 	free(rs->sv);
