@@ -347,6 +347,39 @@ static void test_recycled_leak(void **state)
 	}
 }
 
+/* Members that vanish without an exit row (no longer Python, filtered out) are forgotten after
+ * a while, so a long-lived family keeps tracking the workers it starts later: 3000 such members,
+ * then one that lives and exits is retired with its growth. */
+static void test_vanished_members_forgotten(void **state)
+{
+	struct fam *f = *state;
+	struct proc_row *w;
+	const struct group_row *g;
+	pid_t next = 101;
+
+	row_new(f, 100, 1, GUNI, 30 << 20);
+	for (int i = 0; i < 3000; i++) {
+		w = row_new(f, next++, 100, GUNI, 40 << 20);
+		groups__update(f->gs, &f->snap);
+		drop_row(f, w); /* gone, no exited row */
+		f->snap.time += 1;
+	}
+	w = row_new(f, next++, 100, GUNI, 40 << 20);
+	w->first_seen = f->snap.time;
+	for (int s = 0; s <= 30; s += 5) {
+		w->last_update = f->snap.time;
+		set_types(w, f->snap.time, "app.Session", 10 + 10 * s);
+		groups__update(f->gs, &f->snap);
+		f->snap.time += 5;
+	}
+	w->exited = true;
+	groups__update(f->gs, &f->snap);
+	g = &f->snap.groups[0];
+	assert_int_equal(g->nretired, 1);
+	assert_true(g->retired[0].last_seen - g->retired[0].first_seen >= 30);
+	assert_int_equal(g->retired[0].pid, next - 1);
+}
+
 /* Recycled workers that do not grow: nothing. */
 static void test_recycled_flat_is_quiet(void **state)
 {
@@ -407,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_family_figures_and_verdict, fam_setup, fam_teardown),
 		cmocka_unit_test_setup_teardown(test_one_worker_suspect_is_no_family_verdict, fam_setup, fam_teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_leak, fam_setup, fam_teardown),
+		cmocka_unit_test_setup_teardown(test_vanished_members_forgotten, fam_setup, fam_teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_flat_is_quiet, fam_setup, fam_teardown),
 		cmocka_unit_test_setup_teardown(test_ids_stable_family_ends, fam_setup, fam_teardown),
 	};

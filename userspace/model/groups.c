@@ -16,6 +16,10 @@
 #define GROUP_MAX_DEPTH 16
 /* Members whose first census is remembered for their growth over life; beyond, none is. */
 #define GROUP_TRACK_MAX 2048
+/* A member gone from the rows without an exit row (no longer Python, filtered out, its exit
+ * missed) is forgotten after this long, even while its family lives: else such members would
+ * fill the tracks of a long-lived family and its later workers would go untracked. */
+#define GROUP_TRACK_STALE_S 60.0
 #define GROUP_TRACK_TYPES MODEL_MAX_TYPES
 
 /* Thresholds of a family verdict. */
@@ -858,7 +862,8 @@ expire:
 		if (gs && gs->g[k].used && gs->g[k].seen < snap->time)
 			gs->g[k].used = false;
 	for (k = 0; gs && k < gs->ntracks;)
-		if (gs->tracks[k].seen < snap->time && !group_by_id(gs, gs->tracks[k].group_id))
+		if (gs->tracks[k].seen < snap->time &&
+		    (!group_by_id(gs, gs->tracks[k].group_id) || gs->tracks[k].seen < snap->time - GROUP_TRACK_STALE_S))
 			gs->tracks[k] = gs->tracks[--gs->ntracks];
 		else
 			k++;
