@@ -717,6 +717,19 @@ def check_header_fields():
                  "match too)" % (missing, extra))
 
 
+def read_extensions(raw, prefix, libdir, gdb_bin):
+    """The fields of extension modules (EXTENSION_FIELDS) from the DWARF of prefix/lib/libdir/
+    lib-dynload/<pattern> into raw: the interpreter's own DWARF does not have those structs."""
+    for pattern in sorted(set(EXTENSION_FIELDS.values())):
+        sos = sorted(glob.glob(os.path.join(prefix, "lib", libdir, "lib-dynload", pattern)))
+        if not sos:
+            continue
+        ext = run_gdb(sos[0], gdb_bin)
+        for f, pat in EXTENSION_FIELDS.items():
+            if pat == pattern:
+                raw[f] = ext.get(f)
+
+
 def generate(pyenv_root, gdb_bin, ft_build=None):
     check_header_fields()
     builds = find_builds(pyenv_root)
@@ -726,15 +739,7 @@ def generate(pyenv_root, gdb_bin, ft_build=None):
     for major, minor, patch, path in builds:
         raw = run_gdb(path, gdb_bin)
         prefix = os.path.dirname(os.path.dirname(path))  # .../versions/X.Y.Z from lib/ or bin/
-        for pattern in sorted(set(EXTENSION_FIELDS.values())):
-            sos = sorted(glob.glob(os.path.join(prefix, "lib", "python%d.%d" % (major, minor),
-                                                "lib-dynload", pattern)))
-            if not sos:
-                continue
-            ext = run_gdb(sos[0], gdb_bin)
-            for f, pat in EXTENSION_FIELDS.items():
-                if pat == pattern:
-                    raw[f] = ext.get(f)
+        read_extensions(raw, prefix, "python%d.%d" % (major, minor), gdb_bin)
         vals, notes = to_table(raw, (major, minor, patch))
         raw_all["%d.%d" % (major, minor)] = {"version": "%d.%d.%d" % (major, minor, patch),
                                               "path": path, "fields": vals, "raw": raw}
@@ -763,6 +768,8 @@ def generate(pyenv_root, gdb_bin, ft_build=None):
         # (ob_tid, flags, mutex, gc bits, ob_ref_local, ob_ref_shared before ob_type), no
         # PyGC_Head in front of objects (the type is still in DWARF: NONE here on purpose).
         raw = run_gdb(ft_build, gdb_bin)
+        # _asyncio is an extension there too (lib/python3.13t/lib-dynload)
+        read_extensions(raw, os.path.dirname(os.path.dirname(ft_build)), "python3.13t", gdb_bin)
         vals, notes = to_table(raw, (3, 13, 5))
         vals["free_threaded"] = 1
         vals["gc_head_size"] = vals["gc_head_next"] = vals["gc_head_prev"] = None

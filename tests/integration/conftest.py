@@ -80,11 +80,11 @@ EXTRA = {
     # test_reliability.py::test_free_threaded_statements checks pyleak says so, and that sites
     # come through (test_sites.py's scenarios need >= 10 automatic collections in seconds, which
     # the free-threaded trigger -- counts flushed per 512 per thread, a 25% heap-growth gate --
-    # does not give them). No refs (no GC lists to start from) and no pymalloc arenas:
-    # test_refs.py / test_memory.py assert those statements (test_*free_threaded*); the census
+    # does not give them). Retention chains start from the objects of the mimalloc heaps (refs).
+    # No pymalloc arenas: test_memory.py asserts that statement (test_*free_threaded*); the census
     # of objects left by exited threads: test_census.py::test_census_exited_thread_free_threaded.
     "python3.13t": dict(name="ft-3.13t", minor=(3, 13), tier="usdt", shared=False, symtab=True, usdt=True,
-                        free_threaded=True, features=("list", "gc", "census", "leaks")),
+                        free_threaded=True, features=("list", "gc", "census", "leaks", "refs")),
 }
 _EXTRA_PATHS = []
 

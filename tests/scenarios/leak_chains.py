@@ -11,7 +11,8 @@ moves into a new holder, the module global dict _REGISTRY ('conn-N' -> Connectio
 _CONNECTIONS is deleted, and the leak goes on into _REGISTRY (the same growth, a new chain): a
 chain shown after that must be the new one or "chain lost", never the old.
 
-The true chains come from gc.get_referrers inside this process (refs_chains.true_chain): write
+The true chains come from gc.get_referrers inside this process (refs_chains.true_chain; on a
+free-threaded build from gc.get_referents over the heap, refs_chains.referrers_begin): write
 object addresses ("0x7f..."), one a line, to TRUTH.ask, then SIGUSR1; the next truth has
 chains {"0xADDR": chain or null} for them.
 
@@ -26,7 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _truth  # noqa: E402
-from refs_chains import true_chain  # noqa: E402
+from refs_chains import referrers_begin, referrers_end, true_chain  # noqa: E402
 
 _CONNECTIONS = []
 STATE = {"broken": False, "break_now": False}
@@ -72,9 +73,11 @@ def asked_chains(path):
     for o in gc.get_objects():
         if id(o) in wanted:
             by_id[id(o)] = o
+    referrers_begin([id(out), id(by_id), id(want), id(wanted)])
     for a in want:
         o = by_id.get(int(a, 16))
         out[a] = true_chain(o) if o is not None else None
+    referrers_end()
     o = None
     by_id.clear()
     return out

@@ -5,6 +5,8 @@ Each case keeps --count instances of its own class alive through one chain, and 
 gives, per instance address, the TRUE chain from its root down to it, computed inside this
 process with gc.get_referrers (a breadth-first walk up from the object, link by link, with what
 each link is: dict key, attribute name, index, C field) -- objgraph.find_backref_chain's shape.
+On a free-threaded build the referrers come from gc.get_referents over the heap instead (3.13t
+untracks module dicts, classes and functions once a second thread starts: _build_referrer_index).
 
   module_dict     sys.modules['refs_svc'].__dict__['registry'] -> dict['sess-N'] -> refs_svc.Session
   class_attr      __main__.Registry._items (a class attribute list) -> __main__.ClassLeak
@@ -51,6 +53,7 @@ import functools
 import gc
 import os
 import sys
+import sysconfig
 import threading
 import time
 import types
@@ -328,13 +331,63 @@ def setup_case(name, count):
 
 # ---------------------------------------------------------------------------------- the truth
 
+# Free-threaded builds (3.13t): once a second thread starts, the interpreter makes the objects
+# with deferred reference counts (module dicts, classes, functions, code) immortal and untracks
+# them, so gc.get_referrers -- which only searches tracked objects -- no longer sees the holders
+# a chain goes through.  There the referrers come from an index built with gc.get_referents over
+# everything reachable from the roots and the tracked objects (what get_referrers would search
+# if those objects were still tracked).
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+_REF_INDEX = {}
+
+
+def _build_referrer_index(ignore):
+    _REF_INDEX.clear()
+    seen = set(ignore)
+    todo = [m.__dict__ for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)]
+    todo.append(gc.garbage)
+    todo.extend(gc.get_objects())
+    seen.update((id(todo), id(seen), id(_REF_INDEX)))
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        for r in gc.get_referents(o):
+            holders = _REF_INDEX.get(id(r))
+            if holders is None:
+                holders = _REF_INDEX[id(r)] = []
+                seen.add(id(holders))
+            holders.append(o)
+            if id(r) not in seen:
+                todo.append(r)
+    del todo[:]
+
+
+def referrers_begin(ignore=()):
+    """Before a batch of true_chain calls (the heap must not change in between): index the
+    referrers on a free-threaded build; nothing to do elsewhere."""
+    if FREE_THREADED:
+        _build_referrer_index(set(ignore))
+
+
+def referrers_end():
+    _REF_INDEX.clear()
+
+
+def _referrers(o):
+    if FREE_THREADED:
+        return list(_REF_INDEX.get(id(o), ()))
+    return gc.get_referrers(o)
+
+
 def _is_lru(o):
     return type(o).__name__ == "_lru_cache_wrapper"
 
 
 def _owner_of_dict(d, ignore):
     """The object whose __dict__ is d (an instance, a class, a function, a module), or None."""
-    for o in gc.get_referrers(d):
+    for o in _referrers(d):
         if id(o) in ignore or type(o) is FrameType:
             continue
         if isinstance(o, type):
@@ -366,7 +419,7 @@ def _frame_link(f, c):
 
 def _gen_of_frame(f, ignore):
     """<= 3.10: the generator whose frame object f is (the frame itself is what refers)."""
-    for o in gc.get_referrers(f):
+    for o in _referrers(f):
         if id(o) not in ignore and isinstance(o, types.GeneratorType) and o.gi_frame is f:
             return o
     return None
@@ -497,7 +550,7 @@ def true_chain(obj, max_depth=12):
         if depth[head] >= max_depth:
             head += 1
             continue
-        refs = gc.get_referrers(cur)
+        refs = _referrers(cur)
         ignore.add(id(refs))
         for r in refs:
             if id(r) in ignore or id(r) in seen:
@@ -610,6 +663,7 @@ def main():
 
     def extra():
         cases = {}
+        referrers_begin([id(cases)])
         for n in names:
             if n == "asyncio":
                 cases[n] = {"type": types_of[n], "count": args.count, "shapes": ASYNC_SHAPES}
@@ -619,6 +673,7 @@ def main():
                 cases[n] = {"type": types_of[n], "count": args.count, "shapes": CHURN_SHAPES}
             else:
                 cases[n] = case_truth(n, types_of[n], args.count)
+        referrers_end()
         return {"scenario": "refs_chains", "cases": cases,
                 "expected": {"kind": "none", "name": None}, "expected_all": []}
 

@@ -30,6 +30,8 @@ struct fake {
 	struct py_target t;
 	uint64_t seen[64];
 	int nseen;
+	uint64_t untracked_seen[64];
+	int nuntracked_seen;
 };
 
 static void w64(struct fake *f, uint64_t a, uint64_t v)
@@ -93,11 +95,15 @@ static void build(struct fake *f)
 	w64(f, TSTATE + 344 + 8 + 2 * 3064 + 1040 + 5 * 24, PAGE);
 }
 
-static int visit(uint64_t addr, const unsigned char *obj, void *arg)
+static int visit(uint64_t addr, const unsigned char *obj, bool tracked, void *arg)
 {
 	struct fake *f = arg;
 
 	(void)obj;
+	if (!tracked) { /* allocated but untracked: handed over as such, never as tracked */
+		f->untracked_seen[f->nuntracked_seen++] = addr;
+		return 0;
+	}
 	f->seen[f->nseen++] = addr;
 	return 0;
 }
@@ -128,6 +134,8 @@ static void test_walk_counts_tracked_blocks(void **state)
 	assert_int_equal(f.nseen, 6);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_int_equal(f.seen[i], block(want[i]));
+	assert_int_equal(f.nuntracked_seen, 1); /* block 9: for refs, which needs 3.13t's immortals */
+	assert_int_equal(f.untracked_seen[0], block(9));
 	free(f.buf);
 }
 

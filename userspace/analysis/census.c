@@ -613,7 +613,7 @@ static const char *const static_type_syms[] = {
 #define MAX_ARENAS (1 << 20)
 
 /* Free-threaded: one object of a mimalloc heap (census_ft.c found it allocated and tracked). */
-static int ft_visit(uint64_t addr, const unsigned char *obj, void *arg)
+static int ft_visit(uint64_t addr, const unsigned char *obj, bool tracked, void *arg)
 {
 	struct walk *w = arg;
 	struct census *c = w->c;
@@ -621,6 +621,19 @@ static int ft_visit(uint64_t addr, const unsigned char *obj, void *arg)
 	struct row *row;
 	uint64_t type;
 
+	if (!tracked || (obj[CENSUS_FT_GC_BITS] & CENSUS_FT_BIT_FROZEN)) {
+		const struct pyobj_type *pt = NULL;
+
+		if (!w->o->visit || !w->o->visit_untracked)
+			return 0;
+		/* not counted (frozen ones are left out as a GIL build's permanent generation is):
+		 * only the visitor's, with a type that reads as one (the block may be an object still
+		 * being built); frozen as generation 3, the permanent one */
+		memcpy(&type, obj + l->object_type, 8);
+		if (pyobj__refcnt_live(l, obj) && !pyobj_types__get(c->types, w->r, type, &pt) && pt)
+			w->o->visit(w->o->visit_arg, addr, pt, tracked ? 3 : 0);
+		return 0;
+	}
 	if (c->st.nodes >= w->max_nodes) {
 		c->st.truncated = true;
 		return -E2BIG;
@@ -634,6 +647,9 @@ static int ft_visit(uint64_t addr, const unsigned char *obj, void *arg)
 		c->st.unknown_types++;
 		return 0;
 	}
+	/* No generations in a free-threaded build: every object is told as generation 0 */
+	if (w->o->visit)
+		w->o->visit(w->o->visit_arg, addr, row->info, 0);
 	row->pend_count++;
 	row->pend_bytes += obj_bytes(c, row->info, obj);
 	if (row->info->kind == PYOBJ_DICT || row->info->kind == PYOBJ_LIST || row->info->kind == PYOBJ_SET ||

@@ -33,6 +33,10 @@ struct census_opts {
 	 * again for the same objects (analysis/refs.c builds its heap snapshot from it). */
 	void (*visit)(void *arg, uint64_t obj, const struct pyobj_type *type, int generation);
 	void *visit_arg;
+	/* Free-threaded builds: visit also the untracked objects of the GC heaps (not counted):
+	 * after a second thread starts, 3.13t untracks the module dicts, classes and functions a
+	 * retention chain goes through (census_ft.h). */
+	bool visit_untracked;
 	/*
 	 * Objects to look for (survivor samples): probe_addrs sorted ascending, nprobe entries.
 	 * For each the walk stores the ob_type it found at that address in probe_types (0 = not

@@ -51,7 +51,7 @@
 #define FT_SEG_ABANDONED_NEXT 176
 #define FT_SEG_SLICE_ENTRIES 248
 #define FT_MAX_SEGMENTS 4096 /* 128 GiB of segments: a longer pool is garbage */
-#define FT_OB_GC_BITS 11 /* PyObject.ob_gc_bits; _PyGC_BITS_TRACKED = 1 */
+#define FT_OB_GC_BITS CENSUS_FT_GC_BITS /* PyObject.ob_gc_bits; _PyGC_BITS_TRACKED = 1 */
 #define FT_PREHEADER 16	 /* GC_PRE heap: managed dict + weakref words before the object */
 
 /* Bounds: a page is copied whole, so its area is capped; thread and page counts are capped. */
@@ -160,11 +160,9 @@ static int walk_page(struct remote *r, uint64_t page, const unsigned char *pg, i
 			continue; /* no room for an object header */
 		n = bsize - (size_t)pre < sizeof(obj) ? bsize - (size_t)pre : sizeof(obj);
 		memcpy(obj, area + at, n);
-		if (!(obj[FT_OB_GC_BITS] & 1)) {
+		if (!(obj[FT_OB_GC_BITS] & 1))
 			st->untracked++;
-			continue;
-		}
-		err = visit(start + at, obj, arg);
+		err = visit(start + at, obj, obj[FT_OB_GC_BITS] & 1, arg);
 		if (err)
 			return err;
 	}

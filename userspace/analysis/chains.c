@@ -180,8 +180,8 @@ static void search(struct chains *ch, struct proc_row *row, struct remote *r, st
 		en->status = SUSPECT_CHAIN_NOT_FOUND;
 		if (err == -ENOTSUP && row->target.free_threaded) {
 			snprintf(en->text, sizeof(en->text),
-				 "no chain: retention chains walk the GC lists, which a free-threaded build does not "
-				 "have (its census reads the mimalloc heaps)");
+				 "no chain: the mimalloc heap layout of this free-threaded build is unknown to "
+				 "this pyleak");
 			en->searched = 1e300; /* never again: it cannot change */
 			return;
 		}

@@ -349,9 +349,7 @@ static int read_instance(struct walk *w, uint64_t obj, const struct wtype *tp)
 
 	w->nkv = 0;
 	if (l->minor >= 11 && (tp->flags & PY_TPFLAGS_MANAGED_DICT)) {
-		/* free-threaded builds have no PyGC_Head: the managed dict is the word before the
-		 * object (MANAGED_DICT_OFFSET -1 words instead of -3, Include/internal/pycore_object.h) */
-		if (remote__read_u64(w->r, obj - (l->free_threaded == 1 ? 8 : 24), &word))
+		if (remote__read_u64(w->r, pyobj__managed_dict_at(l, obj), &word))
 			return -EFAULT;
 		if (l->minor == 12 && (word & 1))
 			return read_split(w, tp->cached_keys, word + 1);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/census.h"
+#include "analysis/census_ft.h"
 #include "util/escape.h"
 
 /*
@@ -816,7 +817,7 @@ static int x_instance(struct refs_ctx *x, struct xstate *xs, uint64_t obj, const
 			return 1;
 	}
 	if (l->minor >= 11 && (rt->flags & PY_TPFLAGS_MANAGED_DICT)) {
-		if (remote__read_u64(xs->r, obj - 24, &word))
+		if (remote__read_u64(xs->r, pyobj__managed_dict_at(l, obj), &word))
 			return -EFAULT;
 		if (l->minor == 12 && (word & 1))
 			return x_split(x, xs, rt->cached_keys, word + 1, -1);
@@ -986,7 +987,7 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 	const struct rtype *rt = &x->rts[n->rt];
 	unsigned char hdr[HDR_MAX];
 	size_t hlen;
-	uint64_t type, refcnt, code;
+	uint64_t type, code;
 	int ret = 0;
 
 	xs->parent = i;
@@ -1015,9 +1016,8 @@ static int extract(struct refs_ctx *x, struct xstate *xs, uint32_t i)
 	if (remote__read_prefix(xs->r, n->addr, hdr, hlen, 16))
 		return -EFAULT;
 	type = rd64(hdr + l->object_type);
-	refcnt = rd64(hdr + l->object_refcnt);
 	/* Freed and reused (or never an object): the type it had in the GC walk is gone. */
-	if (type != rt->addr || refcnt == 0 || refcnt > (1ull << 40))
+	if (type != rt->addr || !pyobj__refcnt_live(l, hdr))
 		return -ESTALE;
 
 	switch (rt->kind) {
@@ -1342,7 +1342,7 @@ static int inst_attr(struct refs_ctx *x, uint64_t obj, const char *name, uint64_
 		return -EFAULT;
 	t = &x->rts[rt];
 	if (l->minor >= 11 && (t->flags & PY_TPFLAGS_MANAGED_DICT)) {
-		if (remote__read_u64(x->raw, obj - 24, &word))
+		if (remote__read_u64(x->raw, pyobj__managed_dict_at(l, obj), &word))
 			return -EFAULT;
 		if (l->minor == 12 && (word & 1)) {
 			values = word + 1;
@@ -1553,6 +1553,11 @@ static void visit(void *arg, uint64_t obj, const struct pyobj_type *type, int ge
 	if (i < 0 || !added)
 		return;
 	x->nodes[i].gen = gen;
+	if (gen == 3) { /* free-threaded: frozen (walk_permanent counts a GIL build's) */
+		x->st->permanent++;
+		if (x->rts[rt].match)
+			x->st->frozen++;
+	}
 	if (x->rts[rt].match && add_candidate(x, i, gen))
 		x->err = -ENOMEM;
 }
@@ -2197,6 +2202,7 @@ static int walk_heap(struct refs_ctx *x)
 	co.top_containers = -1;
 	co.visit = visit;
 	co.visit_arg = x;
+	co.visit_untracked = true;
 	err = census__run(x->t, x->raw, &co, &cen);
 	if (err)
 		return err;
@@ -2225,7 +2231,9 @@ static int walk_permanent(struct refs_ctx *x)
 	bool added;
 	int rt;
 
-	if (!x->t->gc_addr || l->gc_permanent_generation == NONE || l->gc_head_size > 32)
+	/* free-threaded: frozen objects stay in the heaps, which the census walk visited */
+	if (!x->t->gc_addr || l->gc_permanent_generation == NONE || l->gc_head_size > 32 || x->t->free_threaded ||
+	    !l->gc_head_size)
 		return 0;
 	head = x->t->gc_addr + l->gc_permanent_generation + l->gc_gen_head;
 	if (remote__read(x->raw, head, gch, l->gc_head_size))
@@ -2277,7 +2285,7 @@ static int walk_permanent(struct refs_ctx *x)
 static int find_targets(struct refs_ctx *x, const char *type_name, uint64_t addr, uint32_t *targets, int max)
 {
 	const struct pyobj_type *pt;
-	uint64_t type = 0, refcnt = 0;
+	uint64_t type = 0;
 	int64_t ti;
 	bool added;
 	int rt;
@@ -2289,9 +2297,12 @@ static int find_targets(struct refs_ctx *x, const char *type_name, uint64_t addr
 	}
 	ti = node_find(x, addr);
 	if (ti < 0) {
-		if (!remote__valid_ptr(addr, 8) || remote__read_u64(x->raw, addr + x->l->object_type, &type) ||
-		    remote__read_u64(x->raw, addr + x->l->object_refcnt, &refcnt) || refcnt == 0 ||
-		    refcnt > (1ull << 40) || pyobj_types__get(x->types, x->raw, type, &pt) || !pt)
+		unsigned char hdr[32];
+
+		if (!remote__valid_ptr(addr, 8) || remote__read_prefix(x->raw, addr, hdr, sizeof(hdr), 32))
+			return -EINVAL;
+		memcpy(&type, hdr + x->l->object_type, 8);
+		if (!pyobj__refcnt_live(x->l, hdr) || pyobj_types__get(x->types, x->raw, type, &pt) || !pt)
 			return -EINVAL;
 		rt = rt_resolve(x, type);
 		if (rt < 0)
@@ -2398,8 +2409,9 @@ int refs__run(const struct py_target *t, struct remote *r, const struct refs_opt
 	int ntargets, err, iframe_rt;
 
 	*out = NULL;
-	/* A free-threaded build keeps no GC lists to walk (its objects are in mimalloc heaps) */
-	if (!t->layout || t->free_threaded)
+	/* A free-threaded build keeps no GC lists: its objects are found in the mimalloc heaps
+	 * (census_ft.c), for the builds whose heap layout pyleak knows */
+	if (!t->layout || (t->free_threaded && !census_ft__supported(t)))
 		return -ENOTSUP;
 	if (o.max_depth <= 0)
 		o.max_depth = REFS_DEFAULT_DEPTH;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/census_ft.h"
 #include "analysis/refs.h"
 #include "cmd/cmds.h"
 #include "probes/sites.h" /* pyline__addr2line: line tables (pure functions) */
@@ -489,18 +490,17 @@ int cmd_refs(int argc, char **argv)
 		pr_err("refs: pid %d: python %s cannot be observed: %s", (int)pid, t->version, t->why);
 		goto cleanup;
 	}
-	if (t->free_threaded) {
-		/* the snapshot starts from the GC lists, which a free-threaded build does not have */
-		pr_err("refs: pid %d: python %s is a free-threaded build: retention chains are not supported there "
-		       "yet (no GC lists to start from; 'pyleak census' walks its mimalloc heaps)",
-		       (int)pid, t->version);
-		goto cleanup;
-	}
 	remote__init_pid(&r, pid);
 	for (tries = 0; (err = python__resolve_gc(t, &r)) == -EAGAIN && tries < 20 && !exiting; tries++)
 		sleep_interruptible_ms(50);
 	if (err) {
 		pr_err("refs: pid %d: cannot find the GC state: %s", (int)pid, strerror(-err));
+		goto cleanup;
+	}
+	if (t->free_threaded && !census_ft__supported(t)) {
+		/* the snapshot starts from the objects the census finds: in the mimalloc heaps here */
+		pr_err("refs: pid %d: python %s is a free-threaded build whose mimalloc heap layout this pyleak "
+		       "does not know: retention chains are not supported there", (int)pid, t->version);
 		goto cleanup;
 	}
 	o.types = pyobj_types__new(t->layout);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "target/layout.h"
 #include "target/remote.h"
@@ -71,6 +72,40 @@ int pyobj__len(const struct py_layout *l, struct remote *r, uint64_t addr, enum 
 #define PYOBJ_HEADER_COPY 64
 /* The same, from an already-read copy of the object's first PYOBJ_HEADER_COPY bytes. */
 int64_t pyobj__len_from_header(const struct py_layout *l, const void *hdr32, enum pyobj_kind kind);
+
+/*
+ * Does an object header (its first 24 bytes, or 32 in a free-threaded build) hold a plausible
+ * reference count: a live object, not a freed block that kept its type pointer? GIL builds:
+ * ob_refcnt in 1..2^40 (immortal ones included). Free-threaded builds split it: ob_ref_local
+ * (uint32 at 12, the owning thread's) and ob_ref_shared (Py_ssize_t at 16, other threads', the
+ * count shifted by 2 over flags, negative while merges are queued): live if either is non-zero
+ * (Include/object.h struct _object, Py_GIL_DISABLED).
+ */
+static inline bool pyobj__refcnt_live(const struct py_layout *l, const unsigned char *hdr)
+{
+	uint64_t rc;
+
+	if (l->free_threaded == 1) {
+		uint32_t local;
+		int64_t shared;
+
+		memcpy(&local, hdr + 12, 4);
+		memcpy(&shared, hdr + 16, 8);
+		return (local || shared) && shared > -(1ll << 42) && shared < (1ll << 42);
+	}
+	memcpy(&rc, hdr + l->object_refcnt, 8);
+	return rc && rc <= (1ull << 40);
+}
+
+/*
+ * 3.11+: where an instance with Py_TPFLAGS_MANAGED_DICT keeps its dict pointer (3.12: or its
+ * tagged values): MANAGED_DICT_OFFSET words before the object, -3 behind the PyGC_Head, -1 in a
+ * free-threaded build, which has no PyGC_Head (Include/internal/pycore_object.h).
+ */
+static inline uint64_t pyobj__managed_dict_at(const struct py_layout *l, uint64_t obj)
+{
+	return obj - (l->free_threaded == 1 ? 8 : 24);
+}
 
 /*
  * Iterate a dict's live items in insertion order (combined and split tables, every layout
