@@ -61,8 +61,8 @@ class Interp(object):
 #   list     test_list.py             gc      test_gc.py (counters, pauses)
 #   census   test_census.py           leaks   test_leaks.py
 #   sites    test_sites.py            alloc   test_alloc.py (young sample, exact)
-#   record   test_record.py (round trip, census/suspects; 3.15 only)
-#   serve    test_serve.py (Prometheus scrape of the GC counters; 3.15 only)
+#   record   test_record.py (round trip, census/suspects), test_replay.py (batch replay)
+#   serve    test_serve.py (Prometheus scrape of the GC counters)
 #   refs     test_refs.py             survivors  test_survivors.py
 #   memory   test_memory.py (arenas, untracked, RSS parts)
 #   native   test_native.py (glibc heap walk, sampled native allocations)
@@ -73,7 +73,7 @@ class Interp(object):
 _FULL = ("list", "gc", "census", "leaks", "sites", "alloc", "refs", "survivors", "memory", "native", "hostile")
 EXTRA = {
     "python3.14": dict(name="sid-3.14", minor=(3, 14), tier="usdt", shared=False, symtab=False, usdt=True,
-                       features=_FULL),
+                       features=_FULL + ("record", "serve")),
     "python3.15": dict(name="sid-3.15", minor=(3, 15), tier="usdt", shared=False, symtab=False, usdt=True,
                        features=_FULL + ("record", "serve")),
     # Free-threaded: the census walks the mimalloc heaps; no allocation sampling (no GC lists):

@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from conftest import interpreters, pyleak_json_lines, proc_entry
+from conftest import extra_interpreters, interpreters, pyleak_json_lines, proc_entry
 
 USDT = interpreters(minors=(), debian=True)
 PYENV = interpreters(minors=((3, 12), (3, 13)), debian=False)
+EXTRA = extra_interpreters("alloc")  # Debian sid 3.14, 3.15 (USDT, stripped, static)
 
 
 def _alloc_entries(pid, *args):
@@ -18,7 +19,7 @@ def _alloc_entries(pid, *args):
     return [proc_entry(s, pid)["alloc"] for s in snaps if proc_entry(s, pid) and proc_entry(s, pid)["alloc"]]
 
 
-@pytest.mark.parametrize("interp", USDT + PYENV, ids=repr)
+@pytest.mark.parametrize("interp", USDT + PYENV + EXTRA, ids=repr)
 def test_young_sample_names_the_leaking_type(interp, scenario):
     s = scenario(interp, "alloc_rates.py", "--rate", "3000", "--leak", "--duration", "60")
     s.truth()  # started

@@ -28,7 +28,7 @@ from conftest import PYLEAK, extra_interpreters, interpreters, need, resolve, ru
 DEBIAN = [i for i in interpreters(pyenv=False) if i.name == "debian-3.11"]
 PYENV = [i for i in interpreters(minors=((3, 12),), debian=False)]
 ROUND_TRIP = DEBIAN + PYENV[:1]
-EXTRA = extra_interpreters("record")  # sid 3.15: its GC rings, census and verdicts in a trace
+EXTRA = extra_interpreters("record")  # sid 3.14 and 3.15: their GC state, census and verdicts in a trace
 
 
 def _wait_for(pred, timeout, what):

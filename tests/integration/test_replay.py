@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from conftest import (PYLEAK, Scenario, close, interpreters, mallocstats, proc_entry, pyleak_json_lines,
-                      run_pyleak)
+from conftest import (PYLEAK, Scenario, close, extra_interpreters, interpreters, mallocstats, proc_entry,
+                      pyleak_json_lines, run_pyleak)
 
 
-def test_replay_batch_matches_truth(root, scenario, tmp_path):
-    interp = interpreters(minors=(), debian=True)[0]
+@pytest.mark.parametrize("interp", interpreters(minors=(), debian=True)[:1] + extra_interpreters("record"), ids=repr)
+def test_replay_batch_matches_truth(root, scenario, tmp_path, interp):
     s = scenario(interp, "gc_saveall.py", "--duration", "5")
     db = str(tmp_path / "rec.db")
     rec = subprocess.Popen([os.environ.get("PYLEAK", run_pyleak.__globals__["PYLEAK"]), "record", "-p", str(s.pid),
