@@ -2299,7 +2299,9 @@ static int find_targets(struct refs_ctx *x, const char *type_name, uint64_t addr
 	if (ti < 0) {
 		unsigned char hdr[32];
 
-		if (!remote__valid_ptr(addr, 8) || remote__read_prefix(x->raw, addr, hdr, sizeof(hdr), 32))
+		/* the header: 16 bytes, 32 in a free-threaded build (a small object may end its mapping) */
+		if (!remote__valid_ptr(addr, 8) ||
+		    remote__read_prefix(x->raw, addr, hdr, sizeof(hdr), x->l->free_threaded == 1 ? 32 : 16))
 			return -EINVAL;
 		memcpy(&type, hdr + x->l->object_type, 8);
 		if (!pyobj__refcnt_live(x->l, hdr) || pyobj_types__get(x->types, x->raw, type, &pt) || !pt)
