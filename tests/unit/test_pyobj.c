@@ -336,11 +336,59 @@ static void test_garbage(void **state)
 	}
 }
 
+/* Live or freed, from the header alone: one count in a GIL build, two halves free-threaded. */
+static void test_refcnt_live_and_managed_dict(void **state)
+{
+	const struct py_layout *gil = layout__find(3, 13), *ft = NULL;
+	unsigned char h[32];
+	uint64_t rc;
+	uint32_t local;
+	int64_t shared;
+	int i;
+
+	(void)state;
+	for (i = 0; py_layouts[i]; i++)
+		if (py_layouts[i]->free_threaded == 1)
+			ft = py_layouts[i];
+	assert_non_null(gil);
+	assert_non_null(ft);
+	memset(h, 0, sizeof(h));
+	assert_false(pyobj__refcnt_live(gil, h)); /* a freed block */
+	rc = 1;
+	memcpy(h + gil->object_refcnt, &rc, 8);
+	assert_true(pyobj__refcnt_live(gil, h));
+	rc = 0xffffffffull; /* immortal (3.12+) */
+	memcpy(h + gil->object_refcnt, &rc, 8);
+	assert_true(pyobj__refcnt_live(gil, h));
+	rc = 1ull << 41; /* garbage */
+	memcpy(h + gil->object_refcnt, &rc, 8);
+	assert_false(pyobj__refcnt_live(gil, h));
+
+	memset(h, 0, sizeof(h));
+	assert_false(pyobj__refcnt_live(ft, h));
+	local = 1; /* owned by its thread */
+	memcpy(h + 12, &local, 4);
+	assert_true(pyobj__refcnt_live(ft, h));
+	local = 0;
+	memcpy(h + 12, &local, 4);
+	shared = -4; /* held only by other threads, a merge queued */
+	memcpy(h + 16, &shared, 8);
+	assert_true(pyobj__refcnt_live(ft, h));
+	shared = 1ll << 50;
+	memcpy(h + 16, &shared, 8);
+	assert_false(pyobj__refcnt_live(ft, h));
+
+	/* MANAGED_DICT_OFFSET: -3 words behind the PyGC_Head, -1 without one */
+	assert_int_equal(pyobj__managed_dict_at(gil, 0x1000), 0x1000 - 24);
+	assert_int_equal(pyobj__managed_dict_at(ft, 0x1000), 0x1000 - 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_str),	   cmocka_unit_test(test_dict_get), cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_len), cmocka_unit_test(test_len_at_mapping_end),	   cmocka_unit_test(test_type_cache), cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_refcnt_live_and_managed_dict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
