@@ -247,8 +247,9 @@ int replay_sites__build_all(const struct trace *t, struct replay_sites *rs)
 		int k;
 
 		/* by count for the views; each frame's code moves with its stack (frames point into
-		 * codes[], which stays where it is) */
-		qsort(rep->stacks, (size_t)rep->nstacks, sizeof(*rep->stacks), by_count_desc);
+		 * codes[], which stays where it is); a process without rows has no array at all */
+		if (rep->nstacks > 1)
+			qsort(rep->stacks, (size_t)rep->nstacks, sizeof(*rep->stacks), by_count_desc);
 		for (k = 0; k < rep->nstacks; k++)
 			rep->total = sat_add(rep->total, rep->stacks[k].count);
 		rep->counters.samples = rep->counters.captured = rep->total;
