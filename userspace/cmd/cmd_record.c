@@ -196,16 +196,11 @@ static struct census_seen *seen_for(struct record_ctx *ctx, pid_t pid)
 /* FNV-1a over the suspects' kinds and names: a changed verdict set is written again. */
 static uint64_t suspects_hash(const struct proc_row *row)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = FNV1A_INIT;
 	int i;
 
-	for (i = 0; i < row->nsuspects; i++) {
-		const unsigned char *p = (const unsigned char *)row->suspects[i].name;
-
-		h = (h ^ (uint64_t)row->suspects[i].kind) * 1099511628211ull;
-		while (*p)
-			h = (h ^ *p++) * 1099511628211ull;
-	}
+	for (i = 0; i < row->nsuspects; i++)
+		h = fnv1a_str((h ^ (uint64_t)row->suspects[i].kind) * FNV1A_PRIME, row->suspects[i].name);
 	return h ^ (uint64_t)row->nsuspects;
 }
 

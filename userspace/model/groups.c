@@ -299,11 +299,7 @@ void groups__free(struct groups *gs)
 
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return fnv1a_str(FNV1A_INIT, s);
 }
 
 static struct group_state *find_group(struct groups *gs, pid_t root, uint64_t start)

@@ -46,11 +46,10 @@ static int done(sqlite3 *db, sqlite3_stmt *st)
 
 static uint64_t verdict_hash(const struct group_row *g)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = FNV1A_INIT;
 
 	for (int i = 0; i < g->nverdicts; i++)
-		for (const unsigned char *p = (const unsigned char *)g->verdicts[i].text; *p; p++)
-			h = (h ^ *p) * 1099511628211ull;
+		h = fnv1a_str(h, g->verdicts[i].text);
 	return (h ^ (uint64_t)g->nverdicts) & INT64_MAX;
 }
 

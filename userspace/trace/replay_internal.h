@@ -13,7 +13,7 @@ struct replay_sites {
 	struct site_code **codes; /* per stack parsed: its frames' file and function */
 	struct survivors *sv;	  /* the (type, stack) rows (from_trace), or NULL */
 	int cap;		  /* stacks it has room for */
-	int *hash;		  /* stack ids → index into rep.stacks while building (-1 free) */
+	int *hash;		  /* while building: stack ids → index into rep.stacks (-1 free) */
 	uint32_t hash_size;
 };
 

@@ -10,13 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a: the stack ids and type ids of a replay, from the recorded texts (never 0). */
+/* The stack ids and type ids of a replay, from the recorded texts (never 0). */
 static uint64_t text_id(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = fnv1a_str(FNV1A_INIT, s);
 
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
 	return h ? h : 1;
 }
 
@@ -248,8 +246,9 @@ int replay_sites__build_all(const struct trace *t, struct replay_sites *rs)
 
 		/* by count for the views; each frame's code moves with its stack (frames point into
 		 * codes[], which stays where it is); a process without rows has no array at all */
-		if (rep->nstacks > 1)
-			qsort(rep->stacks, (size_t)rep->nstacks, sizeof(*rep->stacks), by_count_desc);
+		sort_array(rep->stacks, (size_t)rep->nstacks, sizeof(*rep->stacks), by_count_desc);
+		free(rs[i].hash); /* indexes of the unsorted order: of no use from here on */
+		rs[i].hash = NULL;
 		for (k = 0; k < rep->nstacks; k++)
 			rep->total = sat_add(rep->total, rep->stacks[k].count);
 		rep->counters.samples = rep->counters.captured = rep->total;

@@ -80,6 +80,18 @@ void sb_put_i64(struct strbuf *sb, int64_t v); /* decimal, as "%lld" prints it, 
 /* Quoted JSON string ("null" for NULL): esc_json of util/escape.h, kept under this name for its many callers. */
 void sb_json_str(struct strbuf *sb, const char *s);
 
+/* FNV-1a: ids of names and cheap change detection (not for anything a target could collide on
+ * to harm: a collision only merges two rows or skips one rewrite). fnv1a_str adds a string's
+ * bytes to h (NULL adds nothing); start from FNV1A_INIT. */
+#define FNV1A_INIT  1469598103934665603ull
+#define FNV1A_PRIME 1099511628211ull
+static inline uint64_t fnv1a_str(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * FNV1A_PRIME;
+	return h;
+}
+
 /* qsort that accepts an empty (possibly NULL) array: qsort(NULL, 0, ...) is undefined behaviour. */
 static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
