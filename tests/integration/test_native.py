@@ -58,14 +58,20 @@ def build_ext(interp, tmp_path):
     return out
 
 
-def growth(s, pid):
-    """In-use bytes of the heap over WINDOW_S next to the scenario's own count of leaked chunks."""
+def growth(s, pid, walks=1):
+    """In-use bytes of the heap over WINDOW_S next to the scenario's own count of leaked chunks.
+    walks > 1: at each end the walk with the fewest bytes in use of that many. A walk does not stop
+    the target, so on a churning one it lands anywhere in a step: the least of a few is the heap
+    between steps, which a balanced target keeps flat (one walk mid-step was 540 KiB off in CI)."""
+    def walk():
+        # a partial walk stopped early (fewer bytes): any whole one first
+        return min((heap_whole(pid) for _ in range(walks)), key=lambda h: (h["partial"], h["in_use_bytes"]))
     s.truth()
     time.sleep(2)  # past start-up: imports, first allocations
-    h0 = heap_whole(pid)
+    h0 = walk()
     t0 = s.refresh_truth()
     time.sleep(WINDOW_S)
-    h1 = heap_whole(pid)
+    h1 = walk()
     t1 = s.refresh_truth()
     return h0, h1, t0, t1
 
@@ -196,13 +202,13 @@ def named(pattern):
     return lambda d: any(pattern in x["name"] for x in d["native"]["suspects"])
 
 
-def growth_bg(s, pid, out):
+def growth_bg(s, pid, out, walks=1):
     """growth() in a thread: the heap-walk checks on a target that is being sampled meanwhile."""
     import threading
 
     def run():
         try:
-            out["walk"] = growth(s, pid)
+            out["walk"] = growth(s, pid, walks)
         except Exception as e:  # re-raised by the test
             out["walk_error"] = e
     th = threading.Thread(target=run, daemon=True)
@@ -384,7 +390,8 @@ def run_phase(jobs, res, at_least=0.0):
     for key, s, done, extra in jobs:
         r = res[key]
         r["t0"] = s.refresh_truth()
-        threads.append(growth_bg(s, s.pid, r))
+        # the balanced controls: flat between steps (see growth)
+        threads.append(growth_bg(s, s.pid, r, walks=5 if key.startswith("control") else 1))
         if done is WALK_ONLY:
             continue
         if "leaked_bytes" in r["t0"]:
