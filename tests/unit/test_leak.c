@@ -120,12 +120,39 @@ static void test_series_ring(void **state)
 	assert_true(t[0] == 10 && v[n - 1] == 2.0 * (LEAK_MAX_POINTS + 9));
 }
 
+/* Float points: times across rebases and counts up to 2^24 come back as they went in. */
+static void test_series_precision(void **state)
+{
+	static struct leak_series s;
+	static double t[LEAK_MAX_POINTS], v[LEAK_MAX_POINTS];
+	double base = 1.5e6; /* monotonic seconds of a host up for weeks */
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < LEAK_MAX_POINTS; i++)
+		leak_series__add(&s, base + i * 1.25, (double)(16777216 - LEAK_MAX_POINTS + i));
+	n = leak_series__points(&s, t, v);
+	assert_int_equal(n, LEAK_MAX_POINTS);
+	for (i = 0; i < n; i++) {
+		assert_true(fabs(t[i] - (base + i * 1.25)) < 1e-3);
+		assert_true(v[i] == (double)(16777216 - LEAK_MAX_POINTS + i));
+	}
+	/* a day later (past LEAK_REBASE_S): the base moves, the old points keep their times */
+	leak_series__add(&s, base + 86400.0, 7.0);
+	n = leak_series__points(&s, t, v);
+	assert_true(fabs(t[n - 1] - (base + 86400.0)) < 1e-3 && v[n - 1] == 7.0);
+	assert_true(fabs(t[n - 2] - (base + (LEAK_MAX_POINTS - 1) * 1.25)) < 0.02);
+	assert_true(fabs(t[0] - (base + 1.25)) < 0.02);
+	for (i = 1; i < n; i++)
+		assert_true(t[i] > t[i - 1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_theil_sen_robust_to_outliers), cmocka_unit_test(test_mann_kendall),
 		cmocka_unit_test(test_verdicts), cmocka_unit_test(test_too_short_window),
-		cmocka_unit_test(test_series_ring),
+		cmocka_unit_test(test_series_ring), cmocka_unit_test(test_series_precision),
 	};
 	return cmocka_run_group_tests_name("leak", tests, NULL, NULL);
 }

@@ -48,7 +48,6 @@ struct gc_mark {
 struct analysis {
 	struct pyobj_types *types; /* type-name cache across censuses */
 	struct holders *holders;   /* container names, cached per address */
-	char qnames[MAX_CONTAINER_SERIES][HOLDERS_NAME_MAX];
 	double census_at, next_idle_check; /* census_at: the last census (0: none yet) */
 	/* before the first census: the GC state at the previous refresh, to see it move */
 	bool seen;
@@ -330,7 +329,7 @@ static struct tseries *container_series(struct analysis *a, uint64_t addr, uint6
 
 /* Holder names for the census's largest containers (a bounded walk only for new addresses). */
 static void name_containers(struct proc_row *row, struct analysis *a, struct remote *r, const struct census *c,
-			    size_t n, double now)
+			    size_t n, double now, char (*qnames)[HOLDERS_NAME_MAX])
 {
 	struct holders_query q[MAX_CONTAINER_SERIES];
 	int nq = 0, map[MAX_CONTAINER_SERIES];
@@ -343,7 +342,7 @@ static void name_containers(struct proc_row *row, struct analysis *a, struct rem
 	for (i = 0; i < n; i++) {
 		const struct census_container *cc = census__container(c, i);
 
-		a->qnames[i][0] = 0;
+		qnames[i][0] = 0;
 		map[i] = -1;
 		if (cc->len < HOLDER_MIN_LEN)
 			continue;
@@ -360,7 +359,7 @@ static void name_containers(struct proc_row *row, struct analysis *a, struct rem
 		holders__name(a->holders, &row->target, r, a->types, q, nq, now);
 	for (i = 0; i < n; i++)
 		if (map[i] >= 0)
-			copy_str(a->qnames[i], sizeof(a->qnames[i]), q[map[i]].name);
+			copy_str(qnames[i], HOLDERS_NAME_MAX, q[map[i]].name);
 }
 
 static double thread_cpu_s(void)
@@ -485,6 +484,8 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 	long nprobe = 0;
 	struct holders_container *roots = NULL;
 	int nroots = -1;
+	/* holder names of the census's largest containers, for this census only */
+	char qnames[MAX_CONTAINER_SERIES][HOLDERS_NAME_MAX];
 	int64_t untracked_total = 0;
 	double ret = 0; /* the arena part's CPU seconds, once the census is used */
 	size_t i, n;
@@ -610,16 +611,30 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 	if (!o->no_untracked) {
 		if (!a->holders)
 			a->holders = holders__new(NULL);
-		if (!a->roots)
-			a->roots = calloc(MAX_ROOT_CONTAINERS, sizeof(*a->roots));
-		if (a->roots && now >= a->next_roots && a->holders && a->types) {
-			int got = holders__containers(a->holders, &row->target, r, a->types, HOLDER_MIN_LEN, a->roots,
+		/* The walk fills a scratch array; the process keeps what it found at its size (a few
+		 * dozen containers of HOLDER_MIN_LEN or more: 45 KiB of 128 slots were resident per
+		 * process between walks). A walk that fails keeps the last one's containers. */
+		struct holders_container *scratch = NULL;
+
+		if (now >= a->next_roots && a->holders && a->types)
+			scratch = calloc(MAX_ROOT_CONTAINERS, sizeof(*scratch));
+		if (scratch) {
+			int got = holders__containers(a->holders, &row->target, r, a->types, HOLDER_MIN_LEN, scratch,
 						      MAX_ROOT_CONTAINERS, now);
 
-			a->nroots = got > 0 ? got : 0;
-			nroots = got >= 0 ? a->nroots : remeasure_roots(a, r, row->target.layout);
+			if (got >= 0) {
+				free(a->roots);
+				a->roots = got > 0 ? malloc((size_t)got * sizeof(*a->roots)) : NULL;
+				a->nroots = a->roots ? got : 0;
+				if (a->roots)
+					memcpy(a->roots, scratch, (size_t)got * sizeof(*a->roots));
+				nroots = a->nroots;
+			} else {
+				nroots = remeasure_roots(a, r, row->target.layout);
+			}
+			free(scratch);
 			a->next_roots = now + ROOTS_INTERVAL_S;
-		} else if (a->roots) {
+		} else {
 			nroots = remeasure_roots(a, r, row->target.layout);
 		}
 		roots = a->roots;
@@ -630,7 +645,7 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 	n = census__ncontainers(c);
 	if (n > MAX_CONTAINER_SERIES)
 		n = MAX_CONTAINER_SERIES;
-	name_containers(row, a, r, c, n, now);
+	name_containers(row, a, r, c, n, now, qnames);
 	for (i = 0; i < n; i++) {
 		const struct census_container *cc = census__container(c, i);
 		struct tseries *cs;
@@ -641,9 +656,9 @@ static double run_census(struct proc_row *row, struct analysis *a, struct remote
 		cs->in_last = true;
 		cs->s.last_seen = now;
 		copy_str(cs->type, sizeof(cs->type), cc->type_name ? cc->type_name : "?");
-		cs->named = a->qnames[i][0] != 0;
+		cs->named = qnames[i][0] != 0;
 		if (cs->named)
-			copy_str(cs->s.name, sizeof(cs->s.name), a->qnames[i]);
+			copy_str(cs->s.name, sizeof(cs->s.name), qnames[i]);
 		else
 			snprintf(cs->s.name, sizeof(cs->s.name), "%s@0x%llx", cc->type_name ? cc->type_name : "container",
 				 (unsigned long long)cc->addr);

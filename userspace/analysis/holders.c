@@ -32,9 +32,11 @@ void holders__default_limits(struct holders_limits *lim)
 	lim->refresh_s = 300;
 }
 
+/* The name is allocated to its length: the cache holds every container a root walk finds (a few
+ * hundred per process), and most names are far shorter than HOLDERS_NAME_MAX. */
 struct cache_entry {
 	uint64_t addr, type_addr;
-	char name[HOLDERS_NAME_MAX];
+	char *name; /* NULL: none */
 	bool found;
 	double checked_at, last_asked;
 };
@@ -69,8 +71,12 @@ struct holders *holders__new(const struct holders_limits *lim)
 
 void holders__free(struct holders *h)
 {
+	int i;
+
 	if (!h)
 		return;
+	for (i = 0; i < h->ncache; i++)
+		free(h->cache[i].name);
 	free(h->cache);
 	free(h);
 }
@@ -784,10 +790,19 @@ static struct cache_entry *cache_put(struct holders *h, uint64_t addr, uint64_t 
 				victim = i;
 		e = &h->cache[victim];
 	}
+	free(e->name);
 	memset(e, 0, sizeof(*e));
 	e->addr = addr;
 	e->type_addr = type_addr;
 	return e;
+}
+
+/* found: the name (out of memory leaves the entry unnamed, never a dangling one) */
+static void cache_name(struct cache_entry *e, bool found, const char *name)
+{
+	free(e->name);
+	e->name = found && name[0] ? strdup(name) : NULL;
+	e->found = e->name != NULL;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -856,8 +871,7 @@ int holders__name(struct holders *h, const struct py_target *t, struct remote *r
 					struct cache_entry *e = cache_put(h, q[i].addr, q[i].type_addr);
 
 					e->checked_at = now;
-					e->found = idx >= 0 && w.rank[idx] < RANK_NONE && w.name[idx][0];
-					copy_str(e->name, sizeof(e->name), e->found ? w.name[idx] : "");
+					cache_name(e, idx >= 0 && w.rank[idx] < RANK_NONE, idx >= 0 ? w.name[idx] : "");
 				}
 			}
 		}
@@ -928,8 +942,7 @@ int holders__containers(struct holders *h, const struct py_target *t, struct rem
 
 			e->checked_at = now;
 			e->last_asked = now;
-			e->found = out[i].name[0] != 0;
-			copy_str(e->name, sizeof(e->name), out[i].name);
+			cache_name(e, true, out[i].name);
 		}
 		err = w.nfound;
 	}

@@ -128,8 +128,21 @@ bool leak__is_growing(const struct trend *tr, const struct leak_policy *p, doubl
 
 void leak_series__add(struct leak_series *s, double t, double v)
 {
-	s->t[s->head] = t;
-	s->v[s->head] = v;
+	int i;
+
+	if (!s->n) {
+		s->t0 = t;
+	} else if (t - s->t0 > LEAK_REBASE_S) {
+		/* the newest point becomes the base; the older ones go negative by as much, with the
+		 * precision of their age (a point hours old is still within a tenth of a second) */
+		double shift = t - s->t0;
+
+		for (i = 0; i < LEAK_MAX_POINTS; i++)
+			s->dt[i] = (float)((double)s->dt[i] - shift);
+		s->t0 = t;
+	}
+	s->dt[s->head] = (float)(t - s->t0);
+	s->v[s->head] = (float)v;
 	s->head = (s->head + 1) % LEAK_MAX_POINTS;
 	if (s->n < LEAK_MAX_POINTS)
 		s->n++;
@@ -155,7 +168,7 @@ int leak_series__points(const struct leak_series *s, double *t, double *v)
 	int i, start = (s->head - s->n + LEAK_MAX_POINTS) % LEAK_MAX_POINTS;
 
 	for (i = 0; i < s->n; i++) {
-		t[i] = s->t[(start + i) % LEAK_MAX_POINTS];
+		t[i] = s->t0 + s->dt[(start + i) % LEAK_MAX_POINTS];
 		v[i] = s->v[(start + i) % LEAK_MAX_POINTS];
 	}
 	return s->n;
