@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		struct alloc_report r;
 
 		alloc_probes__tick(ap);
-		alloc_probes__read(ap, t[i].pid, &r);
+		alloc_probes__read(ap, t[i].pid, -1, &r);
 		printf("{\"baseline\": %d, \"t\": %.6f}\n", t[i].pid, mono());
 		if (sig)
 			kill(t[i].pid, SIGUSR1);
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 			for (i = 0; i < n; i++) {
 				struct alloc_report r;
 
-				err = alloc_probes__read(ap, t[i].pid, &r);
+				err = alloc_probes__read(ap, t[i].pid, -1, &r);
 				if (!err) {
 					print_report(t[i].pid, &r);
 					if (sig)

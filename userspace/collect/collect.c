@@ -428,7 +428,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	struct gc_kstats ks;
 	struct remote r;
 	struct proc_sample s;
-	bool have_ks = false;
+	bool have_ks = false, gc_read;
 	int g, err;
 
 	remote__init_pid(&r, t->pid);
@@ -459,6 +459,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		have_ks = true;
 	err = python__read_gc(t, &r, &gc);
 	row->gc_read_ns = now_mono_ns();
+	gc_read = !err; /* gc.count[0] is this refresh's young count (the allocation figures use it) */
 	if (err && have_ks && ks.stats_valid) {
 		/* The process may be gone: the kernel's last read is still exact. */
 		for (g = 0; g < MODEL_NGEN; g++) {
@@ -536,7 +537,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 	}
 
 	if (c->alloc && !row->exited)
-		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, &row->alloc);
+		row->alloc_valid = !alloc_probes__read(c->alloc, t->pid, gc_read ? gc.count[0] : -1, &row->alloc);
 	if (c->native && !row->exited && now - row->native_walk_time >= NATIVE_WALK_INTERVAL_S)
 		native_refresh(c, row, now);
 	if (c->sites && !row->exited && t->tier != GC_TIER_POLL) {

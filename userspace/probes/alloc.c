@@ -755,7 +755,7 @@ static double observed_ns(const struct alloc_probes *p, const struct pid_entry *
 	return o;
 }
 
-int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *out)
+int alloc_probes__read(struct alloc_probes *p, pid_t pid, int64_t young_count, struct alloc_report *out)
 {
 	struct alloc_pid_stats ps;
 	struct pid_entry *e;
@@ -782,8 +782,12 @@ int alloc_probes__read(struct alloc_probes *p, pid_t pid, struct alloc_report *o
 	}
 	memset(&ps, 0, sizeof(ps));
 	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.alloc_pids), &key, &ps);
-	remote__init_pid(&r, pid);
-	if (remote__read_i32(&r, e->count0_addr, &count0))
+	/* the young count read with the GC state of this refresh (the same field: count0_addr), or
+	 * read here when the caller has none */
+	remote__init_pid(&r, pid); /* also for the type names below */
+	if (young_count >= 0 && young_count <= INT32_MAX)
+		count0 = (int32_t)young_count;
+	else if (remote__read_i32(&r, e->count0_addr, &count0))
 		count0 = -1;
 	att = attached_ns(p, now);
 	dump_range(p, pid, &lo, &hi);

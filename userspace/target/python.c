@@ -618,6 +618,42 @@ void python__gc_rings(const struct py_target *t, bool *rings, uint16_t ring_off[
 	*rec_collections = (uint16_t)l->gc_stats_collections;
 }
 
+/* A wrong table shows up as nonsense here: refuse rather than print it. */
+static int stats_check(int64_t out[3][3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (out[i][0] < 0 || out[i][1] < 0 || out[i][2] < 0 || out[i][0] > (1ll << 53))
+			return -EPROTO;
+	return 0;
+}
+
+/* Before 3.15: generation_stats[3] of {collections, collected, uncollectable}, in the GC state,
+ * read with the generations in one batch (python__read_gc). */
+#define FIXED_STATS_LEN (3 * 24)
+static bool fixed_stats(const struct py_layout *l)
+{
+	return !stats_rings(l) && l->gc_stats_size == 24 && l->gc_stats_collections >= 0 && l->gc_stats_collected >= 0 &&
+	       l->gc_stats_uncollectable >= 0 && l->gc_stats_collections < 24 && l->gc_stats_collected < 24 &&
+	       l->gc_stats_uncollectable < 24;
+}
+
+static int fixed_stats_decode(const struct py_layout *l, const unsigned char *stats, int64_t out[3][3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		int64_t v[3];
+
+		memcpy(v, stats + i * 24, 24);
+		out[i][0] = v[l->gc_stats_collections / 8];
+		out[i][1] = v[l->gc_stats_collected / 8];
+		out[i][2] = v[l->gc_stats_uncollectable / 8];
+	}
+	return stats_check(out);
+}
+
 /* The largest stats block pyleak reads at once (3.15.2: 1120 bytes of rings). */
 #define GC_STATS_BLOCK_MAX 4096
 
@@ -669,27 +705,16 @@ int python__read_gen_stats(const struct py_target *t, struct remote *r, int64_t 
 				memcpy(&duration_s[i], rec + l->gc_stats_duration, 8);
 		}
 	} else {
-		unsigned char stats[3 * 32];
+		unsigned char stats[FIXED_STATS_LEN];
 
-		if (l->gc_stats_size != 24)
+		if (!fixed_stats(l))
 			return -ENOTSUP;
-		err = remote__read(r, t->gc_stats_addr, stats, 3 * 24);
+		err = remote__read(r, t->gc_stats_addr, stats, sizeof(stats));
 		if (err)
 			return err;
-		for (i = 0; i < 3; i++) {
-			int64_t v[3];
-
-			memcpy(v, stats + i * 24, 24);
-			out[i][0] = v[l->gc_stats_collections / 8];
-			out[i][1] = v[l->gc_stats_collected / 8];
-			out[i][2] = v[l->gc_stats_uncollectable / 8];
-		}
+		return fixed_stats_decode(l, stats, out);
 	}
-	/* A wrong table shows up as nonsense here: refuse rather than print it. */
-	for (i = 0; i < 3; i++)
-		if (out[i][0] < 0 || out[i][1] < 0 || out[i][2] < 0 || out[i][0] > (1ll << 53))
-			return -EPROTO;
-	return 0;
+	return stats_check(out);
 }
 
 int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_state *gc)
@@ -708,23 +733,30 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 	if (l->gc_generation_size <= 0 || l->gc_generation_size > 64 || l->gc_generations == LAYOUT_NONE)
 		return -ENOTSUP;
 	{
+		/* One process_vm_readv for all of it where the stats sit at a fixed place (before 3.15):
+		 * this runs every refresh for every process, and a host has hundreds of them. */
+		unsigned char fixed[FIXED_STATS_LEN];
+		bool batch_stats = fixed_stats(l) && t->gc_collecting_addr && t->gc_enabled_addr && t->gc_garbage_addr;
 		struct remote_iov iov[] = {
 			{ t->gc_generations_addr, gens, 3 * (size_t)l->gc_generation_size },
 			{ t->gc_enabled_addr, &gc->enabled, 4 },
 			{ t->gc_collecting_addr, &gc->collecting, 4 },
 			{ t->gc_garbage_addr, &garbage, 8 },
+			{ t->gc_stats_addr, fixed, sizeof(fixed) },
 		};
-		int niov = ARRAY_SIZE(iov);
+		int niov = batch_stats ? 5 : 4;
 
 		if (!t->gc_collecting_addr || !t->gc_enabled_addr || !t->gc_garbage_addr)
 			niov = 1;
 		err = remote__readv(r, iov, niov);
 		if (err)
 			return err;
+		for (i = 0; i < 3; i++)
+			gc->duration_s[i] = -1;
+		err = batch_stats ? fixed_stats_decode(l, fixed, stats) : python__read_gen_stats(t, r, stats, gc->duration_s);
+		if (err)
+			return err;
 	}
-	err = python__read_gen_stats(t, r, stats, gc->duration_s);
-	if (err)
-		return err;
 	for (i = 0; i < 3; i++) {
 		int32_t th, cnt;
 
