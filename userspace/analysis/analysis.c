@@ -1283,7 +1283,8 @@ void analysis__update(struct proc_row *row, struct remote *r, const struct analy
 		row->nsuspects = 0;
 		fill_rows(row, a, &pol);
 		survivor_evidence(row, a);
-		if (!o->no_chains) {
+		if (!o->no_chains && (a->chains || row->nsuspects)) {
+			/* only once there is something to explain: 55 KiB a process, most never need it */
 			if (!a->chains)
 				a->chains = chains__new();
 			/* the most telling suspects get the first searches */
