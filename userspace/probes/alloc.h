@@ -51,10 +51,10 @@ int alloc_probes__forget(struct alloc_probes *p, pid_t pid);
  * loop); cheap when nothing is due.  Returns ms until it next needs to run (or -errno). */
 int alloc_probes__tick(struct alloc_probes *p);
 
-/* Rates since the previous read of this pid.  count0: the young count (gen 0 count) read with
- * this refresh's GC state, or -1 to have it read here.  -EAGAIN on the first read (baseline taken),
+/* Rates since the previous read of this pid.  young_count: the gen 0 count read with this
+ * refresh's GC state, or -1 to have it read here.  -EAGAIN on the first read (baseline taken),
  * -ENOENT for an unregistered pid. */
-int alloc_probes__read(struct alloc_probes *p, pid_t pid, int64_t count0, struct alloc_report *out);
+int alloc_probes__read(struct alloc_probes *p, pid_t pid, int64_t young_count, struct alloc_report *out);
 
 /* Detaches everything.  NULL is fine. */
 void alloc_probes__destroy(struct alloc_probes *p);

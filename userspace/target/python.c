@@ -736,7 +736,8 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 		/* One process_vm_readv for all of it where the stats sit at a fixed place (before 3.15):
 		 * this runs every refresh for every process, and a host has hundreds of them. */
 		unsigned char fixed[FIXED_STATS_LEN];
-		bool batch_stats = fixed_stats(l) && t->gc_collecting_addr && t->gc_enabled_addr && t->gc_garbage_addr;
+		bool flags = t->gc_collecting_addr && t->gc_enabled_addr && t->gc_garbage_addr;
+		bool batch_stats = flags && fixed_stats(l);
 		struct remote_iov iov[] = {
 			{ t->gc_generations_addr, gens, 3 * (size_t)l->gc_generation_size },
 			{ t->gc_enabled_addr, &gc->enabled, 4 },
@@ -744,16 +745,18 @@ int python__read_gc(const struct py_target *t, struct remote *r, struct py_gc_st
 			{ t->gc_garbage_addr, &garbage, 8 },
 			{ t->gc_stats_addr, fixed, sizeof(fixed) },
 		};
-		int niov = batch_stats ? 5 : 4;
+		int niov = !flags ? 1 : batch_stats ? 5 : 4;
 
-		if (!t->gc_collecting_addr || !t->gc_enabled_addr || !t->gc_garbage_addr)
-			niov = 1;
 		err = remote__readv(r, iov, niov);
 		if (err)
 			return err;
-		for (i = 0; i < 3; i++)
-			gc->duration_s[i] = -1;
-		err = batch_stats ? fixed_stats_decode(l, fixed, stats) : python__read_gen_stats(t, r, stats, gc->duration_s);
+		if (batch_stats) {
+			for (i = 0; i < 3; i++)
+				gc->duration_s[i] = -1; /* 3.15's alone: python__read_gen_stats */
+			err = fixed_stats_decode(l, fixed, stats);
+		} else {
+			err = python__read_gen_stats(t, r, stats, gc->duration_s);
+		}
 		if (err)
 			return err;
 	}
