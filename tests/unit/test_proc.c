@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "util/common.h"
 #include "target/proc.h"
@@ -111,6 +112,52 @@ static void test_stat_one_read(void **state)
 	assert_int_equal(proc__cpu_ns(getpid(), &u, &sy), 0);
 	assert_true(mine.user_ns <= u && mine.sys_ns <= sy);
 	assert_int_equal(proc__stat(-1, &mine) < 0, 1);
+	/* the image fields (26-28) when present; a line cut after field 24 leaves them unknown */
+	assert_int_equal(proc__parse_stat("42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 "
+					  "987654 123456789 300 18446744073709551615 4194304 4198400 140737488347136 0",
+					  &st),
+			 0);
+	assert_int_equal(st.start_code, 4194304);
+	assert_int_equal(st.end_code, 4198400);
+	assert_int_equal(st.start_stack, 140737488347136ull);
+	assert_int_equal(proc__parse_stat("42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 987654 123456789 300",
+					  &st),
+			 0);
+	assert_int_equal(st.start_stack, 0);
+	assert_int_equal(st.rss_bytes, 300ull * page);
+}
+
+/* A held stat fd reads the process it was opened on, and -ESRCH once that process is reaped
+ * (never the next process given the pid). */
+static void test_stat_fd(void **state)
+{
+	struct proc_stat a, b;
+	int fd, status;
+	pid_t child;
+
+	(void)state;
+	fd = proc__open_stat(getpid());
+	assert_true(fd >= 0);
+	assert_int_equal(proc__stat_fd(fd, &a), 0);
+	assert_int_equal(proc__stat(getpid(), &b), 0);
+	assert_int_equal(a.start_ticks, b.start_ticks);
+	assert_int_equal(a.ppid, b.ppid);
+	assert_int_equal(a.start_code, b.start_code);
+	assert_int_equal(a.start_stack, b.start_stack);
+	assert_true(a.start_stack > 1); /* the test may read its own */
+	assert_int_equal(proc__stat_fd(fd, &a), 0); /* reads again from the start */
+	close(fd);
+	assert_int_equal(proc__open_stat(-1) < 0, 1);
+
+	child = fork();
+	assert_true(child >= 0);
+	if (!child)
+		_exit(0);
+	fd = proc__open_stat(child); /* running or a zombie: not reaped before the waitpid */
+	assert_true(fd >= 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(proc__stat_fd(fd, &a), -ESRCH);
+	close(fd);
 }
 
 static void test_container_ids(void **state)
@@ -223,6 +270,17 @@ static void test_strbuf_printf_room(void **state)
 			assert_string_equal(sb.buf, want);
 		}
 	}
+	{
+		const uint64_t v[] = { 0, 9, 10, 18446744073709551615ull, 9223372036854775808ull };
+		size_t k;
+
+		for (k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+			sb_reset(&sb);
+			sb_put_u64(&sb, v[k]);
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v[k]);
+			assert_string_equal(sb.buf, want);
+		}
+	}
 	sb_free(&sb);
 }
 
@@ -244,7 +302,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maps_line),     cmocka_unit_test(test_status),
-		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_stat_one_read), cmocka_unit_test(test_container_ids),
+		cmocka_unit_test(test_stat_start_time), cmocka_unit_test(test_stat_one_read), cmocka_unit_test(test_stat_fd), cmocka_unit_test(test_container_ids),
 		cmocka_unit_test(test_versions_and_names), cmocka_unit_test(test_parsers),
 		cmocka_unit_test(test_strbuf_json), cmocka_unit_test(test_strbuf_printf_room),
 	};

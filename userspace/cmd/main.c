@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cmd/cmds.h"
 #include "util/common.h"
@@ -110,6 +111,16 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signals__install();
+	{
+		/* Watching 1000 processes holds one /proc stat fd and several probe fds each: the
+		 * usual soft limit (1024) would run out long before the hard one. */
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	optind = 0; /* each subcommand runs its own getopt_long over its own argv */
 	return cmd->fn(argc - i, argv + i);
 }

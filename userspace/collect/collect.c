@@ -6,6 +6,7 @@
 #include "analysis/nativeleak.h"
 #include "model/source.h"
 #include "util/common.h"
+#include "util/pidmap.h"
 #include "target/proc.h"
 #include "target/features.h"
 
@@ -67,9 +68,11 @@ struct collector {
 	struct analysis_round round; /* what this refresh's rows share (--group: the selected ones) */
 	struct proc_row **rows;
 	int nrows;
+	struct pidmap live; /* pid -> its row not marked exited (find_row) */
 	struct proc_row **view; /* the snapshot's row array */
 	struct neg_entry *neg;
 	int nneg;
+	struct pidmap negidx; /* pid -> 1 + its index in neg */
 	uint64_t seq;
 	double last_refresh;
 	struct rusage last_ru;
@@ -79,12 +82,28 @@ struct collector {
 
 static int neg_find(struct collector *c, pid_t pid)
 {
-	int i;
+	return (int)(uintptr_t)pidmap__get(&c->negidx, pid) - 1;
+}
 
-	for (i = 0; i < c->nneg; i++)
-		if (c->neg[i].pid == pid)
-			return i;
-	return -1;
+/* The slot for pid's verdict: its old one, or a new one (-1: the cache is full or out of memory). */
+static int neg_slot(struct collector *c, pid_t pid)
+{
+	int k = neg_find(c, pid);
+
+	if (k >= 0 || c->nneg >= NEG_CACHE_MAX)
+		return k;
+	if (pidmap__put(&c->negidx, pid, (void *)(uintptr_t)(c->nneg + 1)))
+		return -1;
+	c->neg[c->nneg].pid = pid;
+	return c->nneg++;
+}
+
+static void neg_remove(struct collector *c, int k)
+{
+	pidmap__del(&c->negidx, c->neg[k].pid, NULL);
+	c->neg[k] = c->neg[--c->nneg];
+	if (k < c->nneg)
+		pidmap__put(&c->negidx, c->neg[k].pid, (void *)(uintptr_t)(k + 1)); /* replaces: no allocation */
 }
 
 int collector__new(const struct collector_opts *opts, struct collector **out)
@@ -206,6 +225,8 @@ static void row_free(struct proc_row *row)
 {
 	if (!row)
 		return;
+	if (row->stat_fd >= 0)
+		close(row->stat_fd);
 	sites_report__free(&row->sites);
 	native_report__free(&row->native);
 	analysis__free(row);
@@ -227,6 +248,8 @@ void collector__free(struct collector *c)
 	free(c->rows);
 	free(c->view);
 	free(c->neg);
+	pidmap__fini(&c->live);
+	pidmap__fini(&c->negidx);
 	groups__free(c->groups);
 	free(c->pids);
 	free(c);
@@ -234,12 +257,7 @@ void collector__free(struct collector *c)
 
 static struct proc_row *find_row(struct collector *c, pid_t pid)
 {
-	int i;
-
-	for (i = 0; i < c->nrows; i++)
-		if (c->rows[i]->target.pid == pid && !c->rows[i]->exited)
-			return c->rows[i];
-	return NULL;
+	return pidmap__get(&c->live, pid);
 }
 
 static void attach_probes(struct collector *c, struct proc_row *row)
@@ -338,6 +356,7 @@ static void add_process(struct collector *c, pid_t pid, double now)
 	row = calloc(1, sizeof(*row));
 	if (!row)
 		return;
+	row->stat_fd = -1;
 	err = python__inspect(pid, &row->target);
 	if (err || !row->target.supported ||
 	    (c->opts.container && strncmp(row->target.container_id, c->opts.container, strlen(c->opts.container)))) {
@@ -355,11 +374,8 @@ static void add_process(struct collector *c, pid_t pid, double now)
 			uint64_t st = 0;
 
 			proc__start_time(pid, &st);
-			k = young(st) ? -1 : neg_find(c, pid);
-			if (k < 0 && !young(st) && c->nneg < NEG_CACHE_MAX)
-				k = c->nneg++;
+			k = young(st) ? -1 : neg_slot(c, pid);
 			if (k >= 0) {
-				c->neg[k].pid = pid;
 				c->neg[k].start_time = st;
 				c->neg[k].exe_ino = exe_ino(pid);
 				c->neg[k].seen = now;
@@ -380,6 +396,17 @@ static void add_process(struct collector *c, pid_t pid, double now)
 	}
 	row->garbage = -1;
 	row->live_objects = -1;
+	if (pidmap__put(&c->live, pid, row)) {
+		free(row);
+		return;
+	}
+	/* Held open: each refresh reads it with one pread instead of a path walk. Opened after the
+	 * inspection: the process it reads is the one inspected, or -ESRCH (so the start time still
+	 * checked below tells a reused pid only when the open came too late). Without fds to spare
+	 * (EMFILE), each refresh opens it by path as before. */
+	row->stat_fd = proc__open_stat(pid);
+	if (row->stat_fd < 0)
+		row->stat_fd = -1;
 	c->rows[c->nrows++] = row;
 	attach_probes(c, row);
 }
@@ -399,7 +426,12 @@ static void scan(struct collector *c, double now)
 	for (i = k = 0; i < c->nneg; i++)
 		if (now - c->neg[i].seen < NEG_CACHE_TTL_S)
 			c->neg[k++] = c->neg[i];
-	c->nneg = k;
+	if (k < c->nneg) {
+		c->nneg = k;
+		pidmap__clear(&c->negidx); /* same or fewer entries: the puts below cannot fail */
+		for (i = 0; i < c->nneg; i++)
+			pidmap__put(&c->negidx, c->neg[i].pid, (void *)(uintptr_t)(i + 1));
+	}
 	n = proc__list_pids(&pids);
 	if (n < 0)
 		return;
@@ -414,7 +446,7 @@ static void scan(struct collector *c, double now)
 			if (now - c->neg[k].seen < NEG_CACHE_TTL_S && !proc__start_time(pids[i], &st) &&
 			    st == c->neg[k].start_time && exe_ino(pids[i]) == c->neg[k].exe_ino)
 				continue;
-			c->neg[k] = c->neg[--c->nneg];
+			neg_remove(c, k);
 		}
 		add_process(c, pids[i], now);
 	}
@@ -447,7 +479,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		register_target(c, row);
 	}
 	if (!row->stat_ok && !row->exited) /* a process found by this refresh's scan */
-		row->stat_ok = !proc__stat(t->pid, &row->stat);
+		row->stat_ok = !(row->stat_fd >= 0 ? proc__stat_fd(row->stat_fd, &row->stat) : proc__stat(t->pid, &row->stat));
 	/* A zombie has no address space left (vsize 0): saying 0 B would make a process that just
 	 * exited look like it freed everything (a huge negative RSS slope). */
 	if (row->stat_ok && row->stat.vsize)
@@ -637,13 +669,15 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	for (i = 0; i < c->nrows; i++) {
 		struct proc_row *row = c->rows[i];
 
-		row->stat_ok = !proc__stat(row->target.pid, &row->stat);
+		row->stat_ok = !(row->stat_fd >= 0 ? proc__stat_fd(row->stat_fd, &row->stat)
+						   : proc__stat(row->target.pid, &row->stat));
 		if (!row->stat_ok || !python__alive_with(&row->target, &row->stat)) {
 			/* a reused pid is another process: nothing of its stat is this row's */
 			row->stat_ok = row->stat_ok && row->stat.start_ticks == row->target.start_time;
 			/* Take what the kernel still knows, then show it once as exited. */
 			read_row(c, row, now, dt);
 			row->exited = true;
+			pidmap__del(&c->live, row->target.pid, row);
 			if (c->opts.on_exit)
 				c->opts.on_exit(row, c->opts.ctx);
 		}

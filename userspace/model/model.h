@@ -114,6 +114,7 @@ struct proc_row {
 	bool probes_attached;
 	struct proc_stat stat;	 /* /proc/PID/stat of this refresh (liveness, ppid, RSS, CPU) */
 	bool stat_ok;
+	int stat_fd; /* the collector's open /proc/PID/stat (proc__stat_fd), -1 none */
 	char note[160];		 /* the latest problem with this process, for the user */
 
 	/* GC state read from the target (tier 0): cumulative since process start = gc.get_stats() */

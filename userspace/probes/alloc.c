@@ -17,6 +17,7 @@
 #include "alloc.skel.h"
 #include "probes/budget.h"
 #include "util/common.h"
+#include "util/pidmap.h"
 #include "target/elffile.h"
 #include "probes/links.h"
 #include "target/proc.h"
@@ -76,6 +77,7 @@ struct dump_sort {
 
 struct pid_entry {
 	pid_t pid;
+	int idx; /* in alloc_probes.pids */
 	int minor;
 	struct py_layout layout; /* own copy: pyobj_types keeps a pointer to it */
 	struct pyobj_types *types;
@@ -108,6 +110,7 @@ struct alloc_probes {
 	struct gcstart_set young; /* the young-list sampler at collection starts */
 	struct pid_entry **pids;
 	int npids, cappids;
+	struct pidmap bypid; /* pid -> its entry in pids */
 	/* dump of alloc_counts sorted by (pid, type) */
 	struct dump_sort *dump;
 	int ndump;
@@ -227,17 +230,9 @@ int alloc_probes__attach_collector(struct alloc_probes *p, const char *binary_pa
 	return young_attach(p, binary_path, func_offset, gen_spec, false);
 }
 
-static struct pid_entry *find_pid(struct alloc_probes *p, pid_t pid, int *idx)
+static struct pid_entry *find_pid(struct alloc_probes *p, pid_t pid)
 {
-	int i;
-
-	for (i = 0; i < p->npids; i++)
-		if (p->pids[i]->pid == pid) {
-			if (idx)
-				*idx = i;
-			return p->pids[i];
-		}
-	return NULL;
+	return pidmap__get(&p->bypid, pid);
 }
 
 static void pid_detach(struct pid_entry *e)
@@ -343,7 +338,7 @@ out:
 static uint64_t pid_hits(struct alloc_probes *p, pid_t pid)
 {
 	struct alloc_pid_stats ps;
-	struct pid_entry *e = find_pid(p, pid, NULL);
+	struct pid_entry *e = find_pid(p, pid);
 	__u32 key = (__u32)pid;
 	double a = 1, f = 1;
 	int i;
@@ -427,7 +422,7 @@ int alloc_probes__set_target(struct alloc_probes *p, const struct py_target *t)
 	if (!p || !t || !t->layout || t->pid <= 0 || !t->gc_generations_addr)
 		return -EINVAL;
 	l = t->layout;
-	e = find_pid(p, t->pid, NULL);
+	e = find_pid(p, t->pid);
 	if (!e) {
 		if (p->npids == p->cappids) {
 			int cap = p->cappids ? 2 * p->cappids : 16;
@@ -456,6 +451,12 @@ int alloc_probes__set_target(struct alloc_probes *p, const struct py_target *t)
 			free(e);
 			return -ENAMETOOLONG;
 		}
+		if (pidmap__put(&p->bypid, e->pid, e)) {
+			pyobj_types__free(e->types);
+			free(e);
+			return -ENOMEM;
+		}
+		e->idx = p->npids;
 		p->pids[p->npids++] = e;
 	}
 
@@ -532,14 +533,19 @@ int alloc_probes__forget(struct alloc_probes *p, pid_t pid)
 		prev = &key;
 	}
 	p->dump_ns = 0;
-	e = find_pid(p, pid, &idx);
+	e = find_pid(p, pid);
 	if (!e)
 		return -ENOENT;
+	pidmap__del(&p->bypid, pid, e);
+	idx = e->idx;
 	pid_detach(e);
 	pyobj_types__free(e->types);
 	free(e->prev);
 	free(e);
-	p->pids[idx] = p->pids[--p->npids];
+	if (idx < --p->npids) {
+		p->pids[idx] = p->pids[p->npids];
+		p->pids[idx]->idx = idx;
+	}
 	return 0;
 }
 
@@ -770,7 +776,7 @@ int alloc_probes__read(struct alloc_probes *p, pid_t pid, int64_t young_count, s
 
 	if (!p || !out || pid <= 0)
 		return -EINVAL;
-	e = find_pid(p, pid, NULL);
+	e = find_pid(p, pid);
 	if (!e)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
@@ -938,6 +944,7 @@ void alloc_probes__destroy(struct alloc_probes *p)
 		free(p->pids[i]);
 	}
 	free(p->pids);
+	pidmap__fini(&p->bypid);
 	gcstart__detach_all(&p->young);
 	alloc_bpf__destroy(p->skel);
 	free(p->dump);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "util/common.h"
+#include "util/pidmap.h"
 #include "target/elffile.h"
 #include "probes/gc.h"
 #include "target/pyobj.h"
@@ -56,6 +57,7 @@ struct sites {
 	struct gcstart_set att; /* the stack sampler at collection starts */
 	struct sites_proc *procs;
 	int nprocs, procs_cap;
+	struct pidmap byproc; /* pid -> 1 + its index in procs */
 	/* The site_counts keys of every pid, sorted by pid, listed once per refresh (sites__snapshot):
 	 * walking the whole map for each pid was O(processes x keys), 7% of pyleak's CPU over 200
 	 * idle targets. */
@@ -421,6 +423,7 @@ void sites__destroy(struct sites *s)
 	for (i = 0; i < s->nprocs; i++)
 		proc_clear(&s->procs[i]);
 	free(s->procs);
+	pidmap__fini(&s->byproc);
 	free(s->keys);
 	sites_bpf__destroy(s->skel);
 	free(s);
@@ -439,13 +442,45 @@ static int attach(struct sites *s, const char *path, uint64_t off, int gen_spec,
 
 static struct sites_proc *proc_find(struct sites *s, pid_t pid)
 {
-	int i;
+	uintptr_t k = (uintptr_t)pidmap__get(&s->byproc, pid);
 
+	return k ? &s->procs[k - 1] : NULL;
+}
 
-	for (i = 0; i < s->nprocs; i++)
-		if (s->procs[i].pid == pid)
-			return &s->procs[i];
-	return NULL;
+/* pid's entry, new and zeroed but for its pid when it had none (NULL: out of memory) */
+static struct sites_proc *proc_add(struct sites *s, pid_t pid)
+{
+	struct sites_proc *p = proc_find(s, pid);
+
+	if (p)
+		return p;
+	if (s->nprocs == s->procs_cap) {
+		int ncap = s->procs_cap ? s->procs_cap * 2 : 16;
+		struct sites_proc *n = realloc(s->procs, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		s->procs = n;
+		s->procs_cap = ncap;
+	}
+	if (pidmap__put(&s->byproc, pid, (void *)(uintptr_t)(s->nprocs + 1)))
+		return NULL;
+	p = &s->procs[s->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	return p;
+}
+
+static void proc_remove(struct sites *s, struct sites_proc *p)
+{
+	int k = (int)(p - s->procs);
+
+	pidmap__del(&s->byproc, p->pid, NULL);
+	proc_clear(p);
+	if (k < --s->nprocs) {
+		*p = s->procs[s->nprocs];
+		pidmap__put(&s->byproc, p->pid, (void *)(uintptr_t)(k + 1)); /* replaces: no allocation */
+	}
 }
 
 static int16_t off16(int32_t v)
@@ -590,21 +625,9 @@ int sites__add_target(struct sites *s, const struct py_target *t)
 	if (!attached)
 		return -ENOENT;
 
-	p = proc_find(s, t->pid);
-	if (!p) {
-		if (s->nprocs == s->procs_cap) {
-			int ncap = s->procs_cap ? s->procs_cap * 2 : 16;
-			struct sites_proc *n = realloc(s->procs, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			s->procs = n;
-			s->procs_cap = ncap;
-		}
-		p = &s->procs[s->nprocs++];
-		memset(p, 0, sizeof(*p));
-		p->pid = t->pid;
-	}
+	p = proc_add(s, t->pid);
+	if (!p)
+		return -ENOMEM;
 	p->minor = t->minor;
 	p->layout = *t->layout;
 	p->surv_mode = cfg.surv_mode;
@@ -632,18 +655,9 @@ int sites__register(struct sites *s, const struct py_target *t)
 		return -EINVAL;
 	p = proc_find(s, t->pid);
 	if (!p) {
-		if (s->nprocs == s->procs_cap) {
-			int ncap = s->procs_cap ? s->procs_cap * 2 : 16;
-			struct sites_proc *n = realloc(s->procs, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			s->procs = n;
-			s->procs_cap = ncap;
-		}
-		p = &s->procs[s->nprocs++];
-		memset(p, 0, sizeof(*p));
-		p->pid = t->pid;
+		p = proc_add(s, t->pid);
+		if (!p)
+			return -ENOMEM;
 		p->minor = t->minor;
 		p->layout = *t->layout;
 		remote__init_pid(&p->remote, t->pid);
@@ -725,8 +739,7 @@ int sites__forget(struct sites *s, pid_t pid)
 	delete_pid_keys(s->skel->maps.site_stacks, sizeof(struct site_stack_key), pid);
 	if (!p)
 		return -ENOENT;
-	proc_clear(p);
-	*p = s->procs[--s->nprocs];
+	proc_remove(s, p);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +323,7 @@ int proc__parse_stat(const char *stat, struct proc_stat *st)
 {
 	/* comm may contain spaces and parentheses: fields start after the last ')'. */
 	const char *p = strrchr(stat, ')');
-	uint64_t v[25] = { 0 };
+	uint64_t v[29] = { 0 };
 	int field = 3;
 
 	memset(st, 0, sizeof(*st));
@@ -330,8 +331,10 @@ int proc__parse_stat(const char *stat, struct proc_stat *st)
 		return -EINVAL;
 	p += 2;
 	st->state = *p;
-	while (field < 24) {
+	while (field < 28) {
 		p = strchr(p, ' ');
+		if (!p && field >= 24)
+			break; /* the image fields are optional: 0, unknown */
 		if (!p)
 			return -EINVAL;
 		p++;
@@ -346,6 +349,9 @@ int proc__parse_stat(const char *stat, struct proc_stat *st)
 	st->start_ticks = v[22];
 	st->vsize = v[23];
 	st->rss_bytes = v[24] * (uint64_t)sysconf(_SC_PAGESIZE);
+	st->start_code = v[26];
+	st->end_code = v[27];
+	st->start_stack = v[28];
 	return 0;
 }
 
@@ -355,6 +361,29 @@ int proc__stat(pid_t pid, struct proc_stat *st)
 	int err = read_stat(pid, buf, sizeof(buf));
 
 	return err ? err : proc__parse_stat(buf, st);
+}
+
+int proc__open_stat(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? (errno == ENOENT ? -ESRCH : -errno) : fd;
+}
+
+int proc__stat_fd(int fd, struct proc_stat *st)
+{
+	char buf[1024];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (n == 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	return proc__parse_stat(buf, st);
 }
 
 int proc__cpu_ns(pid_t pid, uint64_t *user_ns, uint64_t *sys_ns)

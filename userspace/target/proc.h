@@ -62,9 +62,19 @@ struct proc_stat {
 	uint64_t start_ticks;	      /* 22 */
 	uint64_t vsize;		      /* 23, bytes: 0 once a zombie has no address space */
 	uint64_t rss_bytes;	      /* 24 (pages) in bytes: statm's resident */
+	/* 26, 27, 28: where the text and the stack of the running image start and where the text
+	 * ends; execve() maps a new image (the stack at a new random place), so these change with the
+	 * program while pid and start time do not. 0 when not shown (no ptrace access, a zombie). */
+	uint64_t start_code, end_code, start_stack;
 };
 int proc__parse_stat(const char *stat, struct proc_stat *st);
 int proc__stat(pid_t pid, struct proc_stat *st);
+/*
+ * The same from an open /proc/PID/stat (O_RDONLY): one pread, no path walk. Once the process is
+ * reaped the fd reads -ESRCH, so a held fd never reads another process that reused the pid.
+ */
+int proc__stat_fd(int fd, struct proc_stat *st);
+int proc__open_stat(pid_t pid); /* the fd, or -errno */
 /* True if pid lives in another mount namespace than pyleak (paths need /proc/PID/root). */
 bool proc__other_mnt_ns(pid_t pid);
 /* Container identity from /proc/PID/cgroup: the cgroup path and, for docker/containerd/podman/

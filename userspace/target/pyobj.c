@@ -606,6 +606,9 @@ int pyobj_types__sweep(struct pyobj_types *c)
 {
 	int dropped = 0;
 
+	/* An idle process's table is empty at every refresh: no new table to allocate and fill. */
+	if (!c->n)
+		return 0;
 	if (rehash(c, c->cap, true, &dropped))
 		return -ENOMEM;
 	return dropped;

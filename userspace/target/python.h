@@ -26,6 +26,10 @@ struct py_target {
 	pid_t pid;
 	pid_t ns_pid;	       /* pid inside its namespace (== pid when not in a container) */
 	uint64_t start_time;   /* /proc/PID/stat starttime: pid + this identify a process */
+	/* ...and this image of it: stat's start_code, end_code, start_stack when inspected (0 or 1:
+	 * not shown). execve() changes them, so python__alive_with() reads the exe link only when
+	 * they are unknown or differ. */
+	uint64_t image[3];
 	char comm[32];
 	char cmdline[512];
 	char exe[PROC_PATH_MAX];       /* the executable as the target names it */

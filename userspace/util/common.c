@@ -387,14 +387,18 @@ void sb_puts(struct strbuf *sb, const char *s)
 
 void sb_put_i64(struct strbuf *sb, int64_t v)
 {
+	if (v < 0)
+		sb_putc(sb, '-');
+	sb_put_u64(sb, v < 0 ? 0 - (uint64_t)v : (uint64_t)v); /* INT64_MIN too */
+}
+
+void sb_put_u64(struct strbuf *sb, uint64_t u)
+{
 	char d[24], *p = d + sizeof(d);
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
 
 	do
 		*--p = (char)('0' + u % 10);
 	while (u /= 10);
-	if (v < 0)
-		*--p = '-';
 	sb_putn(sb, p, (size_t)(d + sizeof(d) - p));
 }
 

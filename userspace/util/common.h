@@ -77,6 +77,7 @@ void sb_putc(struct strbuf *sb, char c);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_putn(struct strbuf *sb, const char *s, size_t n); /* n bytes of s (no NUL needed in them) */
 void sb_put_i64(struct strbuf *sb, int64_t v); /* decimal, as "%lld" prints it, without printf */
+void sb_put_u64(struct strbuf *sb, uint64_t v); /* "%llu" */
 /* Quoted JSON string ("null" for NULL): esc_json of util/escape.h, kept under this name for its many callers. */
 void sb_json_str(struct strbuf *sb, const char *s);
 

@@ -11,9 +11,15 @@ static void i64_array(struct strbuf *sb, const char *name, const int64_t *v, int
 {
 	int i;
 
-	sb_printf(sb, "\"%s\":[", name);
-	for (i = 0; i < n; i++)
-		sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
+	/* eleven of these in every process's line: no printf */
+	sb_putc(sb, '"');
+	sb_puts(sb, name);
+	sb_puts(sb, "\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		sb_put_i64(sb, v[i]);
+	}
 	sb_putc(sb, ']');
 }
 
@@ -348,8 +354,10 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		sb_json_str(sb, k->name);
 		sb_puts(sb, ",\"type\":");
 		sb_json_str(sb, k->type);
-		sb_printf(sb, ",\"named\":%s,\"tracked\":%s,\"len\":%lld,\"per_min\":", k->named ? "true" : "false",
-			  k->untracked ? "false" : "true", (long long)k->len);
+		sb_puts(sb, k->named ? ",\"named\":true" : ",\"named\":false");
+		sb_puts(sb, k->untracked ? ",\"tracked\":false,\"len\":" : ",\"tracked\":true,\"len\":");
+		sb_put_i64(sb, k->len);
+		sb_puts(sb, ",\"per_min\":");
 		num(sb, k->per_min);
 		sb_putc(sb, '}');
 	}
@@ -472,14 +480,21 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	for (g = 0; g < MODEL_NGEN; g++) {
 		const struct pause_summary *p = &row->pause[g];
 
-		if (row->pauses_estimated)
-			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":null,\"p50\":null,\"p99\":null}", g ? "," : "",
-				  (unsigned long long)p->count, (unsigned long long)p->sum_us);
-		else
-			sb_printf(sb, "%s{\"count\":%llu,\"sum\":%llu,\"max\":%llu,\"p50\":%llu,\"p99\":%llu}", g ? "," : "",
-				  (unsigned long long)p->count, (unsigned long long)p->sum_us,
-				  (unsigned long long)p->max_us, (unsigned long long)p->p50_us,
-				  (unsigned long long)p->p99_us);
+		sb_puts(sb, g ? ",{\"count\":" : "{\"count\":");
+		sb_put_u64(sb, p->count);
+		sb_puts(sb, ",\"sum\":");
+		sb_put_u64(sb, p->sum_us);
+		if (row->pauses_estimated) {
+			sb_puts(sb, ",\"max\":null,\"p50\":null,\"p99\":null}");
+			continue;
+		}
+		sb_puts(sb, ",\"max\":");
+		sb_put_u64(sb, p->max_us);
+		sb_puts(sb, ",\"p50\":");
+		sb_put_u64(sb, p->p50_us);
+		sb_puts(sb, ",\"p99\":");
+		sb_put_u64(sb, p->p99_us);
+		sb_putc(sb, '}');
 	}
 	sb_printf(sb, "],\"pauses_estimated\":%s,\"pauses_unknown_gen\":%llu,\"gc_time_us\":%llu,\"time_pct\":",
 		  row->pauses_estimated ? "true" : "false", (unsigned long long)row->pauses_unknown_gen,
