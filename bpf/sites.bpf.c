@@ -14,6 +14,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Tunables, set between open and load. */
 const volatile bool all_generations = false; /* also sample gen-1/2 collections */
+/* A new site_counts value (from .rodata: the program's stack is at its 512-byte limit). */
+static const struct site_count_val count_zero;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -593,7 +595,7 @@ static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct site_count_key ckey = {};
 	struct site_stack_key skey = {};
-	struct site_count_val *cv, one = {};
+	struct site_count_val *cv;
 	struct sites_pid_stats *ps;
 	struct pystack_cfg *cfg;
 	struct pystack *st;
@@ -616,12 +618,20 @@ static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 	__sync_fetch_and_add(&ps->triggers, 1);
 	if (gen > 0 && !all_generations)
 		return 0;
+	t0 = bpf_ktime_get_ns();
+	/* Collections are serialised per interpreter (GIL, or the stop-the-world of a free-threaded
+	 * build): no two of one pid's run this at once, plain updates suffice. */
+	if (t0 - ps->last_sample_ns < SITES_MIN_NS) {
+		ps->skipped++;
+		ps->rate_limited++;
+		return 0;
+	}
+	ps->last_sample_ns = t0;
 	st = pystack_scratch_stack();
 	if (!st)
 		return 0;
 	__sync_fetch_and_add(&ps->samples, 1);
 
-	t0 = bpf_ktime_get_ns();
 	err = pystack_capture((struct task_struct *)bpf_get_current_task(), cfg, st);
 	t1 = bpf_ktime_get_ns();
 	__sync_fetch_and_add(&ps->walk_ns, t1 - t0);
@@ -651,11 +661,22 @@ static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 	}
 
 	ckey.pid = tgid;
-	ckey.stack_id = skey.stack_id;
 	ckey.type = 0; /* the young-list sample of alloc.bpf.c will attribute types */
+	if (ps->skipped && ps->last_stack_id) {
+		/* the previous sample's window: its stack made those collections too (a walk that
+		 * failed since leaves them to it as well) */
+		ckey.stack_id = ps->last_stack_id;
+		cv = bpf_map_lookup_elem(&site_counts, &ckey);
+		if (cv)
+			__sync_fetch_and_add(&cv->count, ps->skipped);
+		if (ps->last_truncated)
+			__sync_fetch_and_add(&ps->truncated, ps->skipped);
+	}
+	ps->skipped = 0;
+	ckey.stack_id = skey.stack_id;
 	cv = bpf_map_lookup_elem(&site_counts, &ckey);
 	if (!cv) {
-		bpf_map_update_elem(&site_counts, &ckey, &one, BPF_NOEXIST);
+		bpf_map_update_elem(&site_counts, &ckey, &count_zero, BPF_NOEXIST);
 		cv = bpf_map_lookup_elem(&site_counts, &ckey);
 		if (!cv) {
 			__sync_fetch_and_add(&ps->counts_full, 1);
@@ -664,6 +685,8 @@ static __always_inline int on_collect(struct pt_regs *ctx, __s32 gen)
 	}
 	__sync_fetch_and_add(&cv->count, 1);
 	cv->last_ns = t1;
+	ps->last_stack_id = skey.stack_id;
+	ps->last_truncated = !!(st->flags & PYSTACK_F_TRUNCATED);
 	__sync_fetch_and_add(&ps->captured, 1);
 	__sync_fetch_and_add(&ps->frames, st->nframes);
 	if (st->flags & PYSTACK_F_TRUNCATED)

@@ -126,7 +126,7 @@ struct site_count_key {
 };
 
 struct site_count_val {
-	__u64 count;
+	__u64 count; /* young collections this stack stands for (its samples and their windows, SITES_MIN_NS) */
 	__u64 last_ns; /* bpf_ktime_get_ns() of the latest sample */
 };
 
@@ -134,8 +134,10 @@ struct site_count_val {
 struct sites_pid_stats {
 	__u64 triggers;	  /* collector entries seen (any generation) */
 	__u64 samples;	  /* ... that were sampled (young / allocation-triggered collections) */
+	__u64 rate_limited; /* young collections not sampled: within SITES_MIN_NS of the last sample */
 	__u64 captured;	  /* stacks counted */
-	__u64 truncated;  /* ... of which deeper than PYSTACK_MAX_FRAMES */
+	__u64 truncated;  /* collections counted with a stack deeper than PYSTACK_MAX_FRAMES (weighted
+			   * as site_count_val.count) */
 	__u64 empty;	  /* walks that found no Python frame */
 	__u64 errors[PYSTACK_E_MAX]; /* walks discarded, by enum pystack_err */
 	__u64 tstate_fallback; /* tstate found by the thread-list scan (holder check failed) */
@@ -157,7 +159,22 @@ struct sites_pid_stats {
 	__u64 surv_read_errors;	 /* a read of the young list or the C stack failed */
 	__u64 surv_ns;		 /* Σ time spent pairing (cost per sample) */
 	__u64 surv_last_ns;	 /* bpf_ktime_get_ns() of the latest new sample (rate limit) */
+	__u64 last_sample_ns;	 /* bpf_ktime_get_ns() of the latest stack sample (SITES_MIN_NS) */
+	__u64 skipped;		 /* young collections rate-limited since that sample */
+	__u64 last_stack_id;	 /* ... its stack (0: none counted), which the skipped ones count to */
+	__u64 last_truncated;	 /* ... 1 if that stack was truncated */
 };
+
+/*
+ * At most one stack walk per pid per SITES_MIN_NS (500/s). A walk costs ~1-2 us of the target's
+ * collection (docs/PERFORMANCE.md "per collection"): at every one of gc_heavy's 6 000 collections
+ * a second it was the largest part of the default's cost. A sample stands for its window: the
+ * collections skipped after it are added to its stack's count when the next sample is taken, so
+ * a stack's count still estimates the young collections made there and the profile's shares stay
+ * those of collections, not of time. (Counting them to the *next* sample instead would move a
+ * burst's collections to whatever code runs after the burst.)
+ */
+#define SITES_MIN_NS (2ull * 1000 * 1000)
 
 /*
  * Survivor sampling: pair a sampled stack with the object its allocation made, so that the

@@ -15,6 +15,10 @@ Measures (docs/PERFORMANCE.md explains each and shows one full run):
      its later options (run only when `pyleak top --help` mentions them), a bpftrace one-liner on
      the GC USDT probes (USDT interpreters only), tracemalloc in the target (-X tracemalloc),
      objgraph.show_growth() every second in the target.
+  1b. per collection: on gc_heavy and gc_requests, alternating pairs without / with the default
+     top under kernel.bpf_stats_enabled: each of pyleak's BPF programs' ns per collection (their
+     own run-time counters), and the target's system and user time with - without per
+     collection (traps = system - programs).
   2. census speed: `pyleak census -p PID --json` vs objgraph.typestats() inside the same target
      holding --census-objects (1 000 000) tracked objects.
   2b. retention chains: time and peak RSS of `pyleak refs -p PID 0xADDR --format json` on the
@@ -76,6 +80,10 @@ WORKLOADS = [
          size=lambda s: ["--ops", str(max(1000, int(1500000 * s)))]),
     dict(name="gc_heavy", file="gc_heavy.py", metric="elapsed_s", higher=False,
          size=lambda s: ["--cycles", str(max(1000, int(800000 * s)))]),
+    # issue 23's collection-heavy loop: request objects in self-cycles, ~1 500-2 300 young
+    # collections/s, each finding garbage
+    dict(name="gc_requests", file="gc_requests.py", metric="elapsed_s", higher=False,
+         size=lambda s: ["--requests", str(max(1000, int(400000 * s)))]),
     # --client-process: only the server is the observed target, the load generator runs in a
     # child process; --nodelay: see launch.py (http.server + Nagle = 22 requests/s otherwise).
     dict(name="http_workload", file="http_workload.py", metric="requests_per_s", higher=True,
@@ -334,8 +342,35 @@ def start_observer(env, mode, py, pid):
     return None
 
 
-def run_once(env, py, wl, mode):
-    """One run of workload wl on py, with observer mode (None = without).  Returns a dict."""
+def bpf_prog_stats(pid):
+    """{prog_id: (run_cnt, run_time_ns)} of the BPF programs process pid holds (its prog and link
+    fds' fdinfo; the counters run only while kernel.bpf_stats_enabled is 1)."""
+    out = {}
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                kv = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        if "prog_id" in kv and "run_cnt" in kv:
+            out[int(kv["prog_id"])] = (int(kv["run_cnt"]), int(kv["run_time_ns"]))
+    return out
+
+
+def bpf_prog_names():
+    try:
+        progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                                          text=True, timeout=30).stdout or "[]")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}
+    return {p["id"]: p.get("name", "?") for p in progs}
+
+
+def run_once(env, py, wl, mode, prog_stats=False):
+    """One run of workload wl on py, with observer mode (None = without).  Returns a dict.
+    prog_stats (a pyleak mode): also the run count and time of each of pyleak's BPF programs
+    over the workload's run ("progs": {name: [runs, ns]}; needs kernel.bpf_stats_enabled)."""
     pyflags = mode.get("pyflags", []) if mode else []
     launcher = list(wl.get("launcher", [])) + (mode.get("launcher", []) if mode else [])
     # Both runs of a pair use the mode's size (env.pair_scale is set per pair).
@@ -349,10 +384,20 @@ def run_once(env, py, wl, mode):
         if mode and mode["kind"] in ("pyleak", "bpftrace", "pyleak-native"):
             obs = start_observer(env, mode, py, target.pid)
             res["attach_s"] = round(obs.t_ready - obs.t_start, 4)
+        if prog_stats and obs is not None:
+            before = bpf_prog_stats(obs.proc.pid)
         target.stdin.write(b"go\n")
         target.stdin.close()
         target.stdin = None  # communicate() would flush it
         out, err = target.communicate(timeout=env.run_timeout)
+        if prog_stats and obs is not None:
+            after, names = bpf_prog_stats(obs.proc.pid), bpf_prog_names()
+            res["progs"] = {}
+            for pid_, (cnt, ns) in after.items():
+                c0, n0 = before.get(pid_, (0, 0))
+                name = names.get(pid_, str(pid_))
+                prev = res["progs"].get(name, [0, 0])
+                res["progs"][name] = [prev[0] + cnt - c0, prev[1] + ns - n0]
         if target.returncode != 0:
             raise RuntimeError("workload exited %d: %s" % (target.returncode,
                                                            err.decode(errors="replace")[-500:]))
@@ -363,7 +408,11 @@ def run_once(env, py, wl, mode):
         res["python"] = d.get("python")
         c = last_json(out.decode(errors="replace"), "launcher_cpu_s")
         res["cpu_s"] = c["launcher_cpu_s"] if c else None
+        res["utime_s"] = c.get("launcher_utime_s") if c else None
+        res["stime_s"] = c.get("launcher_stime_s") if c else None
         res["uprobes_hit"] = c.get("launcher_uprobes_hit") if c else None
+        if isinstance(d.get("collections"), dict):
+            res["collections"] = sum(d["collections"].values())
     finally:
         if obs is not None:
             obs.stop()
@@ -447,6 +496,79 @@ def bench_slowdown(env):
                     "tier": tiers[0] if len(tiers) == 1 else (tiers or None),
                 })
     return results
+
+
+# ------------------------------------------------------------------------------------------------
+# 1b. the default's cost per collection
+
+def bench_per_collection(env):
+    """Where the default `top`'s cost goes on the collection-heavy workloads, per collection:
+    alternating pairs (without, with the default top), with kernel.bpf_stats_enabled on.  Each
+    BPF program's time over the run (its own counters) / the run's collections; the target's
+    system time with - without / collections (a probe hit is a breakpoint trap, its uprobe
+    dispatch and the BPF programs, all in the target's thread as system time): that minus the
+    programs is the traps; user time with - without / collections is what the target itself
+    runs slower (cache and TLB pressure; noisy at this size)."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        was = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    mode = next(m for m in MODES if m["name"] == "pyleak")
+    out = []
+    try:
+        for py in env.pythons:
+            for wl in env.workloads:
+                if wl["name"] not in ("gc_heavy", "gc_requests"):
+                    continue
+                env.pair_scale = 1.0
+                pairs, errors = [], []
+                for i in range(env.pairs):
+                    try:
+                        a = run_once(env, py, wl, None)
+                        b = run_once(env, py, wl, mode, prog_stats=True)
+                    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+                        errors.append(str(e))
+                        continue
+                    n = b.get("collections") or 0
+                    if not n or a.get("stime_s") is None or b.get("stime_s") is None:
+                        errors.append("no collections or CPU times in the result")
+                        continue
+                    progs = {k: v[1] / n for k, v in (b.get("progs") or {}).items() if v[0]}
+                    bpf = sum(progs.values())
+                    pairs.append({"collections": n, "collections_without": a.get("collections"),
+                                  "ratio": b["value"] / a["value"],
+                                  "cpu_ratio": b["cpu_s"] / a["cpu_s"] if a.get("cpu_s") else None,
+                                  "bpf_ns": bpf, "progs_ns": progs,
+                                  "prog_runs": {k: v[0] for k, v in (b.get("progs") or {}).items()},
+                                  "sys_ns": (b["stime_s"] - a["stime_s"]) * 1e9 / n,
+                                  "user_ns": (b["utime_s"] - a["utime_s"]) * 1e9 / n,
+                                  "total_ns": (b["cpu_s"] - a["cpu_s"]) * 1e9 / n,
+                                  "target_ns_per_collection": a["cpu_s"] * 1e9 / max(1, a.get("collections") or n),
+                                  "tier": b.get("tier")})
+                    log("  per collection %s %s pair %d: %s" % (py, wl["name"], i, {
+                        k: round(v, 1) if isinstance(v, float) else v for k, v in pairs[-1].items()
+                        if k not in ("progs_ns", "prog_runs")}))
+                med = (lambda k: statistics.median([p[k] for p in pairs]) if pairs else None)
+                progs = {}
+                for p in pairs:
+                    for k, v in p["progs_ns"].items():
+                        progs.setdefault(k, []).append(v)
+                rec = {"python": py, "workload": wl["name"], "pairs": pairs, "errors": errors,
+                       "ratio": summarize([p["ratio"] for p in pairs]),
+                       "cpu_ratio": summarize([p["cpu_ratio"] for p in pairs if p["cpu_ratio"]]),
+                       "collections": med("collections"), "bpf_ns": med("bpf_ns"),
+                       "progs_ns": {k: statistics.median(v) for k, v in progs.items()},
+                       "sys_ns": med("sys_ns"), "user_ns": med("user_ns"), "total_ns": med("total_ns"),
+                       "target_ns_per_collection": med("target_ns_per_collection")}
+                rec["trap_ns"] = (rec["sys_ns"] - rec["bpf_ns"]) if pairs else None
+                out.append(rec)
+                log("per collection %s %s: bpf %s ns, sys %s ns, user %s ns, total %s ns" % (
+                    py, wl["name"], rec["bpf_ns"], rec["sys_ns"], rec["user_ns"], rec["total_ns"]))
+    finally:
+        with open(path, "w") as f:
+            f.write(was)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1040,6 +1162,24 @@ def markdown(report):
                    "with a scale factor ran both sides of their pairs at that size: %s."
                    % (report["scale"], ", ".join("%s x%g" % (r, f) for r, f in
                                                  report["mode_scales"].items()) or "none"))
+    if report.get("per_collection"):
+        f = lambda v: "n/a" if v is None else "%.0f" % v
+        out.append("")
+        out.append("## The default's cost per collection (ns, median over pairs)")
+        out.append("")
+        out.append("BPF: each program's own run time (kernel.bpf_stats_enabled) / collections; "
+                   "system: the target's system time with - without / collections (traps, uprobe "
+                   "dispatch and the programs); traps = system - BPF; user: the target's user time "
+                   "with - without / collections; a collection itself costs the target the last column.")
+        out.append("")
+        out.append("| python | workload | collections | CPU ratio | BPF | of which | system | traps | user | total | target per collection |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in report["per_collection"]:
+            progs = ", ".join("%s %s" % (k, f(v)) for k, v in sorted(r["progs_ns"].items(), key=lambda kv: -kv[1]))
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["python"], r["workload"], f(r["collections"]), fmt_ratio(r["cpu_ratio"]), f(r["bpf_ns"]),
+                progs or "-", f(r["sys_ns"]), f(r["trap_ns"]), f(r["user_ns"]), f(r["total_ns"]),
+                f(r["target_ns_per_collection"])))
     if report.get("census"):
         out.append("")
         out.append("## Census speed")
@@ -1196,7 +1336,7 @@ def main():
     ap.add_argument("--diagnostics", action="store_true",
                     help="also run the diagnostic modes (the default's cost split by feature)")
     ap.add_argument("--skip", default="",
-                    help="comma separated: slowdown,census,refs,chains,attach,sites,selfcost,scale")
+                    help="comma separated: slowdown,percoll,census,refs,chains,attach,sites,selfcost,scale")
     ap.add_argument("--census-objects", type=int, default=None,
                     help="tracked objects in the census target (default 1000000)")
     ap.add_argument("--census-reps", type=int, default=3)
@@ -1325,6 +1465,7 @@ def main():
     t_start = time.monotonic()
     log("modes: %s; skipped: %s" % (", ".join(report["modes"]), ", ".join(skipped) or "none"))
     report["slowdown"] = [] if "slowdown" in skip else bench_slowdown(env)
+    report["per_collection"] = [] if "percoll" in skip else bench_per_collection(env)
     report["census"] = [] if "census" in skip else [bench_census(env, py) for py in env.pythons]
     report["refs"] = [] if "refs" in skip else [bench_refs(env, py) for py in env.pythons]
     report["attach"] = [] if "attach" in skip else [bench_attach(env, py) for py in env.pythons]

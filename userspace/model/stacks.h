@@ -44,6 +44,7 @@ struct site_stack {
 /* Counters of the kernel side for one pid (bpf/sites.h struct sites_pid_stats). */
 struct sites_counters {
 	uint64_t triggers, samples, captured, truncated, empty;
+	uint64_t rate_limited; /* young collections not walked (bpf/sites.h SITES_MIN_NS) */
 	uint64_t walk_errors;  /* Σ of the four below: stacks discarded, never shown */
 	uint64_t err_no_tstate, err_read, err_loop, err_not_code, err_too_many;
 	uint64_t tstate_fallback, stacks_full, counts_full;

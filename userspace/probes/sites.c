@@ -762,6 +762,7 @@ static void read_counters(struct sites *s, pid_t pid, struct sites_counters *c)
 		return;
 	c->triggers = ps.triggers;
 	c->samples = ps.samples;
+	c->rate_limited = ps.rate_limited;
 	c->captured = ps.captured;
 	c->truncated = ps.truncated;
 	c->empty = ps.empty;

@@ -102,9 +102,10 @@ static void sites_json(struct strbuf *sb, const struct proc_row *row)
 		sb_puts(sb, ",\"sites\":null");
 		return;
 	}
-	sb_printf(sb, ",\"sites\":{\"samples\":%llu,\"captured\":%llu,\"truncated\":%llu,\"walk_errors\":%llu,"
-		      "\"ns_per_sample\":%llu,\"stacks\":[",
-		  (unsigned long long)s->counters.samples, (unsigned long long)s->counters.captured,
+	sb_printf(sb, ",\"sites\":{\"samples\":%llu,\"rate_limited\":%llu,\"captured\":%llu,\"truncated\":%llu,"
+		      "\"walk_errors\":%llu,\"ns_per_sample\":%llu,\"stacks\":[",
+		  (unsigned long long)s->counters.samples, (unsigned long long)s->counters.rate_limited,
+		  (unsigned long long)s->counters.captured,
 		  (unsigned long long)s->counters.truncated, (unsigned long long)s->counters.walk_errors,
 		  (unsigned long long)(s->counters.samples ? s->counters.walk_ns / s->counters.samples : 0));
 	for (i = 0; i < s->nstacks && i < 20; i++) {
