@@ -255,6 +255,12 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
+/* This refresh's /proc/PID/stat of the row: from its held fd, or by path when it has none. */
+static bool row_stat(struct proc_row *row)
+{
+	return !(row->stat_fd >= 0 ? proc__stat_fd(row->stat_fd, &row->stat) : proc__stat(row->target.pid, &row->stat));
+}
+
 static struct proc_row *find_row(struct collector *c, pid_t pid)
 {
 	return pidmap__get(&c->live, pid);
@@ -401,9 +407,9 @@ static void add_process(struct collector *c, pid_t pid, double now)
 		return;
 	}
 	/* Held open: each refresh reads it with one pread instead of a path walk. Opened after the
-	 * inspection: the process it reads is the one inspected, or -ESRCH (so the start time still
-	 * checked below tells a reused pid only when the open came too late). Without fds to spare
-	 * (EMFILE), each refresh opens it by path as before. */
+	 * inspection, so a pid reused in between is read here as the new process: the start time
+	 * that every refresh still compares tells it apart. Without fds to spare (EMFILE), each
+	 * refresh opens the file by path as before. */
 	row->stat_fd = proc__open_stat(pid);
 	if (row->stat_fd < 0)
 		row->stat_fd = -1;
@@ -479,7 +485,7 @@ static void read_row(struct collector *c, struct proc_row *row, double now, doub
 		register_target(c, row);
 	}
 	if (!row->stat_ok && !row->exited) /* a process found by this refresh's scan */
-		row->stat_ok = !(row->stat_fd >= 0 ? proc__stat_fd(row->stat_fd, &row->stat) : proc__stat(t->pid, &row->stat));
+		row->stat_ok = row_stat(row);
 	/* A zombie has no address space left (vsize 0): saying 0 B would make a process that just
 	 * exited look like it freed everything (a huge negative RSS slope). */
 	if (row->stat_ok && row->stat.vsize)
@@ -669,8 +675,7 @@ int collector__refresh(struct collector *c, struct snapshot *snap)
 	for (i = 0; i < c->nrows; i++) {
 		struct proc_row *row = c->rows[i];
 
-		row->stat_ok = !(row->stat_fd >= 0 ? proc__stat_fd(row->stat_fd, &row->stat)
-						   : proc__stat(row->target.pid, &row->stat));
+		row->stat_ok = row_stat(row);
 		if (!row->stat_ok || !python__alive_with(&row->target, &row->stat)) {
 			/* a reused pid is another process: nothing of its stat is this row's */
 			row->stat_ok = row->stat_ok && row->stat.start_ticks == row->target.start_time;
