@@ -389,6 +389,10 @@ int recorder__open(const struct recorder_opts *opts, struct recorder **out)
 		pr_err("cannot open %s as SQLite: %s", opts->path, r->db ? sqlite3_errmsg(r->db) : "out of memory");
 		goto cleanup;
 	}
+	/* A reader of the live trace (report, a test polling it, sqlite3 on the command line) may
+	 * hold a shared lock while we switch to WAL or, later, checkpoint: wait for it a while
+	 * instead of failing the recording on its first SQLITE_BUSY. */
+	sqlite3_busy_timeout(r->db, 5000);
 	/* WAL + NORMAL: a commit is one append to the WAL; a kill -9 of pyleak (or of the machine's
 	 * OOM victim) loses at most the open interval, and the file stays consistent. */
 	err = exec(r, "PRAGMA journal_mode=WAL");
