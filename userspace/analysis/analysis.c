@@ -1008,6 +1008,7 @@ static void fill_rows(struct proc_row *row, struct analysis *a, const struct lea
 		}
 	}
 	qsort(row->containers, row->ncontainers, sizeof(row->containers[0]), cmp_container_rows);
+	row->rows_seq = model__next_rows_seq();
 }
 
 /* "file.py:41 handle < file.py:12 main": the first frames of a sampled stack, leaf first. */

@@ -125,6 +125,7 @@ int cmd_top(int argc, char **argv)
 	int npids = 0, ch, err, ret = EXIT_FAIL;
 	long iterations = 0, it;
 	bool batch = false, json = false, no_color = false;
+	struct view_json_cache *jcache = NULL;
 	double d;
 
 	sb_init(&sb);
@@ -288,6 +289,8 @@ int cmd_top(int argc, char **argv)
 		ret = tui__run(&src, &to) ? EXIT_FAIL : EXIT_OK;
 		goto cleanup;
 	}
+	if (json)
+		jcache = view_json_cache__new(); /* NULL (out of memory): every line rendered whole */
 	for (it = 0; !exiting; it++) {
 		char missing[1024];
 
@@ -319,7 +322,7 @@ int cmd_top(int argc, char **argv)
 				continue;
 			}
 		} else if (json)
-			view_json__snapshot(&sb, &snap);
+			view_json__snapshot_cached(&sb, &snap, jcache);
 		else
 			view_text__snapshot(&sb, &snap);
 		if (fputs(sb.buf ? sb.buf : "", stdout) == EOF || fflush(stdout)) {
@@ -338,6 +341,7 @@ cleanup:
 	collector__free(c);
 	replay__free(replay);
 	trace__free(trace);
+	view_json_cache__free(jcache);
 	sb_free(&sb);
 	return ret;
 }

@@ -40,6 +40,9 @@ const struct proc_sample *proc_row__sample(const struct proc_row *row, int age)
 
 void proc_row__push_sample(struct proc_row *row, const struct proc_sample *s)
 {
+	const struct proc_sample *newest = proc_row__sample(row, 0);
+
+	row->rss_same = newest && newest->rss == s->rss ? row->rss_same + 1 : 1;
 	row->history[row->history_head] = *s;
 	row->history_head = (row->history_head + 1) % MODEL_HISTORY;
 	if (row->nhistory < MODEL_HISTORY)
@@ -53,6 +56,11 @@ double proc_row__rss_slope_per_min(const struct proc_row *row, double window_s)
 	int i;
 
 	if (!newest || row->nhistory < 2)
+		return 0;
+	/* Flat over the whole window (an idle process, the common case on a big host): 0 without
+	 * the sums, which were 60 samples a process a refresh. */
+	s = proc_row__sample(row, row->rss_same);
+	if (row->rss_same > 0 && (!s || newest->time - s->time > window_s))
 		return 0;
 	for (i = 0; i < row->nhistory; i++) {
 		s = proc_row__sample(row, i);
@@ -72,6 +80,13 @@ double proc_row__rss_slope_per_min(const struct proc_row *row, double window_s)
 	if (den <= 0)
 		return 0;
 	return (n * sxy - sx * sy) / den * 60.0;
+}
+
+uint64_t model__next_rows_seq(void)
+{
+	static uint64_t seq;
+
+	return ++seq;
 }
 
 void pause_summary__from_hist(struct pause_summary *ps, const uint32_t *hist, int nslots, uint64_t count,

@@ -172,6 +172,10 @@ struct proc_row {
 	/* Its first census ran at the previous refresh: idle or not is told at this one, so it does
 	 * not count among the processes sharing the census budget until then. */
 	bool census_unjudged;
+	/* Changes whenever types[] or containers[] are rewritten (a census, a replayed sample), to a
+	 * value no row had before (model__next_rows_seq; 0: never filled): a renderer may reuse its
+	 * text of them while it stays. */
+	uint64_t rows_seq;
 	int ntypes;
 	struct type_row types[MODEL_MAX_TYPES]; /* by count, largest first */
 	int ncontainers;
@@ -181,6 +185,7 @@ struct proc_row {
 
 	struct proc_sample history[MODEL_HISTORY];
 	int nhistory, history_head; /* ring: newest at (history_head - 1) */
+	int rss_same; /* the newest samples in a row with the newest one's RSS (idle: all of them) */
 
 	double first_seen, last_update;
 	void *ext; /* per-feature state (census cache...) owned by the collector */
@@ -214,6 +219,8 @@ const struct proc_sample *proc_row__sample(const struct proc_row *row, int age);
 void proc_row__push_sample(struct proc_row *row, const struct proc_sample *s);
 /* Least-squares slope of RSS over the window, bytes per minute (0 with < 2 samples). */
 double proc_row__rss_slope_per_min(const struct proc_row *row, double window_s);
+/* A rows_seq no row has had yet in this pyleak (never 0). */
+uint64_t model__next_rows_seq(void);
 /* Summarise a histogram into count/sum/max/p50/p99 (sum and max passed in, exact). */
 void pause_summary__from_hist(struct pause_summary *ps, const uint32_t *hist, int nslots, uint64_t count,
 			      uint64_t sum_ns, uint64_t max_ns);

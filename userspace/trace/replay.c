@@ -154,6 +154,7 @@ static void fill_aux(const struct trace *t, int pidx, double at, struct proc_row
 		tr->bytes = a->bytes;
 		tr->per_min = a->per_min;
 	}
+	row->rows_seq = model__next_rows_seq();
 	best_t = -1;
 	n = t->naux[TRACE_SUSPECTS];
 	for (i = 0; i < n; i++) {

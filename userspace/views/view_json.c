@@ -2,9 +2,11 @@
 /* JSON lines renderer of the model: stable field names (docs/json.md), raw units. */
 #include "views/views.h"
 #include "target/features.h"
+#include "util/pidmap.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void i64_array(struct strbuf *sb, const char *name, const int64_t *v, int n)
@@ -303,27 +305,11 @@ static void features_json(struct strbuf *sb, const struct py_target *t)
 	sb_putc(sb, '}');
 }
 
-static void analysis_json(struct strbuf *sb, const struct proc_row *row)
+/* ,"types":[...],"containers":[...]: what a census wrote (fill_rows), no more. */
+static void rows_json(struct strbuf *sb, const struct proc_row *row)
 {
 	int i;
 
-	if (row->live_objects >= 0)
-		sb_printf(sb, ",\"live_objects\":%lld", (long long)row->live_objects);
-	else
-		sb_puts(sb, ",\"live_objects\":null");
-	if (row->census_time > 0) {
-		sb_printf(sb, ",\"census\":{\"time\":%.3f,\"walk_ms\":", row->census_time);
-		num(sb, row->census_ms);
-		sb_puts(sb, ",\"period_s\":");
-		num(sb, row->census_period);
-		sb_printf(sb, ",\"inconsistencies\":%lld", (long long)row->census_inconsistencies);
-		if (row->census_idle_since > 0)
-			sb_printf(sb, ",\"skipped_idle_since\":%.3f}", row->census_idle_since);
-		else
-			sb_puts(sb, ",\"skipped_idle_since\":null}");
-	} else {
-		sb_puts(sb, ",\"census\":null");
-	}
 	sb_puts(sb, ",\"types\":[");
 	for (i = 0; i < row->ntypes && i < 20; i++) {
 		const struct type_row *t = &row->types[i];
@@ -362,7 +348,160 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 		num(sb, k->per_min);
 		sb_putc(sb, '}');
 	}
-	sb_puts(sb, "],\"suspects\":[");
+	sb_putc(sb, ']');
+}
+
+struct rows_memo {
+	uint64_t seq, epoch;
+	struct strbuf text;
+	/* the memory object's text, for these bytes of the row's memory_row (changed at censuses
+	 * with an arena scan only): a pure function of them, so equal bytes are equal text */
+	struct memory_row mem;
+	bool mem_cached;
+	struct strbuf memtext;
+};
+
+struct view_json_cache {
+	struct pidmap bypid; /* pid -> struct rows_memo */
+	uint64_t epoch;
+};
+
+struct view_json_cache *view_json_cache__new(void)
+{
+	return calloc(1, sizeof(struct view_json_cache));
+}
+
+static void memo_free(struct rows_memo *m)
+{
+	sb_free(&m->text);
+	sb_free(&m->memtext);
+	free(m);
+}
+
+void view_json_cache__free(struct view_json_cache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->bypid.cap; i++)
+		if (c->bypid.slots[i].pid)
+			memo_free(c->bypid.slots[i].val);
+	pidmap__fini(&c->bypid);
+	free(c);
+}
+
+/* Forget the processes no snapshot showed for 64 of them (looked at every 64th: O(1) a refresh). */
+static void cache_sweep(struct view_json_cache *c)
+{
+	pid_t gone[256];
+	int n, k;
+	size_t i;
+
+	if (c->epoch % 64)
+		return;
+	do {
+		for (i = 0, n = 0; i < c->bypid.cap && n < (int)ARRAY_SIZE(gone); i++) {
+			const struct pidmap_slot *sl = &c->bypid.slots[i];
+
+			if (sl->pid && ((struct rows_memo *)sl->val)->epoch + 64 < c->epoch)
+				gone[n++] = sl->pid;
+		}
+		/* a delete shifts slots: collect first, then delete */
+		for (k = 0; k < n; k++) {
+			struct rows_memo *m = pidmap__get(&c->bypid, gone[k]);
+
+			pidmap__del(&c->bypid, gone[k], m);
+			memo_free(m);
+		}
+	} while (n == (int)ARRAY_SIZE(gone));
+}
+
+/*
+ * A process's entry. rows_seq is new at every rewrite of the rows and never another row's, so an
+ * equal seq means an equal text: a reused pid, a replayed sample and a new census all miss.
+ */
+static struct rows_memo *memo_of(struct view_json_cache *c, const struct proc_row *row)
+{
+	struct rows_memo *m;
+	pid_t pid = row->target.pid;
+
+	if (!c || pid <= 0)
+		return NULL;
+	m = pidmap__get(&c->bypid, pid);
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m || pidmap__put(&c->bypid, pid, m)) {
+			free(m);
+			return NULL; /* out of memory: rendered whole */
+		}
+	}
+	m->epoch = c->epoch;
+	return m;
+}
+
+static void rows_json_cached(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *c)
+{
+	struct rows_memo *m = row->rows_seq ? memo_of(c, row) : NULL;
+
+	if (!m) {
+		rows_json(sb, row);
+		return;
+	}
+	if (m->seq != row->rows_seq) {
+		sb_reset(&m->text);
+		rows_json(&m->text, row);
+		m->seq = m->text.oom ? 0 : row->rows_seq;
+	}
+	if (m->seq)
+		sb_putn(sb, m->text.buf, m->text.len);
+	else
+		rows_json(sb, row);
+}
+
+static void memory_json_cached(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *c)
+{
+	struct rows_memo *m = row->memory.valid ? memo_of(c, row) : NULL;
+
+	if (!m) {
+		view_json__memory(sb, row);
+		return;
+	}
+	if (!m->mem_cached || memcmp(&m->mem, &row->memory, sizeof(m->mem))) {
+		sb_reset(&m->memtext);
+		view_json__memory(&m->memtext, row);
+		memcpy(&m->mem, &row->memory, sizeof(m->mem)); /* padding too: memcmp compares it */
+		m->mem_cached = !m->memtext.oom;
+	}
+	if (m->mem_cached)
+		sb_putn(sb, m->memtext.buf, m->memtext.len);
+	else
+		view_json__memory(sb, row);
+}
+
+static void analysis_json(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *cache)
+{
+	int i;
+
+	if (row->live_objects >= 0)
+		sb_printf(sb, ",\"live_objects\":%lld", (long long)row->live_objects);
+	else
+		sb_puts(sb, ",\"live_objects\":null");
+	if (row->census_time > 0) {
+		sb_printf(sb, ",\"census\":{\"time\":%.3f,\"walk_ms\":", row->census_time);
+		num(sb, row->census_ms);
+		sb_puts(sb, ",\"period_s\":");
+		num(sb, row->census_period);
+		sb_printf(sb, ",\"inconsistencies\":%lld", (long long)row->census_inconsistencies);
+		if (row->census_idle_since > 0)
+			sb_printf(sb, ",\"skipped_idle_since\":%.3f}", row->census_idle_since);
+		else
+			sb_puts(sb, ",\"skipped_idle_since\":null}");
+	} else {
+		sb_puts(sb, ",\"census\":null");
+	}
+	rows_json_cached(sb, row, cache);
+	sb_puts(sb, ",\"suspects\":[");
 	for (i = 0; i < row->nsuspects; i++) {
 		const struct suspect *s = &row->suspects[i];
 
@@ -416,14 +555,16 @@ static void analysis_json(struct strbuf *sb, const struct proc_row *row)
 	sb_putc(sb, ']');
 }
 
-static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row);
+static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row,
+			 struct view_json_cache *cache);
 
 void view_json__process(struct strbuf *sb, const struct proc_row *row)
 {
-	process_json(sb, NULL, row);
+	process_json(sb, NULL, row, NULL);
 }
 
-static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row)
+static void process_json(struct strbuf *sb, const struct snapshot *snap, const struct proc_row *row,
+			 struct view_json_cache *cache)
 {
 	const struct py_target *t = &row->target;
 	int g;
@@ -445,8 +586,8 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 	sb_json_str(sb, row->note[0] ? row->note : NULL);
 	view_json__process_group(sb, snap, row);
 	features_json(sb, t);
-	analysis_json(sb, row);
-	view_json__memory(sb, row);
+	analysis_json(sb, row, cache);
+	memory_json_cached(sb, row, cache);
 	alloc_json(sb, row);
 	sites_json(sb, row);
 	native_json(sb, row);
@@ -506,7 +647,15 @@ static void process_json(struct strbuf *sb, const struct snapshot *snap, const s
 
 void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
 {
+	view_json__snapshot_cached(sb, snap, NULL);
+}
+
+void view_json__snapshot_cached(struct strbuf *sb, const struct snapshot *snap, struct view_json_cache *cache)
+{
 	int i;
+
+	if (cache)
+		cache->epoch++;
 
 	sb_printf(sb, "{\"time\":%.3f,\"interval_s\":", snap->time);
 	num(sb, snap->interval_s);
@@ -519,9 +668,11 @@ void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap)
 	for (i = 0; i < snap->nrows; i++) {
 		if (i)
 			sb_putc(sb, ',');
-		process_json(sb, snap, snap->rows[i]);
+		process_json(sb, snap, snap->rows[i], cache);
 	}
 	sb_putc(sb, ']');
 	view_json__groups(sb, snap);
 	sb_puts(sb, "}\n");
+	if (cache)
+		cache_sweep(cache);
 }

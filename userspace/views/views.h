@@ -8,6 +8,15 @@
 
 /* One JSON object (one line, newline-terminated) for a refresh: docs/json.md. */
 void view_json__snapshot(struct strbuf *sb, const struct snapshot *snap);
+/*
+ * The same, reusing each process's types and containers text while its rows_seq stays (they
+ * change only at a census: on a host of idle processes they were two thirds of every line).
+ * The cache holds one entry per process of the last snapshots; NULL: no reuse.
+ */
+struct view_json_cache;
+struct view_json_cache *view_json_cache__new(void);
+void view_json_cache__free(struct view_json_cache *c);
+void view_json__snapshot_cached(struct strbuf *sb, const struct snapshot *snap, struct view_json_cache *c);
 /* The per-process object inside "processes" (also used by the recorder's metadata). */
 void view_json__process(struct strbuf *sb, const struct proc_row *row);
 /* view_json_groups.c: `,"ppid":..,"group":{...}` of a process and `,"groups":[...]` of a snapshot. */
