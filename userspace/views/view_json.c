@@ -353,12 +353,13 @@ static void rows_json(struct strbuf *sb, const struct proc_row *row)
 
 struct rows_memo {
 	uint64_t seq, epoch;
-	struct strbuf text;
+	struct strbuf text; /* types and containers, for rows_seq == seq */
+	bool text_ok;
 	/* the memory object's text, for these bytes of the row's memory_row (changed at censuses
 	 * with an arena scan only): a pure function of them, so equal bytes are equal text */
 	struct memory_row mem;
-	bool mem_cached;
 	struct strbuf memtext;
+	bool memtext_ok;
 };
 
 struct view_json_cache {
@@ -440,43 +441,47 @@ static struct rows_memo *memo_of(struct view_json_cache *c, const struct proc_ro
 	return m;
 }
 
+/* text keeps render(row) (*ok: it does); rendered again when stale or never kept whole. */
+static void put_memo(struct strbuf *sb, const struct proc_row *row, struct strbuf *text, bool *ok, bool stale,
+		     void (*render)(struct strbuf *, const struct proc_row *))
+{
+	if (stale || !*ok) {
+		sb_reset(text);
+		render(text, row);
+		*ok = !text->oom;
+	}
+	if (*ok)
+		sb_putn(sb, text->buf, text->len);
+	else
+		render(sb, row); /* out of memory for the kept copy: this line still whole */
+}
+
 static void rows_json_cached(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *c)
 {
 	struct rows_memo *m = row->rows_seq ? memo_of(c, row) : NULL;
+	bool stale;
 
 	if (!m) {
 		rows_json(sb, row);
 		return;
 	}
-	if (m->seq != row->rows_seq) {
-		sb_reset(&m->text);
-		rows_json(&m->text, row);
-		m->seq = m->text.oom ? 0 : row->rows_seq;
-	}
-	if (m->seq)
-		sb_putn(sb, m->text.buf, m->text.len);
-	else
-		rows_json(sb, row);
+	stale = m->seq != row->rows_seq;
+	m->seq = row->rows_seq;
+	put_memo(sb, row, &m->text, &m->text_ok, stale, rows_json);
 }
 
 static void memory_json_cached(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *c)
 {
 	struct rows_memo *m = row->memory.valid ? memo_of(c, row) : NULL;
+	bool stale;
 
 	if (!m) {
 		view_json__memory(sb, row);
 		return;
 	}
-	if (!m->mem_cached || memcmp(&m->mem, &row->memory, sizeof(m->mem))) {
-		sb_reset(&m->memtext);
-		view_json__memory(&m->memtext, row);
-		memcpy(&m->mem, &row->memory, sizeof(m->mem)); /* padding too: memcmp compares it */
-		m->mem_cached = !m->memtext.oom;
-	}
-	if (m->mem_cached)
-		sb_putn(sb, m->memtext.buf, m->memtext.len);
-	else
-		view_json__memory(sb, row);
+	stale = memcmp(&m->mem, &row->memory, sizeof(m->mem)) != 0;
+	memcpy(&m->mem, &row->memory, sizeof(m->mem)); /* padding too: memcmp compares it */
+	put_memo(sb, row, &m->memtext, &m->memtext_ok, stale, view_json__memory);
 }
 
 static void analysis_json(struct strbuf *sb, const struct proc_row *row, struct view_json_cache *cache)
